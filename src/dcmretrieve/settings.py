@@ -1,0 +1,78 @@
+"""The typed settings object both tools run on.
+
+The command-line layer (``cmdline``) fills one ``Settings`` from the option
+tables in ``options``; the network code only ever reads it.  Field names are
+the DCMTK long option names in snake case, so a reader can map a field to its
+option without a table.  Values of rightmost-wins groups are stored as the
+long name of the winning option without its leading dashes (e.g.
+``prefer_xfer == "prefer-lossless"``), which keeps the mapping to DCMTK obvious.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Settings:
+    """Everything the command line decided, for ``movescu`` or ``getscu``."""
+
+    tool: str  # "movescu" or "getscu"
+    argv0: str = ""  # argv[0] as typed (for --arguments)
+    expanded_args: list[str] = field(default_factory=list)  # after @file expansion, long names
+
+    # parameters
+    peer: str = ""
+    port: int = 0
+    query_files: list[str] = field(default_factory=list)
+
+    # general options
+    arguments: bool = False
+    log_level: str | None = None  # "quiet"/"verbose"/"debug" or an -ll value, lower case
+    log_config: str | None = None  # -lc file
+
+    # network options
+    keys: list[str] = field(default_factory=list)  # raw -k values, command-line order
+    model: str = "patient"  # "patient" | "study" | "psonly"
+    aetitle: str = ""  # set per tool: MOVESCU / GETSCU (already truncated to 16)
+    call: str = "ANY-SCP"
+    move: str | None = None  # movescu -aem; None = same as aetitle
+    # +x? : "prefer-uncompr" (default) | "prefer-little" | ... | "implicit" | "accept-all"
+    prefer_xfer: str = "prefer-uncompr"
+    # -x? : "propose-uncompr" (default) | "propose-little" | "propose-big" |
+    #       "propose-deflated" | "propose-implicit"
+    propose_xfer: str = "propose-uncompr"
+    access_control: bool = False  # movescu +ac
+    listen_port: int = 0  # movescu --port; 0 = --no-port
+    pending_read: bool = False  # movescu -pr
+    timeout: int | None = None  # -to, seconds; None = unlimited
+    acse_timeout: int = 30  # -ta
+    dimse_timeout: int | None = None  # -td; None = blocking
+    max_pdu: int = 16384  # -pdu
+    disable_host_lookup: bool = False  # movescu -dhl
+    repeat: int = 1
+    abort: bool = False
+    ignore: bool = False
+    cancel: int = -1  # movescu --cancel; -1 = never
+    uid_padding: bool = False  # movescu -up
+    verbose_pc: bool = False  # getscu +v
+
+    # output options
+    output_directory: str = "."
+    output_directory_given: bool = False
+    bit_preserving: bool = False  # +B
+    write_file: bool = True  # +F / -F
+    # +t? : "write-xfer-same" | "write-xfer-little" | "write-xfer-big" |
+    #       "write-xfer-implicit" | "write-xfer-deflated"
+    write_xfer: str = "write-xfer-same"
+    enable_new_vr: bool = True  # +u / -u
+    # +g? : "group-length-recalc" | "group-length-create" | "group-length-remove"
+    group_length: str = "group-length-recalc"
+    length_explicit: bool = True  # +e / -e
+    padding: tuple[int, int] | None = None  # +p f i ; None = -p
+    compression_level: int = 6  # +cl
+
+    @property
+    def move_destination(self) -> str:
+        """C-MOVE destination: ``-aem`` or, by default, our own AE title."""
+        return self.aetitle if self.move is None else self.move
