@@ -1,0 +1,1200 @@
+"""The one association layer used by both ``getscu`` and ``movescu``.
+
+WHY a synchronous layer of our own instead of pynetdicom's ``AE``:
+DCMTK's tools are single-threaded and decide a lot of observable behaviour
+by *when* they read what from the socket (e.g. getscu never reads a data set
+attached to a C-GET-RSP, so a later A-RELEASE fails with "DUL P-Data PDU
+arrived"; a C-STORE whose data set was not taken ends the session).  A
+blocking, one-PDU-at-a-time DUL reproduces that naturally, lets data set
+fragments be streamed straight into a file (memory stays flat for any object
+size), and avoids pynetdicom's reactor thread, per-loop sleeps and
+per-message logging, which cost far more than the 5x-of-DCMTK speed budget.
+The PDU and DIMSE command-set codecs are small and written here by hand so
+that AE titles and UIDs travel exactly as DCMTK sends them (pynetdicom's
+validators refuse titles DCMTK accepts).  pydicom is used by callers only
+for identifiers (query data sets) and never for received objects.
+
+API (stable; both tools rely on it)
+-----------------------------------
+Data:
+  ``ProposedContext(id, abstract_syntax, transfer_syntaxes, scu_role, scp_role)``
+      ``scu_role/scp_role`` None = no role selection item ("Default").
+  ``NegotiatedContext(id, abstract_syntax, result, transfer_syntax, scu_role, scp_role, proposed)``
+      ``result`` 0 = acceptance, 1 user-rejection, 2 no-reason,
+      3 abstract syntax not supported, 4 transfer syntaxes not supported.
+  ``AssociationParams(calling_ae, called_ae, peer_host, peer_port, max_pdu,
+      contexts, connect_timeout, acse_timeout, dimse_timeout, tcp_nodelay)``
+      Timeouts in seconds, ``None`` = unlimited (DCMTK's defaults: -to none,
+      -ta 30, -td none).  ``tcp_nodelay`` defaults to ``tcp_nodelay_default()``.
+  ``Command``: a DIMSE command set (dict of tag -> value) with typed properties
+      (``command_field``, ``message_id``, ``status`` ...), ``encode()``,
+      ``Command.decode(bytes)``, ``has_dataset``; builders ``c_get_rq``,
+      ``c_move_rq``, ``c_store_rsp``, ``c_echo_rsp``, ``c_cancel_rq``.
+  ``Condition(module, code, text)``: a DCMTK OFCondition; ``str()`` /
+      ``dump()`` -> ``"0006:031c TCP Initialization Error: Connection refused"``.
+
+Helpers:
+  ``query_ts_list(option)``    -x= / -xe / -xb / -xd / -xi  -> TS UIDs
+  ``storage_ts_list(option)``  getscu +x? -> TS UIDs proposed for storage contexts
+  ``acceptor_ts_list(option)`` movescu +x? -> acceptor preference list
+  ``getscu_contexts(model, propose_xfer, prefer_xfer)`` the 121 contexts
+  ``truncate_ae(title)``       DCMTK keeps the first 16 characters
+  ``dimse_status_text(status)`` C-MOVE/C-GET response text (movescu.md §3.2)
+  ``store_status_text(status)`` C-STORE response text (getscu.md §4)
+  ``dump_associate_rq(assoc_or_params)`` / ``dump_associate_ac(assoc)``
+      DCMTK's ``ASC_dumpParameters`` text (one string, several lines)
+  ``dump_command(cmd, outgoing, dataset_dump=None)``  DIMSE dump text
+
+Failures:
+  ``AssociationError``  raised by ``Association.request``/``accept``:
+      ``kind`` in {"illegal-parameter", "tcp", "timeout", "rejected",
+      "aborted", "closed", "no-contexts", "protocol"}; ``condition``
+      (``Condition``); for "rejected" also ``result``, ``source``,
+      ``reason`` (ints) and ``reject_lines()`` giving DCMTK's texts
+      ``("Rejected Permanent", "Service User", "Called AE Title Not Recognized")``.
+      getscu prints ``F: Could not negotiate association: <condition.text>``;
+      movescu prints its three F: lines or ``Association Request Failed:`` +
+      ``condition.dump()``.
+  ``DimseError(condition)`` raised by every send/receive after association:
+      peer abort (0006:0317), peer release request (0006:0319), timeout
+      (0006:0207), P-DATA where a release answer was expected (0006:0316) ...
+
+Association (a requestor or an acceptor; single-threaded, blocking):
+  ``Association.request(params) -> Association``   connect, A-ASSOCIATE-RQ,
+      wait (ACSE timeout) for AC/RJ.  Raises AssociationError.  An AC that
+      accepts no context raises kind "no-contexts" (the socket is aborted).
+  ``Association.accept(sock, ae_title, max_pdu, acse_timeout, dimse_timeout,
+      negotiate)`` read an A-ASSOCIATE-RQ from an accepted socket and answer
+      it; ``negotiate(ProposedContext) -> (result, ts)``; see
+      ``preference_negotiator(abstract_syntaxes, ts_preference)``.
+  ``.contexts``: {id: NegotiatedContext}; ``.accepted_context(abstract_syntax)``
+  ``.peer_max_pdu``, ``.max_send_pdv`` (peer max PDU - 12, as DCMTK logs it)
+  ``.next_message_id()``   1, 2, 3 ... per association
+  ``.send_command(pc_id, cmd, dataset=None)``  dataset: bytes / memoryview
+      already encoded in the context's transfer syntax
+  ``.receive_command(timeout=...) -> (pc_id, Command)``  the data set, if
+      any, is NOT read: call ``receive_dataset`` (or don't, like DCMTK)
+  ``.receive_dataset(pc_id, sink, timeout=...) -> int``  calls
+      ``sink(memoryview)`` for every fragment (PDV) as it arrives; ``sink``
+      None discards.  Returns the byte count.
+  ``.release()`` A-RELEASE-RQ, wait for RP (ACSE timeout); raises DimseError
+      e.g. 0006:0316 when a P-DATA PDU arrives instead.
+  ``.acknowledge_release()`` answer a peer's A-RELEASE-RQ (acceptor side).
+  ``.abort()`` send A-ABORT and close (never raises).
+  ``.fileno()`` for select() (movescu waits on this and its listen socket);
+      ``.has_buffered_data()`` tells whether bytes are already buffered.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import struct
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
+
+from . import sopclasses
+
+# ---------------------------------------------------------------------------
+# constants
+
+IMPLEMENTATION_CLASS_UID = "1.2.276.0.7230010.3.0.3.6.7"
+IMPLEMENTATION_VERSION_NAME = "OFFIS_DCMTK_367"
+APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
+
+IMPLICIT_LE = "1.2.840.10008.1.2"
+EXPLICIT_LE = "1.2.840.10008.1.2.1"
+EXPLICIT_BE = "1.2.840.10008.1.2.2"
+DEFLATED_LE = "1.2.840.10008.1.2.1.99"
+UNCOMPRESSED = (EXPLICIT_LE, EXPLICIT_BE, IMPLICIT_LE)
+
+#: +x? option (long name without dashes) -> compressed TS proposed/preferred first
+COMPRESSED_PREFERENCE: dict[str, str] = {
+    "prefer-lossless": "1.2.840.10008.1.2.4.70",
+    "prefer-jpeg8": "1.2.840.10008.1.2.4.50",
+    "prefer-jpeg12": "1.2.840.10008.1.2.4.51",
+    "prefer-j2k-lossless": "1.2.840.10008.1.2.4.90",
+    "prefer-j2k-lossy": "1.2.840.10008.1.2.4.91",
+    "prefer-jls-lossless": "1.2.840.10008.1.2.4.80",
+    "prefer-jls-lossy": "1.2.840.10008.1.2.4.81",
+    "prefer-mpeg2": "1.2.840.10008.1.2.4.100",
+    "prefer-mpeg2-high": "1.2.840.10008.1.2.4.101",
+    "prefer-mpeg4": "1.2.840.10008.1.2.4.102",
+    "prefer-mpeg4-bd": "1.2.840.10008.1.2.4.103",
+    "prefer-mpeg4-2-2d": "1.2.840.10008.1.2.4.104",
+    "prefer-mpeg4-2-3d": "1.2.840.10008.1.2.4.105",
+    "prefer-mpeg4-2-st": "1.2.840.10008.1.2.4.106",
+    "prefer-hevc": "1.2.840.10008.1.2.4.107",
+    "prefer-hevc10": "1.2.840.10008.1.2.4.108",
+    "prefer-rle": "1.2.840.10008.1.2.5",
+    "prefer-deflated": DEFLATED_LE,
+}
+
+#: movescu +xa: DCMTK's acceptor order for "accept all"
+ACCEPT_ALL = (
+    "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.51",
+    "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2.4.81",
+    "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.100",
+    "1.2.840.10008.1.2.4.101", "1.2.840.10008.1.2.4.102", "1.2.840.10008.1.2.4.103",
+    "1.2.840.10008.1.2.4.104", "1.2.840.10008.1.2.4.105", "1.2.840.10008.1.2.4.106",
+    "1.2.840.10008.1.2.4.107", "1.2.840.10008.1.2.4.108", DEFLATED_LE,
+    EXPLICIT_LE, EXPLICIT_BE, IMPLICIT_LE,
+)
+
+# DIMSE command fields
+C_STORE_RQ, C_STORE_RSP = 0x0001, 0x8001
+C_GET_RQ, C_GET_RSP = 0x0010, 0x8010
+C_FIND_RQ, C_FIND_RSP = 0x0020, 0x8020
+C_MOVE_RQ, C_MOVE_RSP = 0x0021, 0x8021
+C_ECHO_RQ, C_ECHO_RSP = 0x0030, 0x8030
+C_CANCEL_RQ = 0x0FFF
+NO_DATASET = 0x0101
+PRIORITY_MEDIUM = 0x0000
+
+_MESSAGE_TYPE_NAMES = {
+    C_STORE_RQ: "C-STORE RQ", C_STORE_RSP: "C-STORE RSP", C_GET_RQ: "C-GET RQ",
+    C_GET_RSP: "C-GET RSP", C_FIND_RQ: "C-FIND RQ", C_FIND_RSP: "C-FIND RSP",
+    C_MOVE_RQ: "C-MOVE RQ", C_MOVE_RSP: "C-MOVE RSP", C_ECHO_RQ: "C-ECHO RQ",
+    C_ECHO_RSP: "C-ECHO RSP", C_CANCEL_RQ: "C-CANCEL RQ",
+}
+
+
+def tcp_nodelay_default() -> bool:
+    """TCP_NODELAY is on unless the environment says ``TCP_NODELAY=0``.
+
+    DCMTK only sets it when the variable is set to a non-zero value; we turn
+    it on by default (deviation #6: Nagle costs ~40 ms per small object) but
+    still honour an explicit ``0``.
+    """
+    value = os.environ.get("TCP_NODELAY")
+    if value is None:
+        return True
+    try:
+        return int(value.strip() or "0") != 0
+    except ValueError:
+        return True
+
+
+def truncate_ae(title: str) -> str:
+    """DCMTK silently keeps the first 16 characters of an AE title."""
+    return title[:16]
+
+
+# ---------------------------------------------------------------------------
+# transfer syntax lists and contexts
+
+
+def query_ts_list(option: str) -> list[str]:
+    """TS proposed for Q/R contexts per ``-x?`` (settings.propose_xfer).
+
+    ``propose-implicit`` proposes Implicit VR LE only, in both tools (for
+    getscu this fixes the 3.6.7 bug, deviation #4).
+    """
+    if option == "propose-big":
+        return [EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE]
+    if option == "propose-deflated":
+        return [DEFLATED_LE, EXPLICIT_LE, EXPLICIT_BE, IMPLICIT_LE]
+    if option == "propose-implicit":
+        return [IMPLICIT_LE]
+    return [EXPLICIT_LE, EXPLICIT_BE, IMPLICIT_LE]
+
+
+def storage_ts_list(option: str) -> list[str]:
+    """TS getscu proposes for every storage context per ``+x?`` (settings.prefer_xfer)."""
+    if option == "prefer-big":
+        return [EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE]
+    if option == "implicit":
+        return [IMPLICIT_LE]  # deviation #4 (3.6.7 proposed Explicit LE)
+    if option in COMPRESSED_PREFERENCE:
+        return [COMPRESSED_PREFERENCE[option], EXPLICIT_LE, EXPLICIT_BE, IMPLICIT_LE]
+    return [EXPLICIT_LE, EXPLICIT_BE, IMPLICIT_LE]
+
+
+def acceptor_ts_list(option: str) -> list[str]:
+    """movescu's acceptor preference list per ``+x?`` (movescu.md §4.1)."""
+    if option == "accept-all":
+        return list(ACCEPT_ALL)
+    return storage_ts_list(option)
+
+
+@dataclass
+class ProposedContext:
+    """One presentation context of an A-ASSOCIATE-RQ."""
+
+    id: int
+    abstract_syntax: str
+    transfer_syntaxes: list[str]
+    scu_role: bool | None = None  # None: no role selection item
+    scp_role: bool | None = None
+
+
+@dataclass
+class NegotiatedContext:
+    """A context after negotiation (result 0 = accepted)."""
+
+    id: int
+    abstract_syntax: str
+    result: int
+    transfer_syntax: str = ""
+    scu_role: bool | None = None
+    scp_role: bool | None = None
+    proposed: ProposedContext | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.result == 0
+
+
+def getscu_contexts(model: str, propose_xfer: str, prefer_xfer: str) -> list[ProposedContext]:
+    """getscu's 121 contexts: ID 1 = GET model, then 120 storage contexts with SCP role."""
+    contexts = [ProposedContext(1, sopclasses.QR_MODELS[model][2], query_ts_list(propose_xfer))]
+    storage_ts = storage_ts_list(prefer_xfer)
+    for index, (uid, _name) in enumerate(sopclasses.GETSCU_PROPOSED_STORAGE):
+        contexts.append(ProposedContext(3 + 2 * index, uid, list(storage_ts), False, True))
+    return contexts
+
+
+# ---------------------------------------------------------------------------
+# conditions and exceptions
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A DCMTK OFCondition: module, code, text (``dump()`` is ``mmmm:cccc text``)."""
+
+    module: int
+    code: int
+    text: str
+
+    def dump(self) -> str:
+        return f"{self.module:04x}:{self.code:04x} {self.text}"
+
+    def __str__(self) -> str:
+        return self.dump()
+
+
+def _dul(code: int, text: str) -> Condition:
+    return Condition(0x0006, code, text)
+
+
+COND_NO_DATA = _dul(0x0207, "DIMSE No data available (timeout in non-blocking mode)")
+COND_NO_VALID_PC = _dul(0x0208, "DIMSE No valid Presentation Context ID")
+COND_BAD_DATA = _dul(0x0202, "DIMSE Inappropriate data for message")
+COND_RECEIVE_FAILED = _dul(0x020D, "DIMSE Failed to receive message")
+COND_SEND_FAILED = _dul(0x020E, "DIMSE Failed to send message")
+COND_UNEXPECTED_PDV = _dul(0x020F, "DIMSE Unexpected PDV type")
+COND_REJECTED = _dul(0x0301, "DUL Association Rejected")
+COND_ILLEGAL_PDU = _dul(0x0307, "DUL Illegal or ill-formed PDU")
+COND_NETWORK_CLOSED = _dul(0x0310, "DUL network closed")
+COND_PDATA_ARRIVED = _dul(0x0316, "DUL P-Data PDU arrived")
+COND_PEER_ABORTED = _dul(0x0317, "Peer aborted Association (or never connected)")
+COND_PEER_RELEASE = _dul(0x0319, "DUL Peer Requested Release")
+COND_READ_TIMEOUT = _dul(0x031A, "DUL network read timeout")
+COND_UNEXPECTED_PDU = _dul(0x031F, "Received unexpected PDU")
+COND_NO_ACCEPTABLE_PC = Condition(0x0006, 0x0322, "No acceptable Presentation Contexts")
+
+
+def illegal_service_parameter(what: str) -> Condition:
+    return _dul(0x030C, f"Illegal service parameter: {what}")
+
+
+def tcp_init_error(err: OSError) -> Condition:
+    text = os.strerror(err.errno) if err.errno else str(err)
+    return _dul(0x031C, f"TCP Initialization Error: {text}")
+
+
+_REJECT_RESULTS = {1: "Rejected Permanent", 2: "Rejected Transient"}
+_REJECT_SOURCES = {
+    1: "Service User",
+    2: "Service Provider (ACSE Related)",
+    3: "Service Provider (Presentation Related)",
+}
+_REJECT_REASONS = {
+    (1, 1): "No Reason",
+    (1, 2): "App Context Name Not Supported",
+    (1, 3): "Calling AE Title Not Recognized",
+    (1, 7): "Called AE Title Not Recognized",
+    (2, 1): "No Reason",
+    (2, 2): "Protocol Version Not Supported",
+    (3, 1): "Temporary Congestion",
+    (3, 2): "Local Limit Exceeded",
+}
+
+
+class AssociationError(Exception):
+    """The association could not be established; structured for each tool's messages."""
+
+    def __init__(self, kind: str, condition: Condition, result: int = 0, source: int = 0,
+                 reason: int = 0) -> None:
+        super().__init__(condition.dump())
+        self.kind = kind
+        self.condition = condition
+        self.result = result
+        self.source = source
+        self.reason = reason
+
+    def reject_lines(self) -> tuple[str, str, str]:
+        """(result, source, reason) texts as DCMTK prints them (``UNKNOWN`` otherwise)."""
+        return (
+            _REJECT_RESULTS.get(self.result, "UNKNOWN"),
+            _REJECT_SOURCES.get(self.source, "UNKNOWN"),
+            _REJECT_REASONS.get((self.source, self.reason), "UNKNOWN"),
+        )
+
+
+class DimseError(Exception):
+    """A failure after the association was established (DCMTK condition inside)."""
+
+    def __init__(self, condition: Condition) -> None:
+        super().__init__(condition.dump())
+        self.condition = condition
+
+
+# ---------------------------------------------------------------------------
+# status texts
+
+_RSP_TEXTS = {
+    0x0000: "Success",
+    0xFF00: "Pending",
+    0xFE00: "Cancel: SubOperationsTerminatedDueToCancelIndication",
+    0xB000: "Warning: SubOperationsCompleteOneOrMoreFailures",
+    0xA701: "Refused: OutOfResourcesNumberOfMatches",
+    0xA702: "Refused: OutOfResourcesSubOperations",
+    0xA801: "Refused: MoveDestinationUnknown",
+    0x0122: "Refused: SOPClassNotSupported",
+    0xA900: "Error: DataSetDoesNotMatchSOPClass",
+}
+
+
+def dimse_status_text(status: int) -> str:
+    """C-MOVE / C-GET response status text (movescu.md §3.2, getscu.md §3.2)."""
+    text = _RSP_TEXTS.get(status)
+    if text is not None:
+        return text
+    if status & 0xF000 == 0xC000:
+        return "Failed: UnableToProcess"
+    return f"Unknown Status: 0x{status:x}"
+
+
+def store_status_text(status: int) -> str:
+    """C-STORE response status text (getscu.md §4)."""
+    if status == 0x0000:
+        return "Success"
+    if status == 0x0122:
+        return "Refused: SOPClassNotSupported"
+    if status == 0xB000:
+        return "Warning: CoercionOfDataElements"
+    if status == 0xB007:
+        return "Warning: DataSetDoesNotMatchSOPClass"
+    if status == 0xB006:
+        return "Warning: ElementsDiscarded"
+    if status & 0xFF00 == 0xA700:
+        return "Refused: OutOfResources"
+    if status & 0xFF00 == 0xA900:
+        return "Error: DataSetDoesNotMatchSOPClass"
+    if status & 0xF000 == 0xC000:
+        return "Error: CannotUnderstand"
+    return f"Unknown Status: 0x{status:x}"
+
+
+def status_class(status: int) -> str:
+    """'pending', 'success', 'warning' or 'failure' the way DcmSCU classifies."""
+    if status in (0xFF00, 0xFF01):
+        return "pending"
+    if status == 0x0000:
+        return "success"
+    if status & 0xF000 == 0xB000 or status in (0x0001, 0x0107, 0x0116):
+        return "warning"
+    return "failure"
+
+
+_LONG_RSP_TEXTS = {
+    0x0000: "Success: Sub-operations complete - No failures or warnings",
+    0xFF00: "Pending: Sub-operations are continuing",
+    0xFE00: "Cancel: Sub-operations terminated due to Cancel indication",
+    0xB000: "Warning: Sub-operations complete - One or more failures or warnings",
+    0xA701: "Refused: Out of resources - Unable to calculate number of matches",
+    0xA702: "Refused: Out of resources - Unable to perform sub-operations",
+    0xA801: "Refused: Move destination unknown",
+    0xA900: "Error: Data set does not match SOP class",
+}
+
+
+# ---------------------------------------------------------------------------
+# DIMSE command sets (always Implicit VR Little Endian)
+
+_US, _UL, _UI, _AE, _LO, _RAW = range(6)
+_COMMAND_TYPES = {
+    0x00000002: _UI, 0x00000003: _UI, 0x00000100: _US, 0x00000110: _US,
+    0x00000120: _US, 0x00000600: _AE, 0x00000700: _US, 0x00000800: _US,
+    0x00000900: _US, 0x00000902: _LO, 0x00000903: _US, 0x00001000: _UI,
+    0x00001001: _UI, 0x00001002: _US, 0x00001008: _US, 0x00001020: _US,
+    0x00001021: _US, 0x00001022: _US, 0x00001023: _US, 0x00001030: _AE,
+    0x00001031: _US,
+}
+_TAG_NAMES = {
+    "affected_sop_class_uid": 0x00000002, "command_field": 0x00000100,
+    "message_id": 0x00000110, "message_id_being_responded_to": 0x00000120,
+    "move_destination": 0x00000600, "priority": 0x00000700,
+    "data_set_type": 0x00000800, "status": 0x00000900, "error_comment": 0x00000902,
+    "affected_sop_instance_uid": 0x00001000, "remaining": 0x00001020,
+    "completed": 0x00001021, "failed": 0x00001022, "warning": 0x00001023,
+    "move_originator_ae": 0x00001030, "move_originator_id": 0x00001031,
+}
+
+
+class Command:
+    """A DIMSE command set: ``values`` maps tag (int) to int / str / bytes."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: dict[int, object] | None = None, **fields: object) -> None:
+        self.values: dict[int, object] = dict(values or {})
+        for name, value in fields.items():
+            if value is not None:
+                self.values[_TAG_NAMES[name]] = value
+
+    def get(self, name: str, default: object = None) -> object:
+        return self.values.get(_TAG_NAMES[name], default)
+
+    # typed accessors -------------------------------------------------------
+    @property
+    def command_field(self) -> int:
+        return int(self.values.get(0x00000100, 0))  # type: ignore[arg-type]
+
+    @property
+    def message_id(self) -> int:
+        return int(self.values.get(0x00000110, 0))  # type: ignore[arg-type]
+
+    @property
+    def status(self) -> int:
+        return int(self.values.get(0x00000900, 0))  # type: ignore[arg-type]
+
+    @property
+    def has_dataset(self) -> bool:
+        return self.values.get(0x00000800, NO_DATASET) != NO_DATASET
+
+    @property
+    def affected_sop_class_uid(self) -> str:
+        return str(self.values.get(0x00000002, ""))
+
+    @property
+    def affected_sop_instance_uid(self) -> str:
+        return str(self.values.get(0x00001000, ""))
+
+    def counter(self, name: str) -> int | None:
+        """remaining/completed/failed/warning sub-operation counter or None if absent."""
+        value = self.values.get(_TAG_NAMES[name])
+        return None if value is None else int(value)  # type: ignore[arg-type]
+
+    # codec -------------------------------------------------------------------
+    def encode(self) -> bytes:
+        body = bytearray()
+        for tag in sorted(self.values):
+            if tag == 0x00000000:
+                continue
+            value = self.values[tag]
+            kind = _COMMAND_TYPES.get(tag, _RAW)
+            if kind == _US:
+                raw = struct.pack("<H", int(value))  # type: ignore[arg-type]
+            elif kind == _UL:
+                raw = struct.pack("<I", int(value))  # type: ignore[arg-type]
+            elif isinstance(value, (bytes, bytearray)):
+                raw = bytes(value)
+            else:
+                raw = str(value).encode("latin-1", "replace")
+                if len(raw) % 2:
+                    raw += b"\0" if kind == _UI else b" "
+            body += struct.pack("<HHI", tag >> 16, tag & 0xFFFF, len(raw)) + raw
+        return struct.pack("<HHII", 0, 0, 4, len(body)) + bytes(body)
+
+    @classmethod
+    def decode(cls, data: bytes) -> "Command":
+        values: dict[int, object] = {}
+        pos, end = 0, len(data)
+        while pos + 8 <= end:
+            group, elem, length = struct.unpack_from("<HHI", data, pos)
+            pos += 8
+            raw = data[pos:pos + length]
+            if len(raw) != length:
+                raise DimseError(COND_RECEIVE_FAILED)
+            pos += length
+            tag = (group << 16) | elem
+            kind = _COMMAND_TYPES.get(tag, _RAW)
+            if kind == _US and length >= 2:
+                values[tag] = struct.unpack_from("<H", raw)[0]
+            elif kind == _UL and length >= 4:
+                values[tag] = struct.unpack_from("<I", raw)[0]
+            elif kind in (_UI, _AE, _LO):
+                text = bytes(raw).decode("latin-1")
+                values[tag] = text.rstrip("\0 ") if kind == _UI else text.strip(" ")
+            else:
+                values[tag] = bytes(raw)
+        return cls(values)
+
+
+def c_get_rq(message_id: int, sop_class: str) -> Command:
+    return Command(command_field=C_GET_RQ, message_id=message_id, affected_sop_class_uid=sop_class,
+                   priority=PRIORITY_MEDIUM, data_set_type=0x0000)
+
+
+def c_move_rq(message_id: int, sop_class: str, destination: str) -> Command:
+    return Command(command_field=C_MOVE_RQ, message_id=message_id, affected_sop_class_uid=sop_class,
+                   priority=PRIORITY_MEDIUM, data_set_type=0x0000, move_destination=destination)
+
+
+def c_cancel_rq(message_id: int) -> Command:
+    return Command(command_field=C_CANCEL_RQ, message_id_being_responded_to=message_id,
+                   data_set_type=NO_DATASET)
+
+
+def c_store_rsp(request: Command, status: int) -> Command:
+    return Command(command_field=C_STORE_RSP, message_id_being_responded_to=request.message_id,
+                   affected_sop_class_uid=request.affected_sop_class_uid or None,
+                   affected_sop_instance_uid=request.affected_sop_instance_uid or None,
+                   data_set_type=NO_DATASET, status=status)
+
+
+def c_echo_rsp(request: Command, status: int = 0) -> Command:
+    return Command(command_field=C_ECHO_RSP, message_id_being_responded_to=request.message_id,
+                   affected_sop_class_uid=request.affected_sop_class_uid or None,
+                   data_set_type=NO_DATASET, status=status)
+
+
+def _uid_name(uid: str) -> str:
+    name = sopclasses.UID_NAMES.get(uid)
+    return f"={name}" if name else uid
+
+
+def dump_command(cmd: Command, outgoing: bool, pc_id: int, dataset_dump: str | None = None) -> str:
+    """DCMTK's DIMSE message dump (logging.md §4.5 item 5)."""
+    def line(label: str, value: object) -> str:
+        return f"{label:<30}: {value}"
+
+    field_ = cmd.command_field
+    is_rsp = bool(field_ & 0x8000)
+    lines = [
+        "===================== OUTGOING DIMSE MESSAGE ====================" if outgoing
+        else "===================== INCOMING DIMSE MESSAGE ====================",
+        line("Message Type", _MESSAGE_TYPE_NAMES.get(field_, f"0x{field_:04x}")),
+        line("Presentation Context ID", pc_id),
+    ]
+    if is_rsp or field_ == C_CANCEL_RQ:
+        lines.append(line("Message ID Being Responded To", cmd.get("message_id_being_responded_to", 0)))
+    else:
+        lines.append(line("Message ID", cmd.message_id))
+    if cmd.affected_sop_class_uid:
+        uid = cmd.affected_sop_class_uid
+        name = sopclasses.UID_NAMES.get(uid)
+        lines.append(line("Affected SOP Class UID", name or uid))
+    if cmd.affected_sop_instance_uid:
+        lines.append(line("Affected SOP Instance UID", cmd.affected_sop_instance_uid))
+    if field_ in (C_GET_RSP, C_MOVE_RSP):
+        for label, name in (("Remaining Suboperations", "remaining"), ("Completed Suboperations", "completed"),
+                            ("Failed Suboperations", "failed"), ("Warning Suboperations", "warning")):
+            value = cmd.counter(name)
+            lines.append(line(label, "none" if value is None else value))
+    lines.append(line("Data Set", "present" if cmd.has_dataset else "none"))
+    if not is_rsp and field_ != C_CANCEL_RQ:
+        lines.append(line("Priority", {0: "medium", 1: "high", 2: "low"}.get(int(cmd.get("priority", 0)), "medium")))  # type: ignore[arg-type]
+    if field_ == C_MOVE_RQ:
+        lines.append(line("Move Destination", cmd.get("move_destination", "")))
+    if field_ == C_STORE_RQ:
+        if cmd.get("move_originator_ae") is not None:
+            lines.append(line("Move Originator AE Title", cmd.get("move_originator_ae")))
+        if cmd.get("move_originator_id") is not None:
+            lines.append(line("Move Originator ID", cmd.get("move_originator_id")))
+    if is_rsp:
+        status = cmd.status
+        if field_ in (C_GET_RSP, C_MOVE_RSP):
+            text = _LONG_RSP_TEXTS.get(status, dimse_status_text(status))
+        elif field_ == C_STORE_RSP:
+            text = store_status_text(status)
+        else:
+            text = "Success" if status == 0 else f"Unknown Status: 0x{status:x}"
+        lines.append(line("DIMSE Status", f"0x{status:04x}: {text}"))
+    if dataset_dump is not None:
+        lines.append("-" * 65)
+        lines.append(dataset_dump)
+    lines.append("======================= END DIMSE MESSAGE =======================")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# PDU codec
+
+
+def _ae_field(title: str) -> bytes:
+    return title.encode("latin-1", "replace")[:16].ljust(16, b" ")
+
+
+def _item(item_type: int, payload: bytes) -> bytes:
+    return struct.pack(">BBH", item_type, 0, len(payload)) + payload
+
+
+def _uid_bytes(uid: str) -> bytes:
+    return uid.encode("ascii", "replace")
+
+
+@dataclass
+class AssociationParams:
+    """What a requestor needs; timeouts in seconds, None = unlimited."""
+
+    calling_ae: str
+    called_ae: str
+    peer_host: str
+    peer_port: int
+    max_pdu: int = 16384
+    contexts: list[ProposedContext] = field(default_factory=list)
+    connect_timeout: float | None = None
+    acse_timeout: float | None = 30
+    dimse_timeout: float | None = None
+    tcp_nodelay: bool = field(default_factory=tcp_nodelay_default)
+
+
+def encode_associate_rq(params: AssociationParams) -> bytes:
+    """A-ASSOCIATE-RQ PDU in DCMTK's item order."""
+    body = bytearray()
+    body += struct.pack(">HH", 1, 0) + _ae_field(params.called_ae) + _ae_field(params.calling_ae) + bytes(32)
+    body += _item(0x10, _uid_bytes(APPLICATION_CONTEXT))
+    for ctx in params.contexts:
+        sub = _item(0x30, _uid_bytes(ctx.abstract_syntax))
+        for ts in ctx.transfer_syntaxes:
+            sub += _item(0x40, _uid_bytes(ts))
+        body += _item(0x20, struct.pack(">BBBB", ctx.id, 0, 0, 0) + sub)
+    user = _item(0x51, struct.pack(">I", params.max_pdu))
+    user += _item(0x52, _uid_bytes(IMPLEMENTATION_CLASS_UID))
+    for ctx in params.contexts:
+        if ctx.scu_role is not None or ctx.scp_role is not None:
+            uid = _uid_bytes(ctx.abstract_syntax)
+            user += _item(0x54, struct.pack(">H", len(uid)) + uid
+                          + struct.pack(">BB", int(bool(ctx.scu_role)), int(bool(ctx.scp_role))))
+    user += _item(0x55, IMPLEMENTATION_VERSION_NAME.encode("ascii"))
+    body += _item(0x50, user)
+    return struct.pack(">BBI", 0x01, 0, len(body)) + bytes(body)
+
+
+def _iter_items(data: bytes, pos: int, end: int) -> Iterator[tuple[int, bytes]]:
+    while pos + 4 <= end:
+        item_type, _r, length = struct.unpack_from(">BBH", data, pos)
+        pos += 4
+        yield item_type, data[pos:pos + length]
+        pos += length
+
+
+@dataclass
+class _AssocInfo:
+    """Parsed A-ASSOCIATE-RQ or -AC."""
+
+    called_ae: str = ""
+    calling_ae: str = ""
+    app_context: str = ""
+    max_pdu: int = 0
+    impl_class_uid: str = ""
+    impl_version: str = ""
+    contexts: list[tuple[int, int, list[str]]] = field(default_factory=list)  # id, result, [as?] + ts
+    roles: dict[str, tuple[bool, bool]] = field(default_factory=dict)
+
+
+def _parse_associate(body: bytes) -> _AssocInfo:
+    if len(body) < 68:
+        raise DimseError(COND_ILLEGAL_PDU)
+    info = _AssocInfo()
+    info.called_ae = body[4:20].decode("latin-1").strip(" ")
+    info.calling_ae = body[20:36].decode("latin-1").strip(" ")
+    for item_type, payload in _iter_items(body, 68, len(body)):
+        if item_type == 0x10:
+            info.app_context = payload.decode("latin-1").rstrip("\0")
+        elif item_type in (0x20, 0x21) and len(payload) >= 4:
+            ctx_id, result = payload[0], payload[2]
+            syntaxes = [p.decode("latin-1").rstrip("\0 ") for t, p in _iter_items(payload, 4, len(payload))
+                        if t in (0x30, 0x40)]
+            info.contexts.append((ctx_id, result, syntaxes))
+        elif item_type == 0x50:
+            for sub_type, sub in _iter_items(payload, 0, len(payload)):
+                if sub_type == 0x51 and len(sub) >= 4:
+                    info.max_pdu = struct.unpack(">I", sub[:4])[0]
+                elif sub_type == 0x52:
+                    info.impl_class_uid = sub.decode("latin-1").rstrip("\0")
+                elif sub_type == 0x55:
+                    info.impl_version = sub.decode("latin-1")
+                elif sub_type == 0x54 and len(sub) >= 2:
+                    n = struct.unpack(">H", sub[:2])[0]
+                    uid = sub[2:2 + n].decode("latin-1").rstrip("\0")
+                    if len(sub) >= 4 + n:
+                        info.roles[uid] = (bool(sub[2 + n]), bool(sub[3 + n]))
+    return info
+
+
+def _role_text(scu: bool | None, scp: bool | None) -> str:
+    if scu is None and scp is None:
+        return "Default"
+    if scu and scp:
+        return "SCP/SCU"
+    if scp:
+        return "SCP"
+    if scu:
+        return "SCU"
+    return "Default"
+
+
+_PC_RESULT_TEXT = {
+    0: "Accepted", 1: "User Rejection", 2: "No Reason",
+    3: "Abstract Syntax Not Supported", 4: "Transfer Syntaxes Not Supported",
+}
+
+
+def _dump_parameters(kind: str, calling: str, called: str, our_max: int, their_max: int,
+                     their_impl: str, their_version: str,
+                     contexts: Iterable[tuple[ProposedContext, NegotiatedContext | None]]) -> str:
+    lines = [
+        f"====================== BEGIN A-ASSOCIATE-{kind} =====================",
+        f"Our Implementation Class UID:      {IMPLEMENTATION_CLASS_UID}",
+        f"Our Implementation Version Name:   {IMPLEMENTATION_VERSION_NAME}",
+        f"Their Implementation Class UID:    {their_impl}",
+        f"Their Implementation Version Name: {their_version}",
+        f"Application Context Name:    {APPLICATION_CONTEXT}",
+        f"Calling Application Name:    {calling}",
+        f"Called Application Name:     {called}",
+        f"Responding Application Name: {called}",
+        f"Our Max PDU Receive Size:    {our_max}",
+        f"Their Max PDU Receive Size:  {their_max}",
+        "Presentation Contexts:",
+    ]
+    for proposed, negotiated in contexts:
+        if negotiated is None:
+            status = "Proposed"
+        else:
+            status = _PC_RESULT_TEXT.get(negotiated.result, "Proposed")
+        lines.append(f"  Context ID:        {proposed.id} ({status})")
+        lines.append(f"    Abstract Syntax: {_uid_name(proposed.abstract_syntax)}")
+        lines.append(f"    Proposed SCP/SCU Role: {_role_text(proposed.scu_role, proposed.scp_role)}")
+        if negotiated is None:
+            lines.append("    Proposed Transfer Syntax(es):")
+            lines.extend(f"      {_uid_name(ts)}" for ts in proposed.transfer_syntaxes)
+        else:
+            lines.append(f"    Accepted SCP/SCU Role: {_role_text(negotiated.scu_role, negotiated.scp_role)}")
+            if negotiated.accepted:
+                lines.append(f"    Accepted Transfer Syntax: {_uid_name(negotiated.transfer_syntax)}")
+    lines += [
+        "Requested Extended Negotiation: none",
+        "Accepted Extended Negotiation:  none",
+        "Requested User Identity Negotiation: none",
+        "User Identity Negotiation Response:  none",
+        f"======================= END A-ASSOCIATE-{kind} ======================",
+    ]
+    return "\n".join(lines)
+
+
+def dump_associate_rq(params: AssociationParams) -> str:
+    """``Request Parameters:`` block (print it before ``Requesting Association``)."""
+    return _dump_parameters("RQ", params.calling_ae, params.called_ae, params.max_pdu, 0, "", "",
+                            ((ctx, None) for ctx in params.contexts))
+
+
+def dump_associate_ac(assoc: "Association") -> str:
+    """``Association Parameters Negotiated:`` block."""
+    pairs = []
+    for ctx in assoc.proposed:
+        pairs.append((ctx, assoc.contexts.get(ctx.id) or NegotiatedContext(ctx.id, ctx.abstract_syntax, 2)))
+    return _dump_parameters("AC", assoc.calling_ae, assoc.called_ae, assoc.max_pdu, assoc.peer_max_pdu,
+                            assoc.peer_impl_class_uid, assoc.peer_impl_version, pairs)
+
+
+def preference_negotiator(abstract_syntaxes: Iterable[str], ts_preference: list[str]
+                          ) -> Callable[[ProposedContext], tuple[int, str]]:
+    """Acceptor policy: first TS of *our* preference list that the peer proposed."""
+    accepted = set(abstract_syntaxes)
+
+    def negotiate(ctx: ProposedContext) -> tuple[int, str]:
+        if ctx.abstract_syntax not in accepted:
+            return 3, ""
+        for ts in ts_preference:
+            if ts in ctx.transfer_syntaxes:
+                return 0, ts
+        return 4, ""
+
+    return negotiate
+
+
+# ---------------------------------------------------------------------------
+# the association
+
+
+class _Timeout(Exception):
+    pass
+
+
+class _Closed(Exception):
+    pass
+
+
+_RECV_CHUNK = 1 << 18
+
+
+class Association:
+    """A blocking DICOM association (see the module docstring for the API)."""
+
+    def __init__(self, sock: socket.socket, calling_ae: str, called_ae: str, max_pdu: int,
+                 dimse_timeout: float | None, acse_timeout: float | None) -> None:
+        self.sock = sock
+        self.calling_ae = calling_ae
+        self.called_ae = called_ae
+        self.max_pdu = max_pdu
+        self.dimse_timeout = dimse_timeout
+        self.acse_timeout = acse_timeout
+        self.proposed: list[ProposedContext] = []
+        self.contexts: dict[int, NegotiatedContext] = {}
+        self.peer_max_pdu = 0
+        self.peer_impl_class_uid = ""
+        self.peer_impl_version = ""
+        self._message_id = 0
+        self._buf = bytearray()
+        self._pos = 0
+        self._pdvs: list[tuple[int, int, memoryview]] = []  # pending PDVs of the current P-DATA
+        self._pdv_index = 0
+        self._current_timeout: object = "unset"
+        self.closed = False
+
+    # ---- construction -------------------------------------------------------
+    @classmethod
+    def request(cls, params: AssociationParams) -> "Association":
+        """Connect and negotiate as requestor; raises AssociationError."""
+        if not params.calling_ae:
+            raise AssociationError("illegal-parameter", illegal_service_parameter("Calling AP Title"))
+        if not params.called_ae:
+            raise AssociationError("illegal-parameter", illegal_service_parameter("Called AP Title"))
+        try:
+            sock = socket.create_connection((params.peer_host, params.peer_port), timeout=params.connect_timeout)
+        except socket.timeout:
+            raise AssociationError("tcp", tcp_init_error(OSError(errno.ETIMEDOUT, ""))) from None
+        except socket.gaierror:
+            raise AssociationError(
+                "tcp", _dul(0x0320, f"Attempt to connect to unknown host: {params.peer_host}")) from None
+        except OSError as exc:
+            raise AssociationError("tcp", tcp_init_error(exc)) from None
+        if params.tcp_nodelay:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        assoc = cls(sock, params.calling_ae, params.called_ae, params.max_pdu,
+                    params.dimse_timeout, params.acse_timeout)
+        assoc.proposed = list(params.contexts)
+        try:
+            assoc._sendall(encode_associate_rq(params))
+            pdu_type, body = assoc._read_pdu(params.acse_timeout)
+        except _Timeout:
+            assoc._close()
+            raise AssociationError("timeout", COND_READ_TIMEOUT) from None
+        except (_Closed, OSError):
+            assoc._close()
+            raise AssociationError("closed", COND_PEER_ABORTED) from None
+        if pdu_type == 0x03:  # A-ASSOCIATE-RJ
+            assoc._close()
+            result, source, reason = (body[1], body[2], body[3]) if len(body) >= 4 else (0, 0, 0)
+            raise AssociationError("rejected", COND_REJECTED, result, source, reason)
+        if pdu_type == 0x07:
+            assoc._close()
+            raise AssociationError("aborted", COND_PEER_ABORTED)
+        if pdu_type != 0x02:
+            assoc.abort()
+            raise AssociationError("protocol", COND_UNEXPECTED_PDU)
+        try:
+            info = _parse_associate(bytes(body))
+        except DimseError:
+            assoc.abort()
+            raise AssociationError("protocol", COND_ILLEGAL_PDU) from None
+        assoc.peer_max_pdu = info.max_pdu
+        assoc.peer_impl_class_uid = info.impl_class_uid
+        assoc.peer_impl_version = info.impl_version
+        by_id = {ctx.id: ctx for ctx in params.contexts}
+        for ctx_id, result, syntaxes in info.contexts:
+            proposed = by_id.get(ctx_id)
+            if proposed is None:
+                continue
+            role = info.roles.get(proposed.abstract_syntax)
+            if proposed.scu_role is None and proposed.scp_role is None:
+                scu, scp = None, None
+            elif role is None:
+                scu, scp = None, None  # no role item answered: default roles
+            else:
+                scu, scp = role
+            ts = syntaxes[0] if syntaxes else ""
+            assoc.contexts[ctx_id] = NegotiatedContext(ctx_id, proposed.abstract_syntax, result, ts,
+                                                       scu, scp, proposed)
+        if not any(c.accepted for c in assoc.contexts.values()):
+            assoc.abort()
+            raise AssociationError("no-contexts", COND_NO_ACCEPTABLE_PC)
+        return assoc
+
+    @classmethod
+    def accept(cls, sock: socket.socket, ae_title: str, max_pdu: int, acse_timeout: float | None,
+               dimse_timeout: float | None, negotiate: Callable[[ProposedContext], tuple[int, str]],
+               tcp_nodelay: bool | None = None) -> "Association":
+        """Read an A-ASSOCIATE-RQ from an accepted socket and answer it (acceptor side).
+
+        Every called/calling AE title is accepted (movescu does no AE check);
+        role selection is answered as Default (no role items in the AC).
+        """
+        if tcp_nodelay if tcp_nodelay is not None else tcp_nodelay_default():
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        assoc = cls(sock, "", ae_title, max_pdu, dimse_timeout, acse_timeout)
+        try:
+            pdu_type, body = assoc._read_pdu(acse_timeout)
+        except _Timeout:
+            assoc._close()
+            raise AssociationError("timeout", COND_READ_TIMEOUT) from None
+        except (_Closed, OSError):
+            assoc._close()
+            raise AssociationError("closed", COND_PEER_ABORTED) from None
+        if pdu_type != 0x01:
+            assoc.abort()
+            raise AssociationError("protocol", COND_UNEXPECTED_PDU)
+        try:
+            info = _parse_associate(bytes(body))
+        except DimseError:
+            assoc.abort()
+            raise AssociationError("protocol", COND_ILLEGAL_PDU) from None
+        assoc.calling_ae = info.calling_ae
+        assoc.called_ae = info.called_ae
+        assoc.peer_max_pdu = info.max_pdu
+        assoc.peer_impl_class_uid = info.impl_class_uid
+        assoc.peer_impl_version = info.impl_version
+        items = bytearray()
+        for ctx_id, _result, syntaxes in info.contexts:
+            if not syntaxes:
+                continue
+            proposed = ProposedContext(ctx_id, syntaxes[0], syntaxes[1:])
+            assoc.proposed.append(proposed)
+            result, ts = negotiate(proposed)
+            assoc.contexts[ctx_id] = NegotiatedContext(ctx_id, proposed.abstract_syntax, result, ts,
+                                                       None, None, proposed)
+            payload = struct.pack(">BBBB", ctx_id, 0, result, 0)
+            payload += _item(0x40, _uid_bytes(ts if result == 0 else (proposed.transfer_syntaxes or [""])[0]))
+            items += _item(0x21, payload)
+        user = _item(0x51, struct.pack(">I", max_pdu)) + _item(0x52, _uid_bytes(IMPLEMENTATION_CLASS_UID))
+        user += _item(0x55, IMPLEMENTATION_VERSION_NAME.encode("ascii"))
+        body_out = (struct.pack(">HH", 1, 0) + _ae_field(info.called_ae) + _ae_field(info.calling_ae)
+                    + bytes(32) + _item(0x10, _uid_bytes(APPLICATION_CONTEXT)) + bytes(items) + _item(0x50, user))
+        try:
+            assoc._sendall(struct.pack(">BBI", 0x02, 0, len(body_out)) + body_out)
+        except OSError:
+            assoc._close()
+            raise AssociationError("closed", COND_PEER_ABORTED) from None
+        return assoc
+
+    # ---- helpers --------------------------------------------------------------
+    @property
+    def max_send_pdv(self) -> int:
+        """Max send PDV as DCMTK logs it (peer's max PDU - 12)."""
+        return self.peer_max_pdu - 12 if self.peer_max_pdu else 0
+
+    def accepted_context(self, abstract_syntax: str) -> NegotiatedContext | None:
+        for ctx in sorted(self.contexts.values(), key=lambda c: c.id):
+            if ctx.accepted and ctx.abstract_syntax == abstract_syntax:
+                return ctx
+        return None
+
+    def next_message_id(self) -> int:
+        self._message_id = (self._message_id % 0xFFFF) + 1
+        return self._message_id
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def has_buffered_data(self) -> bool:
+        return self._pdv_index < len(self._pdvs) or len(self._buf) > self._pos
+
+    # ---- low-level I/O --------------------------------------------------------
+    def _sendall(self, data: bytes | bytearray | memoryview) -> None:
+        self.sock.sendall(data)
+
+    def _set_timeout(self, timeout: float | None) -> None:
+        if timeout != self._current_timeout:
+            self.sock.settimeout(timeout)
+            self._current_timeout = timeout
+
+    def _fill(self, need: int, timeout: float | None) -> None:
+        """Make sure ``need`` unread bytes are buffered."""
+        if len(self._buf) - self._pos >= need:
+            return
+        if self._pos:
+            del self._buf[:self._pos]
+            self._pos = 0
+        self._set_timeout(timeout)
+        while len(self._buf) < need:
+            try:
+                chunk = self.sock.recv(max(_RECV_CHUNK, need - len(self._buf)))
+            except socket.timeout:
+                raise _Timeout() from None
+            except InterruptedError:  # pragma: no cover - PEP 475 retries
+                continue
+            except OSError:
+                raise _Closed() from None
+            if not chunk:
+                raise _Closed()
+            self._buf += chunk
+
+    def _read_pdu(self, timeout: float | None) -> tuple[int, memoryview]:
+        self._fill(6, timeout)
+        pdu_type, _r, length = struct.unpack_from(">BBI", self._buf, self._pos)
+        self._fill(6 + length, timeout)
+        start = self._pos + 6
+        body = memoryview(bytes(self._buf[start:start + length]))
+        self._pos = start + length
+        return pdu_type, body
+
+    def _next_pdv(self, timeout: float | None) -> tuple[int, int, memoryview]:
+        """Next PDV (pc_id, control header, data); raises DimseError on non-P-DATA PDUs."""
+        while self._pdv_index >= len(self._pdvs):
+            try:
+                pdu_type, body = self._read_pdu(timeout)
+            except _Timeout:
+                raise DimseError(COND_NO_DATA) from None
+            except _Closed:
+                self._close()
+                raise DimseError(COND_PEER_ABORTED) from None
+            if pdu_type == 0x04:
+                pdvs = []
+                pos, end = 0, len(body)
+                while pos + 6 <= end:
+                    (length,) = struct.unpack_from(">I", body, pos)
+                    if length < 2 or pos + 4 + length > end:
+                        raise DimseError(COND_ILLEGAL_PDU)
+                    pdvs.append((body[pos + 4], body[pos + 5], body[pos + 6:pos + 4 + length]))
+                    pos += 4 + length
+                self._pdvs, self._pdv_index = pdvs, 0
+            elif pdu_type == 0x07:
+                self._close()
+                raise DimseError(COND_PEER_ABORTED)
+            elif pdu_type == 0x05:
+                raise DimseError(COND_PEER_RELEASE)
+            else:
+                self.abort()
+                raise DimseError(COND_UNEXPECTED_PDU)
+        pdv = self._pdvs[self._pdv_index]
+        self._pdv_index += 1
+        return pdv
+
+    def _send_pdvs(self, pc_id: int, data: bytes | memoryview, is_command: bool) -> None:
+        max_chunk = (self.peer_max_pdu - 12) if self.peer_max_pdu >= 16 else (1 << 20)
+        view = memoryview(data)
+        total = len(view)
+        offset = 0
+        control_base = 0x01 if is_command else 0x00
+        while True:
+            chunk = view[offset:offset + max_chunk]
+            offset += len(chunk)
+            last = offset >= total
+            control = control_base | (0x02 if last else 0x00)
+            header = struct.pack(">BBIIBB", 0x04, 0, len(chunk) + 6, len(chunk) + 2, pc_id, control)
+            try:
+                if len(chunk) < 65536:
+                    self._sendall(header + bytes(chunk))
+                else:
+                    self._sendall(header)
+                    self._sendall(chunk)
+            except OSError:
+                raise DimseError(COND_SEND_FAILED) from None
+            if last:
+                return
+
+    # ---- DIMSE ------------------------------------------------------------------
+    def send_command(self, pc_id: int, cmd: Command, dataset: bytes | memoryview | None = None) -> None:
+        """Send a command (and its already-encoded data set) on context ``pc_id``."""
+        if self.closed:
+            raise DimseError(COND_PEER_ABORTED)
+        if dataset is not None and cmd.values.get(0x00000800, NO_DATASET) == NO_DATASET:
+            cmd.values[0x00000800] = 0x0000
+        elif dataset is None:
+            cmd.values[0x00000800] = NO_DATASET
+        self._send_pdvs(pc_id, cmd.encode(), True)
+        if dataset is not None:
+            self._send_pdvs(pc_id, dataset, False)
+
+    def receive_command(self, timeout: float | None | str = "dimse") -> tuple[int, Command]:
+        """Read the next command set; ``timeout`` defaults to the DIMSE timeout."""
+        limit = self.dimse_timeout if timeout == "dimse" else timeout  # type: ignore[assignment]
+        if self.closed:
+            raise DimseError(COND_PEER_ABORTED)
+        parts: list[bytes] = []
+        pc_id = 0
+        while True:
+            pc, control, data = self._next_pdv(limit)  # type: ignore[arg-type]
+            if not control & 0x01:
+                raise DimseError(COND_UNEXPECTED_PDV)
+            pc_id = pc
+            parts.append(bytes(data))
+            if control & 0x02:
+                break
+        return pc_id, Command.decode(b"".join(parts))
+
+    def receive_dataset(self, pc_id: int, sink: Callable[[memoryview], None] | None,
+                        timeout: float | None | str = "dimse") -> int:
+        """Stream the data set that follows a command into ``sink`` (None: discard)."""
+        limit = self.dimse_timeout if timeout == "dimse" else timeout
+        total = 0
+        while True:
+            pc, control, data = self._next_pdv(limit)  # type: ignore[arg-type]
+            if control & 0x01:
+                raise DimseError(COND_UNEXPECTED_PDV)
+            if pc != pc_id:
+                raise DimseError(COND_NO_VALID_PC)
+            total += len(data)
+            if sink is not None:
+                sink(data)
+            if control & 0x02:
+                return total
+
+    # ---- end of association ---------------------------------------------------
+    def release(self) -> None:
+        """A-RELEASE-RQ and wait for the RP; raises DimseError (the caller then aborts)."""
+        if self.closed:
+            raise DimseError(COND_PEER_ABORTED)
+        try:
+            self._sendall(struct.pack(">BBIL", 0x05, 0, 4, 0))
+        except OSError:
+            raise DimseError(COND_PEER_ABORTED) from None
+        if self._pdv_index < len(self._pdvs):
+            raise DimseError(COND_PDATA_ARRIVED)
+        try:
+            pdu_type, _body = self._read_pdu(self.acse_timeout)
+        except _Timeout:
+            raise DimseError(COND_READ_TIMEOUT) from None
+        except _Closed:
+            self._close()
+            raise DimseError(COND_PEER_ABORTED) from None
+        if pdu_type == 0x06:
+            self._close()
+            return
+        if pdu_type == 0x04:
+            raise DimseError(COND_PDATA_ARRIVED)
+        if pdu_type == 0x07:
+            self._close()
+            raise DimseError(COND_PEER_ABORTED)
+        raise DimseError(COND_UNEXPECTED_PDU)
+
+    def acknowledge_release(self) -> None:
+        """Answer a peer's A-RELEASE-RQ with A-RELEASE-RP and close."""
+        try:
+            self._sendall(struct.pack(">BBIL", 0x06, 0, 4, 0))
+        except OSError:
+            pass
+        self._close()
+
+    def abort(self) -> None:
+        """Send A-ABORT (source: service user) and close; never raises."""
+        if not self.closed:
+            try:
+                self._set_timeout(5)
+                self._sendall(struct.pack(">BBIBBBB", 0x07, 0, 4, 0, 0, 0, 0))
+            except OSError:
+                pass
+        self._close()
+
+    def _close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            try:
+                self.sock.close()
+            except OSError:
+                pass
