@@ -1,0 +1,761 @@
+"""movescu's network side: the C-MOVE association and the listening storage SCP.
+
+WHY single-threaded: DCMTK's movescu services its sub-associations from inside
+``DIMSE_moveUser`` -- it ``select()``s on the main association, the listen
+socket and (at most) one sub-association, and handles *one* DIMSE message per
+wake-up.  Doing the same here (on the shared blocking ``association`` layer)
+reproduces DCMTK's ordering of log lines, its "one sub-association at a
+time" rule and its timeout semantics (``-td`` counts silence on everything),
+and it avoids thread hand-offs on the hot path: a C-STORE is read PDV by PDV
+straight into memory (or, with ``+B``, into a temporary file) and answered at
+once.  Received objects are never decoded with pydicom; ``encoding`` rewrites
+the raw bytes with DCMTK's output rules.
+"""
+
+from __future__ import annotations
+
+
+import logging
+import os
+import select
+import socket
+import struct
+import sys
+import tempfile
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from . import association as ul
+from . import encoding, hostsaccess, log, sopclasses
+from .exitcodes import ExitCode
+from .settings import Settings
+
+COND_BAD_COMMAND = ul.Condition(0x0006, 0x0203, "DIMSE Bad command type")  # pragma: no mutate
+COND_CMDSET_READ = ul.Condition(
+    0x0006, 0x020D, "DIMSE: receiveCommand: cmdSet->read() Failed\n0001:0004 Invalid stream"
+)
+COND_TCP_WRAPPER = "0006:0324 TCP wrapper: denied connection from {name} ({ip})"
+
+STATUS_SUCCESS = 0x0000
+STATUS_PENDING = 0xFF00
+STATUS_CANCEL = 0xFE00
+STATUS_WARNING = 0xB000
+STORE_OUT_OF_RESOURCES = 0xA700
+STORE_CANNOT_UNDERSTAND = 0xC000
+STORE_DOES_NOT_MATCH = 0xA900
+
+
+# ----------------------------------------------------------------- results --
+
+
+class MoveFailure(Exception):
+    """A C-MOVE ended with a DCMTK condition instead of a final response."""
+
+    def __init__(self, condition: ul.Condition, logged: bool = False) -> None:
+        super().__init__(condition.dump())
+        self.condition = condition
+        self.logged = logged
+
+
+def status_text(status: int) -> str:
+    """DU_cmoveStatusString (movescu.md §3.2)."""
+    return ul.dimse_status_text(status)
+
+
+def final_status_effect(status: int) -> str:
+    """'ok', 'warning' or 'error': how a final C-MOVE status changes the exit code."""
+    if status in (STATUS_SUCCESS, STATUS_CANCEL):
+        return "ok"
+    if status == STATUS_WARNING:
+        return "warning"
+    return "error"
+
+
+# ---------------------------------------------------------- query requests --
+
+
+def _encode_identifier(ds: object, ts_uid: str) -> bytes:
+    """Encode a query data set in the negotiated transfer syntax (pydicom)."""
+    import zlib
+
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
+    fp = DicomBytesIO()
+    fp.is_little_endian = ts_uid != ul.EXPLICIT_BE
+    fp.is_implicit_VR = ts_uid == ul.IMPLICIT_LE
+    write_dataset(fp, ds)  # type: ignore[arg-type]
+    data = fp.getvalue()
+    if ts_uid == ul.DEFLATED_LE:
+        comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+        data = comp.compress(data) + comp.flush()
+        if len(data) % 2:
+            data += b"\0"
+    return data
+
+
+def _dump_identifiers(ds: object, ts_uid: str) -> str:
+    from . import dump
+
+    return dump.dump_dataset(ds, ts_uid)  # type: ignore[arg-type]
+
+
+def _emulate_command_misread(data: bytes) -> str | None:
+    """What dcmdata says when a data set PDV is parsed as a command set
+    (``-pi`` with a peer that did send a data set): the first element read
+    as Implicit VR LE usually claims an absurd length."""
+    if len(data) < 8:
+        return None
+    group, elem, length = struct.unpack_from("<HHI", data, 0)
+    remaining = len(data) - 8
+    if length <= remaining:
+        return None
+    tag = (group << 16) | elem
+    try:
+        from pydicom.datadict import keyword_for_tag
+
+        name = keyword_for_tag(tag) or "Unknown Tag & Data"
+    except Exception:  # pragma: no cover
+        name = "Unknown Tag & Data"
+    return (
+        f"DcmElement: {name} ({group:04x},{elem:04x}) larger ({length}) than remaining bytes "
+        f"({remaining}) in file, premature end of stream"
+    )
+
+
+# ------------------------------------------------------- storing (C-STORE) --
+
+
+def _sanitize(name: str) -> str:
+    """Deviation #2 (CVE-2022-2120): a peer-supplied UID never leaves -od.
+    Path separators and control characters become ``_`` (as 3.6.8's
+    OFStandard::sanitizeFilename); a valid UID is unchanged."""
+    out = []
+    for ch in name:
+        if ch in "/\\" or ord(ch) < 32 or ord(ch) == 127:
+            out.append("_")
+        else:
+            out.append(ch)
+    text = "".join(out)
+    if text in ("", ".", ".."):
+        text = text.replace(".", "_") or "_"
+    return text[:255]
+
+
+def _combine(directory: str, name: str) -> str:
+    """OFStandard::combineDirAndFilename: ``dir/name`` (no doubled separator)."""
+    if not directory:
+        return name
+    if directory.endswith("/"):
+        return directory + name
+    return directory + "/" + name
+
+
+def _write_atomically(path: str, chunks: list) -> None:
+    """Deviation #5: write to a temporary name in the same directory, rename
+    when complete; a failure leaves nothing under the final name."""
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".dcmretrieve-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.writelines(chunks)
+        if os.path.isdir(path):
+            raise IsADirectoryError(path)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+@dataclass
+class StoreContext:
+    """Per-run settings the storage SCP needs."""
+
+    settings: Settings
+    logger: logging.Logger
+    progress: bool
+    write_opts: encoding.WriteOptions
+    output_dir: str
+
+
+class _SpoolFile:
+    """+B: the received bytes go straight to a temporary file in the target
+    directory (renamed when complete)."""
+
+    def __init__(self, directory: str) -> None:
+        fd, self.tmp = tempfile.mkstemp(prefix=".dcmretrieve-", dir=directory or ".")
+        self.fh = os.fdopen(fd, "wb")
+
+    def discard(self) -> None:
+        try:
+            self.fh.close()
+        finally:
+            try:
+                os.unlink(self.tmp)
+            except OSError:
+                pass
+
+
+def handle_store(ctx: StoreContext, sub: ul.Association, pc_id: int, req: ul.Command) -> None:
+    """Receive one C-STORE (request already read) and answer it (DCMTK's storeSCP)."""
+    settings, logger = ctx.settings, ctx.logger
+    sop_class = req.affected_sop_class_uid
+    sop_instance = req.affected_sop_instance_uid
+    prefix = sopclasses.FILENAME_PREFIX.get(sop_class)
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.info("Received Store Request")
+        logger.debug(ul.dump_command(req, False, pc_id))
+    else:
+        logger.info(f"Received Store Request (MsgID {req.message_id}, {prefix or 'OT'})")
+    file_name = _sanitize(f"{prefix or '(null)'}.{sop_instance}")
+    negotiated = sub.contexts.get(pc_id)
+    ts_uid = negotiated.transfer_syntax if negotiated else ul.EXPLICIT_LE
+
+    progress = ctx.progress
+    out = sys.stdout
+    if progress:
+        out.write("RECV: ")
+        out.flush()
+    status = STATUS_SUCCESS
+    chunks: list = []
+    spool: _SpoolFile | None = None
+    bit_preserving = settings.bit_preserving and not settings.ignore
+    try:
+        if bit_preserving:
+            try:
+                spool = _SpoolFile(ctx.output_dir)
+                if settings.write_file:
+                    spool.fh.write(
+                        encoding.meta_header(
+                            sop_class,
+                            sop_instance,
+                            ts_uid,
+                            encoding.BIT_PRESERVING_VERSION_NAME,
+                            sub.calling_ae,
+                        )
+                    )
+            except OSError:
+                spool = None
+                status = STORE_OUT_OF_RESOURCES
+
+        def sink(data: memoryview) -> None:
+            if progress:
+                out.write(".")
+                out.flush()
+            if spool is not None:
+                spool.fh.write(data)
+            elif not settings.ignore and not bit_preserving:
+                chunks.append(bytes(data))
+
+        if req.has_dataset:
+            sub.receive_dataset(pc_id, sink)
+    except ul.DimseError:
+        if progress:
+            out.write("\n")
+            out.flush()
+        if spool is not None:
+            spool.discard()
+        raise
+    if progress:
+        out.write("\n")
+        out.flush()
+
+    if spool is not None:
+        path = _combine(ctx.output_dir, file_name)
+        try:
+            spool.fh.close()
+            os.replace(spool.tmp, path)
+        except OSError:
+            spool.discard()
+            status = STORE_OUT_OF_RESOURCES
+    elif not settings.ignore and not bit_preserving:
+        status = _store_normal(ctx, file_name, chunks, ts_uid, req)
+    rsp = ul.c_store_rsp(req, status)
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(ul.dump_command(rsp, True, pc_id))
+    sub.send_command(pc_id, rsp)
+
+
+def _store_normal(ctx: StoreContext, file_name: str, chunks: list, ts_uid: str, req: ul.Command) -> int:
+    """Normal mode: write with the output options, then check the UIDs."""
+    logger = ctx.logger
+    path = _combine(ctx.output_dir, file_name)
+    data = b"".join(chunks)
+    if os.path.exists(path):
+        logger.warning(f"DICOM file already exists, overwriting: {path}")
+    try:
+        out, _cls, _inst = encoding.encode(data, ts_uid, ctx.write_opts)
+        _write_atomically(path, out)
+    except (encoding.EncodingError, OSError):
+        logger.error(f"cannot write DICOM file: {path}")
+        return STORE_OUT_OF_RESOURCES
+    try:
+        elems = encoding.parse(data, ts_uid)
+    except encoding.EncodingError:
+        elems = []
+    sop_class, sop_instance = encoding.find_uids(elems, ctx.settings.uid_padding)
+    if sop_class is None or sop_instance is None:
+        logger.critical(f"bad DICOM file: {file_name}")
+        return STORE_CANNOT_UNDERSTAND
+    if sop_class != req.affected_sop_class_uid or sop_instance != req.affected_sop_instance_uid:
+        return STORE_DOES_NOT_MATCH
+    return STATUS_SUCCESS
+
+
+# ------------------------------------------------------- the listening SCP --
+
+
+@dataclass
+class Listener:
+    """The listen socket plus (at most) one active sub-association."""
+
+    sock: socket.socket
+    settings: Settings
+    store: StoreContext
+    sub: ul.Association | None = None
+    negotiate: Callable[[ul.ProposedContext], tuple[int, str]] | None = None
+    busy: bool = field(default=False)
+
+    @classmethod
+    def open(cls, settings: Settings, store: StoreContext) -> Listener:
+        """Bind all interfaces on --port (raises OSError)."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("", settings.listen_port))
+            sock.listen(64)
+        except OSError:
+            sock.close()
+            raise
+        listener = cls(sock, settings, store)
+        abstract = [sopclasses.VERIFICATION] + [uid for uid, _ in sopclasses.MOVESCU_ACCEPTED_STORAGE]
+        listener.negotiate = ul.preference_negotiator(abstract, ul.acceptor_ts_list(settings.prefer_xfer))
+        return listener
+
+    def close(self) -> None:
+        if self.sub is not None:
+            self.sub.abort()
+            self.sub = None
+        self.sock.close()
+
+    def wait_fds(self) -> list:
+        return [self.sub] if self.sub is not None else [self.sock]
+
+    def has_buffered(self) -> bool:
+        return self.sub is not None and self.sub.has_buffered_data()
+
+    def service(self) -> None:
+        """One unit of work: accept a connection or handle one message."""
+        if self.sub is None:
+            self._accept()
+        else:
+            self._handle_message()
+
+    def _accept(self) -> None:
+        settings, logger = self.settings, self.store.logger
+        try:
+            conn, (ip, _port) = self.sock.accept()
+        except OSError:
+            return
+        net = logging.getLogger(log.NET)
+        name: str | None = None
+        if settings.access_control or net.isEnabledFor(logging.DEBUG):
+            name = "unknown" if settings.disable_host_lookup else _reverse_lookup(ip)
+        if net.isEnabledFor(logging.DEBUG):
+            net.debug(f"Association Received: {ip if settings.disable_host_lookup else name}")
+        if settings.access_control and not hostsaccess.allowed("movescu", name or "unknown", ip):
+            logger.error(COND_TCP_WRAPPER.format(name=name or "unknown", ip=ip))
+            conn.close()
+            return
+        try:
+            sub = ul.Association.accept(
+                conn,
+                settings.aetitle,
+                settings.max_pdu,
+                settings.acse_timeout,
+                settings.dimse_timeout,
+                self.negotiate,  # type: ignore[arg-type]
+            )
+        except ul.AssociationError as exc:
+            logger.error(exc.condition.dump())
+            return
+        logger.info("Sub-Association Received")
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("Parameters:\n" + ul.dump_associate_rq_from(sub) if hasattr(ul, "dump_associate_rq_from") else "Parameters:")
+        logger.info(f"Sub-Association Acknowledged (Max Send PDV: {sub.max_send_pdv})")
+        if not any(c.accepted for c in sub.contexts.values()):
+            logger.info("    (but no valid presentation contexts)")
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(ul.dump_associate_ac(sub))
+        self.sub = sub
+
+    def _handle_message(self) -> None:
+        sub = self.sub
+        assert sub is not None
+        logger = self.store.logger
+        try:
+            pc_id, cmd = sub.receive_command()
+            field_ = cmd.command_field
+            if field_ == ul.C_STORE_RQ:
+                try:
+                    handle_store(self.store, sub, pc_id, cmd)
+                except ul.DimseError as exc:
+                    logger.error(f"Store SCP Failed: {exc.condition.dump()}")
+                    raise
+            elif field_ == ul.C_ECHO_RQ:
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.info("Received Echo Request")
+                    logger.debug(ul.dump_command(cmd, False, pc_id))
+                else:
+                    logger.info(f"Received Echo Request (MsgID {cmd.message_id})")
+                try:
+                    sub.send_command(pc_id, ul.c_echo_rsp(cmd, STATUS_SUCCESS))
+                except ul.DimseError as exc:
+                    logger.error(f"Echo SCP Failed: {exc.condition.dump()}")
+                    raise
+            else:
+                logger.error(f"Expected C-ECHO or C-STORE request but received DIMSE command 0x{field_:04x}")
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug(ul.dump_command(cmd, False, pc_id))
+                raise ul.DimseError(COND_BAD_COMMAND)
+        except ul.DimseError as exc:
+            cond = exc.condition
+            if cond == ul.COND_PEER_RELEASE:
+                sub.acknowledge_release()
+            elif cond == ul.COND_PEER_ABORTED:
+                sub.abort()
+            else:
+                logger.error(f"DIMSE failure (aborting sub-association): {cond.dump()}")
+                sub.abort()
+            self.sub = None
+
+
+def _reverse_lookup(ip: str) -> str:
+    try:
+        return socket.gethostbyaddr(ip)[0]
+    except OSError:
+        return ip
+
+
+# -------------------------------------------------------------- C-MOVE SCU --
+
+
+class MoveSCU:
+    """One main association and the C-MOVE requests on it (DCMTK's moveSCU)."""
+
+    def __init__(self, settings: Settings, assoc: ul.Association, listener: Listener | None) -> None:
+        self.settings = settings
+        self.assoc = assoc
+        self.listener = listener
+        self.logger = log.app_logger("movescu")
+        self.net = logging.getLogger(log.NET)
+        self.exit_code = ExitCode.NO_ERROR
+        self.keys = None
+        if settings.keys:
+            from . import keys
+
+            self.keys = keys.MoveKeys.parse(settings.keys)
+
+    def _load_query(self, path: str | None) -> tuple[object, str]:
+        from pydicom.dataset import Dataset
+
+        if path is None:
+            return Dataset(), ul.EXPLICIT_LE
+        from . import query
+
+        try:
+            ds = query.load_query_file(path)
+        except query.QueryFileError as exc:
+            self.logger.error(f"bad DICOM file: {path}: {exc.reason}")
+            raise MoveFailure(ul.COND_BAD_DATA) from None
+        ts = ul.EXPLICIT_LE
+        meta = getattr(ds, "file_meta", None)
+        if meta is not None and "TransferSyntaxUID" in meta:
+            ts = str(meta.TransferSyntaxUID)
+        return ds, ts
+
+    def move(self, path: str | None) -> None:
+        """One C-MOVE; raises MoveFailure (logged as DCMTK does)."""
+        settings, logger = self.settings, self.logger
+        msg_id = self.assoc.next_message_id()
+        ds, file_ts = self._load_query(path)
+        if self.keys is not None:
+            self.keys.apply(ds)
+        move_uid = sopclasses.QR_MODELS[settings.model][1]
+        ctx = self.assoc.accepted_context(move_uid)
+        if ctx is None:
+            raise MoveFailure(ul.COND_NO_VALID_PC)
+        req = ul.c_move_rq(msg_id, move_uid, settings.move_destination)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.info("Sending Move Request")
+            logger.debug(ul.dump_command(req, True, ctx.id))
+        else:
+            logger.info(f"Sending Move Request (MsgID {msg_id})")
+        if logger.isEnabledFor(logging.INFO):
+            logger.info("Request Identifiers:\n" + _dump_identifiers(ds, file_ts) + "\n")
+        try:
+            self.assoc.send_command(ctx.id, req, _encode_identifier(ds, ctx.transfer_syntax))
+        except ul.DimseError as exc:
+            logger.error(f"Move Request Failed: {exc.condition.dump()}")
+            raise MoveFailure(exc.condition, logged=True) from None
+        try:
+            final = self._responses(ctx, msg_id)
+        except ul.DimseError as exc:
+            logger.error(f"Move Request Failed: {exc.condition.dump()}")
+            raise MoveFailure(exc.condition, logged=True) from None
+        status = final.status
+        effect = final_status_effect(status)
+        if effect == "warning":
+            if self.exit_code == ExitCode.NO_ERROR:
+                self.exit_code = ExitCode.CMOVE_WARNING
+            logger.warning(f"Move response with warning status ({status_text(status)})")
+        elif effect == "error":
+            self.exit_code = ExitCode.CMOVE_ERROR
+            logger.warning(f"Move response with error status ({status_text(status)})")
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.info("Received Final Move Response")
+            logger.debug(ul.dump_command(final, False, ctx.id))
+        else:
+            logger.info(f"Received Final Move Response ({status_text(status)})")
+
+    def _wait_main(self) -> None:
+        """Service the listener until the main association is readable
+        (DIMSE_moveUser's select loop); raises DimseError on a -td timeout."""
+        assoc, listener = self.assoc, self.listener
+        timeout = self.settings.dimse_timeout
+        while True:
+            if assoc.has_buffered_data():
+                return
+            if listener is not None and listener.has_buffered():
+                listener.service()
+                continue
+            fds: list = [assoc] + (listener.wait_fds() if listener is not None else [])
+            try:
+                ready, _, _ = select.select(fds, [], [], timeout)
+            except (OSError, ValueError):
+                return
+            if not ready:
+                raise ul.DimseError(ul.COND_NO_DATA)
+            if assoc in ready:
+                return
+            if listener is not None:
+                listener.service()
+
+    def _read_command(self) -> tuple[int, ul.Command]:
+        self._wait_main()
+        try:
+            return self.assoc.receive_command()
+        except ul.DimseError as exc:
+            if exc.condition == ul.COND_UNEXPECTED_PDV and self._misread is not None:
+                raise
+            raise
+
+    def _responses(self, ctx: ul.NegotiatedContext, msg_id: int) -> ul.Command:
+        settings, logger, net = self.settings, self.logger, self.net
+        count = 0
+        pending_without_read = False
+        while True:
+            self._misread = None
+            self._wait_main()
+            if pending_without_read:
+                pending_without_read = False
+                self._check_unread_dataset()
+            pc_id, rsp = self.assoc.receive_command()
+            if rsp.command_field != ul.C_MOVE_RSP or rsp.get("message_id_being_responded_to") != msg_id:
+                raise ul.DimseError(ul.COND_UNEXPECTED_PDV)
+            status = rsp.status
+            if status != STATUS_PENDING:
+                if rsp.has_dataset:
+                    self._wait_main()
+                    ids: list[bytes] = []
+                    self.assoc.receive_dataset(pc_id, lambda d: ids.append(bytes(d)))
+                    if logger.isEnabledFor(logging.DEBUG):
+                        self._debug_identifiers(b"".join(ids), ctx.transfer_syntax)
+                return rsp
+            count += 1
+            if rsp.has_dataset:
+                who = f"({self.assoc.calling_ae},{self.assoc.called_ae})"
+                net.warning(f"DIMSE Warning: {who}: moveUser: Status Pending, but DataSetType!=NULL")
+                if settings.pending_read:
+                    net.warning(f"DIMSE Warning: {who}: Reading but ignoring response identifier set")
+                    self._wait_main()
+                    self.assoc.receive_dataset(pc_id, None)
+                else:
+                    net.warning(f"DIMSE Warning: {who}: Assuming NO response identifiers are present")
+                    pending_without_read = True
+            if rsp.values.get(0x00000902) is not None or rsp.values.get(0x00000901) is not None:
+                net.warning(f"DIMSE Warning: ({self.assoc.calling_ae},{self.assoc.called_ae}): "
+                            "moveUser: Pending with statusDetail, ignoring detail")
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.info(f"Received Move Response {count}")
+                logger.debug(ul.dump_command(rsp, False, pc_id))
+            else:
+                logger.info(f"Received Move Response {count} ({status_text(status)})")
+            if settings.cancel == count:
+                logger.info(f"Sending Cancel Request (MsgID {msg_id}, PresID {ctx.id})")
+                try:
+                    self.assoc.send_command(ctx.id, ul.c_cancel_rq(msg_id))
+                except ul.DimseError as exc:
+                    logger.error(f"Cancel Request Failed: {exc.condition.dump()}")
+
+    _misread: bytes | None = None
+
+    def _check_unread_dataset(self) -> None:
+        """-pi: the data set of a Pending response was not read, so DCMTK
+        parses its first PDV as the next command set and fails."""
+        assoc = self.assoc
+        pdvs = assoc._pdvs  # noqa: SLF001 - peek at the next PDV without consuming it
+        if assoc._pdv_index >= len(pdvs):  # noqa: SLF001
+            try:
+                pdu_type, body = assoc._read_pdu(self.settings.dimse_timeout)  # noqa: SLF001
+            except Exception:
+                return
+            if pdu_type != 0x04:
+                raise ul.DimseError(ul.COND_PEER_ABORTED if pdu_type == 0x07 else ul.COND_PEER_RELEASE)
+            parsed = []
+            pos = 0
+            while pos + 6 <= len(body):
+                (length,) = struct.unpack_from(">I", body, pos)
+                parsed.append((body[pos + 4], body[pos + 5], body[pos + 6 : pos + 4 + length]))
+                pos += 4 + length
+            assoc._pdvs, assoc._pdv_index = parsed, 0  # noqa: SLF001
+            pdvs = parsed
+        if assoc._pdv_index >= len(pdvs):  # noqa: SLF001
+            return
+        _pc, control, data = pdvs[assoc._pdv_index]  # noqa: SLF001
+        if control & 0x01:
+            return
+        text = _emulate_command_misread(bytes(data))
+        if text is not None:
+            logging.getLogger(log.DATA).error(text)
+        raise ul.DimseError(COND_CMDSET_READ)
+
+    def _debug_identifiers(self, data: bytes, ts_uid: str) -> None:
+        try:
+            from pydicom.filebase import DicomBytesIO
+            from pydicom.filereader import read_dataset
+
+            fp = DicomBytesIO(data)
+            ds = read_dataset(fp, ts_uid == ul.IMPLICIT_LE, ts_uid != ul.EXPLICIT_BE)
+            self.logger.debug("Response Identifiers:\n" + _dump_identifiers(ds, ts_uid) + "\n")
+        except Exception:  # pragma: no cover - debug output only
+            pass
+
+
+# ------------------------------------------------------------------- run --
+
+
+def _log_lines(logger: logging.Logger, level: int, *lines: str) -> None:
+    for line in lines:
+        logger.log(level, line)
+
+
+def run(settings: Settings) -> int:
+    """The network part of movescu (after all command-line checks)."""
+    logger = log.app_logger("movescu")
+    store = StoreContext(
+        settings=settings,
+        logger=logger,
+        progress=log.progress_enabled(),
+        write_opts=encoding.WriteOptions.from_settings(settings),
+        output_dir=settings.output_directory,
+    )
+    listener: Listener | None = None
+    if settings.listen_port > 0:
+        try:
+            listener = Listener.open(settings, store)
+        except OSError as exc:
+            text = os.strerror(exc.errno) if exc.errno else str(exc)
+            logger.critical(f"cannot create network: 0006:031c TCP Initialization Error: {text}")
+            return ExitCode.CANNOT_INITIALIZE_NETWORK
+    try:
+        return _run_association(settings, logger, listener)
+    finally:
+        if listener is not None:
+            listener.close()
+
+
+def _run_association(settings: Settings, logger: logging.Logger, listener: Listener | None) -> int:
+    model = sopclasses.QR_MODELS[settings.model]
+    ts_list = ul.query_ts_list(settings.propose_xfer)
+    params = ul.AssociationParams(
+        calling_ae=settings.aetitle,
+        called_ae=settings.call,
+        peer_host=settings.peer,
+        peer_port=settings.port,
+        max_pdu=settings.max_pdu,
+        contexts=[
+            ul.ProposedContext(1, model[0], list(ts_list)),
+            ul.ProposedContext(3, model[1], list(ts_list)),
+        ],
+        connect_timeout=settings.timeout,
+        acse_timeout=settings.acse_timeout,
+        dimse_timeout=settings.dimse_timeout,
+    )
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("Request Parameters:\n" + ul.dump_associate_rq(params))
+    logger.info("Requesting Association")
+    try:
+        assoc = ul.Association.request(params)
+    except ul.AssociationError as exc:
+        if exc.kind == "rejected":
+            result, source, reason = exc.reject_lines()
+            _log_lines(logger, logging.CRITICAL, "Association Rejected:",
+                       f"Result: {result}, Source: {source}", f"Reason: {reason}")
+            return ExitCode.CANNOT_NEGOTIATE_ASSOCIATION
+        if exc.kind == "no-contexts":
+            logger.critical("No Acceptable Presentation Contexts")
+            return ExitCode.NO_PRESENTATION_CONTEXT
+        if exc.kind == "illegal-parameter":
+            logging.getLogger(log.NET).error(exc.condition.text)
+        logger.critical("Association Request Failed:")
+        logger.critical(exc.condition.dump())
+        return ExitCode.CANNOT_NEGOTIATE_ASSOCIATION
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("Association Parameters Negotiated:\n" + ul.dump_associate_ac(assoc))
+    logger.info(f"Association Accepted (Max Send PDV: {assoc.max_send_pdv})")
+
+    scu = MoveSCU(settings, assoc, listener)
+    failure: MoveFailure | None = None
+    sources: list[str | None] = list(settings.query_files) or [None]
+    try:
+        for source in sources:
+            for _ in range(settings.repeat):
+                scu.move(source)
+    except MoveFailure as exc:
+        failure = exc
+
+    if failure is None:
+        if settings.abort:
+            logger.info("Aborting Association")
+            assoc.abort()
+        else:
+            logger.info("Releasing Association")
+            try:
+                assoc.release()
+            except ul.DimseError as exc:
+                logger.critical("Association Release Failed:")
+                logger.critical(exc.condition.dump())
+                assoc.abort()
+                return ExitCode.CANNOT_CLOSE_ASSOCIATION
+    elif failure.condition == ul.COND_PEER_RELEASE:
+        logger.error("Protocol Error: Peer requested release (Aborting)")
+        logger.info("Aborting Association")
+        assoc.abort()
+    elif failure.condition == ul.COND_PEER_ABORTED:
+        logger.info("Peer Aborted Association")
+        assoc.abort()
+    else:
+        logger.error(f"Move SCU Failed: {failure.condition.dump()}")
+        logger.info("Aborting Association")
+        assoc.abort()
+    return int(scu.exit_code)
+
+
+__all__ = ["run", "status_text", "final_status_effect", "MoveSCU", "Listener", "handle_store"]
+
+
