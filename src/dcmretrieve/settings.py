@@ -33,6 +33,8 @@ class Settings:
 
     # network options
     keys: list[str] = field(default_factory=list)  # raw -k values, command-line order
+    # movescu: keys.MoveKeys parsed (and validated) at start-up by app; None without -k
+    move_keys: object | None = None
     model: str = "patient"  # "patient" | "study" | "psonly"
     aetitle: str = ""  # set per tool: MOVESCU / GETSCU (already truncated to 16)
     call: str = "ANY-SCP"

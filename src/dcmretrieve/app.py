@@ -1,0 +1,223 @@
+"""Run one tool: DCMTK's order of checks and the single top-level handler.
+
+``run(tool, argv)`` walks ``options.EVALUATION[tool]`` (cli.md §10; movescu
+and getscu differ), letting ``cmdline.evaluate`` check option entries and
+running the named phases itself, then hands the accepted ``Settings`` to
+the tool's network module.  Every exception ends here and becomes DCMTK's
+output and exit status; no traceback ever reaches the user.
+
+Heavy modules (logging set-up, pydicom via ``keys``/``dicts``, pynetdicom via
+the network modules) are imported only in the phase that needs them, so
+``--help``, ``--version`` and syntax errors stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from . import cmdline, options
+from .errors import CommandLineError, ExitRequest, FatalError
+from .exitcodes import ExitCode
+
+
+class _Run:
+    """State of one invocation (kept out of module globals so tests can
+    call ``run`` repeatedly in one process)."""
+
+    def __init__(self, tool: str, argv0: str) -> None:
+        self.tool = tool
+        self.argv0 = argv0
+        self.logger_ready = False  # quiet mode applies only from here on
+        self.settings = None  # type: ignore[assignment]
+
+    # -- the main sequence ---------------------------------------------------
+
+    def execute(self, args: list[str]) -> int:
+        action, line = cmdline.parse(self.tool, args)
+        if action == cmdline.HELP:
+            _write(sys.stdout, cmdline.help_text(self.tool))
+            return ExitCode.NO_ERROR
+        if action == cmdline.VERSION:
+            _write(sys.stdout, cmdline.version_text(self.tool))
+            return ExitCode.NO_ERROR
+        self.line = line
+        self.settings = cmdline.build_settings(line, self.argv0)
+        self.state = cmdline.initial_state(self.tool)
+        for item in options.EVALUATION[self.tool]:
+            if isinstance(item, str):
+                result = self.phase(item)
+                if result is not None:
+                    return result
+            else:
+                cmdline.evaluate(line, item, self.state)
+        return ExitCode.NO_ERROR  # pragma: no cover - PHASE_NETWORK always returns
+
+    def phase(self, name: str) -> int | None:
+        """Run one named phase; a returned int ends the run with that status."""
+        settings = self.settings
+        if name == options.PHASE_PORT:
+            settings.port = cmdline.check_port_parameter(self.line.params[1])
+        elif name == options.PHASE_LOGGER:
+            from . import log
+
+            log.setup(self.tool, settings)
+            self.logger_ready = True
+            self.state[options.FACT_INFO_ENABLED] = log.app_logger(self.tool).isEnabledFor(log.INFO)
+        elif name == options.PHASE_ARGUMENTS:
+            if settings.arguments:
+                from . import log
+
+                log.log_arguments(self.argv0, settings.expanded_args)
+        elif name == options.PHASE_KEYS:
+            if self.tool == "movescu" and settings.keys:
+                # validated at start-up, right to left (keys.md §1)
+                from . import keys
+
+                settings.move_keys = keys.MoveKeys.parse(settings.keys)
+        elif name == options.PHASE_QUERY_FILES:
+            for name_ in settings.query_files:
+                if not os.access(name_, os.R_OK):
+                    raise CommandLineError(f"cannot access file: {name_}")
+        elif name == options.PHASE_NEED_QUERY:
+            if not settings.query_files and not settings.keys:
+                raise CommandLineError("either query file or override keys (or both) must be specified")
+        elif name == options.PHASE_IDENTIFY:
+            self.logger().debug(cmdline.banner(self.tool) + "\n")
+        elif name == options.PHASE_DICTIONARY:
+            self.check_dictionary()
+        elif name == options.PHASE_OUTPUT_DIR:
+            self.check_output_directory()
+        elif name == options.PHASE_PRIVILEGED_PORT:
+            port = settings.listen_port
+            if 0 < port < 1024 and hasattr(os, "geteuid") and os.geteuid() != 0:
+                raise FatalError(
+                    f"cannot listen on port {port}, insufficient privileges",
+                    ExitCode.INSUFFICIENT_PRIVILEGES,
+                )
+        elif name == options.PHASE_NETWORK:
+            return self.network()
+        else:  # pragma: no cover - tables and code out of step
+            raise RuntimeError(f"unknown phase {name!r}")
+        return None
+
+    # -- phases with more to say ----------------------------------------------
+
+    def logger(self):  # -> logging.Logger
+        from . import log
+
+        return log.app_logger(self.tool)
+
+    def check_dictionary(self) -> None:
+        """DCMTK warns (and carries on) when no data dictionary is loaded."""
+        try:
+            from . import dicts
+        except ImportError:  # pragma: no cover - only while dicts is being written
+            return
+        if not dicts.load_data_dictionaries():
+            self.logger().warning("no data dictionary loaded, check environment variable: DCMDICTPATH")
+
+    def check_output_directory(self) -> None:
+        """movescu checks only when listening (exit 45/40); getscu always
+        checks, even with ``--ignore`` (exit 1)."""
+        settings = self.settings
+        if self.tool == "movescu":
+            if settings.listen_port <= 0:
+                return
+            missing, unwritable = ExitCode.INVALID_OUTPUT_DIRECTORY, ExitCode.CANNOT_WRITE_OUTPUT_DIRECTORY
+        else:
+            missing = unwritable = ExitCode.COMMANDLINE_SYNTAX_ERROR
+        directory = settings.output_directory
+        if not _directory_opens(directory):
+            raise FatalError("specified output directory does not exist", missing)
+        if not os.access(directory, os.W_OK):
+            raise FatalError("specified output directory is not writeable", unwritable)
+
+    def network(self) -> int:
+        module_name = "movescu_net" if self.tool == "movescu" else "getscu_net"
+        try:
+            module = __import__(f"{__package__}.{module_name}", fromlist=["run"])
+        except ImportError as exc:
+            if exc.name != f"{__package__}.{module_name}":
+                raise
+            raise FatalError("network retrieval is not available in this build", 1) from None
+        return int(module.run(self.settings))
+
+    # -- the single top-level handler ------------------------------------------
+
+    def report_fatal(self, message: str) -> None:
+        """F: lines through the application logger (set up if needed, so an
+        early internal error still has DCMTK's format)."""
+        try:
+            if not self.logger_ready:
+                from . import log
+                from .settings import Settings
+
+                log.setup(self.tool, Settings(tool=self.tool))
+            self.logger().critical(message)
+        except Exception:  # the logger itself failed: plain stderr
+            _write(sys.stderr, "".join(f"F: {text}\n" for text in message.split("\n")))
+
+
+def _directory_opens(path: str) -> bool:
+    """OFStandard::dirExists: true if the directory can be opened."""
+    try:
+        with os.scandir(path):
+            return True
+    except OSError:
+        return False
+
+
+def _write(stream, text: str) -> None:  # type: ignore[no-untyped-def]
+    stream.write(text)
+    stream.flush()
+
+
+def run(tool: str, argv: list[str] | None = None) -> int:
+    """Run ``tool`` ("movescu" or "getscu") on ``argv`` (the arguments after
+    the program name; default ``sys.argv[1:]``) and return the exit status."""
+    if tool not in options.TOOLS:
+        raise ValueError(f"unknown tool {tool!r}")
+    if argv is None:
+        argv0, args = (sys.argv[0] if sys.argv else tool), sys.argv[1:]
+    else:
+        argv0, args = tool, list(argv)
+    current = _Run(tool, argv0)
+    try:
+        return current.execute(args)
+    except CommandLineError as exc:
+        if not _quiet(current):
+            _write(sys.stderr, cmdline.error_block(tool, exc.message))
+        return int(exc.exit_code)
+    except FatalError as exc:
+        if not exc.logged and exc.message:
+            current.report_fatal(exc.message)
+        return int(exc.exit_code)
+    except ExitRequest as exc:
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        return 1
+    except BrokenPipeError:
+        _silence_stdout()
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the one place that catches everything
+        current.report_fatal(f"internal error: {type(exc).__name__}: {exc}")
+        return 1
+
+
+def _quiet(current: _Run) -> bool:
+    """Errors after the logger options were evaluated obey quiet mode."""
+    if not current.logger_ready:
+        return False
+    from . import log
+
+    return log.is_quiet()
+
+
+def _silence_stdout() -> None:
+    """After EPIPE, stop Python's shutdown flush from complaining."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

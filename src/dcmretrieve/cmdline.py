@@ -1,0 +1,587 @@
+"""DCMTK's command-line engine (``OFCommandLine`` / ``OFConsoleApplication``).
+
+Everything here is driven by the tables in ``options``:
+
+* ``expand_command_files``: ``@file`` expansion with DCMTK's quoting (cli.md §6).
+* ``classify``: DCMTK's option/parameter rule (cli.md §2).  argparse cannot do
+  it natively (values are consumed verbatim even when they look like options,
+  ``-1``/``+5`` are parameters, ``--`` is an unknown option, ``+p f i`` takes
+  two values), so tokens are classified first and argparse is fed a
+  normalised list (``--long=value`` … ``--`` parameters).
+* ``parse_namespace``: the configargparse parser built from the tables;
+  rightmost-wins storage is argparse's own ``store``/``store_const``.
+* ``evaluate``: DCMTK's checks for one ``Find``/``Block`` of
+  ``options.EVALUATION`` (value ranges with sscanf semantics, conflicts,
+  dependencies), in DCMTK's order, raising ``CommandLineError``.
+* ``help_text``/``version_text``/``error_block``: DCMTK's output formats.
+
+Nothing here imports pydicom or pynetdicom, and configargparse is imported
+only once the command line is known to be syntactically valid, so ``--help``,
+``--version`` and syntax errors stay fast (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from . import DCMTK_DATE, DCMTK_VERSION, __version__, options
+from .errors import CommandLineError
+from .options import Block, Find, Option
+
+# ---------------------------------------------------------------------------
+# fixed texts
+
+
+def banner(tool: str) -> str:
+    """The identification line used by ``--help``, ``--version`` and errors.
+
+    DCMTK prints ``$dcmtk: <tool> v3.6.7 2022-04-22 $``; we name ourselves
+    but keep the shape (and the DCMTK release we reproduce)."""
+    return f"$dcmretrieve: {tool} v{__version__} (DCMTK {DCMTK_VERSION} {DCMTK_DATE}) $"
+
+
+def header(tool: str) -> str:
+    """Banner, empty line, ``<tool>: <description>`` (no trailing newline)."""
+    return f"{banner(tool)}\n\n{tool}: {options.TOOLS[tool].description}"
+
+
+def error_block(tool: str, message: str) -> str:
+    """DCMTK's four-line command-line error report (cli.md §1)."""
+    return f"{header(tool)}\nerror: {message}\n"
+
+
+def usage_line(tool: str) -> str:
+    words = [f"usage: {tool} [options]"]
+    for param in options.PARAMS:
+        words.append(f"[{param.name}...]" if param.multi else param.name)
+    return " ".join(words)
+
+
+def _option_lines(option: Option, indent: int, short_width: int) -> list[str]:
+    head = (
+        " " * indent
+        + (option.short or "").ljust(short_width)
+        + "  "
+        + option.long.ljust(options.LONGCOL)
+        + "  "
+    )
+    texts = ([option.value_help] if option.value_help else []) + option.help.split("\n")
+    return [head + texts[0]] + [" " * len(head) + text for text in texts[1:]]
+
+
+def help_text(tool: str) -> str:
+    """The complete ``--help`` output, rendered from ``options.LAYOUT``.
+
+    Column rules are DCMTK's (cli.md §8.1): options directly in a group use a
+    short-name column of 6 after 2 blanks, options in a sub-group a column of
+    4 after 4 blanks; long names are padded to 21; descriptions start at
+    column 33.  A column widens when a name would not fit (none does in
+    3.6.7, but the rule is DCMTK's).
+    """
+    lines = [header(tool), usage_line(tool), "", "parameters:"]
+    width = max([options.PARAMCOL] + [len(p.name) for p in options.PARAMS])
+    for param in options.PARAMS:
+        lines.append("  " + param.name.ljust(width) + "  " + param.help)
+    lines.append("")
+    for group in options.LAYOUT[tool]:
+        lines.append(group.title)
+        for sub in group.subgroups:
+            if sub.title is None:
+                indent, short_width = 2, options.GENERAL_SHORTCOL
+            else:
+                lines.append("  " + sub.title)
+                indent, short_width = 4, options.SHORTCOL
+            short_width = max([short_width] + [len(o.short or "") for o in sub.options])
+            for option in sub.options:
+                lines.extend(_option_lines(option, indent, short_width))
+    return "\n".join(lines) + "\n\n"
+
+
+def _distribution_version(name: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def version_text(tool: str) -> str:
+    """``--version``: DCMTK's shape (cli.md §9) with our own build facts.
+
+    Versions come from the installed distributions' metadata so that
+    ``--version`` never imports pynetdicom or pydicom."""
+    import platform
+
+    pydicom_v = _distribution_version("pydicom")
+    pynetdicom_v = _distribution_version("pynetdicom")
+    configargparse_v = _distribution_version("ConfigArgParse")
+    lines = [
+        header(tool),
+        "",
+        f"Host type: {platform.system()}-{platform.machine()}",
+        f"Character encoding: {sys.getfilesystemencoding()} (Python codecs)",
+        f"Build options: python-{platform.python_version()} pydicom-{pydicom_v} pynetdicom-{pynetdicom_v}",
+        "",
+        "External libraries used:",
+        f"- pydicom, Version {pydicom_v}",
+        f"- pynetdicom, Version {pynetdicom_v}",
+        f"- configargparse, Version {configargparse_v}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# step 1: @file expansion
+
+_SEPARATORS = " \t\n\r"
+_QUOTES = "\"'"
+
+
+def split_command_file(text: str) -> list[str]:
+    """Split the contents of a command file the way DCMTK does (cli.md §6).
+
+    Blanks (space, TAB, CR, LF) separate arguments outside quotes; ``"`` and
+    ``'`` open a block that only the same character closes; the closing
+    quote ends the argument (even an empty one), so ``ab"c d"e`` gives
+    ``abc d`` and ``e``; an unterminated quote takes the rest of the file.
+    """
+    result: list[str] = []
+    current: list[str] = []
+    quote = ""
+    pending = False  # something (possibly empty) collected for the current token
+    for char in text:
+        if quote:
+            if char == quote:
+                result.append("".join(current))
+                current, quote, pending = [], "", False
+            else:
+                current.append(char)
+        elif char in _QUOTES:
+            quote = char
+            pending = True
+        elif char in _SEPARATORS:
+            if pending:
+                result.append("".join(current))
+                current, pending = [], False
+        else:
+            current.append(char)
+            pending = True
+    if pending:
+        result.append("".join(current))
+    return result
+
+
+def _read_command_file(name: str) -> list[str]:
+    try:
+        with open(name, "rb") as handle:
+            data = handle.read()
+    except IsADirectoryError:
+        return []  # DCMTK: a directory opens but yields nothing
+    except OSError:
+        raise CommandLineError(f"Cannot open command file '{name}'") from None
+    return split_command_file(data.decode("utf-8", "surrogateescape"))
+
+
+def expand_command_files(args: list[str]) -> list[str]:
+    """Replace every ``@name`` (``@`` plus at least one character) by the
+    arguments read from ``name``.  No nesting: arguments read from a file are
+    never expanded again."""
+    expanded: list[str] = []
+    for arg in args:
+        if len(arg) > 1 and arg[0] == "@":
+            expanded.extend(_read_command_file(arg[1:]))
+        else:
+            expanded.append(arg)
+    return expanded
+
+
+# ---------------------------------------------------------------------------
+# step 2: options versus parameters
+
+
+def is_option(arg: str) -> bool:
+    """DCMTK's rule: at least two characters, starting with ``-`` or ``+``,
+    and the second character is not a digit (so ``-1``, ``+5``, ``-`` are
+    parameters)."""
+    return len(arg) >= 2 and arg[0] in "-+" and not ("0" <= arg[1] <= "9")
+
+
+class Occurrence:
+    """One option on the (expanded) command line, with its values."""
+
+    __slots__ = ("option", "values", "position")
+
+    def __init__(self, option: Option, values: list[str], position: int) -> None:
+        self.option = option
+        self.values = values
+        self.position = position  # index among the option occurrences
+
+    def __repr__(self) -> str:
+        return f"Occurrence({self.option.long!r}, {self.values!r}, {self.position})"
+
+
+class CommandLine:
+    """The classified command line of one run."""
+
+    __slots__ = ("tool", "args", "occurrences", "params", "normalized")
+
+    def __init__(self, tool: str, args: list[str]) -> None:
+        self.tool = tool
+        self.args = args  # after @file expansion
+        self.occurrences: list[Occurrence] = []
+        self.params: list[str] = []
+        self.normalized: list[str] = []  # options as long names (for --arguments)
+
+    def has(self, long: str) -> bool:
+        return any(o.option.long == long for o in self.occurrences)
+
+    def rightmost(self, long: str, after: int = -1) -> Occurrence | None:
+        """DCMTK's ``findOption``: the rightmost occurrence of ``long``, but
+        only to the right of position ``after`` (option blocks)."""
+        for occurrence in reversed(self.occurrences):
+            if occurrence.position <= after:
+                return None
+            if occurrence.option.long == long:
+                return occurrence
+        return None
+
+    def argparse_tokens(self) -> list[str]:
+        """The normalised token list fed to argparse: ``--long`` for flags,
+        ``--long=value`` for one value, ``--long=v1<NUL>v2`` for two values
+        (NUL cannot occur in a C argument, so the split is unambiguous), then
+        ``--`` and the parameters."""
+        tokens: list[str] = []
+        for occurrence in self.occurrences:
+            if occurrence.values:
+                tokens.append(occurrence.option.long + "=" + "\0".join(occurrence.values))
+            else:
+                tokens.append(occurrence.option.long)
+        tokens.append("--")
+        tokens.extend(self.params)
+        return tokens
+
+
+def classify(tool: str, args: list[str]) -> CommandLine:
+    """Split ``args`` into option occurrences and parameters, left to right,
+    stopping at the first unknown option or missing value (cli.md §2)."""
+    table = options.index(tool)
+    line = CommandLine(tool, args)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if is_option(arg):
+            option = table.get(arg)
+            if option is None:
+                raise CommandLineError(f"Unknown option {arg}")
+            values = args[i + 1 : i + 1 + option.nvalues]
+            if len(values) < option.nvalues:
+                raise CommandLineError(f"Missing value for option {option.long}")
+            line.occurrences.append(Occurrence(option, list(values), len(line.occurrences)))
+            line.normalized.append(option.long)
+            line.normalized.extend(values)
+            i += 1 + option.nvalues
+        else:
+            line.params.append(arg)
+            line.normalized.append(arg)
+            i += 1
+    return line
+
+
+# ---------------------------------------------------------------------------
+# step 3: what to do
+
+
+HELP = "help"
+VERSION = "version"
+RUN = "run"
+
+
+def parse(tool: str, args: list[str]) -> tuple[str, CommandLine]:
+    """Steps 1–3 of cli.md §10: expand, classify, then decide between help,
+    version and a normal run (``Missing parameter …`` otherwise)."""
+    expanded = expand_command_files(args)
+    line = classify(tool, expanded)
+    if not expanded or line.has("--help"):
+        return HELP, line
+    if line.has("--version"):
+        return VERSION, line
+    for index, param in enumerate(options.PARAMS):
+        if not param.multi and len(line.params) <= index:
+            raise CommandLineError(f"Missing parameter {param.name}")
+    return RUN, line
+
+
+# ---------------------------------------------------------------------------
+# numbers, C sscanf style
+
+_C_SPACE = " \t\n\v\f\r"
+
+
+def scan_long(text: str) -> int | None:
+    """``sscanf(text, "%ld")``: leading blanks, optional sign, decimal
+    digits, trailing garbage ignored, saturating at LONG_MIN/LONG_MAX (glibc).
+    None if no number could be read."""
+    digits, negative = _scan_digits(text)
+    if digits is None:
+        return None
+    value = -int(digits) if negative else int(digits)
+    return max(-options.LONG_MAX - 1, min(options.LONG_MAX, value))
+
+
+def scan_ulong(text: str) -> int | None:
+    """``sscanf(text, "%lu")``: like ``scan_long`` but a negative number
+    wraps modulo 2**64 (``-1`` → ULONG_MAX) and overflow saturates."""
+    digits, negative = _scan_digits(text)
+    if digits is None:
+        return None
+    magnitude = int(digits)
+    if magnitude > options.ULONG_MAX:
+        return options.ULONG_MAX
+    return (-magnitude) % (options.ULONG_MAX + 1) if negative else magnitude
+
+
+def _scan_digits(text: str) -> tuple[str | None, bool]:
+    i = 0
+    while i < len(text) and text[i] in _C_SPACE:
+        i += 1
+    negative = False
+    if i < len(text) and text[i] in "+-":
+        negative = text[i] == "-"
+        i += 1
+    start = i
+    while i < len(text) and "0" <= text[i] <= "9":
+        i += 1
+    if i == start:
+        return None, False
+    return text[start:i], negative
+
+
+def _first_non_blank(text: str) -> str:
+    stripped = text.lstrip(_C_SPACE)
+    return stripped[:1]
+
+
+def number_status(vtype: str, text: str, vmin: int | None, vmax: int | None) -> tuple[str, int]:
+    """``("ok"|"invalid"|"underflow"|"overflow", value)`` for an option value,
+    with DCMTK's rule that unsigned option values must not start with ``-``."""
+    if vtype == options.SIGNED:
+        value = scan_long(text)
+    else:
+        if _first_non_blank(text) == "-":
+            return "invalid", 0
+        value = scan_ulong(text)
+    if value is None:
+        return "invalid", 0
+    if vmin is not None and value < vmin:
+        return "underflow", value
+    if vmax is not None and value > vmax:
+        return "overflow", value
+    return "ok", value
+
+
+def check_port_parameter(text: str) -> int:
+    """The ``port`` parameter: unsigned 1..65535 with the parameter wording
+    (``Invalid parameter value 0 (underflow)``; a ``-1`` wraps and overflows)."""
+    low, high = options.PORT_PARAM_RANGE
+    value = scan_ulong(text)
+    if value is None:
+        raise CommandLineError(f"Invalid parameter value {text}")
+    if value < low:
+        raise CommandLineError(f"Invalid parameter value {text} (underflow)")
+    if value > high:
+        raise CommandLineError(f"Invalid parameter value {text} (overflow)")
+    return value
+
+
+def _wrap_int32(value: int) -> int:
+    value &= 0xFFFFFFFF
+    return value - 0x100000000 if value >= 0x80000000 else value
+
+
+def _ae_title(value: str) -> str:
+    """DCMTK copies AE titles into 16-byte buffers: keep the first 16 bytes
+    of the argument as it was passed (surrogateescape keeps raw bytes)."""
+    raw = value.encode("utf-8", "surrogateescape")[:16]
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def convert_value(option: Option, values: list[str]) -> object:
+    """Validate the value(s) of one occurrence and return what ``Settings``
+    stores; raises ``CommandLineError`` with DCMTK's message."""
+    converted: list[object] = []
+    for text in values:
+        if option.vtype == options.STRING:
+            converted.append(_ae_title(text) if option.convert == options.AE_TITLE else text)
+        elif option.vtype == options.LOGLEVEL:
+            if not (text.isascii() and text.lower() in options.LOG_LEVELS):
+                raise CommandLineError(option.invalid_message or f"Invalid value for option {option.long}")
+            converted.append(text.lower())
+        else:
+            status, value = number_status(option.vtype, text, option.vmin, option.vmax)
+            if status == "invalid":
+                shown = f" ({text})" if text else ""
+                raise CommandLineError(f"Invalid value for option {option.long}{shown}")
+            if status != "ok":
+                raise CommandLineError(f"Invalid value for option {option.long} ({status}: {text})")
+            converted.append(_wrap_int32(value) if option.convert == options.INT32 else value)
+    if option.nvalues == 1:
+        return converted[0]
+    return tuple(converted)
+
+
+# ---------------------------------------------------------------------------
+# DCMTK's evaluation of Find / Block entries
+
+
+def initial_state(tool: str) -> dict[str, object]:
+    """Evaluation state before any option is found: the Settings defaults of
+    ``tool`` plus the pseudo-fields of the logger options."""
+    from .settings import Settings
+
+    settings = Settings(tool=tool, aetitle=options.TOOLS[tool].default_aetitle)
+    state: dict[str, object] = dict(vars(settings))
+    for option in options.options_of(tool):
+        if option.dest and option.dest not in state:
+            state[option.dest] = None
+    return state
+
+
+def _apply(occurrence: Occurrence, state: dict[str, object]) -> None:
+    option = occurrence.option
+    for check in option.checks:
+        if check.fails(state):
+            raise CommandLineError(check.message(option.long))
+    if option.dest is None or option.action == "append":
+        return
+    if option.nvalues:
+        state[option.dest] = convert_value(option, occurrence.values)
+    else:
+        state[option.dest] = option.const
+
+
+def evaluate(line: CommandLine, item: object, state: dict[str, object]) -> None:
+    """Run DCMTK's checks for one ``Find`` or ``Block`` and update ``state``.
+
+    ``Find``: the rightmost occurrence is checked and stored; earlier ones
+    are never looked at.  ``Block``: members are searched in DCMTK's source
+    order, each only to the right of the previously found member, so the
+    rightmost member wins while conflict checks see the members found
+    before it (cli.md §4, e.g. getscu ``+B -B``)."""
+    if isinstance(item, Find):
+        occurrence = line.rightmost(item.long)
+        if occurrence is not None:
+            _apply(occurrence, state)
+    elif isinstance(item, Block):
+        after = -1
+        for long in item.members:
+            occurrence = line.rightmost(long, after)
+            if occurrence is not None:
+                _apply(occurrence, state)
+                after = occurrence.position
+    else:
+        raise TypeError(f"not an option item: {item!r}")
+
+
+# ---------------------------------------------------------------------------
+# configargparse and Settings
+
+
+def build_parser(tool: str):  # -> configargparse.ArgumentParser
+    """The configargparse parser of ``tool``, generated from the tables.
+
+    Long names only (the classifier has already normalised short names),
+    ``+``/``-`` prefixes, no abbreviations, no automatic ``-h``, and errors
+    raise ``CommandLineError`` instead of printing argparse's usage."""
+    import argparse
+
+    import configargparse
+
+    class Parser(configargparse.ArgumentParser):
+        def error(self, message: str):  # type: ignore[override]
+            raise CommandLineError(message)
+
+        def exit(self, status: int = 0, message: str | None = None):  # type: ignore[override]
+            raise CommandLineError(message or f"exit {status}")
+
+    class SplitValues(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+            setattr(namespace, self.dest, tuple(str(values).split("\0")))
+
+    parser = Parser(
+        prog=tool,
+        add_help=False,
+        prefix_chars="-+",
+        allow_abbrev=False,
+        ignore_unknown_config_file_keys=True,
+    )
+    for option in options.options_of(tool):
+        if option.action == "exclusive":
+            parser.add_argument(option.long, action="store_true", dest=option.long[2:])
+        elif option.action == "append":
+            parser.add_argument(option.long, action="append", dest=option.dest, default=None)
+        elif option.nvalues == 0:
+            parser.add_argument(
+                option.long, action="store_const", const=option.const, dest=option.dest, default=None
+            )
+        elif option.nvalues == 1:
+            parser.add_argument(option.long, action="store", dest=option.dest, default=None)
+        else:
+            parser.add_argument(option.long, action=SplitValues, dest=option.dest, default=None)
+    parser.add_argument("peer")
+    parser.add_argument("port")
+    parser.add_argument("dcmfile_in", nargs="*")
+    return parser
+
+
+def parse_namespace(line: CommandLine):  # -> argparse.Namespace
+    parser = build_parser(line.tool)
+    return parser.parse_args(args=line.argparse_tokens(), env_vars={})
+
+
+def _lenient(option: Option, raw: object) -> object:
+    """Convert a stored raw value for Settings.  Values that DCMTK rejects
+    are left to ``evaluate`` (which runs before anything uses them)."""
+    values = list(raw) if isinstance(raw, tuple) else [str(raw)]
+    try:
+        return convert_value(option, values)
+    except CommandLineError:
+        return None
+
+
+def build_settings(line: CommandLine, argv0: str):  # -> Settings
+    """The ``Settings`` of a syntactically valid command line: every value
+    as argparse stored it (rightmost wins), converted to its type."""
+    from .settings import Settings
+
+    namespace = parse_namespace(line)
+    tool = line.tool
+    settings = Settings(tool=tool, aetitle=options.TOOLS[tool].default_aetitle)
+    settings.argv0 = argv0
+    settings.expanded_args = list(line.normalized)
+    value_option: dict[str, Option] = {}
+    for option in options.options_of(tool):
+        if option.dest and option.nvalues:
+            value_option[option.dest] = option
+    fields = set(vars(settings))
+    for dest, raw in vars(namespace).items():
+        if raw is None or dest not in fields:
+            continue
+        if isinstance(raw, list):
+            setattr(settings, dest, list(raw))
+        elif isinstance(raw, (str, tuple)) and dest in value_option:
+            converted = _lenient(value_option[dest], raw)
+            if converted is not None:
+                setattr(settings, dest, converted)
+        else:
+            setattr(settings, dest, raw)
+    verbosity = getattr(namespace, "verbosity", None)
+    level = getattr(namespace, "log_level_option", None)
+    settings.log_level = verbosity if verbosity is not None else (level.lower() if level is not None else None)
+    settings.output_directory_given = namespace.output_directory is not None
+    settings.peer = namespace.peer
+    port = scan_ulong(namespace.port)
+    settings.port = port if port is not None and 0 < port <= 65535 else 0
+    settings.query_files = list(namespace.dcmfile_in)
+    return settings

@@ -1,0 +1,693 @@
+"""Every command-line option of movescu 3.6.7 and getscu 3.6.7, as data.
+
+Why data: the same tables drive four things that must never drift apart —
+the ``--help`` text (byte-identical to DCMTK), the configargparse parser that
+stores values (rightmost wins), the ``Settings`` object, and DCMTK's checks
+(value ranges, "X not allowed with Y", "X only allowed with Y") performed in
+DCMTK's own evaluation order.  ``cmdline`` and ``app`` interpret these
+tables; they contain no option names of their own.
+
+Vocabulary
+----------
+* ``Option``: one option (long/short name, value names, help, type, range,
+  the ``Settings`` field it is stored into and the checks run when DCMTK
+  "finds" it).
+* ``LAYOUT[tool]``: groups and sub-groups in DCMTK's ``--help`` order.
+* ``EVALUATION[tool]``: DCMTK's order of checks (cli.md §10).  An entry is
+  either ``Find`` (a single option: the rightmost occurrence is validated),
+  ``Block`` (a rightmost-wins group evaluated the way ``OFCommandLine``'s
+  option blocks work, see ``cmdline.evaluate``) or the name of a phase that
+  ``app`` runs itself (``PHASE_*``).
+
+This module is imported for ``--help``: it must stay free of heavy imports
+(no dataclasses/typing at run time; see docs/performance.md).
+"""
+
+from __future__ import annotations
+
+# ---------------------------------------------------------------------------
+# building blocks
+
+
+class Cond:
+    """``state[field] <op> value`` on the evaluation state (see ``cmdline``).
+
+    ``op`` is one of ``==``, ``!=``, ``>``.  A field starting with ``@`` is a
+    fact supplied by ``app`` at run time (e.g. whether INFO is enabled).
+    """
+
+    __slots__ = ("field", "op", "value")
+
+    def __init__(self, field: str, op: str, value: object) -> None:
+        self.field = field
+        self.op = op
+        self.value = value
+
+    def holds(self, state: dict[str, object]) -> bool:
+        current = state.get(self.field)
+        if self.op == "==":
+            return current == self.value
+        if self.op == "!=":
+            return current != self.value
+        if self.op == ">":
+            return isinstance(current, int) and current > self.value  # type: ignore[operator]
+        raise ValueError(f"unknown operator {self.op!r}")
+
+    def __repr__(self) -> str:
+        return f"Cond({self.field!r}, {self.op!r}, {self.value!r})"
+
+
+class Check:
+    """A conflict or a dependence attached to an option.
+
+    DCMTK's ``checkConflict(opt, other, cond)`` fails when ``cond`` holds and
+    prints ``<opt> not allowed with <other>``; ``checkDependence(opt, other,
+    cond)`` fails when ``cond`` does not hold and prints ``<opt> only allowed
+    with <other>``.  For a dependence ``conds`` are alternatives (any one
+    satisfies it), for a conflict any holding condition triggers it.
+    """
+
+    __slots__ = ("kind", "other", "conds")
+
+    def __init__(self, kind: str, other: str, *conds: Cond) -> None:
+        if kind not in ("conflict", "dependence"):
+            raise ValueError(kind)
+        self.kind = kind
+        self.other = other
+        self.conds = conds
+
+    def fails(self, state: dict[str, object]) -> bool:
+        hit = any(c.holds(state) for c in self.conds)
+        return hit if self.kind == "conflict" else not hit
+
+    def message(self, long: str) -> str:
+        word = "not" if self.kind == "conflict" else "only"
+        return f"{long} {word} allowed with {self.other}"
+
+
+def conflict(other: str, field: str, value: object, op: str = "==") -> Check:
+    return Check("conflict", other, Cond(field, op, value))
+
+
+def dependence(other: str, *conds: Cond) -> Check:
+    return Check("dependence", other, *conds)
+
+
+# value types
+FLAG = "flag"  # no value
+STRING = "string"  # any string, even empty
+SIGNED = "signed"  # C long, sscanf("%ld")
+UNSIGNED = "unsigned"  # C unsigned long, sscanf("%lu"), leading '-' refused
+LOGLEVEL = "loglevel"  # one of LOG_LEVELS, case-insensitive
+
+# post-processing of a valid value before it reaches Settings
+AE_TITLE = "ae16"  # DCMTK copies AE titles into 16-byte fields
+INT32 = "int32"  # DCMTK casts the long to a C int / Sint32
+
+#: values -ll accepts (log4cplus' LogLevelManager::fromString, case-insensitive)
+LOG_LEVELS = ("fatal", "error", "warn", "info", "debug", "trace", "off", "all")
+
+LONG_MAX = 2**63 - 1
+ULONG_MAX = 2**64 - 1
+
+
+class Option:
+    """One DCMTK option.  See the module docstring."""
+
+    __slots__ = (
+        "long", "short", "help", "value_help", "nvalues", "vtype", "vmin", "vmax",
+        "dest", "const", "action", "checks", "convert", "invalid_message",
+    )
+
+    def __init__(
+        self,
+        long: str,
+        short: str | None,
+        help: str,
+        *,
+        value_help: str | None = None,
+        nvalues: int = 0,
+        vtype: str = FLAG,
+        vmin: int | None = None,
+        vmax: int | None = None,
+        dest: str | None = None,
+        const: object = True,
+        action: str | None = None,
+        checks: tuple[Check, ...] = (),
+        convert: str | None = None,
+        invalid_message: str | None = None,
+    ) -> None:
+        self.long = long
+        self.short = short
+        self.help = help
+        self.value_help = value_help
+        self.nvalues = nvalues
+        self.vtype = vtype
+        self.vmin = vmin
+        self.vmax = vmax
+        self.dest = dest
+        self.const = const
+        # "exclusive" (help/version), "store_const", "store", "append"
+        self.action = action or ("store_const" if nvalues == 0 else "store")
+        self.checks = checks
+        self.convert = convert
+        self.invalid_message = invalid_message
+
+    def but(self, **changes: object) -> "Option":
+        """A copy with some attributes changed (per-tool variants)."""
+        kwargs = {name: getattr(self, name) for name in self.__slots__}
+        kwargs.update(changes)
+        long = kwargs.pop("long")
+        short = kwargs.pop("short")
+        help_ = kwargs.pop("help")
+        return Option(long, short, help_, **kwargs)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        return f"Option({self.long!r})"
+
+
+class SubGroup:
+    """A sub-group of options; ``title`` None = options directly in the group."""
+
+    __slots__ = ("title", "options")
+
+    def __init__(self, title: str | None, *options: Option) -> None:
+        self.title = title
+        self.options = options
+
+
+class Group:
+    __slots__ = ("title", "subgroups")
+
+    def __init__(self, title: str, *subgroups: SubGroup) -> None:
+        self.title = title
+        self.subgroups = subgroups
+
+
+class Find:
+    """Evaluate one option: DCMTK's ``if (cmd.findOption(long)) {...}``."""
+
+    __slots__ = ("long",)
+
+    def __init__(self, long: str) -> None:
+        self.long = long
+
+    def __repr__(self) -> str:
+        return f"Find({self.long!r})"
+
+
+class Block:
+    """Evaluate a rightmost-wins group: ``beginOptionBlock`` … ``endOptionBlock``.
+
+    ``members`` are in DCMTK's source order, which decides which conflict
+    checks run (cli.md §4).
+    """
+
+    __slots__ = ("members",)
+
+    def __init__(self, *members: str) -> None:
+        self.members = members
+
+    def __repr__(self) -> str:
+        return f"Block{self.members!r}"
+
+
+class Param:
+    __slots__ = ("name", "help", "multi")
+
+    def __init__(self, name: str, help: str, multi: bool = False) -> None:
+        self.name = name
+        self.help = help
+        self.multi = multi
+
+
+class Tool:
+    """Identity of one tool (help header, defaults that differ)."""
+
+    __slots__ = ("name", "description", "default_aetitle")
+
+    def __init__(self, name: str, description: str, default_aetitle: str) -> None:
+        self.name = name
+        self.description = description
+        self.default_aetitle = default_aetitle
+
+
+TOOLS = {
+    "movescu": Tool("movescu", "DICOM retrieve (C-MOVE) SCU", "MOVESCU"),
+    "getscu": Tool("getscu", "DICOM retrieve (C-GET) SCU", "GETSCU"),
+}
+
+#: both tools: peer, port, query files (PM_MultiOptional)
+PARAMS = (
+    Param("peer", "hostname of DICOM peer"),
+    Param("port", "tcp/ip port number of peer"),
+    Param("dcmfile-in", "DICOM query file(s)", multi=True),
+)
+
+#: the port parameter: unsigned 1..65535, "Invalid parameter value …"
+PORT_PARAM_RANGE = (1, 65535)
+
+# help-text column geometry of both tools (DCMTK: LONGCOL 21, SHORTCOL 4)
+LONGCOL = 21
+SHORTCOL = 4
+GENERAL_SHORTCOL = SHORTCOL + 2  # addGroup("general options:", LONGCOL, SHORTCOL + 2)
+PARAMCOL = LONGCOL + SHORTCOL + 4
+
+# ---------------------------------------------------------------------------
+# options shared by both tools
+
+_VERBOSITY = "verbosity"  # state field of the -q/-v/-d block (not a Settings field)
+_LOG_LEVEL_RAW = "log_level_option"  # state field of -ll
+_VDQ = "--verbose, --debug or --quiet"
+
+HELP = Option("--help", "-h", "print this help text and exit", action="exclusive")
+VERSION = Option("--version", None, "print version information and exit", action="exclusive")
+ARGUMENTS = Option("--arguments", None, "print expanded command line arguments", dest="arguments")
+QUIET = Option("--quiet", "-q", "quiet mode, print no warnings and errors", dest=_VERBOSITY, const="quiet")
+VERBOSE = Option("--verbose", "-v", "verbose mode, print processing details", dest=_VERBOSITY, const="verbose")
+DEBUG = Option("--debug", "-d", "debug mode, print debug information", dest=_VERBOSITY, const="debug")
+LOG_LEVEL = Option(
+    "--log-level", "-ll",
+    "(fatal, error, warn, info, debug, trace)\nuse level l for the logger",
+    value_help="[l]evel: string constant", nvalues=1, vtype=LOGLEVEL, dest=_LOG_LEVEL_RAW,
+    checks=(conflict(_VDQ, _VERBOSITY, None, "!="),),
+    invalid_message="Invalid log level for --log-level option",
+)
+LOG_CONFIG = Option(
+    "--log-config", "-lc", "use config file f for the logger",
+    value_help="[f]ilename: string", nvalues=1, vtype=STRING, dest="log_config",
+    checks=(
+        conflict("--log-level", _LOG_LEVEL_RAW, None, "!="),
+        conflict(_VDQ, _VERBOSITY, None, "!="),
+    ),
+)
+GENERAL = (HELP, VERSION, ARGUMENTS, QUIET, VERBOSE, DEBUG, LOG_LEVEL, LOG_CONFIG)
+
+KEY = Option(
+    "--key", "-k", "override matching key",
+    value_help='[k]ey: gggg,eeee="str" or dict. name="str"', nvalues=1, vtype=STRING,
+    dest="keys", action="append",
+)
+
+PATIENT = Option("--patient", "-P", "use patient root information model (default)", dest="model", const="patient")
+STUDY = Option("--study", "-S", "use study root information model", dest="model", const="study")
+PSONLY = Option("--psonly", "-O", "use patient/study only information model", dest="model", const="psonly")
+MODELS = (PATIENT, STUDY, PSONLY)
+
+AETITLE = Option(
+    "--aetitle", "-aet", "set my calling AE title (default: MOVESCU)",
+    value_help="[a]etitle: string", nvalues=1, vtype=STRING, dest="aetitle", convert=AE_TITLE,
+)
+CALL = Option(
+    "--call", "-aec", "set called AE title of peer (default: ANY-SCP)",
+    value_help="[a]etitle: string", nvalues=1, vtype=STRING, dest="call", convert=AE_TITLE,
+)
+MOVE = Option(
+    "--move", "-aem", "set move destinat. AE title (default: MOVESCU)",
+    value_help="[a]etitle: string", nvalues=1, vtype=STRING, dest="move", convert=AE_TITLE,
+)
+
+
+def _prefer(long: str, short: str, help: str) -> Option:
+    return Option(long, short, help, dest="prefer_xfer", const=long[2:])
+
+
+PREFER_UNCOMPRESSED = (
+    _prefer("--prefer-uncompr", "+x=", "prefer explicit VR local byte order (default)"),
+    _prefer("--prefer-little", "+xe", "prefer explicit VR little endian TS"),
+    _prefer("--prefer-big", "+xb", "prefer explicit VR big endian TS"),
+)
+#: the compressed preferences: each conflicts with movescu's +te/+tb/+ti/+td
+PREFER_COMPRESSED = (
+    _prefer("--prefer-lossless", "+xs", "prefer default JPEG lossless TS"),
+    _prefer("--prefer-jpeg8", "+xy", "prefer default JPEG lossy TS for 8 bit data"),
+    _prefer("--prefer-jpeg12", "+xx", "prefer default JPEG lossy TS for 12 bit data"),
+    _prefer("--prefer-j2k-lossless", "+xv", "prefer JPEG 2000 lossless TS"),
+    _prefer("--prefer-j2k-lossy", "+xw", "prefer JPEG 2000 lossy TS"),
+    _prefer("--prefer-jls-lossless", "+xt", "prefer JPEG-LS lossless TS"),
+    _prefer("--prefer-jls-lossy", "+xu", "prefer JPEG-LS lossy TS"),
+    _prefer("--prefer-mpeg2", "+xm", "prefer MPEG2 Main Profile @ Main Level TS"),
+    _prefer("--prefer-mpeg2-high", "+xh", "prefer MPEG2 Main Profile @ High Level TS"),
+    _prefer("--prefer-mpeg4", "+xn", "prefer MPEG4 AVC/H.264 HP / Level 4.1 TS"),
+    _prefer("--prefer-mpeg4-bd", "+xl", "prefer MPEG4 AVC/H.264 BD-compatible TS"),
+    _prefer("--prefer-mpeg4-2-2d", "+x2", "prefer MPEG4 AVC/H.264 HP / Level 4.2 TS (2D)"),
+    _prefer("--prefer-mpeg4-2-3d", "+x3", "prefer MPEG4 AVC/H.264 HP / Level 4.2 TS (3D)"),
+    _prefer("--prefer-mpeg4-2-st", "+xo", "prefer MPEG4 AVC/H.264 Stereo HP / Level 4.2 TS"),
+    _prefer("--prefer-hevc", "+x4", "prefer HEVC/H.265 Main Profile / Level 5.1 TS"),
+    _prefer("--prefer-hevc10", "+x5", "prefer HEVC/H.265 Main 10 Profile / Level 5.1 TS"),
+    _prefer("--prefer-rle", "+xr", "prefer RLE lossless TS"),
+)
+PREFER_OTHER = (
+    _prefer("--prefer-deflated", "+xd", "prefer deflated explicit VR little endian TS"),
+    _prefer("--implicit", "+xi", "accept implicit VR little endian TS only"),
+)
+PREFER = PREFER_UNCOMPRESSED + PREFER_COMPRESSED + PREFER_OTHER
+ACCEPT_ALL = _prefer("--accept-all", "+xa", "accept all supported transfer syntaxes")
+
+
+def _propose(long: str, short: str, help: str) -> Option:
+    return Option(long, short, help, dest="propose_xfer", const=long[2:])
+
+
+PROPOSE = (
+    _propose("--propose-uncompr", "-x=", "propose all uncompressed TS, explicit VR\nwith local byte ordering first (default)"),
+    _propose("--propose-little", "-xe", "propose all uncompressed TS, explicit VR\nlittle endian first"),
+    _propose("--propose-big", "-xb", "propose all uncompressed TS, explicit VR\nbig endian first"),
+    _propose("--propose-deflated", "-xd", "propose deflated explicit VR little endian TS\nand all uncompressed transfer syntaxes"),
+    _propose("--propose-implicit", "-xi", "propose implicit VR little endian TS only"),
+)
+
+TIMEOUT = Option(
+    "--timeout", "-to", "timeout for connection requests",
+    value_help="[s]econds: integer (default: unlimited)", nvalues=1, vtype=SIGNED, vmin=1,
+    dest="timeout", convert=INT32,
+)
+ACSE_TIMEOUT = Option(
+    "--acse-timeout", "-ta", "timeout for ACSE messages",
+    value_help="[s]econds: integer (default: 30)", nvalues=1, vtype=SIGNED, vmin=1,
+    dest="acse_timeout", convert=INT32,
+)
+DIMSE_TIMEOUT = Option(
+    "--dimse-timeout", "-td", "timeout for DIMSE messages",
+    value_help="[s]econds: integer (default: unlimited)", nvalues=1, vtype=SIGNED, vmin=1,
+    dest="dimse_timeout", convert=INT32,
+)
+MAX_PDU = Option(
+    "--max-pdu", "-pdu", "set max receive pdu to n bytes (default: 16384)",
+    value_help="[n]umber of bytes: integer (4096..131072)", nvalues=1, vtype=UNSIGNED,
+    vmin=4096, vmax=131072, dest="max_pdu",
+)
+REPEAT = Option(
+    "--repeat", None, "repeat n times",
+    value_help="[n]umber: integer", nvalues=1, vtype=UNSIGNED, vmin=1, dest="repeat",
+)
+ABORT = Option("--abort", None, "abort association instead of releasing it", dest="abort")
+IGNORE = Option("--ignore", None, "ignore store data, receive but do not store", dest="ignore")
+OUTPUT_DIRECTORY = Option(
+    "--output-directory", "-od", "write received objects to existing directory d",
+    value_help='[d]irectory: string (default: ".")', nvalues=1, vtype=STRING, dest="output_directory",
+)
+NORMAL = Option("--normal", "-B", "allow implicit format conversions (default)", dest="bit_preserving", const=False)
+BIT_PRESERVING = Option("--bit-preserving", "+B", "write data exactly as read", dest="bit_preserving", const=True)
+
+# ---------------------------------------------------------------------------
+# movescu only
+
+ACCESS = (
+    Option("--access-full", "-ac", "accept connections from any host (default)", dest="access_control", const=False),
+    Option("--access-control", "+ac", "enforce host access control rules", dest="access_control", const=True),
+)
+NO_PORT = Option("--no-port", None, "no port for incoming associations (default)", dest="listen_port", const=0)
+PORT = Option(
+    "--port", "+P", "port number for incoming associations",
+    value_help="[n]umber: integer", nvalues=1, vtype=UNSIGNED, vmin=1, vmax=65535, dest="listen_port",
+)
+PENDING = (
+    Option("--pending-ignore", "-pi", "assume no dataset present (default)", dest="pending_read", const=False),
+    Option("--pending-read", "-pr", "read and ignore dataset", dest="pending_read", const=True),
+)
+DISABLE_HOST_LOOKUP = Option("--disable-host-lookup", "-dhl", "disable hostname lookup", dest="disable_host_lookup")
+CANCEL = Option(
+    "--cancel", None, "cancel after n responses (default: never)",
+    value_help="[n]umber: integer", nvalues=1, vtype=SIGNED, vmin=0, dest="cancel",
+)
+UID_PADDING = Option("--uid-padding", "-up", "silently correct space-padded UIDs", dest="uid_padding")
+
+FILE_FORMAT = (
+    Option("--write-file", "+F", "write file format (default)", dest="write_file", const=True),
+    Option("--write-dataset", "-F", "write data set without file meta information", dest="write_file", const=False),
+)
+
+
+def _write_xfer_conflicts() -> tuple[Check, ...]:
+    """+te/+tb/+ti/+td: DCMTK's checks, in its order (accept-all, +B, then
+    every compressed preference; +xd is deliberately absent)."""
+    checks = [
+        conflict("--accept-all", "prefer_xfer", "accept-all"),
+        conflict("--bit-preserving", "bit_preserving", True),
+    ]
+    checks += [conflict(o.long, "prefer_xfer", o.const) for o in PREFER_COMPRESSED]
+    return tuple(checks)
+
+
+def _write_xfer(long: str, short: str, help: str, checks: tuple[Check, ...] = ()) -> Option:
+    return Option(long, short, help, dest="write_xfer", const=long[2:], checks=checks)
+
+
+WRITE_XFER = (
+    _write_xfer("--write-xfer-same", "+t=", "write with same TS as input (default)"),
+    _write_xfer("--write-xfer-little", "+te", "write with explicit VR little endian TS", _write_xfer_conflicts()),
+    _write_xfer("--write-xfer-big", "+tb", "write with explicit VR big endian TS", _write_xfer_conflicts()),
+    _write_xfer("--write-xfer-implicit", "+ti", "write with implicit VR little endian TS", _write_xfer_conflicts()),
+    _write_xfer("--write-xfer-deflated", "+td", "write with deflated expl. VR little endian TS", _write_xfer_conflicts()),
+)
+
+_NOT_WITH_BP = (conflict("--bit-preserving", "bit_preserving", True),)
+NEW_VR = (
+    Option("--enable-new-vr", "+u", "enable support for new VRs (UN/UT) (default)", dest="enable_new_vr", const=True, checks=_NOT_WITH_BP),
+    Option("--disable-new-vr", "-u", "disable support for new VRs, convert to OB", dest="enable_new_vr", const=False, checks=_NOT_WITH_BP),
+)
+GROUP_LENGTH = (
+    Option("--group-length-recalc", "+g=", "recalculate group lengths if present (default)", dest="group_length", const="group-length-recalc", checks=_NOT_WITH_BP),
+    Option("--group-length-create", "+g", "always write with group length elements", dest="group_length", const="group-length-create", checks=_NOT_WITH_BP),
+    Option("--group-length-remove", "-g", "always write without group length elements", dest="group_length", const="group-length-remove", checks=_NOT_WITH_BP),
+)
+LENGTH_ENCODING = (
+    Option("--length-explicit", "+e", "write with explicit lengths (default)", dest="length_explicit", const=True, checks=_NOT_WITH_BP),
+    Option("--length-undefined", "-e", "write with undefined lengths", dest="length_explicit", const=False, checks=_NOT_WITH_BP),
+)
+PADDING = (
+    Option("--padding-off", "-p", "no padding (default)", dest="padding", const=None),
+    Option(
+        "--padding-create", "+p", "align file on multiple of f bytes\nand items on multiple of i bytes",
+        value_help="[f]ile-pad [i]tem-pad: integer", nvalues=2, vtype=UNSIGNED, vmin=0, dest="padding",
+        checks=(
+            conflict("--write-dataset", "write_file", False),
+            conflict("--bit-preserving", "bit_preserving", True),
+        ),
+    ),
+)
+COMPRESSION_LEVEL = Option(
+    "--compression-level", "+cl", "0=uncompressed, 1=fastest, 9=best compression",
+    value_help="[l]evel: integer (default: 6)", nvalues=1, vtype=UNSIGNED, vmin=0, vmax=9,
+    dest="compression_level",
+    checks=(
+        dependence(
+            "--propose-deflated, --write-xfer-deflated or --write-xfer-same",
+            Cond("propose_xfer", "==", "propose-deflated"),
+            Cond("write_xfer", "==", "write-xfer-deflated"),
+            Cond("write_xfer", "==", "write-xfer-same"),
+        ),
+    ),
+)
+
+# ---------------------------------------------------------------------------
+# getscu only / getscu variants
+
+#: fact provided by app after the logger is configured
+FACT_INFO_ENABLED = "@info_enabled"
+
+VERBOSE_PC = Option(
+    "--verbose-pc", "+v", "show presentation contexts in verbose mode", dest="verbose_pc",
+    checks=(dependence("verbose mode", Cond(FACT_INFO_ENABLED, "==", True)),),
+)
+
+# ---------------------------------------------------------------------------
+# help layout, per tool
+
+LAYOUT = {
+    "movescu": (
+        Group("general options:", SubGroup(None, *GENERAL)),
+        Group(
+            "network options:",
+            SubGroup("override matching keys:", KEY),
+            SubGroup("query information model:", *MODELS),
+            SubGroup("application entity titles:", AETITLE, CALL, MOVE),
+            SubGroup("preferred network transfer syntaxes (incoming associations):", *PREFER, ACCEPT_ALL),
+            SubGroup("proposed transmission transfer syntaxes (outgoing associations):", *PROPOSE),
+            SubGroup("network host access control (tcp wrapper):", *ACCESS),
+            SubGroup("port for incoming network associations:", NO_PORT, PORT),
+            SubGroup("handling of illegal datasets following 'pending' move responses:", *PENDING),
+            SubGroup(
+                "other network options:",
+                TIMEOUT, ACSE_TIMEOUT, DIMSE_TIMEOUT, MAX_PDU, DISABLE_HOST_LOOKUP, REPEAT, ABORT,
+                IGNORE, CANCEL, UID_PADDING,
+            ),
+        ),
+        Group(
+            "output options:",
+            SubGroup(
+                "general:",
+                OUTPUT_DIRECTORY.but(checks=(dependence("--port", Cond("listen_port", ">", 0)),)),
+            ),
+            SubGroup("bit preserving mode:", NORMAL, BIT_PRESERVING),
+            SubGroup("output file format:", *FILE_FORMAT),
+            SubGroup("output transfer syntax (not with --bit-preserving or compressed transmission):", *WRITE_XFER),
+            SubGroup("post-1993 value representations (not with --bit-preserving):", *NEW_VR),
+            SubGroup("group length encoding (not with --bit-preserving):", *GROUP_LENGTH),
+            SubGroup("length encoding in sequences and items (not with --bit-preserving):", *LENGTH_ENCODING),
+            SubGroup("data set trailing padding (not with --write-dataset or --bit-preserving):", *PADDING),
+            SubGroup("deflate compression level (only with -xd or --write-xfer-deflated/same):", COMPRESSION_LEVEL),
+        ),
+    ),
+    "getscu": (
+        Group("general options:", SubGroup(None, *GENERAL, VERBOSE_PC)),
+        Group(
+            "network options:",
+            SubGroup("override matching keys:", KEY.but(value_help='[k]ey: gggg,eeee="str", path or dic. name="str"')),
+            SubGroup("retrieve information model:", *MODELS),
+            SubGroup(
+                "application entity titles:",
+                AETITLE.but(help="set my calling AE title (default: GETSCU)"), CALL,
+            ),
+            SubGroup("preferred storage transfer syntaxes (incoming associations):", *PREFER),
+            SubGroup("proposed retrieve transfer syntaxes (outgoing associations):", *PROPOSE),
+            SubGroup("other network options:", TIMEOUT, ACSE_TIMEOUT, DIMSE_TIMEOUT, MAX_PDU, REPEAT, ABORT),
+        ),
+        Group(
+            "output options:",
+            SubGroup(
+                "general:",
+                OUTPUT_DIRECTORY.but(checks=(conflict("--ignore", "ignore", True),)),
+            ),
+            SubGroup(
+                "storage mode:",
+                NORMAL.but(
+                    help="receive in memory, then write to disk (default)",
+                    checks=(
+                        conflict("--bit-preserving", "bit_preserving", True),
+                        conflict("--ignore", "ignore", True),
+                    ),
+                ),
+                BIT_PRESERVING.but(help="receive directly to disk", checks=(conflict("--ignore", "ignore", True),)),
+                IGNORE,
+            ),
+        ),
+    ),
+}
+
+# ---------------------------------------------------------------------------
+# order of evaluation (cli.md §10), per tool
+
+PHASE_PORT = "port parameter"
+PHASE_LOGGER = "configure logger"
+PHASE_ARGUMENTS = "print --arguments"
+PHASE_KEYS = "override keys"
+PHASE_QUERY_FILES = "query files readable"
+PHASE_NEED_QUERY = "query file or keys given"
+PHASE_IDENTIFY = "debug identification line"
+PHASE_DICTIONARY = "data dictionary loaded"
+PHASE_OUTPUT_DIR = "output directory usable"
+PHASE_PRIVILEGED_PORT = "privileged listen port"
+PHASE_NETWORK = "network"
+
+_LOGGER_OPTIONS = (
+    Block("--debug", "--verbose", "--quiet"),
+    Find("--log-level"),
+    Find("--log-config"),
+    PHASE_LOGGER,
+    PHASE_ARGUMENTS,
+)
+_PREFER_BLOCK = tuple(o.long for o in PREFER)
+_PROPOSE_BLOCK = Block(
+    "--propose-uncompr", "--propose-little", "--propose-big", "--propose-implicit", "--propose-deflated"
+)
+
+EVALUATION: dict[str, tuple[object, ...]] = {
+    "movescu": (
+        PHASE_PORT,
+        *_LOGGER_OPTIONS,
+        PHASE_KEYS,
+        Block("--patient", "--study", "--psonly"),
+        Find("--aetitle"),
+        Find("--call"),
+        Find("--move"),
+        Block(*_PREFER_BLOCK, "--accept-all"),
+        _PROPOSE_BLOCK,
+        Block("--access-full", "--access-control"),
+        Find("--timeout"),
+        Find("--acse-timeout"),
+        Find("--dimse-timeout"),
+        Block("--port", "--no-port"),
+        Block("--pending-ignore", "--pending-read"),
+        Find("--max-pdu"),
+        Find("--disable-host-lookup"),
+        Find("--repeat"),
+        Find("--abort"),
+        Find("--ignore"),
+        Find("--cancel"),
+        Find("--uid-padding"),
+        Find("--output-directory"),
+        Block("--normal", "--bit-preserving"),
+        Block("--write-file", "--write-dataset"),
+        Block(*(o.long for o in WRITE_XFER)),
+        Block(*(o.long for o in NEW_VR)),
+        Block(*(o.long for o in GROUP_LENGTH)),
+        Block(*(o.long for o in LENGTH_ENCODING)),
+        Block("--padding-off", "--padding-create"),
+        Find("--compression-level"),
+        PHASE_QUERY_FILES,
+        PHASE_NEED_QUERY,
+        PHASE_IDENTIFY,
+        PHASE_DICTIONARY,
+        PHASE_OUTPUT_DIR,
+        PHASE_PRIVILEGED_PORT,
+        PHASE_NETWORK,
+    ),
+    "getscu": (
+        *_LOGGER_OPTIONS,
+        Find("--verbose-pc"),
+        PHASE_KEYS,
+        Block("--patient", "--study", "--psonly"),
+        Find("--aetitle"),
+        Find("--call"),
+        Block(*_PREFER_BLOCK),
+        _PROPOSE_BLOCK,
+        Find("--timeout"),
+        Find("--acse-timeout"),
+        Find("--dimse-timeout"),
+        Find("--max-pdu"),
+        Find("--repeat"),
+        Find("--abort"),
+        Find("--ignore"),
+        Find("--output-directory"),
+        Block("--bit-preserving", "--normal"),
+        PHASE_PORT,
+        PHASE_QUERY_FILES,
+        PHASE_NEED_QUERY,
+        PHASE_IDENTIFY,
+        PHASE_DICTIONARY,
+        PHASE_OUTPUT_DIR,
+        PHASE_NETWORK,
+    ),
+}
+
+# ---------------------------------------------------------------------------
+# lookups
+
+
+def options_of(tool: str) -> tuple[Option, ...]:
+    """All options of ``tool`` in help order."""
+    return tuple(
+        option for group in LAYOUT[tool] for sub in group.subgroups for option in sub.options
+    )
+
+
+_INDEX: dict[str, dict[str, Option]] = {}
+
+
+def index(tool: str) -> dict[str, Option]:
+    """``{name: Option}`` for every long *and* short name of ``tool``."""
+    found = _INDEX.get(tool)
+    if found is None:
+        found = {}
+        for option in options_of(tool):
+            found[option.long] = option
+            if option.short:
+                found[option.short] = option
+        _INDEX[tool] = found
+    return found
+
+
+def by_long(tool: str, long: str) -> Option:
+    return index(tool)[long]

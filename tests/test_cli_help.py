@@ -1,0 +1,122 @@
+"""``--help`` / ``--version`` / no arguments: DCMTK's output byte for byte
+(only the identification line names dcmretrieve), and the import budget:
+these paths must never import pydicom or pynetdicom."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from dcmretrieve import __version__, app, cmdline
+
+HELP_DIR = Path(__file__).parent / "data" / "help"
+TOOLS = ("movescu", "getscu")
+
+
+def dcmtk_banner(tool: str) -> str:
+    return f"$dcmtk: {tool} v3.6.7 2022-04-22 $"
+
+
+def our_banner(tool: str) -> str:
+    return f"$dcmretrieve: {tool} v{__version__} (DCMTK 3.6.7 2022-04-22) $"
+
+
+def golden(tool: str, kind: str) -> bytes:
+    text = (HELP_DIR / f"{tool}-{kind}.txt").read_bytes()
+    return text.replace(dcmtk_banner(tool).encode(), our_banner(tool).encode())
+
+
+def run_captured(tool: str, argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = app.run(tool, argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_banner_is_exactly_as_specified(tool):
+    assert cmdline.banner(tool) == our_banner(tool)
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["--help"], ["-h"], ["-h", "127.0.0.1"], ["--version", "--help"], ["--help", "--version"],
+     ["--max-pdu", "1", "-h"]],
+)
+def test_help_is_byte_identical(tool, argv):
+    code, out, err = run_captured(tool, argv)
+    assert code == 0
+    assert err == ""
+    assert out.encode() == golden(tool, "help")
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_help_geometry(tool):
+    """Fixture facts from cli.md §8: line count and final empty line."""
+    text = cmdline.help_text(tool)
+    assert text.endswith("\n\n")
+    assert text.count("\n") == {"movescu": 133, "getscu": 90}[tool]
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+@pytest.mark.parametrize("argv", [["--version"], ["--version", "127.0.0.1", "11399", "a", "b"],
+                                  ["--version", "--max-pdu", "1"], ["-q", "--version"]])
+def test_version_shape(tool, argv):
+    code, out, err = run_captured(tool, argv)
+    assert code == 0 and err == ""
+    lines = out.split("\n")
+    ref = golden(tool, "version").decode().split("\n")
+    assert lines[:4] == ref[:4]  # banner, empty, "<tool>: <description>", empty
+    assert lines[4].startswith("Host type: ") and len(lines[4]) > len("Host type: ")
+    assert lines[5].startswith("Character encoding: ")
+    assert lines[6].startswith("Build options: ")
+    assert lines[7] == ""
+    assert lines[8] == "External libraries used:"
+    libs = lines[9:-1]
+    assert [lib.split(",")[0] for lib in libs] == ["- pydicom", "- pynetdicom", "- configargparse"]
+    for lib in libs:
+        assert lib.split(", Version ")[1][0].isdigit()
+    assert lines[-1] == ""  # newline-terminated
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_parse_errors_beat_help(tool):
+    code, out, err = run_captured(tool, ["--help", "--foo"])
+    assert (code, out) == (1, "")
+    assert err == f"{our_banner(tool)}\n\n{tool}: " + (
+        "DICOM retrieve (C-MOVE) SCU" if tool == "movescu" else "DICOM retrieve (C-GET) SCU"
+    ) + "\nerror: Unknown option --foo\n"
+
+
+PROBE = """
+import sys
+from dcmretrieve.{tool} import main
+import io, contextlib
+buf = io.StringIO()
+with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(io.StringIO()):
+    code = main({argv!r})
+heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('pydicom', 'pynetdicom'))
+print(code, heavy)
+"""
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["--foo"], ["-aet"], ["x"], ["x", "0"],
+                                  ["--max-pdu", "1", "x", "1"]])
+def test_cheap_paths_do_not_import_pydicom_or_pynetdicom(tool, argv):
+    probe = PROBE.format(tool=tool, argv=argv)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    code, heavy = result.stdout.split(" ", 1)
+    assert heavy.strip() == "[]"
+    assert code in ("0", "1")
