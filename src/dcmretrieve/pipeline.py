@@ -50,6 +50,9 @@ API (stable; movescu relies on it)
     calling AE; movescu ``-F`` passes ``lambda info: b""``).
     ``progress(event)``: called with "start", "chunk" (per PDV) and "end"
     (movescu's ``RECV: ...`` dots).
+    ``on_received(info)``: called once the whole data set has arrived,
+    before naming/writing (getscu's ``Received dataset on presentation
+    context`` debug line).
   ``.receive(assoc, pc_id, request, transfer_syntax) -> StoreResult``
     reads the data set from ``assoc`` (``association.Association``) and
     writes it.  Never raises for file-system problems; a DimseError while
@@ -466,7 +469,8 @@ class StorePipeline:
                  encoder: Callable[[bytes, ObjectInfo], object] | None = None,
                  bp_header: Callable[[ObjectInfo], bytes] | None = None,
                  progress: Callable[[str], None] | None = None,
-                 overwrite_warning: bool = True) -> None:
+                 overwrite_warning: bool = True,
+                 on_received: Callable[[ObjectInfo], None] | None = None) -> None:
         self.output_dir = output_dir
         self.mode = mode
         self.logger = logger
@@ -475,6 +479,7 @@ class StorePipeline:
         self.bp_header = bp_header or bit_preserving_meta
         self.progress = progress
         self.overwrite_warning = overwrite_warning
+        self.on_received = on_received
 
     def final_path(self, name: str) -> tuple[str, str]:
         """(path as DCMTK prints it, path used on disk) for a bare name."""
@@ -524,6 +529,8 @@ class StorePipeline:
         data = b"".join(chunks)
         del chunks
         info.data = data
+        if self.on_received:
+            self.on_received(info)
         try:
             info.encoded, found = reencode_undefined_length(data, info.transfer_syntax)
         except DatasetFormatError as exc:
@@ -578,6 +585,8 @@ class StorePipeline:
         except BaseException:
             temp.discard()
             raise
+        if self.on_received:
+            self.on_received(info)
         try:
             temp.commit(path)
         except OSError as exc:
