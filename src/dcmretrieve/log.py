@@ -1,0 +1,1417 @@
+"""DCMTK's logging (oflog = log4cplus 1.2) rebuilt on Python's ``logging``.
+
+DCMTK writes every diagnostic through log4cplus loggers named ``dcmtk.*``,
+and scripts parse that output, so it is reproduced exactly: level letters
+(``%P``), one prefix per line of a multi-line message, WARN by default,
+``-q/-v/-d/-ll``, ``-lc`` property files (appenders, layouts, filters,
+variables, even log4cplus' own ``log4cplus:ERROR`` diagnostics), quiet mode,
+``--arguments`` and movescu's progress switch.  DCMTK 3.6.7 is the oracle for
+every detail below; where it differs from log4cplus' documentation (e.g. the
+property is ``logToStdErr``, not ``logToStderr``) the binary wins.
+
+Design: the Python logger ``dcmtk`` stands in for log4cplus' root logger.  It
+never propagates, so nothing reaches Python's root handlers or
+``logging.lastResort``.  A ``-lc`` file's root logger is merged into
+``dcmtk`` (``_Configurator.install``); since no other logger sits between the
+two for the names DCMTK uses, this reproduces the log4cplus hierarchy
+exactly (levels, appenders, additivity).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import threading
+import time
+from typing import Any, Callable, Iterable
+
+from .errors import CommandLineError
+
+# ---------------------------------------------------------------------------
+# levels and logger names (the contract other modules code against)
+
+TRACE = 5
+DEBUG = logging.DEBUG
+INFO = logging.INFO
+WARN = logging.WARNING
+ERROR = logging.ERROR
+FATAL = logging.CRITICAL
+#: log4cplus' OFF_LOG_LEVEL: above every level a message can have.
+OFF = logging.CRITICAL + 10
+#: log4cplus' NOT_SET_LOG_LEVEL (inherit from the parent).
+NOT_SET = logging.NOTSET
+
+logging.addLevelName(TRACE, "TRACE")
+
+NET = "dcmtk.dcmnet"
+DATA = "dcmtk.dcmdata"
+PROGRESS = "dcmtk.apps.movescu.progress"
+#: Python logger standing in for log4cplus' root logger.
+ROOT = "dcmtk"
+
+#: ``%p`` texts: log4cplus' names, not Python's WARNING/CRITICAL.
+_LEVEL_NAMES: dict[int, str] = {
+    TRACE: "TRACE",
+    DEBUG: "DEBUG",
+    INFO: "INFO",
+    WARN: "WARN",
+    ERROR: "ERROR",
+    FATAL: "FATAL",
+    OFF: "OFF",
+}
+#: ``%P`` letters.
+_LEVEL_LETTERS: dict[int, str] = {k: v[0] for k, v in _LEVEL_NAMES.items()}
+
+#: log4cplus' LogLevelManager::fromString (after upper-casing).
+_LEVEL_BY_NAME: dict[str, int] = {
+    "OFF": OFF,
+    "FATAL": FATAL,
+    "ERROR": ERROR,
+    "WARN": WARN,
+    "INFO": INFO,
+    "DEBUG": DEBUG,
+    "TRACE": TRACE,
+    "ALL": TRACE,
+}
+
+
+def level_name(levelno: int) -> str:
+    """log4cplus' name of a level (``%p``)."""
+    name = _LEVEL_NAMES.get(levelno)
+    if name is not None:
+        return name
+    # log4cplus prints "UNKNOWN" for levels it has no name for
+    return "UNKNOWN"
+
+
+def level_letter(levelno: int) -> str:
+    """DCMTK's one-letter level (``%P``)."""
+    return _LEVEL_LETTERS.get(levelno) or level_name(levelno)[:1]
+
+
+def parse_level(text: str) -> int:
+    """log4cplus' ``fromString``: case-insensitive; ``NOT_SET`` if unknown."""
+    return _LEVEL_BY_NAME.get(text.upper(), NOT_SET)
+
+
+def app_logger(tool: str) -> logging.Logger:
+    """The application logger ``dcmtk.apps.<tool>``."""
+    return logging.getLogger("dcmtk.apps." + tool)
+
+
+#: Time base of ``%r`` and TTCCLayout (log4cplus: library start-up).
+_START_TIME = time.time()
+
+# ---------------------------------------------------------------------------
+# module state
+
+
+class _State:
+    """What the last ``setup`` configured; read by the query functions."""
+
+    def __init__(self) -> None:
+        self.root_level: int = WARN
+        self.root_handlers: list[logging.Handler] = []
+        self.configured: list[str] = []  # Python loggers we changed
+        self.all_handlers: list[logging.Handler] = []
+        self.loglog_quiet: bool = False
+        self.no_appender_warned: bool = False
+        self.chain_cache: dict[str, bool] = {}
+
+
+_state = _State()
+
+
+def _loglog(kind: str, msg: str) -> None:
+    """log4cplus' LogLog: internal diagnostics as ``log4cplus:ERROR <msg>``
+    on stderr, silenced in quiet mode (DCMTK couples it to ``-q``)."""
+    if _state.loglog_quiet:
+        return
+    stream = sys.stderr
+    if stream is None:
+        return
+    stream.write(f"log4cplus:{kind} {msg}\n")
+    stream.flush()
+
+
+def _silence_foreign() -> None:
+    """pynetdicom and pydicom log through their own loggers.  DCMTK never
+    prints such messages and evaluating them costs time on the hot path, so
+    they are switched off completely and never reach Python's root."""
+    for name in ("pynetdicom", "pydicom"):
+        lg = logging.getLogger(name)
+        lg.setLevel(logging.CRITICAL + 1)
+        lg.propagate = False
+
+
+# ---------------------------------------------------------------------------
+# layouts
+
+
+def _record_message(record: logging.LogRecord) -> str:
+    msg = record.msg
+    if record.args or not isinstance(msg, str):
+        return record.getMessage()
+    return msg
+
+
+class Layout:
+    """log4cplus Layout: turns a record into the exact text an appender writes."""
+
+    def format(self, record: logging.LogRecord) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class SimpleLayout(Layout):
+    """``LEVEL - message``; multi-line messages are *not* split (oracle)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return level_name(record.levelno) + " - " + _record_message(record) + "\n"
+
+
+class TTCCLayout(Layout):
+    """``<ms since start | DateFormat> [<thread>] LEVEL logger <NDC> - message``."""
+
+    def __init__(self, date_format: str = "", use_gmtime: bool = False) -> None:
+        self.date_format = date_format
+        self.use_gmtime = use_gmtime
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self.date_format:
+            stamp = format_time(self.date_format, record.created, self.use_gmtime)
+        else:
+            stamp = str(int((record.created - _START_TIME) * 1000))
+        return (
+            f"{stamp} [{record.thread}] {level_name(record.levelno)} "
+            f"{record.name} <> - {_record_message(record)}\n"
+        )
+
+
+def format_time(fmt: str, stamp: float, use_gmtime: bool) -> str:
+    """log4cplus ``Time::getFormattedTime``: ``%q`` (milliseconds, 3 digits),
+    ``%Q`` (``mmm.uuu``) and ``%s`` (epoch seconds) are expanded first, the
+    rest goes to strftime (``%%`` survives the first pass as ``%%``)."""
+    if not fmt:
+        return ""
+    secs = int(stamp)
+    usec = int(round((stamp - secs) * 1_000_000))
+    if usec >= 1_000_000:
+        secs += 1
+        usec -= 1_000_000
+    out: list[str] = []
+    i = 0
+    n = len(fmt)
+    while i < n:
+        c = fmt[i]
+        if c == "%" and i + 1 < n:
+            d = fmt[i + 1]
+            if d == "q":
+                out.append(f"{usec // 1000:03d}")
+            elif d == "Q":
+                out.append(f"{usec // 1000:03d}.{usec % 1000:03d}")
+            elif d == "s":
+                out.append(str(secs))
+            else:
+                out.append("%" + d)
+            i += 2
+            continue
+        if c == "%":  # trailing lone '%': log4cplus drops it
+            i += 1
+            continue
+        out.append(c)
+        i += 1
+    tm = time.gmtime(secs) if use_gmtime else time.localtime(secs)
+    try:
+        return time.strftime("".join(out), tm)
+    except ValueError:  # pragma: no cover - invalid directive on odd libcs
+        return "".join(out)
+
+
+_HOSTNAMES: dict[bool, str] = {}
+
+
+def hostname(fqdn: bool = False) -> str:
+    """log4cplus ``getHostname``: gethostname(), or its canonical name."""
+    cached = _HOSTNAMES.get(fqdn)
+    if cached is not None:
+        return cached
+    import socket
+
+    name = socket.gethostname()
+    if fqdn:
+        try:
+            name = socket.gethostbyname_ex(name)[0]
+        except OSError:
+            pass
+    _HOSTNAMES[fqdn] = name
+    return name
+
+
+# a converter turns (record, line) into text
+_Conv = Callable[[logging.LogRecord, str], str]
+
+
+def _conv_literal(text: str) -> _Conv:
+    return lambda record, line: text
+
+
+def _conv_logger(precision: int) -> _Conv:
+    if precision <= 0:
+        return lambda record, line: record.name
+
+    def conv(record: logging.LogRecord, line: str) -> str:
+        # transcription of log4cplus' rfind loop (npos arithmetic included)
+        name = record.name
+        end = len(name) - 1
+        for _ in range(precision):
+            pos = end - 1
+            end = name.rfind(".") if pos < 0 else name.rfind(".", 0, pos + 1)
+            if end < 0:
+                return name
+        return name[end + 1 :]
+
+    return conv
+
+
+def _conv_date(fmt: str, use_gmtime: bool) -> _Conv:
+    return lambda record, line: format_time(fmt, record.created, use_gmtime)
+
+
+def _location(record: logging.LogRecord) -> str:
+    return f"{record.pathname}:{record.lineno}" if record.pathname else ":"
+
+
+_SIMPLE_CONVERTERS: dict[str, _Conv] = {
+    "m": lambda record, line: line,
+    "n": lambda record, line: "\n",
+    "p": lambda record, line: level_name(record.levelno),
+    "P": lambda record, line: level_letter(record.levelno),
+    "b": lambda record, line: os.path.basename(record.pathname or ""),
+    "F": lambda record, line: record.pathname or "",
+    "L": lambda record, line: str(record.lineno) if record.lineno > 0 else "",
+    "l": _location,
+    "M": lambda record, line: record.funcName or "",
+    "i": lambda record, line: str(os.getpid()),
+    "t": lambda record, line: str(record.thread),
+    "T": lambda record, line: str(threading.get_native_id()),
+    "r": lambda record, line: str(int((record.created - _START_TIME) * 1000)),
+    "h": lambda record, line: hostname(False),
+    "H": lambda record, line: hostname(True),
+}
+
+
+class PatternLayout(Layout):
+    """log4cplus' PatternLayout incl. DCMTK's ``%P`` and ``FormatEachLine``
+    (default on: every line of a message is formatted with the full pattern,
+    so an empty line becomes ``I: `` under ``%P: %m%n``).
+
+    The parser is a transcription of log4cplus' state machine, including its
+    quirks: a trailing ``%`` is a literal, ``%8.5c`` truncates from the left
+    and then does not pad, unknown conversion characters stay literal after a
+    ``log4cplus:ERROR Unexpected char`` diagnostic.
+    """
+
+    def __init__(self, pattern: str, format_each_line: bool = True) -> None:
+        self.pattern = pattern
+        self.format_each_line = format_each_line
+        self.converters = self._parse(pattern)
+
+    # -- parsing ---------------------------------------------------------
+    def _parse(self, pattern: str) -> list[_Conv]:
+        convs: list[_Conv] = []
+        literal = ""
+        state = "literal"
+        pos = 0
+        n = len(pattern)
+        min_len = -1
+        max_len = 0x7FFFFFFF
+        left = False
+
+        def extract_option() -> str:
+            nonlocal pos
+            if pos < n and pattern[pos] == "{":
+                end = pattern.find("}", pos)
+                if end >= 0:
+                    opt = pattern[pos + 1 : end]
+                    pos = end + 1
+                    return opt
+                _loglog(
+                    "ERROR",
+                    "No matching '}' found in conversion pattern string " f'"{pattern}"',
+                )
+                pos = n
+            return ""
+
+        def finalize(c: str) -> None:
+            nonlocal literal, state, min_len, max_len, left
+            conv: _Conv | None
+            if c == "c":
+                opt = extract_option()
+                conv = _conv_logger(_atoi(opt))
+            elif c in "dD":
+                opt = extract_option() or "%Y-%m-%d %H:%M:%S"
+                conv = _conv_date(opt, c == "d")
+            elif c == "x":
+                extract_option()  # NDC depth: DCMTK never pushes an NDC
+                conv = _conv_literal("")
+            elif c == "X":
+                extract_option()  # MDC key: DCMTK never sets an MDC
+                conv = _conv_literal("")
+            else:
+                conv = _SIMPLE_CONVERTERS.get(c)
+                if conv is None:
+                    _loglog("ERROR", f"Unexpected char [{c}] at position {pos} in conversion pattern.")
+                    conv = _conv_literal(literal)
+            convs.append(_formatted(conv, min_len, max_len, left))
+            literal = ""
+            state = "literal"
+            min_len, max_len, left = -1, 0x7FFFFFFF, False
+
+        while pos < n:
+            c = pattern[pos]
+            pos += 1
+            if state == "literal":
+                if pos == n:
+                    literal += c
+                    continue
+                if c == "%":
+                    if pattern[pos] == "%":
+                        literal += c
+                        pos += 1
+                    else:
+                        if literal:
+                            convs.append(_conv_literal(literal))
+                        literal = "%"
+                        state = "converter"
+                        min_len, max_len, left = -1, 0x7FFFFFFF, False
+                else:
+                    literal += c
+            elif state == "converter":
+                literal += c
+                if c == "-":
+                    left = True
+                elif c == ".":
+                    state = "dot"
+                elif c.isdigit() and c.isascii():
+                    min_len = int(c)
+                    state = "min"
+                else:
+                    finalize(c)
+            elif state == "min":
+                literal += c
+                if c.isdigit() and c.isascii():
+                    min_len = min_len * 10 + int(c)
+                elif c == ".":
+                    state = "dot"
+                else:
+                    finalize(c)
+            elif state == "dot":
+                literal += c
+                if c.isdigit() and c.isascii():
+                    max_len = int(c)
+                    state = "max"
+                else:
+                    _loglog(
+                        "ERROR",
+                        f"Error occurred in position {pos}.\n"
+                        f' Was expecting digit, instead got char "{c}".',
+                    )
+                    state = "literal"
+            else:  # max
+                literal += c
+                if c.isdigit() and c.isascii():
+                    max_len = max_len * 10 + int(c)
+                else:
+                    finalize(c)
+        if literal:
+            convs.append(_conv_literal(literal))
+        return convs
+
+    # -- formatting --------------------------------------------------------
+    def format(self, record: logging.LogRecord) -> str:
+        msg = _record_message(record)
+        convs = self.converters
+        if self.format_each_line and "\n" in msg:
+            return "".join("".join(c(record, line) for c in convs) for line in msg.split("\n"))
+        return "".join(c(record, msg) for c in convs)
+
+
+def _formatted(conv: _Conv, min_len: int, max_len: int, left: bool) -> _Conv:
+    """Apply log4cplus' FormattingInfo: truncate from the left to ``max_len``,
+    else pad to ``min_len`` (never both)."""
+    if min_len < 0 and max_len == 0x7FFFFFFF:
+        return conv
+
+    def fmt(record: logging.LogRecord, line: str) -> str:
+        s = conv(record, line)
+        if len(s) > max_len:
+            return s[len(s) - max_len :]
+        if len(s) < min_len:
+            pad = " " * (min_len - len(s))
+            return s + pad if left else pad + s
+        return s
+
+    return fmt
+
+
+def _atoi(text: str) -> int:
+    m = re.match(r"\s*([+-]?\d+)", text)
+    return int(m.group(1)) if m else 0
+
+
+class DefaultLayout(Layout):
+    """The default set-up's ``%P: %m%n`` (FormatEachLine), hand-inlined
+    because it runs for every INFO line of a verbose transfer."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        msg = _record_message(record)
+        prefix = (_LEVEL_LETTERS.get(record.levelno) or level_letter(record.levelno)) + ": "
+        if "\n" not in msg:
+            return prefix + msg + "\n"
+        return prefix + ("\n" + prefix).join(msg.split("\n")) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# filters (log4cplus::spi)
+
+DENY, NEUTRAL, ACCEPT = -1, 0, 1
+
+
+class Filter:
+    """log4cplus filter: ``decide`` returns DENY, NEUTRAL or ACCEPT."""
+
+    def decide(self, record: logging.LogRecord) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class DenyAllFilter(Filter):
+    def decide(self, record: logging.LogRecord) -> int:
+        return DENY
+
+
+class LogLevelMatchFilter(Filter):
+    def __init__(self, props: "Properties") -> None:
+        self.accept = props.get_bool("AcceptOnMatch", False)
+        self.level = parse_level(props.get("LogLevelToMatch"))
+
+    def decide(self, record: logging.LogRecord) -> int:
+        if self.level == NOT_SET or record.levelno != self.level:
+            return NEUTRAL
+        return ACCEPT if self.accept else DENY
+
+
+class LogLevelRangeFilter(Filter):
+    def __init__(self, props: "Properties") -> None:
+        self.accept = props.get_bool("AcceptOnMatch", False)
+        self.min = parse_level(props.get("LogLevelMin"))
+        self.max = parse_level(props.get("LogLevelMax"))
+
+    def decide(self, record: logging.LogRecord) -> int:
+        if self.min != NOT_SET and record.levelno < self.min:
+            return DENY
+        if self.max != NOT_SET and record.levelno > self.max:
+            return DENY
+        return ACCEPT if self.accept else NEUTRAL
+
+
+class StringMatchFilter(Filter):
+    def __init__(self, props: "Properties") -> None:
+        self.accept = props.get_bool("AcceptOnMatch", False)
+        self.text = props.get("StringToMatch")
+
+    def decide(self, record: logging.LogRecord) -> int:
+        msg = _record_message(record)
+        if not msg or not self.text or self.text not in msg:
+            return NEUTRAL
+        return ACCEPT if self.accept else DENY
+
+
+_FILTERS: dict[str, Callable[["Properties"], Filter]] = {
+    "log4cplus::spi::DenyAllFilter": lambda props: DenyAllFilter(),
+    "log4cplus::spi::LogLevelMatchFilter": LogLevelMatchFilter,
+    "log4cplus::spi::LogLevelRangeFilter": LogLevelRangeFilter,
+    "log4cplus::spi::StringMatchFilter": StringMatchFilter,
+}
+
+# ---------------------------------------------------------------------------
+# appenders (Python handlers)
+
+
+class Appender(logging.Handler):
+    """log4cplus Appender: threshold, filter chain, layout, then ``append``."""
+
+    def __init__(self, layout: Layout | None = None) -> None:
+        super().__init__()
+        self.layout: Layout = layout or SimpleLayout()
+        self.threshold = NOT_SET
+        self.filters: list[Filter] = []
+
+    def configure_base(self, props: "Properties") -> None:
+        """The properties every appender understands (layout, Threshold,
+        filters.N), with log4cplus' diagnostics for bad entries."""
+        if props.exists("layout"):
+            self.layout = _make_layout(props.get("layout"), props.subset("layout.")) or self.layout
+        if props.exists("Threshold"):
+            self.threshold = parse_level(props.get("Threshold"))
+        filters = props.subset("filters.")
+        i = 1
+        while filters.exists(str(i)):
+            factory = filters.get(str(i))
+            maker = _FILTERS.get(factory)
+            if maker is None:
+                _loglog("ERROR", "Appender::ctor()- Cannot find FilterFactory: " + factory)
+            else:
+                self.filters.append(maker(filters.subset(f"{i}.")))
+            i += 1
+
+    def handle(self, record: logging.LogRecord) -> bool:  # type: ignore[override]
+        if record.levelno < self.threshold:
+            return False
+        for f in self.filters:
+            decision = f.decide(record)
+            if decision == DENY:
+                return False
+            if decision == ACCEPT:
+                break
+        with self.lock:  # type: ignore[union-attr]
+            try:
+                self.append(record)
+            except Exception:  # a logger must never take the program down
+                pass
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.handle(record)
+
+    def append(self, record: logging.LogRecord) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class ConsoleAppender(Appender):
+    """Writes to the *current* ``sys.stderr``/``sys.stdout`` (looked up at
+    emit time, so redirection and test capture work); by default flushes
+    after every message, which keeps the program-order interleaving with
+    movescu's ``RECV:`` output on stdout."""
+
+    def __init__(self, to_stderr: bool = False, immediate_flush: bool = False, layout: Layout | None = None) -> None:
+        super().__init__(layout)
+        self.to_stderr = to_stderr
+        self.immediate_flush = immediate_flush
+
+    def append(self, record: logging.LogRecord) -> None:
+        stream = sys.stderr if self.to_stderr else sys.stdout
+        if stream is None:
+            return
+        stream.write(self.layout.format(record))
+        if self.immediate_flush:
+            stream.flush()
+
+
+class NullAppender(Appender):
+    """Discards everything (but counts as an appender for log4cplus)."""
+
+    def append(self, record: logging.LogRecord) -> None:
+        return None
+
+
+class FileAppender(Appender):
+    """log4cplus FileAppender: ``File``, ``Append`` (default false, i.e.
+    truncate), ``ImmediateFlush`` (default true), ``BufferSize``.  The file is
+    opened at configuration time, like log4cplus does; an unopenable file is
+    reported once (``Unable to open file: <name>``) and then ignored."""
+
+    default_append = False
+
+    def __init__(self, props: "Properties") -> None:
+        super().__init__()
+        self.filename = props.get("File")
+        self.immediate_flush = props.get_bool("ImmediateFlush", True)
+        self.append_mode = props.get_bool("Append", self.default_append)
+        self.buffer_size = props.get_int("BufferSize", 0)
+        self.stream: Any = None
+        self.error_reported = False
+
+    def open_file(self, append: bool) -> None:
+        if not self.filename:
+            self.report("Invalid filename")
+            return
+        try:
+            buffering = self.buffer_size if self.buffer_size > 0 else -1
+            self.stream = open(
+                self.filename,
+                "a" if append else "w",
+                encoding="utf-8",
+                errors="surrogateescape",
+                newline="",
+                buffering=buffering,
+            )
+        except OSError:
+            self.stream = None
+            self.report("Unable to open file: " + self.filename)
+
+    def report(self, msg: str) -> None:
+        """log4cplus' OnlyOnceErrorHandler."""
+        if not self.error_reported:
+            self.error_reported = True
+            _loglog("ERROR", msg)
+
+    def init(self) -> None:
+        self.open_file(self.append_mode)
+
+    def append(self, record: logging.LogRecord) -> None:
+        if self.stream is None:
+            return
+        self.stream.write(self.layout.format(record))
+        if self.immediate_flush:
+            self.stream.flush()
+
+    def tell(self) -> int:
+        return self.stream.tell() if self.stream is not None else 0
+
+    def close(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self.close_stream()
+        super().close()
+
+    def close_stream(self) -> None:
+        if self.stream is not None:
+            try:
+                self.stream.close()
+            except OSError:
+                pass
+            self.stream = None
+
+
+def _roll_files(base: str, max_index: int) -> None:
+    """log4cplus rolloverFiles: drop ``base.N``, shift ``i`` to ``i+1``."""
+    try:
+        os.remove(f"{base}.{max_index}")
+    except OSError:
+        pass
+    for i in range(max_index - 1, 0, -1):
+        _rename(f"{base}.{i}", f"{base}.{i + 1}")
+
+
+def _rename(src: str, dst: str) -> None:
+    try:
+        os.replace(src, dst)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        _loglog("ERROR", f"Failed to rename file from {src} to {dst}; error {exc.errno}")
+
+
+_MIN_ROLLING_SIZE = 200 * 1024
+
+
+class RollingFileAppender(FileAppender):
+    """Size-rotated file: ``MaxFileSize`` (``5MB``/``100KB``/bytes, at least
+    200 KB), ``MaxBackupIndex`` (default 1); rotation renames ``file`` to
+    ``file.1`` after the write that crossed the limit."""
+
+    default_append = True
+
+    def __init__(self, props: "Properties") -> None:
+        super().__init__(props)
+        size = 10 * 1024 * 1024
+        text = props.get("MaxFileSize").upper()
+        if text:
+            size = _atoi(text)
+            if size != 0:
+                if len(text) > 2 and text.endswith("MB"):
+                    size *= 1024 * 1024
+                elif len(text) > 2 and text.endswith("KB"):
+                    size *= 1024
+        if size < _MIN_ROLLING_SIZE:
+            _loglog(
+                "WARN",
+                "RollingFileAppender: MaxFileSize property value is too small. "
+                f"Resetting to {_MIN_ROLLING_SIZE}.",
+            )
+            size = _MIN_ROLLING_SIZE
+        self.max_size = size
+        self.max_backup = max(props.get_int("MaxBackupIndex", 1), 1)
+
+    def append(self, record: logging.LogRecord) -> None:
+        if self.stream is None:
+            return
+        if self.tell() > self.max_size:
+            self.rollover()
+        super().append(record)
+        if self.tell() > self.max_size:
+            self.rollover()
+
+    def rollover(self) -> None:
+        if self.stream is not None:
+            self.stream.flush()
+        self.close_stream()
+        _roll_files(self.filename, self.max_backup)
+        _rename(self.filename, self.filename + ".1")
+        self.open_file(append=False)
+
+
+_SCHEDULES = ("MONTHLY", "WEEKLY", "DAILY", "TWICE_DAILY", "HOURLY", "MINUTELY")
+_SCHEDULE_SUFFIX = {
+    "MONTHLY": "%Y-%m",
+    "WEEKLY": "%Y-%W",
+    "DAILY": "%Y-%m-%d",
+    "TWICE_DAILY": "%Y-%m-%d-%p",
+    "HOURLY": "%Y-%m-%d-%H",
+    "MINUTELY": "%Y-%m-%d-%H-%M",
+}
+
+
+class DailyRollingFileAppender(FileAppender):
+    """Time-rotated file (``Schedule``, ``MaxBackupIndex`` default 10,
+    ``RollOnClose`` default true).  As in DCMTK, the file is also rolled when
+    the program ends: after a run ``<File>`` is empty and the messages are in
+    ``<File>.<period>`` (an existing one is shifted to ``.1``, ``.2``…)."""
+
+    default_append = True
+
+    def __init__(self, props: "Properties") -> None:
+        super().__init__(props)
+        sched = props.get("Schedule").upper()
+        if sched and sched not in _SCHEDULES:
+            _loglog("ERROR", 'DailyRollingFileAppender::ctor()- "Schedule" not valid: ' + props.get("Schedule"))
+            sched = "DAILY"
+        self.schedule = sched or "DAILY"
+        self.max_backup = props.get_int("MaxBackupIndex", 10)
+        self.roll_on_close = props.get_bool("RollOnClose", True)
+        now = time.time()
+        self.period_start = self._period_start(now)
+        self.scheduled = self._scheduled_name(self.period_start)
+        self.next_rollover = self._next_period(self.period_start)
+
+    def _period_start(self, stamp: float) -> float:
+        tm = time.localtime(stamp)
+        y, mo, d, h, mi = tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min
+        s = self.schedule
+        if s == "MONTHLY":
+            d, h, mi = 1, 0, 0
+        elif s == "WEEKLY":
+            d, h, mi = d - (tm.tm_wday + 1) % 7, 0, 0  # weeks start on Sunday
+        elif s == "DAILY":
+            h, mi = 0, 0
+        elif s == "TWICE_DAILY":
+            h, mi = (0 if h < 12 else 12), 0
+        elif s == "HOURLY":
+            mi = 0
+        return time.mktime((y, mo, d, h, mi, 0, 0, 0, -1))
+
+    def _next_period(self, start: float) -> float:
+        tm = time.localtime(start)
+        y, mo, d, h, mi = tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min
+        s = self.schedule
+        if s == "MONTHLY":
+            mo += 1
+        elif s == "WEEKLY":
+            d += 7
+        elif s == "DAILY":
+            d += 1
+        elif s == "TWICE_DAILY":
+            h += 12
+        elif s == "HOURLY":
+            h += 1
+        else:
+            mi += 1
+        return time.mktime((y, mo, d, h, mi, 0, 0, 0, -1))
+
+    def _scheduled_name(self, stamp: float) -> str:
+        return self.filename + "." + time.strftime(_SCHEDULE_SUFFIX[self.schedule], time.localtime(stamp))
+
+    def append(self, record: logging.LogRecord) -> None:
+        if record.created >= self.next_rollover:
+            self.rollover()
+        super().append(record)
+
+    def rollover(self) -> None:
+        if self.stream is not None:
+            self.stream.flush()
+        self.close_stream()
+        _roll_files(self.scheduled, self.max_backup)
+        _rename(self.scheduled, self.scheduled + ".1")
+        _rename(self.filename, self.scheduled)
+        self.open_file(append=False)
+        now = time.time()
+        if now >= self.next_rollover:
+            self.period_start = self._period_start(now)
+            self.scheduled = self._scheduled_name(self.period_start)
+            self.next_rollover = self._next_period(self.period_start)
+
+    def close(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            if self.roll_on_close and self.filename and not self.closed_once:
+                self.closed_once = True
+                self.rollover()
+        super().close()
+
+    closed_once = False
+
+
+_SYSLOG_FACILITIES = {
+    "kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5, "lpr": 6,
+    "news": 7, "uucp": 8, "cron": 9, "authpriv": 10, "ftp": 11,
+    "local0": 16, "local1": 17, "local2": 18, "local3": 19,
+    "local4": 20, "local5": 21, "local6": 22, "local7": 23,
+}  # fmt: skip
+
+
+class SysLogAppender(Appender):
+    """log4cplus SysLogAppender: ``ident``, ``facility``; local syslog via
+    ``/dev/log`` like syslog(3) (silently dropped when there is no syslog
+    socket), or UDP to ``host``:``port`` (default 514) when ``host`` is set."""
+
+    def __init__(self, props: "Properties") -> None:
+        super().__init__()
+        self.ident = props.get("ident") or os.path.basename(sys.argv[0] or "python")
+        self.facility = _SYSLOG_FACILITIES.get(props.get("facility").lower(), 1)
+        self.host = props.get("host")
+        self.port = props.get_int("port", 514)
+        self.sock: Any = None
+
+    @staticmethod
+    def severity(levelno: int) -> int:
+        if levelno < INFO:
+            return 7  # LOG_DEBUG
+        if levelno < WARN:
+            return 6  # LOG_INFO
+        if levelno < ERROR:
+            return 4  # LOG_WARNING
+        if levelno < FATAL:
+            return 3  # LOG_ERR
+        if levelno == FATAL:
+            return 2  # LOG_CRIT
+        return 1  # LOG_ALERT
+
+    def append(self, record: logging.LogRecord) -> None:
+        import socket
+
+        pri = self.facility * 8 + self.severity(record.levelno)
+        text = self.layout.format(record)
+        stamp = time.strftime("%b %d %H:%M:%S", time.localtime(record.created))
+        data = f"<{pri}>{stamp} {self.ident}: {text}".encode("utf-8", "surrogateescape")
+        try:
+            if self.host:
+                if self.sock is None:
+                    self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                self.sock.sendto(data, (self.host, self.port))
+            else:
+                if self.sock is None:
+                    self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                    self.sock.connect("/dev/log")
+                self.sock.send(data)
+        except OSError:
+            pass  # no syslog daemon: syslog(3) drops the message too
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        super().close()
+
+
+def _make_layout(factory: str, props: "Properties") -> Layout | None:
+    if factory == "log4cplus::SimpleLayout":
+        return SimpleLayout()
+    if factory == "log4cplus::TTCCLayout":
+        return TTCCLayout(props.get("DateFormat"), props.get_bool("Use_gmtime", False))
+    if factory == "log4cplus::PatternLayout":
+        if props.exists("ConversionPattern"):
+            pattern = props.get("ConversionPattern")
+        elif props.exists("Pattern"):
+            _loglog(
+                "WARN",
+                'PatternLayout- the "Pattern" property has been deprecated.  '
+                'Use "ConversionPattern" instead.',
+            )
+            pattern = props.get("Pattern")
+        else:
+            _loglog("ERROR", "ConversionPattern not specified in properties")
+            _loglog("ERROR", "Error while creating Layout: ConversionPattern not specified in properties")
+            return None
+        return PatternLayout(pattern, props.get_bool("FormatEachLine", True))
+    _loglog("ERROR", f'Cannot find LayoutFactory: "{factory}"')
+    return None
+
+
+def _make_appender(factory: str, props: "Properties") -> Appender | None:
+    app: Appender
+    if factory == "log4cplus::ConsoleAppender":
+        app = ConsoleAppender(props.get_bool("logToStdErr", False), props.get_bool("ImmediateFlush", False))
+    elif factory == "log4cplus::NullAppender":
+        app = NullAppender()
+    elif factory == "log4cplus::FileAppender":
+        app = FileAppender(props)
+    elif factory == "log4cplus::RollingFileAppender":
+        app = RollingFileAppender(props)
+    elif factory == "log4cplus::DailyRollingFileAppender":
+        app = DailyRollingFileAppender(props)
+    elif factory == "log4cplus::SysLogAppender":
+        app = SysLogAppender(props)
+    else:
+        _loglog("ERROR", "PropertyConfigurator::configureAppenders()- Cannot find AppenderFactory: " + factory)
+        return None
+    app.configure_base(props)
+    if isinstance(app, FileAppender):
+        app.init()
+    return app
+
+
+class _NoAppenderHandler(logging.Handler):
+    """Reproduces log4cplus' one-time complaint when an event finds no
+    appender at all in its logger chain (and keeps Python's lastResort
+    handler from printing the raw message)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if _chain_has_appenders(record.name):
+            return
+        if not _state.no_appender_warned:
+            _state.no_appender_warned = True
+            _loglog("ERROR", f"No appenders could be found for logger ({record.name}).")
+            _loglog("ERROR", "Please initialize the log4cplus system properly.")
+
+
+def _chain_has_appenders(name: str) -> bool:
+    cached = _state.chain_cache.get(name)
+    if cached is not None:
+        return cached
+    lg: logging.Logger | None = logging.getLogger(name)
+    found = False
+    while lg is not None:
+        if any(isinstance(h, Appender) for h in lg.handlers):
+            found = True
+            break
+        if not lg.propagate or lg.name == ROOT:
+            break
+        lg = lg.parent  # type: ignore[assignment]
+    _state.chain_cache[name] = found
+    return found
+
+
+# ---------------------------------------------------------------------------
+# property files
+
+
+class Properties:
+    """log4cplus ``helpers::Properties``: a sorted key/value map read from a
+    file with log4cplus' (not Java's) rules: ``key = value`` split at the
+    first ``=``, only ``#`` starts a comment, no continuation lines, no ``:``
+    separator, lines without ``=`` ignored (except ``include <file>``)."""
+
+    def __init__(self, data: dict[str, str] | None = None) -> None:
+        self.data: dict[str, str] = dict(data or {})
+
+    @classmethod
+    def read(cls, path: str, _depth: int = 0) -> "Properties":
+        props = cls()
+        props._load(path, _depth)
+        return props
+
+    def _load(self, path: str, depth: int) -> None:
+        try:
+            with open(path, "rb") as fh:
+                raw = fh.read()
+        except OSError:
+            if depth:
+                _loglog("ERROR", "could not open file " + path)
+            return
+        text = raw.decode("utf-8", "surrogateescape")
+        for line in text.split("\n"):
+            line = line.lstrip(" \t\n\v\f\r")
+            if not line or line[0] == "#":
+                continue
+            if line.endswith("\r"):
+                line = line[:-1]
+            idx = line.find("=")
+            if idx >= 0:
+                key = line[:idx].rstrip(" \t\n\v\f\r")
+                value = line[idx + 1 :].strip(" \t\n\v\f\r")
+                self.data[key] = value
+            elif line.startswith("include") and len(line) >= 9 and line[7] in " \t\v\f\r":
+                if depth < 16:
+                    self._load(line[8:].strip(" \t\n\v\f\r"), depth + 1)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def exists(self, key: str) -> bool:
+        return key in self.data
+
+    def get(self, key: str, default: str = "") -> str:
+        return self.data.get(key, default)
+
+    def names(self) -> list[str]:
+        return sorted(self.data)
+
+    def subset(self, prefix: str) -> "Properties":
+        n = len(prefix)
+        return Properties({k[n:]: v for k, v in self.data.items() if k.startswith(prefix)})
+
+    def get_bool(self, key: str, default: bool) -> bool:
+        """log4cplus ``getBool``: first word, an integer or true/false
+        (any case); anything else leaves the default."""
+        if key not in self.data:
+            return default
+        words = self.data[key].split()
+        if not words:
+            return default
+        word = words[0]
+        if re.fullmatch(r"[+-]?\d+", word):
+            return int(word) != 0
+        if word.lower() == "true":
+            return True
+        if word.lower() == "false":
+            return False
+        return default
+
+    def get_int(self, key: str, default: int) -> int:
+        if key not in self.data:
+            return default
+        m = re.match(r"\s*([+-]?\d+)", self.data[key])
+        return int(m.group(1)) if m else default
+
+
+def read_config(path: str) -> Properties:
+    """Read and validate a ``-lc`` file with DCMTK's checks, in its order."""
+    if not os.path.isfile(path):
+        raise CommandLineError("Specified --log-config file does not exist")
+    if not os.access(path, os.R_OK):
+        raise CommandLineError("Specified --log-config file cannot be read")
+    props = Properties.read(path)
+    if len(props) == 0:
+        raise CommandLineError("Specified --log-config file does not contain any settings")
+    if len(props.subset("log4cplus.")) == 0:
+        raise CommandLineError("Specified --log-config file does not contain any valid settings")
+    if not props.exists("log4cplus.rootLogger"):
+        raise CommandLineError("Specified --log-config file does not set up log4cplus.rootLogger")
+    return props
+
+
+def _subst_vars(val: str, props: Properties) -> tuple[str, bool]:
+    """log4cplus ``substVars`` with DCMTK's flags (recursive expansion,
+    properties shadow the environment): ``${key}`` is replaced by the
+    property ``key`` or else the environment variable; unknown or empty
+    names stay as they are; a missing ``}`` keeps the original value."""
+    pattern = val
+    i = 0
+    changed = False
+    rounds = 0
+    while True:
+        start = pattern.find("${", i)
+        if start < 0:
+            return pattern, changed
+        end = pattern.find("}", start)
+        if end < 0:
+            _loglog(
+                "ERROR",
+                f'"{pattern}" has no closing brace. Opening brace at position {start}.',
+            )
+            return val, False
+        key = pattern[start + 2 : end]
+        replacement = props.get(key)
+        if not replacement:
+            replacement = os.environ.get(key, "")
+        if replacement:
+            pattern = pattern[:start] + replacement + pattern[end + 1 :]
+            changed = True
+            rounds += 1
+            if rounds > 10000:  # log4cplus would loop forever on ${a} = ${a}
+                return pattern, changed
+            continue  # recursive expansion: retry at the same spot
+        i = end + 1
+
+
+def expand_variables(props: Properties) -> None:
+    """log4cplus ``replaceEnvironVariables``: substitute in keys and values,
+    repeating passes until nothing changes (recursive mode)."""
+    for _ in range(100):
+        changed = False
+        for key in props.names():
+            val = props.data.get(key, "")
+            sub_key, key_changed = _subst_vars(key, props)
+            if key_changed:
+                props.data.pop(key, None)
+                props.data[sub_key] = val
+                changed = True
+            sub_val, val_changed = _subst_vars(val, props)
+            if val_changed:
+                props.data[sub_key] = sub_val
+                changed = True
+        if not changed:
+            return
+
+
+def add_variables(props: Properties, appname: str, now: float | None = None) -> None:
+    """DCMTK's ``addVariables``: ${appname} ${hostname} ${pid} ${date} ${time}
+    (local time, no delimiters), set as if the user had written them."""
+    stamp = time.localtime(time.time() if now is None else now)
+    props.data["appname"] = appname
+    props.data["hostname"] = hostname(False)
+    props.data["pid"] = str(os.getpid())
+    props.data["date"] = time.strftime("%Y%m%d", stamp)
+    props.data["time"] = time.strftime("%H%M%S", stamp)
+
+
+# ---------------------------------------------------------------------------
+# configuration
+
+
+class RootLevelCrash(Exception):
+    """The -lc root logger ended up without a level: DCMTK 3.6.7 dies with
+    an uncaught std::runtime_error (SIGABRT, exit status 134)."""
+
+
+def _tokenize(text: str) -> list[str]:
+    """log4cplus ``tokenize(s, ',', collapse=true)``."""
+    tokens: list[str] = []
+    first = 0
+    i = 0
+    n = len(text)
+    while i < n:
+        if text[i] == ",":
+            tokens.append(text[first:i])
+            while i + 1 < n and text[i + 1] == ",":
+                i += 1
+            first = i + 1
+        i += 1
+    if first != i:
+        tokens.append(text[first:i])
+    return tokens
+
+
+class _LoggerConf:
+    def __init__(self) -> None:
+        self.level: int | None = None  # None: not configured
+        self.appenders: list[Appender] | None = None
+        self.additive = True
+
+
+def _apply_properties(tool: str, props: Properties) -> tuple[int, list[Appender]]:
+    """log4cplus ``PropertyConfigurator::configure`` on the ``log4cplus.``
+    subset; installs the result on Python loggers and returns the root's
+    level and appenders."""
+    if props.exists("quietMode"):
+        _state.loglog_quiet = props.get_bool("quietMode", False)
+    appenders: dict[str, Appender] = {}
+    app_props = props.subset("appender.")
+    for name in app_props.names():
+        if "." in name:
+            continue
+        made = _make_appender(app_props.get(name), app_props.subset(name + "."))
+        if made is not None:
+            made.set_name(name)
+            appenders[name] = made
+            _state.all_handlers.append(made)
+
+    root = _LoggerConf()
+    root.level = INFO  # OFLog_init's level, kept if rootLogger is unusable
+    root_default = True
+    confs: dict[str, _LoggerConf] = {}
+
+    def configure(conf: _LoggerConf, logger_name: str, config: str) -> bool:
+        text = config.replace(" ", "")
+        tokens = _tokenize(text)
+        if not tokens:
+            _loglog(
+                "ERROR",
+                f"PropertyConfigurator::configureLogger()- Invalid config string(Logger = {logger_name}): \"{config}\"",
+            )
+            return False
+        level_text = tokens[0]
+        conf.level = NOT_SET if level_text == "INHERITED" else parse_level(level_text)
+        conf.appenders = []
+        for tok in tokens[1:]:
+            app = appenders.get(tok)
+            if app is None:
+                _loglog("ERROR", "PropertyConfigurator::configureLogger()- Invalid appender: " + tok)
+                continue
+            if app not in conf.appenders:
+                conf.appenders.append(app)
+        return True
+
+    if props.exists("rootLogger"):
+        if configure(root, "root", props.get("rootLogger")):
+            root_default = False
+    logger_props = props.subset("logger.")
+    for name in logger_props.names():
+        conf = confs.setdefault(name, _LoggerConf())
+        configure(conf, name, logger_props.get(name))
+    add_props = props.subset("additivity.")
+    for name in add_props.names():
+        words = add_props.get(name).split()
+        if words and (re.fullmatch(r"[+-]?\d+", words[0]) or words[0].lower() in ("true", "false")):
+            confs.setdefault(name, _LoggerConf()).additive = add_props.get_bool(name, True)
+
+    if root.level == NOT_SET:
+        raise RootLevelCrash()
+
+    if root_default:
+        default = ConsoleAppender(True, True, DefaultLayout())
+        root_appenders: list[Appender] = [default]
+        _state.all_handlers.append(default)
+    else:
+        root_appenders = list(root.appenders or [])
+
+    # install: 'dcmtk' merges log4cplus' root and (if configured) 'dcmtk'
+    top = logging.getLogger(ROOT)
+    top.propagate = False
+    dconf = confs.pop(ROOT, None)
+    top_level = root.level if root.level is not None else INFO
+    top_handlers: list[Appender] = []
+    if dconf is not None:
+        if dconf.level not in (None, NOT_SET):
+            top_level = dconf.level  # type: ignore[assignment]
+        top_handlers.extend(dconf.appenders or [])
+        if dconf.additive:
+            top_handlers.extend(a for a in root_appenders if a not in top_handlers)
+    else:
+        top_handlers = list(root_appenders)
+    top.setLevel(top_level)
+    for h in top_handlers:
+        top.addHandler(h)
+    top.addHandler(_NoAppenderHandler())
+    _state.configured.append(ROOT)
+
+    for name, conf in confs.items():
+        if not name.startswith(ROOT + "."):
+            continue  # nothing logs outside dcmtk.*
+        lg = logging.getLogger(name)
+        if conf.level is not None:
+            lg.setLevel(conf.level)
+        for h in conf.appenders or []:
+            lg.addHandler(h)
+        lg.propagate = conf.additive
+        if not conf.additive:
+            lg.addHandler(_NoAppenderHandler())
+        _state.configured.append(name)
+    return root.level or INFO, root_appenders
+
+
+def _reset() -> None:
+    """Undo a previous ``setup`` (tests and repeated calls)."""
+    for h in _state.all_handlers:
+        try:
+            h.close()
+        except Exception:  # pragma: no cover
+            pass
+    for name in _state.configured:
+        lg = logging.getLogger(name)
+        for h in list(lg.handlers):
+            lg.removeHandler(h)
+        lg.setLevel(logging.NOTSET)
+        lg.propagate = name != ROOT
+    _state.__init__()  # type: ignore[misc]
+
+
+def shutdown() -> None:
+    """Close all appenders (files are flushed; a DailyRollingFileAppender
+    rolls over, as DCMTK's does at exit).  Registered with atexit."""
+    for h in _state.all_handlers:
+        try:
+            h.flush()
+            h.close()
+        except Exception:  # pragma: no cover
+            pass
+    _state.all_handlers = []
+
+
+_atexit_registered = False
+
+
+def _crash_no_root_level() -> None:
+    """What DCMTK 3.6.7 does when the -lc root logger has no valid level."""
+    msg = "LoggerImpl::getChainedLogLevel()- No valid LogLevel found"
+    sys.stderr.write(f"log4cplus:ERROR {msg}\n")
+    sys.stderr.write(f"terminate called after throwing an instance of 'std::runtime_error'\n  what():  {msg}\n")
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os.abort()
+
+
+def setup(tool: str, settings: Any) -> None:
+    """Configure logging from ``settings.log_level`` / ``settings.log_config``.
+
+    Raises ``CommandLineError`` with DCMTK's text for a bad ``-ll`` value or a
+    bad ``-lc`` file (checks in DCMTK's order).
+    """
+    global _atexit_registered
+    _silence_foreign()
+    log_level = getattr(settings, "log_level", None)
+    log_config = getattr(settings, "log_config", None)
+    if log_config is not None:
+        props = read_config(log_config)
+        _reset()
+        argv0 = getattr(settings, "argv0", "") or tool
+        add_variables(props, os.path.basename(argv0))
+        expand_variables(props)
+        try:
+            level, root_appenders = _apply_properties(tool, props.subset("log4cplus."))
+        except RootLevelCrash:
+            _crash_no_root_level()
+            raise  # pragma: no cover - os.abort does not return
+        _state.root_level = level
+        _state.root_handlers = list(root_appenders)
+    else:
+        if log_level is None:
+            level = WARN
+        elif log_level == "quiet":
+            level = FATAL
+        elif log_level == "verbose":
+            level = INFO
+        elif log_level == "debug":
+            level = DEBUG
+        else:
+            level = parse_level(log_level)
+            if level == NOT_SET:
+                raise CommandLineError("Invalid log level for --log-level option")
+        _reset()
+        handler = ConsoleAppender(True, True, DefaultLayout())
+        root = logging.getLogger(ROOT)
+        root.setLevel(level)
+        root.propagate = False
+        root.addHandler(handler)
+        _state.configured = [ROOT]
+        _state.root_handlers = [handler]
+        _state.all_handlers = [handler]
+        _state.root_level = level
+    # DCMTK couples log4cplus' own diagnostics to quiet mode
+    _state.loglog_quiet = is_quiet()
+    if not _atexit_registered:
+        import atexit
+
+        atexit.register(shutdown)
+        _atexit_registered = True
+
+
+def is_quiet() -> bool:
+    """DCMTK's quiet mode: the root logger is not enabled for ERROR."""
+    return _state.root_level > ERROR
+
+
+def progress_enabled() -> bool:
+    """movescu prints ``RECV:`` progress only when the effective level of
+    ``dcmtk.apps.movescu.progress`` is exactly INFO."""
+    return logging.getLogger(PROGRESS).getEffectiveLevel() == INFO
+
+
+def log_arguments(argv0: str, args: Iterable[str]) -> None:
+    """``--arguments``: log4cplus' ``forcedLog`` at INFO on the root logger,
+    i.e. regardless of logger levels, but through the root appenders'
+    thresholds and filters (cli.md §7).  Empty arguments are counted but not
+    printed; the final newline yields the extra ``I: `` line."""
+    args = list(args)
+    parts = [f"calling '{argv0}' with {len(args)} arguments: "]
+    parts.extend(f"'{a}' " for a in args if a)
+    parts.append("\n")
+    record = logging.LogRecord("root", INFO, "", 0, "".join(parts), None, None, func="")
+    if not _state.root_handlers:
+        if not _state.no_appender_warned:
+            _state.no_appender_warned = True
+            _loglog("ERROR", "No appenders could be found for logger (root).")
+            _loglog("ERROR", "Please initialize the log4cplus system properly.")
+        return
+    for h in _state.root_handlers:
+        h.handle(record)
