@@ -117,3 +117,87 @@ def test_servers_stop_by_pid(tmp_path: Path) -> None:
     store = StoreSCP(tmp_path / "s").start()
     store.stop()
     assert not port_is_open(store.port)
+
+
+def _get(port: int, patient_id: str, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    out.mkdir(parents=True, exist_ok=True)
+    return run([GETSCU, "-v", *extra, "-od", str(out), HOST, str(port),
+                "-k", "QueryRetrieveLevel=PATIENT", "-k", f"PatientID={patient_id}"])
+
+
+def test_fakeqr_echo_find_get(fakeqr, tmp_path: Path) -> None:
+    """fakeqr answers C-ECHO, C-FIND (real matches) and a plain C-GET."""
+    assert run([ECHOSCU, "-aec", fakeqr.aetitle, HOST, str(fakeqr.port)]).returncode == 0
+    find = run([FINDSCU, "-v", "-P", HOST, str(fakeqr.port), "-k", "QueryRetrieveLevel=PATIENT",
+                "-k", "PatientID=4MR*"])
+    assert find.returncode == 0, find.stderr
+    assert "[4MR1]" in find.stderr and "[1CT1]" not in find.stderr
+    result = _get(fakeqr.port, "1CT1", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == [sampledata.CT.dcmtk_filename]
+    assert "C-GET-RQ MsgID 1" in fakeqr.log_text()
+
+
+def test_fakeqr_warn_and_status_faults(fakeqr, tmp_path: Path) -> None:
+    """WARN sends MR then 0xB000; A701 answers at once (as in the spec rig)."""
+    warn = _get(fakeqr.port, "WARN", tmp_path / "w")
+    assert "Received C-STORE Request (MsgID 2)" in warn.stderr
+    assert "W: DIMSE status is: Warning: SubOperationsCompleteOneOrMoreFailures" in warn.stderr
+    assert "Number of Failed Suboperations    : 1" in warn.stderr
+    a701 = _get(fakeqr.port, "A701", tmp_path / "a")
+    assert "E: DIMSE status is: Refused: OutOfResourcesNumberOfMatches" in a701.stderr
+    abort = _get(fakeqr.port, "ABORT", tmp_path / "b")
+    assert abort.returncode == 1
+    assert "Peer aborted Association" in abort.stderr
+
+
+def test_fakeqr_move_mismatch_to_destination(make_fakeqr, tmp_path: Path) -> None:
+    """C-MOVE opens a sub-association to --dest; MISMATCH lies about the UID."""
+    port = free_port()
+    server = make_fakeqr(destinations={"MOVESCU": port})
+    out = tmp_path / "mm"
+    out.mkdir()
+    result = run([MOVESCU, "--port", str(port), "-od", str(out), HOST, str(server.port),
+                  "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=MISMATCH"])
+    assert result.returncode == 69, result.stderr
+    assert [p.name for p in out.iterdir()] == ["MR.1.2.3.4.5.6.7"]
+    unknown = run([MOVESCU, "-aem", "NOSUCHAE", HOST, str(server.port),
+                   "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=1CT1"])
+    assert "Refused: MoveDestinationUnknown" in unknown.stderr
+
+
+def test_fakeqr_modes(make_fakeqr, tmp_path: Path, sample_files: list[Path]) -> None:
+    """nofind: no C-GET context; stalltcp: association times out; storeonly keeps files."""
+    nofind = make_fakeqr(mode="nofind")
+    result = _get(nofind.port, "1CT1", tmp_path)
+    assert result.returncode == 1
+    assert "No adequate Presentation Contexts for sending C-GET" in result.stderr
+    stall = make_fakeqr(mode="stalltcp")
+    result = _get(stall.port, "1CT1", tmp_path, "-ta", "1")
+    assert result.returncode == 1
+    assert "DUL network read timeout" in result.stderr
+    store = make_fakeqr(mode="storeonly")
+    sent = run(["/usr/bin/storescu", HOST, str(store.port), *map(str, sample_files)])
+    assert sent.returncode == 0, sent.stderr
+    assert sorted(p.name for p in store.store_dir.iterdir()) == \
+        sorted(f"{s.sop_instance_uid}.dcm" for s in sampledata.SAMPLES)
+
+
+def test_orthanc_get_and_move(make_orthanc, tmp_path: Path) -> None:
+    """Orthanc (run by hand) serves C-GET and C-MOVE to a registered modality."""
+    port = free_port()
+    orthanc = make_orthanc(modalities={"movescu": ["MOVESCU", HOST, port]})
+    assert len(orthanc.get_json("/instances")) == 3
+    got = tmp_path / "get"
+    got.mkdir()
+    result = run([GETSCU, "-aec", orthanc.aetitle, "-od", str(got), HOST, str(orthanc.port),
+                  "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=1CT1"])
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in got.iterdir()] == [sampledata.CT.dcmtk_filename]
+    moved = tmp_path / "move"
+    moved.mkdir()
+    result = run([MOVESCU, "-aet", "MOVESCU", "-aec", orthanc.aetitle, "--port", str(port),
+                  "-od", str(moved), HOST, str(orthanc.port),
+                  "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=4MR1"])
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in moved.iterdir()] == [sampledata.MR.dcmtk_filename]
