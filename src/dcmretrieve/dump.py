@@ -1,0 +1,320 @@
+"""Data set dumps in DCMTK's ``DcmDataset::print`` format (dcmdump text).
+
+WHY byte-exact: movescu ``-v`` prints every C-MOVE identifier this way
+(``Request Identifiers:``) and getscu ``-d`` prints the C-GET identifier
+inside the DIMSE dump; scripts grep these lines.
+
+Line format (DcmObject::printInfoLine)::
+
+    <2*level blanks>(gggg,eeee) VR <value padded to 40> # <len:3>,<vm:2> <name>
+
+* movescu's ``Request Identifiers`` use the default flags: long values are
+  printed in full (``shorten=False``).
+* getscu's DIMSE dump uses ``PF_shortenLongTagValues``: values longer than
+  70 characters are cut with ``...`` (``shorten=True``).
+
+Lengths of sequences and items are DCMTK's *length field*: the value read
+from the query file (``query.load_query_file`` records it in
+``dcmtk_length``) or 0 for elements created in memory; ``u/l`` for
+undefined length.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING, Any
+
+from . import dicts
+from .keys import BYTE_VRS, SINGLE_STRING_VRS, STRING_VRS, WORD_VRS, dcmtk_vr
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pydicom.dataelem import DataElement
+    from pydicom.dataset import Dataset
+
+#: DCM_OptPrintValueLength: values are padded to this width.
+VALUE_WIDTH = 40
+#: DCM_OptPrintLineLength: limit for shortened values.
+LINE_LENGTH = 70
+UNDEFINED_LENGTH = 0xFFFFFFFF
+
+#: DcmXfer names for the ``# Used TransferSyntax:`` line.
+TRANSFER_SYNTAX_NAMES = {
+    "1.2.840.10008.1.2": "Little Endian Implicit",
+    "1.2.840.10008.1.2.1": "Little Endian Explicit",
+    "1.2.840.10008.1.2.1.99": "Deflated Explicit VR Little Endian",
+    "1.2.840.10008.1.2.2": "Big Endian Explicit",
+}
+EXPLICIT_LITTLE = "1.2.840.10008.1.2.1"
+IMPLICIT_LITTLE = "1.2.840.10008.1.2"
+BIG_ENDIAN = "1.2.840.10008.1.2.2"
+
+_INT_FORMATS = {"US": "H", "xs": "H", "SS": "h", "UL": "L", "up": "L", "SL": "l",
+                "UV": "Q", "SV": "q", "FL": "f", "FD": "d"}
+_OTHER_NUMERIC = {"OF": "f", "OD": "d", "OL": "L", "OV": "Q"}
+_NUMERIC_SIZE = {"H": 2, "h": 2, "L": 4, "l": 4, "Q": 8, "q": 8, "f": 4, "d": 8}
+
+
+def transfer_syntax_of(ds: "Dataset") -> str:
+    """The transfer syntax DCMTK would report for an in-memory data set: the
+    encoding it was read in, Little Endian Explicit when built in memory."""
+    recorded = getattr(ds, "dcmtk_transfer_syntax", None)
+    if recorded:
+        return str(recorded)
+    return EXPLICIT_LITTLE
+
+
+def dump_dataset(ds: "Dataset", transfer_syntax_uid: str | None = None, *, shorten: bool = False) -> str:
+    """Render *ds* like ``DcmDataset::print`` (no leading/trailing newline).
+
+    ``transfer_syntax_uid`` is the data set's own transfer syntax (None: see
+    ``transfer_syntax_of``).  movescu's ``Request Identifiers:`` block is
+    ``"Request Identifiers:\\n\\n" + dump + "\\n"`` (DCMTK prints an empty
+    line before and after the dump).
+    """
+    uid = transfer_syntax_uid or transfer_syntax_of(ds)
+    name = TRANSFER_SYNTAX_NAMES.get(uid, "Unknown Transfer Syntax")
+    lines = ["# Dicom-Data-Set", f"# Used TransferSyntax: {name}"]
+    _dump_items(ds, 0, lines, shorten, uid)
+    return "\n".join(lines)
+
+
+def _dump_items(ds: "Dataset", level: int, lines: list[str], shorten: bool, uid: str) -> None:
+    for tag in sorted(ds.keys()):
+        elem = ds[tag]
+        _dump_element(elem, ds, level, lines, shorten, uid)
+
+
+def _line(level: int, tag: int, vr: str, info: str, length: int, vm: int, name: str,
+          shorten: bool, printed: int | None = None) -> str:
+    """DcmObject::printInfoLine / printInfoLineEnd."""
+    if printed is None:
+        if shorten and len(info) > LINE_LENGTH:
+            info = info[: LINE_LENGTH - 3] + "..."
+        printed = len(info)
+    pad = " " * (VALUE_WIDTH - printed) if printed < VALUE_WIDTH else ""
+    length_text = "u/l" if length == UNDEFINED_LENGTH else f"{length:3d}"
+    return (
+        f"{'  ' * level}({tag >> 16:04x},{tag & 0xFFFF:04x}) {vr} {info}{pad} "
+        f"# {length_text},{vm:2d} {name}"
+    )
+
+
+def _tag_name(tag: int, item: "Dataset") -> str:
+    dictionary = dicts.get_dictionary()
+    group, element = tag >> 16, tag & 0xFFFF
+    creator = None
+    if group % 2 == 1 and element >= 0x1000:
+        creator_tag = (group << 16) | (element >> 8)
+        if creator_tag in item:
+            value = item[creator_tag].value
+            creator = str(value).rstrip(" ") if value not in (None, "") else None
+    return dictionary.tag_name(tag, creator)
+
+
+def _dump_element(elem: "DataElement", item: "Dataset", level: int, lines: list[str],
+                  shorten: bool, uid: str) -> None:
+    tag = elem.tag
+    vr = dcmtk_vr(elem)
+    name = _tag_name(tag, item)
+    if vr == "SQ":
+        _dump_sequence(elem, level, lines, shorten, uid, name)
+        return
+    info, length, vm, printed = _value_info(elem, vr, shorten, uid)
+    lines.append(_line(level, tag, vr, info, length, vm, name, shorten, printed))
+
+
+def _dump_sequence(elem: "DataElement", level: int, lines: list[str], shorten: bool,
+                   uid: str, name: str) -> None:
+    items = list(elem.value or [])
+    undefined = bool(getattr(elem, "is_undefined_length", False)) and hasattr(elem, "dcmtk_length")
+    length = getattr(elem, "dcmtk_length", 0)
+    kind = "undefined" if undefined else "explicit"
+    lines.append(_line(level, elem.tag, "SQ", f"(Sequence with {kind} length #={len(items)})",
+                       UNDEFINED_LENGTH if undefined else length, 1, name, shorten))
+    for item in items:
+        item_undefined = bool(getattr(item, "is_undefined_length_sequence_item", False)) and hasattr(
+            item, "dcmtk_length"
+        )
+        item_length = getattr(item, "dcmtk_length", 0)
+        item_kind = "undefined" if item_undefined else "explicit"
+        lines.append(_line(level + 1, 0xFFFEE000, "na",
+                           f"(Item with {item_kind} length #={len(item)})",
+                           UNDEFINED_LENGTH if item_undefined else item_length, 1, "Item", shorten))
+        _dump_items(item, level + 2, lines, shorten, uid)
+        text = "(ItemDelimitationItem)" if item_undefined else "(ItemDelimitationItem for re-encoding)"
+        lines.append(_line(level + 1, 0xFFFEE00D, "na", text, 0, 0, "ItemDelimitationItem", shorten))
+    text = "(SequenceDelimitationItem)" if undefined else "(SequenceDelimitationItem for re-encod.)"
+    lines.append(_line(level, 0xFFFEE0DD, "na", text, 0, 0, "SequenceDelimitationItem", shorten))
+
+
+def _string_value(elem: "DataElement") -> str:
+    value = elem.value
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return "\\".join(_one_string(v) for v in value)
+    return _one_string(value)
+
+
+def _one_string(value: Any) -> str:
+    original = getattr(value, "original_string", None)
+    if isinstance(original, str):
+        return original
+    return str(value)
+
+
+def _encoded_length(text: str) -> int:
+    try:
+        size = len(text.encode("latin-1"))
+    except UnicodeEncodeError:
+        size = len(text.encode("utf-8"))
+    return size + (size & 1)
+
+
+def _value_info(elem: "DataElement", vr: str, shorten: bool, uid: str) -> tuple[str, int, int, int | None]:
+    """(info text, length field, VM, printed length or None)."""
+    if vr in STRING_VRS:
+        text = _string_value(elem).rstrip(" ")
+        if vr == "UI":
+            text = text.rstrip("\0")
+        if text == "":
+            return "(no value available)", 0, 0, None
+        length = _encoded_length(text)
+        vm = 1 if vr in SINGLE_STRING_VRS else text.count("\\") + 1
+        if vr == "UI":
+            from .sopclasses import UID_NAMES
+
+            symbol = UID_NAMES.get(text)
+            if symbol and text != "UID":
+                return "=" + symbol, length, vm, None
+        return "[" + text + "]", length, vm, None
+    if vr in _INT_FORMATS or vr == "AT":
+        values = _numbers(elem)
+        if not values:
+            return "(no value available)", 0, 0, None
+        if vr == "AT":
+            texts = [f"({v >> 16:04x},{v & 0xFFFF:04x})" for v in values]
+            size = 4
+        else:
+            code = _INT_FORMATS[vr]
+            texts = [format_number(v, code) for v in values]
+            size = _NUMERIC_SIZE[code]
+        info, printed = _join_limited(texts, shorten)
+        return info, size * len(values), len(values), printed
+    if vr in _OTHER_NUMERIC:
+        data = _bytes(elem)
+        if not data:
+            return "(no value available)", 0, 1, None
+        code = _OTHER_NUMERIC[vr]
+        count = len(data) // _NUMERIC_SIZE[code]
+        values = struct.unpack(f"<{count}{code}", data[: count * _NUMERIC_SIZE[code]])
+        info, printed = _join_limited([format_number(v, code) for v in values], shorten)
+        return info, len(data), 1, printed
+    # OB / OW / UN / ox / lt / ?? and anything unknown: hex dump
+    data = _bytes(elem)
+    if len(data) % 2:
+        data += b"\0"
+    if not data:
+        return "(no value available)", 0, 1, None
+    if vr in WORD_VRS:
+        count = len(data) // 2
+        words = struct.unpack(f"<{count}H", data)
+        texts = [f"{w:04x}" for w in words]
+        width = 4
+    else:
+        texts = [f"{b:02x}" for b in data]
+        width = 2
+    expected = len(texts) * (width + 1) - 1
+    count = len(texts)
+    print_count = (LINE_LENGTH - 3 + 1) // (width + 1) if (shorten and expected > LINE_LENGTH) else count
+    info = "\\".join(texts[:print_count])
+    printed = print_count * (width + 1) - 1
+    if print_count < count:
+        info += "..."
+        printed += 3
+    return info, len(data), 1, printed
+
+
+def _join_limited(texts: list[str], shorten: bool) -> tuple[str, int]:
+    """The value loop of DcmUnsignedShort::print & co. with the line limit."""
+    limit = LINE_LENGTH if shorten else 1 << 62
+    out = ""
+    for i, text in enumerate(texts):
+        piece = text if i == 0 else "\\" + text
+        new_length = len(out) + len(piece)
+        if new_length <= limit and (i + 1 == len(texts) or new_length + 3 <= limit):
+            out += piece
+        else:
+            if i + 1 < len(texts):
+                out += "..."
+            break
+    return out, len(out)
+
+
+def _numbers(elem: "DataElement") -> list[Any]:
+    value = elem.value
+    if value is None or value == "" or value == b"":
+        return []
+    if isinstance(value, bytes):
+        vr = dcmtk_vr(elem)
+        code = "L" if vr == "AT" else _INT_FORMATS.get(vr, "H")
+        size = 4 if vr == "AT" else _NUMERIC_SIZE[code]
+        count = len(value) // size
+        return list(struct.unpack(f"<{count}{code}", value[: count * size]))
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return [int(v) if not isinstance(v, float) else v for v in value]
+    return [value]
+
+
+def _bytes(elem: "DataElement") -> bytes:
+    value = elem.value
+    if value is None:
+        return b""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("latin-1", "replace")
+    return bytes(value)
+
+
+def format_number(value: Any, code: str) -> str:
+    """DCMTK's number formatting: integers in decimal, FL with 9 significant
+    digits, FD with the shortest round-trip digits in ``%.17g`` layout."""
+    if code in ("f", "d"):
+        number = float(value)
+        if number != number:
+            return "nan"
+        if number in (float("inf"), float("-inf")):
+            return "inf" if number > 0 else "-inf"
+        if code == "f":
+            return "%.9g" % number
+        return _format_double(number)
+    return str(int(value))
+
+
+def _format_double(number: float) -> str:
+    if number == 0:
+        return "0"
+    digits_repr = repr(abs(number))
+    mantissa, _, exponent_text = digits_repr.partition("e")
+    exponent = int(exponent_text) if exponent_text else 0
+    int_part, _, frac_part = mantissa.partition(".")
+    digits = (int_part + frac_part).lstrip("0")
+    # decimal exponent of the first significant digit
+    if int_part.strip("0"):
+        point = len(int_part.lstrip("0")) + exponent
+    else:
+        point = -(len(frac_part) - len(frac_part.lstrip("0"))) + exponent
+    digits = digits.rstrip("0") or "0"
+    exp10 = point - 1
+    sign = "-" if number < 0 else ""
+    if exp10 < -4 or exp10 >= 17:
+        body = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{body}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
+    if point <= 0:
+        return f"{sign}0.{'0' * (-point)}{digits}"
+    if len(digits) <= point:
+        return sign + digits + "0" * (point - len(digits))
+    return f"{sign}{digits[:point]}.{digits[point:]}"

@@ -1,0 +1,523 @@
+"""Override keys (``-k``) of movescu and getscu, as DCMTK 3.6.7 handles them.
+
+The two tools differ (keys.md), so there are two entry points:
+
+* movescu: ``MoveKeys.parse(keys)`` at start-up — DCMTK's ``addOverrideKey``:
+  ``sscanf("%x,%x=")`` or a dictionary name, the tag must be known, the value
+  must fit the VR; keys are processed right to left into a key set that
+  replaces equal tags, so the leftmost ``-k`` for a tag wins.  The first bad
+  key raises ``CommandLineError`` (printed as DCMTK's ``error:`` block).
+  ``MoveKeys.apply(ds)`` replaces/inserts the top-level elements.
+* getscu: ``apply_get_keys(ds, keys, logger)`` — DCMTK's
+  ``DcmPathProcessor::applyPathWithValue`` with item wildcards disabled:
+  paths like ``Seq[0].Tag=value``, elements and items created on demand,
+  applied left to right (rightmost wins), errors logged as
+  ``Bad override key/path: <key>: <reason>`` and otherwise ignored.
+
+Values are converted like DCMTK's ``putString`` (see ``put_string``); the
+resulting pydicom elements carry ``dcmtk_vr`` (the VR DCMTK shows, e.g.
+``xs``) for ``dump``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import struct
+from typing import TYPE_CHECKING, Any
+
+from . import dicts
+from .errors import CommandLineError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pydicom.dataelem import DataElement
+    from pydicom.dataset import Dataset
+
+#: String VRs: stored as given (DCMTK's DcmByteString::putString never fails).
+STRING_VRS = frozenset("AE AS CS DA DS DT IS LO LT PN SH ST TM UC UI UR UT".split())
+#: String VRs that never split at backslashes.
+SINGLE_STRING_VRS = frozenset({"LT", "ST", "UT", "UR"})
+#: Integer VRs: (bits, signed) as read by sscanf %hu/%hd/%u/%d/%llu/%lld.
+INT_VRS: dict[str, tuple[int, bool]] = {
+    "US": (16, False), "xs": (16, False), "SS": (16, True),
+    "UL": (32, False), "up": (32, False), "SL": (32, True),
+    "OL": (32, False), "UV": (64, False), "OV": (64, False), "SV": (64, True),
+}
+FLOAT_VRS = frozenset({"FL", "FD", "OF", "OD"})
+#: Byte-valued VRs (hex bytes) and word-valued VRs (hex words).
+BYTE_VRS = frozenset({"OB", "ox", "UN", "??"})
+WORD_VRS = frozenset({"OW", "lt", "px"})
+
+#: pydicom's VR for an element DCMTK creates with a dictionary VR.
+_PYDICOM_VR = {"xs": "US", "up": "UL", "ox": "OB", "px": "OW", "lt": "OW", "??": "UN", "na": "UN"}
+
+#: DCMTK condition texts used by getscu.
+CORRUPTED_DATA = "Corrupted data"
+ILLEGAL_PARAMETER = "Illegal parameter"
+ILLEGAL_CALL = "Illegal call, perhaps wrong parameters"
+
+
+class PutStringError(Exception):
+    """``putString`` failed (DCMTK: EC_CorruptedData / EC_IllegalCall)."""
+
+    def __init__(self, reason: str = CORRUPTED_DATA) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# ---------------------------------------------------------------------------
+# C scanf emulation
+
+
+def scan_c_int(text: str, pos: int = 0, base: int = 10) -> tuple[int, int] | None:
+    """``sscanf`` ``%d``/``%u``/``%x`` conversion at *pos*: leading blanks,
+    optional sign, ``0x`` for hex, digits.  Returns (value as strtoul would
+    give it, wrapped to 64 bits; new position) or None when nothing matched."""
+    n = len(text)
+    while pos < n and text[pos] in " \t\n\r\f\v":
+        pos += 1
+    negative = False
+    if pos < n and text[pos] in "+-":
+        negative = text[pos] == "-"
+        pos += 1
+    digits = "0123456789abcdefABCDEF" if base == 16 else "0123456789"
+    if base == 16 and text[pos : pos + 2] in ("0x", "0X") and pos + 2 < n and text[pos + 2] in digits:
+        pos += 2
+    start = pos
+    while pos < n and text[pos] in digits:
+        pos += 1
+    if pos == start:
+        return None
+    value = min(int(text[start:pos], base), 2**64 - 1)  # strtoul saturates
+    if negative:
+        value = (-value) % 2**64
+    return value, pos
+
+
+def _to_int(value: int, bits: int, signed: bool) -> int:
+    value &= (1 << bits) - 1
+    if signed and value >= 1 << (bits - 1):
+        value -= 1 << bits
+    return value
+
+
+_FLOAT_RE = re.compile(
+    r"[ \t\n\r\f\v]*([+-]?)(?:(nan)|(inf(?:inity)?)|((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?))",
+    re.IGNORECASE,
+)
+
+
+def scan_c_float(text: str) -> float | None:
+    """DCMTK's ``OFStandard::atof``: a decimal prefix (no hex), nan/inf."""
+    m = _FLOAT_RE.match(text)
+    if not m:
+        return None
+    sign = -1.0 if m.group(1) == "-" else 1.0
+    if m.group(2):
+        return math.nan
+    if m.group(3):
+        return sign * math.inf
+    try:
+        return sign * float(m.group(4))
+    except OverflowError:  # pragma: no cover - float() returns inf instead
+        return sign * math.inf
+
+
+def split_values(value: str) -> list[str]:
+    """DCMTK's value splitting at backslashes (VM = number of backslashes + 1)."""
+    return value.split("\\")
+
+
+# ---------------------------------------------------------------------------
+# element creation and putString
+
+
+def new_element(tag: int, vr: str) -> "DataElement":
+    """DcmItem::newDicomElement: an empty element of the dictionary VR."""
+    from pydicom import config
+    from pydicom.dataelem import DataElement
+    from pydicom.sequence import Sequence
+
+    if vr in ("ox", "px") and (tag == 0x7FE00010 or (tag & 0xFF00FFFF) == 0x60003000):
+        vr = "OW"  # DcmPixelData / DcmOverlayData are created as OW
+    pvr = _PYDICOM_VR.get(vr, vr)
+    if vr == "SQ":
+        elem = DataElement(tag, "SQ", Sequence(), validation_mode=config.IGNORE)
+    elif vr in STRING_VRS:
+        elem = DataElement(tag, pvr, "", validation_mode=config.IGNORE)
+    elif vr in FLOAT_VRS - {"OF", "OD"} or vr in ("US", "xs", "SS", "UL", "up", "SL", "UV", "SV", "AT"):
+        elem = DataElement(tag, pvr, None, validation_mode=config.IGNORE)
+    else:
+        elem = DataElement(tag, pvr, b"", validation_mode=config.IGNORE)
+    elem.dcmtk_vr = vr  # type: ignore[attr-defined]
+    return elem
+
+
+def put_string(elem: "DataElement", value: str) -> None:
+    """DcmElement::putString(value) for the element's DCMTK VR.
+
+    On failure the element keeps its previous value (as in DCMTK) and
+    ``PutStringError`` is raised.  An empty *value* empties the element.
+    """
+    from pydicom import config
+    from pydicom.dataelem import DataElement
+
+    vr = dcmtk_vr(elem)
+    if value == "":
+        clear_element(elem)
+        return
+    if vr == "SQ" or vr == "na":
+        raise PutStringError(ILLEGAL_CALL)
+    if vr in STRING_VRS:
+        text = value.rstrip(" ")
+        if vr == "UI":
+            text = text.rstrip("\0")
+        if vr == "PN":
+            converted = DataElement(elem.tag, "PN", text, validation_mode=config.IGNORE)
+            elem._value = converted.value
+        else:
+            elem._value = text
+        return
+    parts = split_values(value)
+    if vr in INT_VRS:
+        bits, signed = INT_VRS[vr]
+        numbers = []
+        for part in parts:
+            scanned = scan_c_int(part, 0, 10) if part else None
+            if scanned is None:
+                raise PutStringError()
+            numbers.append(_to_int(scanned[0], bits, signed))
+        if vr == "OL":
+            elem._value = struct.pack(f"<{len(numbers)}L", *numbers)
+        elif vr == "OV":
+            elem._value = struct.pack(f"<{len(numbers)}Q", *numbers)
+        else:
+            elem._value = numbers[0] if len(numbers) == 1 else _multi(numbers)
+        return
+    if vr in FLOAT_VRS:
+        floats = []
+        for part in parts:
+            number = scan_c_float(part) if part else None
+            if number is None:
+                raise PutStringError()
+            floats.append(number)
+        if vr in ("FL", "OF"):
+            floats = [struct.unpack("<f", struct.pack("<f", _clamp32(f)))[0] for f in floats]
+        if vr == "OF":
+            elem._value = struct.pack(f"<{len(floats)}f", *floats)
+        elif vr == "OD":
+            elem._value = struct.pack(f"<{len(floats)}d", *floats)
+        else:
+            elem._value = floats[0] if len(floats) == 1 else _multi(floats)
+        return
+    if vr == "AT":
+        tags = []
+        for part in parts:
+            tag = _scan_at(part)
+            if tag is None:
+                raise PutStringError()
+            tags.append(tag)
+        converted = DataElement(elem.tag, "AT", tags[0] if len(tags) == 1 else tags,
+                                validation_mode=config.IGNORE)
+        elem._value = converted.value
+        return
+    if vr in BYTE_VRS or vr in WORD_VRS:
+        words = []
+        for part in parts:
+            scanned = scan_c_int(part, 0, 16) if part else None
+            if scanned is None:
+                raise PutStringError()
+            words.append(scanned[0] & 0xFFFF)
+        if vr in WORD_VRS:
+            elem._value = struct.pack(f"<{len(words)}H", *words)
+        else:
+            data = bytes(w & 0xFF for w in words)
+            elem._value = data + b"\0" if len(data) % 2 else data
+        return
+    raise PutStringError(ILLEGAL_CALL)  # pragma: no cover - every VR is handled above
+
+
+def _clamp32(value: float) -> float:
+    """float → float32 as C does (overflow gives inf)."""
+    if math.isfinite(value) and abs(value) > 3.4028234663852886e38:
+        return math.copysign(math.inf, value)
+    return value
+
+
+def _scan_at(part: str) -> int | None:
+    """``sscanf(value, "(%x,%x)")`` == 2."""
+    if not part.startswith("("):
+        return None
+    group = scan_c_int(part, 1, 16)
+    if group is None or part[group[1] : group[1] + 1] != ",":
+        return None
+    element = scan_c_int(part, group[1] + 1, 16)
+    if element is None:
+        return None
+    return ((group[0] & 0xFFFF) << 16) | (element[0] & 0xFFFF)
+
+
+def _multi(values: list[Any]) -> Any:
+    from pydicom.multival import MultiValue
+
+    return MultiValue(lambda x: x, values)
+
+
+def clear_element(elem: "DataElement") -> None:
+    """DcmElement::clear(): make the element empty (zero length)."""
+    from pydicom.sequence import Sequence
+
+    vr = dcmtk_vr(elem)
+    if vr == "SQ":
+        elem._value = Sequence()
+    elif vr in STRING_VRS:
+        elem._value = ""
+    elif vr in ("US", "xs", "SS", "UL", "up", "SL", "UV", "SV", "FL", "FD", "AT"):
+        elem._value = None
+    else:
+        elem._value = b""
+
+
+def dcmtk_vr(elem: "DataElement") -> str:
+    """The VR DCMTK would show for *elem* (dictionary pseudo VRs kept)."""
+    vr = getattr(elem, "dcmtk_vr", None)
+    if vr:
+        return vr
+    return {"US or SS": "xs", "OB or OW": "ox", "US or OW": "lt", "US or SS or OW": "xs"}.get(
+        elem.VR, elem.VR
+    )
+
+
+# ---------------------------------------------------------------------------
+# movescu
+
+
+class MoveKeys:
+    """movescu's override key set (DCMTK's ``overrideKeys`` data set)."""
+
+    def __init__(self) -> None:
+        self._elements: dict[int, "DataElement"] = {}
+
+    def __len__(self) -> int:
+        return len(self._elements)
+
+    @property
+    def tags(self) -> list[int]:
+        return sorted(self._elements)
+
+    @classmethod
+    def parse(cls, keys: list[str]) -> "MoveKeys":
+        """Validate and convert every ``-k`` value, rightmost first.
+
+        Raises ``CommandLineError`` with DCMTK's message (the text after
+        ``error: ``) for the first bad key met, i.e. the rightmost bad one.
+        """
+        result = cls()
+        for key in reversed(keys):
+            elem = _parse_move_key(key)
+            result._elements[elem.tag] = elem  # insert(elem, replaceOld=true)
+        return result
+
+    def apply(self, ds: "Dataset") -> None:
+        """Copy the key elements into *ds*, replacing top-level elements with
+        the same tag (each call gets fresh copies)."""
+        import copy
+
+        for tag in sorted(self._elements):
+            ds[tag] = copy.deepcopy(self._elements[tag])
+
+
+def _parse_move_key(key: str) -> "DataElement":
+    """DCMTK movescu.cc ``addOverrideKey`` for one key."""
+    group = element = 0xFFFF
+    eq = key.find("=")
+    value = ""
+    first = scan_c_int(key, 0, 16)
+    second = None
+    if first is not None and key[first[1] : first[1] + 1] == ",":
+        second = scan_c_int(key, first[1] + 1, 16)
+    dictionary = dicts.get_dictionary()
+    if first is None or second is None:
+        name = key[:eq] if eq >= 0 else key
+        value = key[eq + 1 :] if eq >= 0 else ""
+        entry = dictionary.find_name(name)
+        if entry is None:
+            raise CommandLineError(
+                "bad key format or dictionary name not found in dictionary: " + name
+            )
+        group, element = entry.group, entry.element
+    else:
+        group, element = first[0] & 0xFFFFFFFF, second[0] & 0xFFFFFFFF
+        if eq >= 0:
+            value = key[eq + 1 :]
+    tag = ((group & 0xFFFF) << 16) | (element & 0xFFFF)
+    entry = dictionary.find_tag(tag)
+    if entry is None:
+        raise CommandLineError(f"unknown tag: ({group:04x},{element:04x})")
+    elem = new_element(tag, entry.vr)
+    if value:
+        try:
+            put_string(elem, value)
+        except PutStringError:
+            raise CommandLineError(
+                f'cannot put tag value: ({group:04x},{element:04x})="{value}"'
+            ) from None
+    return elem
+
+
+# ---------------------------------------------------------------------------
+# getscu (DcmPathProcessor)
+
+
+class PathError(Exception):
+    """A path could not be applied; ``reason`` is DCMTK's condition text."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def apply_get_keys(ds: "Dataset", keys: list[str], logger: logging.Logger) -> None:
+    """Apply getscu's ``-k`` paths in command-line order to *ds* in place.
+
+    Bad keys are logged at ERROR as ``Bad override key/path: <key>: <reason>``;
+    whatever they created before failing stays, as in DCMTK.
+    """
+    for key in keys:
+        try:
+            apply_path_with_value(ds, key)
+        except PathError as exc:
+            logger.error("Bad override key/path: %s: %s", key, exc.reason)
+
+
+def apply_path_with_value(ds: "Dataset", key: str) -> None:
+    """DcmPathProcessor::applyPathWithValue (create if necessary, no wildcards)."""
+    if key == "":
+        return
+    eq = key.find("=")
+    path, value = (key[:eq], key[eq + 1 :]) if eq >= 0 else (key, "")
+    if path == "":
+        raise PathError(ILLEGAL_PARAMETER)
+    if "*" in path:
+        raise PathError("Item wildcard '*' found in path but wildcards disabled")
+    target = _find_or_create_item_path(ds, path)
+    from pydicom.dataset import Dataset
+
+    if isinstance(target, Dataset) or dcmtk_vr(target) == "SQ":
+        if value:
+            raise PathError("Cannot insert value into path ending with item or sequence")
+        return
+    if value == "":
+        clear_element(target)
+        return
+    try:
+        put_string(target, value)
+    except PutStringError as exc:
+        raise PathError(exc.reason) from None
+
+
+def _parse_tag_from_path(path: str, item: "Dataset") -> tuple[int, str, str]:
+    """DcmPathProcessor::parseTagFromPath: returns (tag, VR, rest of path)."""
+    if path.startswith("("):
+        close = path.find(")")
+        if close < 0:
+            raise PathError("Unable to parse tag at beginning of path: " + path)
+        tag_text, rest = path[1:close], path[close + 1 :]
+    else:
+        bracket = path.find("[")
+        tag_text, rest = (path, "") if bracket < 0 else (path[:bracket], path[bracket:])
+    parsed = _parse_tag_from_string(tag_text, item)
+    if parsed is None:
+        raise PathError("Unable to parse tag/dictionary name at beginning of path: " + path)
+    return parsed[0], parsed[1], rest
+
+
+def _parse_tag_from_string(text: str, item: "Dataset") -> tuple[int, str] | None:
+    """DcmPath::parseTagFromString: ``%x,%x`` or a dictionary name."""
+    dictionary = dicts.get_dictionary()
+    first = scan_c_int(text, 0, 16)
+    if first is not None and text[first[1] : first[1] + 1] == ",":
+        second = scan_c_int(text, first[1] + 1, 16)
+        if second is not None:
+            tag = ((first[0] & 0xFFFF) << 16) | (second[0] & 0xFFFF)
+            return tag, _vr_for_tag(tag, item, dictionary)
+    entry = dictionary.find_name(text)
+    if entry is None:
+        return None
+    return entry.tag, entry.vr
+
+
+def _vr_for_tag(tag: int, item: "Dataset", dictionary: dicts.DataDictionary) -> str:
+    """DcmTag VR lookup; for a private data element the creator is taken from
+    the current item (no reservation check, as getscu configures it)."""
+    group, element = tag >> 16, tag & 0xFFFF
+    creator = None
+    if group % 2 == 1 and element >= 0x1000:
+        creator_tag = (group << 16) | (element >> 8)
+        if creator_tag in item:
+            raw = item[creator_tag].value
+            creator = str(raw).rstrip(" ") if raw not in (None, "") else None
+    entry = dictionary.find_tag(tag, creator)
+    return entry.vr if entry is not None else "??"
+
+
+def _find_or_create_item_path(item: "Dataset", path: str) -> Any:
+    """DcmPathProcessor::findOrCreateItemPath; returns the last node."""
+    tag, vr, rest = _parse_tag_from_path(path, item)
+    created = False
+    if tag not in item:
+        item[tag] = new_element(tag, vr)
+        created = True
+    elem = item[tag]
+    try:
+        if dcmtk_vr(elem) == "SQ":
+            if rest == "":
+                return elem
+            return _find_or_create_sequence_path(elem, rest)
+        if rest == "":
+            return elem
+        raise PathError("Invalid Path: Non-sequence tag found with rest path following")
+    except PathError:
+        if created:
+            del item[tag]
+        raise
+
+
+def _find_or_create_sequence_path(seq_elem: "DataElement", path: str) -> Any:
+    """DcmPathProcessor::findOrCreateSequencePath (no wildcards)."""
+    from pydicom.dataset import Dataset
+
+    number, rest = _parse_item_number(path)
+    sequence = seq_elem.value
+    appended = 0
+    while len(sequence) < number + 1:
+        sequence.append(Dataset())
+        appended += 1
+    item = sequence[number]
+    if rest == "":
+        return item
+    try:
+        return _find_or_create_item_path(item, rest)
+    except PathError:
+        for _ in range(appended):
+            del sequence[len(sequence) - 1]
+        raise
+
+
+def _parse_item_number(path: str) -> tuple[int, str]:
+    """DcmPathProcessor::parseItemNoFromPath: ``[%ld]``; one character after
+    ``]`` (normally the ``.``) is cut off unchecked."""
+    close = path.find("]")
+    if close >= 0 and path.startswith("["):
+        scanned = scan_c_int(path, 1, 10)
+        if scanned is not None:
+            value = scanned[0]
+            if value >= 2**63:
+                value -= 2**64
+            if value < 0:
+                raise PathError("Negative item number (not permitted) at beginning of path: " + path)
+            if close + 1 < len(path):
+                close += 1
+            return value & 0xFFFFFFFF, path[close + 1 :]
+    raise PathError("Unable to parse item number at beginning of path: " + path)
