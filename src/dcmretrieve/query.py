@@ -1,0 +1,311 @@
+"""Loading query files the way DCMTK 3.6.7's movescu/getscu do.
+
+A query file is any DICOM file (preamble + ``DICM`` + meta header, the meta
+header is ignored) or a bare data set without preamble, whose transfer syntax
+is guessed like ``DcmItem::checkTransferSyntax`` (explicit if bytes 4-5 are a
+VR name; byte order from which reading gives a known tag).
+
+WHY our own structural walk before pydicom: DCMTK rejects truncated or
+garbage input with specific condition texts that both tools print
+(movescu: ``E: bad DICOM file: <path>: <reason>``; getscu:
+``F: <code> <reason>``), and it logs a few parser diagnostics on the way.
+pydicom with ``force=True`` would accept far more, so the walk decides
+acceptance and pydicom only builds the data set.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+from typing import TYPE_CHECKING
+
+from . import dicts
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pydicom.dataset import Dataset
+
+_LOG = logging.getLogger("dcmtk.dcmdata")
+
+#: DCMTK condition texts (module 0001 = dcmdata) and their codes.
+END_OF_STREAM = "End of stream"
+PREMATURE_END = "I/O suspension or premature end of stream"
+_CODES = {END_OF_STREAM: "0001:0005", PREMATURE_END: "0001:000a"}
+
+IMPLICIT_LITTLE = "1.2.840.10008.1.2"
+EXPLICIT_LITTLE = "1.2.840.10008.1.2.1"
+DEFLATED = "1.2.840.10008.1.2.1.99"
+EXPLICIT_BIG = "1.2.840.10008.1.2.2"
+
+#: VRs with a 2-byte reserved field and a 4-byte length in explicit VR.
+_LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
+_STANDARD_VRS = frozenset(
+    "AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN "
+    "UR US UT UV".split()
+)
+_UNDEFINED = 0xFFFFFFFF
+
+
+class QueryFileError(Exception):
+    """The query file is not acceptable; ``reason`` is DCMTK's condition
+    text, ``code`` its ``mmmm:cccc`` (getscu prints ``F: <code> <reason>``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = _CODES.get(reason, "0001:000a")
+
+    @property
+    def dump(self) -> str:
+        """``<code> <reason>`` as DCMTK's ``OFCondition`` dump."""
+        return f"{self.code} {self.reason}"
+
+
+def query_file_accessible(path: str) -> bool:
+    """DCMTK's start-up check (``cannot access file: <name>``): the name must
+    be readable; a directory passes and fails later when it is loaded."""
+    return os.access(path, os.R_OK)
+
+
+def load_query_file(path: str) -> "Dataset":
+    """Read *path* as DCMTK does; raise ``QueryFileError`` if DCMTK would.
+
+    The returned data set carries ``dcmtk_transfer_syntax`` (for the dump's
+    ``# Used TransferSyntax:`` line) and, on sequences and items,
+    ``dcmtk_length`` (DCMTK's length field as read).
+    """
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except IsADirectoryError:
+        raise QueryFileError(PREMATURE_END) from None
+    except OSError:
+        raise QueryFileError(PREMATURE_END) from None
+    if not data:
+        raise QueryFileError(END_OF_STREAM)
+    offset = 0
+    if len(data) >= 132 and data[128:132] == b"DICM":
+        offset, uid = _skip_meta(data, 132)
+    elif data[:4] == b"DICM":
+        offset, uid = _skip_meta(data, 4)
+    elif len(data) >= 6 and data[:2] == b"\x02\x00" and data[4:6].decode("latin-1") in _STANDARD_VRS:
+        offset, uid = _skip_meta(data, 0)  # meta header without preamble
+    else:
+        uid = _guess_transfer_syntax(data)
+    body = data[offset:]
+    if uid == DEFLATED:
+        import zlib
+
+        try:
+            body = zlib.decompress(body, -zlib.MAX_WBITS)
+        except zlib.error:
+            raise QueryFileError(PREMATURE_END) from None
+        walk_uid = EXPLICIT_LITTLE
+    else:
+        walk_uid = uid
+    implicit = walk_uid == IMPLICIT_LITTLE
+    little = walk_uid != EXPLICIT_BIG
+    _Walker(body, implicit, little).walk_items(0, len(body), top=True)
+    ds = _build_dataset(body, implicit, little)
+    ds.dcmtk_transfer_syntax = uid
+    record_lengths(ds, implicit, little)
+    return ds
+
+
+def _skip_meta(data: bytes, offset: int) -> tuple[int, str]:
+    """Walk the (explicit little endian) group 0002 elements; return the
+    offset of the data set and its transfer syntax."""
+    uid = EXPLICIT_LITTLE
+    end = len(data)
+    pos = offset
+    seen_meta = False
+    while pos < end:
+        if end - pos < 8:
+            raise QueryFileError(PREMATURE_END)
+        group, element = struct.unpack_from("<HH", data, pos)
+        if group != 0x0002:
+            break
+        vr = data[pos + 4 : pos + 6].decode("latin-1")
+        if vr in _LONG_VRS:
+            if end - pos < 12:
+                raise QueryFileError(PREMATURE_END)
+            length = struct.unpack_from("<L", data, pos + 8)[0]
+            header = 12
+        else:
+            length = struct.unpack_from("<H", data, pos + 6)[0]
+            header = 8
+        if length > end - pos - header:
+            _larger(((group << 16) | element), length)
+            raise QueryFileError(PREMATURE_END)
+        value = data[pos + header : pos + header + length]
+        if element == 0x0010:
+            uid = value.decode("latin-1").rstrip("\0 ")
+        pos += header + length
+        seen_meta = True
+    if not seen_meta:
+        raise QueryFileError(PREMATURE_END)
+    if pos >= end:
+        raise QueryFileError(PREMATURE_END)
+    return pos, uid
+
+
+def _known(tag: int) -> bool:
+    return dicts.get_dictionary().find_tag(tag) is not None
+
+
+def _guess_transfer_syntax(data: bytes) -> str:
+    """DcmItem::checkTransferSyntax on the first six bytes."""
+    if len(data) < 6:
+        return IMPLICIT_LITTLE
+    little_tag = struct.unpack_from("<HH", data, 0)
+    big_tag = struct.unpack_from(">HH", data, 0)
+    t_little = (little_tag[0] << 16) | little_tag[1]
+    t_big = (big_tag[0] << 16) | big_tag[1]
+    explicit = data[4:6].decode("latin-1") in _STANDARD_VRS
+    little_ok, big_ok = _known(t_little), _known(t_big)
+    if little_ok and not big_ok:
+        big = False
+    elif big_ok and not little_ok:
+        big = True
+    elif not little_ok and not big_ok:
+        big = False
+    else:
+        big = little_tag[0] > 0xFF and big_tag[0] <= 0xFF
+    if explicit:
+        return EXPLICIT_BIG if big else EXPLICIT_LITTLE
+    return IMPLICIT_LITTLE  # big endian implicit is not a DICOM transfer syntax
+
+
+def _larger(tag: int, length: int) -> None:
+    name = dicts.get_dictionary().tag_name(tag)
+    _LOG.error(
+        "DcmElement: %s (%04x,%04x) larger (%d) than remaining bytes in file",
+        name, tag >> 16, tag & 0xFFFF, length,
+    )
+
+
+class _Walker:
+    """Structural check of an encoded data set (lengths within the data,
+    items and delimiters well formed), with DCMTK's parser diagnostics."""
+
+    def __init__(self, data: bytes, implicit: bool, little: bool) -> None:
+        self.data = data
+        self.implicit = implicit
+        self.endian = "<" if little else ">"
+
+    def header(self, pos: int, end: int) -> tuple[int, str | None, int, int]:
+        """(tag, VR or None, length, header size) of the element at *pos*."""
+        if end - pos < 8:
+            raise QueryFileError(PREMATURE_END)
+        group, element = struct.unpack_from(self.endian + "HH", self.data, pos)
+        tag = (group << 16) | element
+        if self.implicit or group == 0xFFFE:
+            length = struct.unpack_from(self.endian + "L", self.data, pos + 4)[0]
+            return tag, None, length, 8
+        vr = self.data[pos + 4 : pos + 6].decode("latin-1")
+        if vr in _LONG_VRS:
+            if end - pos < 12:
+                raise QueryFileError(PREMATURE_END)
+            length = struct.unpack_from(self.endian + "L", self.data, pos + 8)[0]
+            return tag, vr, length, 12
+        length = struct.unpack_from(self.endian + "H", self.data, pos + 6)[0]
+        return tag, vr, length, 8
+
+    def walk_items(self, pos: int, end: int, top: bool = False) -> int:
+        """Walk elements from *pos*; stop at *end* or an item delimiter.
+        Returns the position after the last consumed byte."""
+        seen: set[int] = set()
+        while pos < end:
+            tag, vr, length, size = self.header(pos, end)
+            if tag == 0xFFFEE00D:  # item delimitation
+                return pos + size
+            if tag in seen:
+                _LOG.warning(
+                    "DcmItem: Element (%04x,%04x) found twice in one data set or item, "
+                    "ignoring second entry", tag >> 16, tag & 0xFFFF,
+                )
+            seen.add(tag)
+            pos += size
+            if length == _UNDEFINED:
+                pos = self.walk_sequence(pos, end)
+                continue
+            if length and pos >= end:
+                raise QueryFileError(PREMATURE_END)  # header only: no diagnostics
+            if length % 2 and vr is None and tag >> 16 != 0xFFFE:
+                _LOG.warning("DcmItem: Length of element (%04x,%04x) is odd", tag >> 16, tag & 0xFFFF)
+            if length > end - pos:
+                _larger(tag, length)
+                raise QueryFileError(PREMATURE_END)
+            if vr == "SQ" or (vr is None and _is_sequence(tag)):
+                self.walk_sequence(pos, pos + length)
+            pos += length
+        if not top:
+            return pos
+        return pos
+
+    def walk_sequence(self, pos: int, end: int) -> int:
+        """Items of a sequence up to *end* or a sequence delimiter."""
+        while pos < end:
+            tag, _vr, length, _size = self.header(pos, end)
+            pos += 8
+            if tag == 0xFFFEE0DD:
+                return pos
+            if tag != 0xFFFEE000:
+                raise QueryFileError(PREMATURE_END)
+            if length == _UNDEFINED:
+                pos = self.walk_items(pos, end)
+                continue
+            if length > end - pos:
+                raise QueryFileError(PREMATURE_END)
+            self.walk_items(pos, pos + length)
+            pos += length
+        if end == len(self.data):
+            raise QueryFileError(PREMATURE_END)  # undefined length without delimiter
+        return pos
+
+
+def _is_sequence(tag: int) -> bool:
+    entry = dicts.get_dictionary().find_tag(tag)
+    return entry is not None and entry.vr == "SQ"
+
+
+def _build_dataset(body: bytes, implicit: bool, little: bool) -> "Dataset":
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filereader import read_dataset
+
+    fp = DicomBytesIO(body)
+    fp.is_little_endian = little
+    fp.is_implicit_VR = implicit
+    try:
+        ds = read_dataset(fp, implicit, little)
+        for elem in ds.iterall():  # force conversion now: failures are bad files
+            _ = elem.value
+    except Exception:  # noqa: BLE001 - any pydicom failure is a bad file for DCMTK
+        raise QueryFileError(PREMATURE_END) from None
+    return ds
+
+
+def record_lengths(ds: "Dataset", implicit: bool, little: bool) -> None:
+    """Store DCMTK's length fields (as read) on every sequence and item."""
+    for elem in ds:
+        if elem.VR == "SQ":
+            total = 0
+            for item in elem.value:
+                record_lengths(item, implicit, little)
+                item_length = _encoded_item_length(item, implicit, little)
+                item.dcmtk_length = item_length
+                total += 8 + item_length
+                if getattr(item, "is_undefined_length_sequence_item", False):
+                    total += 8
+            elem.dcmtk_length = total
+
+
+def _encoded_item_length(item: "Dataset", implicit: bool, little: bool) -> int:
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
+    fp = DicomBytesIO()
+    fp.is_little_endian = little
+    fp.is_implicit_VR = implicit
+    write_dataset(fp, item)
+    return len(fp.getvalue())
