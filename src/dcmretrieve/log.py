@@ -639,14 +639,8 @@ class FileAppender(Appender):
             return
         try:
             buffering = self.buffer_size if self.buffer_size > 0 else -1
-            self.stream = open(
-                self.filename,
-                "a" if append else "w",
-                encoding="utf-8",
-                errors="surrogateescape",
-                newline="",
-                buffering=buffering,
-            )
+            # binary: exact bytes and a cheap tell() for the rolling appender
+            self.stream = open(self.filename, "ab" if append else "wb", buffering=buffering)
         except OSError:
             self.stream = None
             self.report("Unable to open file: " + self.filename)
@@ -663,7 +657,7 @@ class FileAppender(Appender):
     def append(self, record: logging.LogRecord) -> None:
         if self.stream is None:
             return
-        self.stream.write(self.layout.format(record))
+        self.stream.write(self.layout.format(record).encode("utf-8", "surrogateescape"))
         if self.immediate_flush:
             self.stream.flush()
 
@@ -724,13 +718,8 @@ class RollingFileAppender(FileAppender):
                     size *= 1024 * 1024
                 elif len(text) > 2 and text.endswith("KB"):
                     size *= 1024
-        if size < _MIN_ROLLING_SIZE:
-            _loglog(
-                "WARN",
-                "RollingFileAppender: MaxFileSize property value is too small. "
-                f"Resetting to {_MIN_ROLLING_SIZE}.",
-            )
-            size = _MIN_ROLLING_SIZE
+        # log4cplus silently raises sizes below its 200 KB minimum
+        size = max(size, _MIN_ROLLING_SIZE)
         self.max_size = size
         self.max_backup = max(props.get_int("MaxBackupIndex", 1), 1)
 
@@ -764,9 +753,9 @@ _SCHEDULE_SUFFIX = {
 
 
 class DailyRollingFileAppender(FileAppender):
-    """Time-rotated file (``Schedule``, ``MaxBackupIndex`` default 10,
-    ``RollOnClose`` default true).  As in DCMTK, the file is also rolled when
-    the program ends: after a run ``<File>`` is empty and the messages are in
+    """Time-rotated file (``Schedule``, ``MaxBackupIndex`` default 10).  As in
+    DCMTK 3.6.7 (whose log4cplus has no ``RollOnClose`` switch), the file is
+    also rolled when the program ends: after a run ``<File>`` is empty and the messages are in
     ``<File>.<period>`` (an existing one is shifted to ``.1``, ``.2``…)."""
 
     default_append = True
@@ -774,12 +763,11 @@ class DailyRollingFileAppender(FileAppender):
     def __init__(self, props: "Properties") -> None:
         super().__init__(props)
         sched = props.get("Schedule").upper()
-        if sched and sched not in _SCHEDULES:
-            _loglog("ERROR", 'DailyRollingFileAppender::ctor()- "Schedule" not valid: ' + props.get("Schedule"))
+        if sched not in _SCHEDULES:
+            _loglog("WARN", 'DailyRollingFileAppender::ctor()- "Schedule" not valid: ' + props.get("Schedule"))
             sched = "DAILY"
-        self.schedule = sched or "DAILY"
+        self.schedule = sched
         self.max_backup = props.get_int("MaxBackupIndex", 10)
-        self.roll_on_close = props.get_bool("RollOnClose", True)
         now = time.time()
         self.period_start = self._period_start(now)
         self.scheduled = self._scheduled_name(self.period_start)
@@ -843,7 +831,7 @@ class DailyRollingFileAppender(FileAppender):
 
     def close(self) -> None:
         with self.lock:  # type: ignore[union-attr]
-            if self.roll_on_close and self.filename and not self.closed_once:
+            if self.filename and not self.closed_once:
                 self.closed_once = True
                 self.rollover()
         super().close()

@@ -1,0 +1,171 @@
+"""Differential tests of the logging layer against DCMTK 3.6.7 itself.
+
+For every ``-lc`` file in ``data/logcfg`` the real ``/usr/bin/movescu`` is run
+against a port where nothing listens; it logs ``--arguments``, ``Requesting
+Association`` (INFO) and the two ``Association Request Failed`` FATAL
+messages.  The same records are then emitted through ``dcmretrieve.log`` in a
+fresh interpreter (so start-up, variables and exit-time behaviour such as the
+daily-rolling rename are real) and stdout, stderr and every file written are
+compared byte for byte after masking process ids and thread ids.
+
+The second part runs our own ``movescu`` console script the same way, once it
+is able to reach the network phase.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DCMTK_MOVESCU = "/usr/bin/movescu"
+CFG_DIR = Path(__file__).parent / "data" / "logcfg"
+CONFIGS = sorted(p.name for p in CFG_DIR.glob("*.cfg"))
+
+pytestmark = pytest.mark.skipif(not os.path.exists(DCMTK_MOVESCU), reason="DCMTK movescu not installed")
+
+#: Emits exactly what DCMTK's movescu logs for a refused connection.
+EMULATE = r"""
+import sys
+from dcmretrieve import log
+from dcmretrieve.settings import Settings
+cfg, argv0, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+log.setup("movescu", Settings(tool="movescu", argv0=argv0, log_config=cfg))
+log.log_arguments(argv0, args)
+lg = log.app_logger("movescu")
+lg.info("Requesting Association")
+lg.critical("Association Request Failed:")
+lg.critical("0006:031c TCP Initialization Error: Connection refused")
+"""
+
+
+def free_port() -> int:
+    """A port nobody listens on (bound once, then released)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["LOGTEST_ENV"] = "from-env"
+    env["LANG"] = "C.UTF-8"
+    env["TZ"] = "UTC"
+    return env
+
+
+def _normalise(text: str, pid: int) -> str:
+    text = text.replace(str(pid), "<PID>")
+    # TTCC layout: relative milliseconds and the thread id differ per run
+    text = re.sub(r" \[\d{5,}\] ", " [<TID>] ", text)
+    text = re.sub(r"(?m)^\d+ \[<TID>\] ", "<REL> [<TID>] ", text)
+    return text
+
+
+def _snapshot(workdir: Path, proc: subprocess.CompletedProcess, pid: int) -> dict[str, str]:
+    files = {}
+    for path in sorted(workdir.rglob("*")):
+        if path.is_file() and path.name != "t.cfg":
+            name = _normalise(str(path.relative_to(workdir)), pid)
+            files[name] = _normalise(path.read_text(errors="replace"), pid)
+    return {
+        "stdout": _normalise(proc.stdout, pid),
+        "stderr": _normalise(proc.stderr, pid),
+        "files": files,  # type: ignore[dict-item]
+    }
+
+
+def _run(cmd: list[str], workdir: Path) -> tuple[subprocess.CompletedProcess, int]:
+    popen = subprocess.Popen(
+        cmd, cwd=workdir, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        out, err = popen.communicate(timeout=20)
+    finally:
+        if popen.poll() is None:
+            popen.kill()
+            popen.wait()
+    return subprocess.CompletedProcess(cmd, popen.returncode, out, err), popen.pid
+
+
+@pytest.mark.parametrize("cfg", CONFIGS)
+def test_log_config_matches_dcmtk(cfg: str, tmp_path: Path) -> None:
+    port = str(free_port())
+    dcmtk_dir = tmp_path / "dcmtk"
+    ours_dir = tmp_path / "ours"
+    for d in (dcmtk_dir, ours_dir):
+        d.mkdir()
+        shutil.copyfile(CFG_DIR / cfg, d / "t.cfg")
+    tail = [port, "-k", "QueryRetrieveLevel=PATIENT"]
+    dcmtk, dpid = _run([DCMTK_MOVESCU, "-lc", "t.cfg", "--arguments", "127.0.0.1", *tail], dcmtk_dir)
+    assert dcmtk.returncode == 61, dcmtk.stderr
+    expanded = ["--log-config", "t.cfg", "--arguments", "127.0.0.1", port, "--key", "QueryRetrieveLevel=PATIENT"]
+    ours, opid = _run([sys.executable, "-c", EMULATE, "t.cfg", DCMTK_MOVESCU, *expanded], ours_dir)
+    assert ours.returncode == 0, ours.stderr
+    assert _snapshot(ours_dir, ours, opid) == _snapshot(dcmtk_dir, dcmtk, dpid)
+
+
+def _our_movescu() -> str | None:
+    script = Path(sys.executable).parent / "movescu"
+    return str(script) if script.exists() else None
+
+
+LEVEL_CASES = [
+    [],
+    ["-v", "--arguments"],
+    ["-d"],
+    ["-q", "--arguments"],
+    ["-ll", "Fatal"],
+    ["-lc", "log-appinfo.cfg"],
+    ["-lc", "file-appname.cfg", "--arguments"],
+]
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("opts", LEVEL_CASES, ids=lambda o: " ".join(o) or "default")
+def test_cli_logging_matches_dcmtk(opts: list[str], tmp_path: Path) -> None:
+    """End to end through our console script, refused connection (exit 61).
+
+    ``-d`` output is reduced to the lines both tools share (DCMTK's network
+    chatter at DEBUG is not reproduced byte for byte, see logging.md §4.5).
+    """
+    ours_exe = _our_movescu()
+    if ours_exe is None:
+        pytest.skip("movescu console script not installed")
+    port = str(free_port())
+    args = [*opts, "127.0.0.1", port, "-k", "QueryRetrieveLevel=PATIENT"]
+    runs = {}
+    for name, exe in (("dcmtk", DCMTK_MOVESCU), ("ours", ours_exe)):
+        d = tmp_path / name
+        d.mkdir()
+        for cfg in CFG_DIR.glob("*.cfg"):
+            shutil.copyfile(cfg, d / cfg.name)
+        proc, pid = _run([exe, *args], d)
+        snap = _snapshot(d, proc, pid)
+        snap["files"] = {k: v for k, v in snap["files"].items() if not k.endswith(".cfg")}  # type: ignore[union-attr]
+        snap["rc"] = proc.returncode  # type: ignore[assignment]
+        runs[name] = snap
+    ours = runs["ours"]
+    if ours["rc"] != 61 and ("internal error" in ours["stderr"] + ours["stdout"] or "not available" in ours["stderr"]):
+        pytest.skip("network phase of our movescu not available yet: " + ours["stderr"][-200:])
+    for snap in runs.values():
+        # the program name printed by --arguments differs by construction
+        def unify(text: str) -> str:
+            return text.replace(DCMTK_MOVESCU, "<ARGV0>").replace(ours_exe, "<ARGV0>")
+
+        for key in ("stdout", "stderr"):
+            snap[key] = unify(snap[key])
+        snap["files"] = {k: unify(v) for k, v in snap["files"].items()}  # type: ignore[union-attr]
+        if "-d" in opts:
+            keep = ("I: ", "W: ", "E: ", "F: ")
+            snap["stderr"] = "".join(
+                line for line in snap["stderr"].splitlines(keepends=True) if line.startswith(keep)
+            )
+    assert runs["ours"] == runs["dcmtk"]
