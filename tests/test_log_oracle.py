@@ -36,6 +36,7 @@ import sys
 from dcmretrieve import log
 from dcmretrieve.settings import Settings
 cfg, argv0, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+sys.argv[0] = argv0  # what syslog(3) takes as the default ident
 log.setup("movescu", Settings(tool="movescu", argv0=argv0, log_config=cfg))
 log.log_arguments(argv0, args)
 lg = log.app_logger("movescu")
@@ -169,3 +170,72 @@ def test_cli_logging_matches_dcmtk(opts: list[str], tmp_path: Path) -> None:
                 line for line in snap["stderr"].splitlines(keepends=True) if line.startswith(keep)
             )
     assert runs["ours"] == runs["dcmtk"]
+
+
+SYSLOG_CFGS = {
+    "local-default": ["log4cplus.appender.s.layout = log4cplus::PatternLayout",
+                      "log4cplus.appender.s.layout.ConversionPattern = %p:%m%n"],
+    "local-ident-facility": ["log4cplus.appender.s.ident = a b", "log4cplus.appender.s.facility = local3",
+                             "log4cplus.appender.x = log4cplus::SysLogAppender",
+                             "log4cplus.appender.x.facility = bogus"],
+}  # fmt: skip
+
+LISTENER = r"""
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+s.settimeout(15)
+with open(sys.argv[1], "wb") as out:
+    while True:
+        data = s.recv(65536)
+        if data == b"STOP":
+            break
+        out.write(data + b"\0")
+"""
+
+SEND = r"""
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.connect("/dev/log")
+s.send(sys.argv[1].encode())
+"""
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0, reason="needs root and unshare")
+@pytest.mark.parametrize("case", sorted(SYSLOG_CFGS))
+def test_syslog_appender_matches_dcmtk(case: str, tmp_path: Path) -> None:
+    """Local syslog: both programs log into a private ``/dev/log`` (a tmpfs
+    over /dev in a private mount namespace) and the datagrams are compared."""
+    lines = ["log4cplus.rootLogger = INFO, s", "log4cplus.appender.s = log4cplus::SysLogAppender"]
+    (tmp_path / "t.cfg").write_text("\n".join(lines + SYSLOG_CFGS[case]) + "\n")
+    (tmp_path / "listener.py").write_text(LISTENER)
+    (tmp_path / "send.py").write_text(SEND)
+    (tmp_path / "emulate.py").write_text(EMULATE)
+    port = str(free_port())
+    py = sys.executable
+    expanded = ["--log-config", "t.cfg", "--arguments", "127.0.0.1", port, "--key", "QueryRetrieveLevel=PATIENT"]
+    script = " && ".join(
+        [
+            "mount -t tmpfs tmpfs /dev",
+            "touch /dev/null",
+            f"({py} listener.py got.bin & echo $! > listener.pid)",
+            "for i in $(seq 50); do [ -S /dev/log ] && break; sleep 0.05; done",
+            f"({DCMTK_MOVESCU} -lc t.cfg --arguments 127.0.0.1 {port} -k QueryRetrieveLevel=PATIENT"
+            " 2>dcmtk.err; echo $$ > /dev/null; true)",
+            f"{py} send.py MARK",
+            f"({py} emulate.py t.cfg {DCMTK_MOVESCU} {' '.join(expanded)} 2>ours.err; true)",
+            f"{py} send.py STOP",
+            "for i in $(seq 100); do kill -0 $(cat listener.pid) 2>/dev/null || break; sleep 0.05; done",
+        ]
+    )
+    proc = subprocess.run(
+        ["unshare", "-m", "bash", "-c", script], cwd=tmp_path, env=_env(), capture_output=True, timeout=30
+    )
+    if proc.returncode != 0 or not (tmp_path / "got.bin").exists():
+        pytest.skip("private mount namespace not available: " + proc.stderr.decode(errors="replace")[-200:])
+    datagrams = (tmp_path / "got.bin").read_bytes().decode().split("\0")[:-1]
+    mark = datagrams.index("MARK")
+    norm = [re.sub(r"^(<\d+>)\w{3} [ \d]\d \d\d:\d\d:\d\d ", r"\1<TIME> ", d) for d in datagrams]
+    assert len(norm[:mark]) == 4  # --arguments (two lines, one message) + 3 messages
+    assert norm[mark + 1 :] == norm[:mark]
+    assert (tmp_path / "ours.err").read_text() == (tmp_path / "dcmtk.err").read_text()

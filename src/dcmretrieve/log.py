@@ -848,14 +848,29 @@ _SYSLOG_FACILITIES = {
 
 
 class SysLogAppender(Appender):
-    """log4cplus SysLogAppender: ``ident``, ``facility``; local syslog via
-    ``/dev/log`` like syslog(3) (silently dropped when there is no syslog
-    socket), or UDP to ``host``:``port`` (default 514) when ``host`` is set."""
+    """log4cplus SysLogAppender (``ident``, ``facility``, ``host``, ``port``).
+
+    Local (no ``host``): what syslog(3) sends to ``/dev/log`` --
+    ``<PRI>Mmm dd hh:mm:ss <ident>: <layout text>`` with the program name as
+    the default ident; without a syslog socket the message is dropped
+    silently, like syslog(3) does.  Remote (``host`` set): log4cplus' RFC 5424
+    datagram ``<PRI>1 <UTC time>Z <host> <ident> <pid> <logger> - <text>``
+    over UDP (``port`` default 514).  Both formats were captured from DCMTK.
+    """
+
+    SOCKET_PATH = "/dev/log"
 
     def __init__(self, props: "Properties") -> None:
         super().__init__()
-        self.ident = props.get("ident") or os.path.basename(sys.argv[0] or "python")
-        self.facility = _SYSLOG_FACILITIES.get(props.get("facility").lower(), 1)
+        self.ident = props.get("ident")
+        facility = props.get("facility")
+        self.facility = 1  # LOG_USER
+        if facility:
+            code = _SYSLOG_FACILITIES.get(facility.lower())
+            if code is None:
+                _loglog("ERROR", "Unknown syslog facility: " + facility)
+            else:
+                self.facility = code
         self.host = props.get("host")
         self.port = props.get_int("port", 514)
         self.sock: Any = None
@@ -874,13 +889,23 @@ class SysLogAppender(Appender):
             return 2  # LOG_CRIT
         return 1  # LOG_ALERT
 
+    def datagram(self, record: logging.LogRecord) -> bytes:
+        pri = self.facility * 8 + self.severity(record.levelno)
+        text = self.layout.format(record)
+        if self.host:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            ms = int(record.msecs)
+            line = f"<{pri}>1 {stamp}.{ms:03d}Z {hostname(False)} {self.ident} {os.getpid()} {record.name} - {text}"
+        else:
+            ident = self.ident or os.path.basename(sys.argv[0] or "") or "python"
+            stamp = time.strftime("%b %e %H:%M:%S", time.localtime(record.created))
+            line = f"<{pri}>{stamp} {ident}: {text}"
+        return line.encode("utf-8", "surrogateescape")
+
     def append(self, record: logging.LogRecord) -> None:
         import socket
 
-        pri = self.facility * 8 + self.severity(record.levelno)
-        text = self.layout.format(record)
-        stamp = time.strftime("%b %d %H:%M:%S", time.localtime(record.created))
-        data = f"<{pri}>{stamp} {self.ident}: {text}".encode("utf-8", "surrogateescape")
+        data = self.datagram(record)
         try:
             if self.host:
                 if self.sock is None:
@@ -888,8 +913,13 @@ class SysLogAppender(Appender):
                 self.sock.sendto(data, (self.host, self.port))
             else:
                 if self.sock is None:
-                    self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-                    self.sock.connect("/dev/log")
+                    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                    try:
+                        sock.connect(self.SOCKET_PATH)
+                    except OSError:
+                        sock.close()
+                        raise
+                    self.sock = sock
                 self.sock.send(data)
         except OSError:
             pass  # no syslog daemon: syslog(3) drops the message too
