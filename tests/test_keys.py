@@ -417,7 +417,7 @@ def test_getscu_failed_put_keeps_old_value() -> None:
     ds.Rows = 5
     lines, errors = get(["Rows=abc"], ds)
     assert errors == ["E: Bad override key/path: Rows=abc: Corrupted data"]
-    assert lines == ["(0028,0010) US 12                                       #   2, 1 Rows"]
+    assert lines == ["(0028,0010) US 5                                        #   2, 1 Rows"]  # observed
 
 
 def test_getscu_on_query_file_modifies_in_place() -> None:
