@@ -874,6 +874,12 @@ class SysLogAppender(Appender):
         self.host = props.get("host")
         self.port = props.get_int("port", 514)
         self.sock: Any = None
+        if not self.host:
+            # openlog() is process-wide: the last local appender created
+            # decides the ident of all of them (observed with DCMTK)
+            SysLogAppender.openlog_ident = self.ident
+
+    openlog_ident = ""
 
     @staticmethod
     def severity(levelno: int) -> int:
@@ -897,7 +903,7 @@ class SysLogAppender(Appender):
             ms = int(record.msecs)
             line = f"<{pri}>1 {stamp}.{ms:03d}Z {hostname(False)} {self.ident} {os.getpid()} {record.name} - {text}"
         else:
-            ident = self.ident or os.path.basename(sys.argv[0] or "") or "python"
+            ident = SysLogAppender.openlog_ident or os.path.basename(sys.argv[0] or "") or "python"
             stamp = time.strftime("%b %e %H:%M:%S", time.localtime(record.created))
             line = f"<{pri}>{stamp} {ident}: {text}"
         return line.encode("utf-8", "surrogateescape")
