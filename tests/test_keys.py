@@ -19,11 +19,14 @@ from dcmretrieve.query import load_query_file
 DATA = Path(__file__).parent / "data" / "keys"
 
 
-@pytest.fixture(autouse=True)
-def _builtin_dictionary(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.delenv("DCMDICTPATH", raising=False)
-    dicts.reset_for_tests()
-    yield
+@pytest.fixture(autouse=True, scope="module")
+def _builtin_dictionary():
+    """These tests need the built-in dictionary (DCMDICTPATH unset); it is
+    built once per module (building it takes a few hundred ms)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("DCMDICTPATH", raising=False)
+        dicts.reset_for_tests()
+        yield
     dicts.reset_for_tests()
 
 
