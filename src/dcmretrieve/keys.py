@@ -445,7 +445,9 @@ def _parse_tag_from_string(text: str, item: "Dataset") -> tuple[int, str] | None
     entry = dictionary.find_name(text)
     if entry is None:
         return None
-    return entry.tag, entry.vr
+    # DcmTag(key): the VR comes from a fresh lookup of the tag, so a private
+    # name resolves to its (gggg,00ee) key and gets that key's VR.
+    return entry.tag, _vr_for_tag(entry.tag, item, dictionary)
 
 
 def _vr_for_tag(tag: int, item: "Dataset", dictionary: dicts.DataDictionary) -> str:
