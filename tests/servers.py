@@ -209,7 +209,9 @@ class DcmQRSCP:
     with :meth:`load`), ``log_path``.
 
     Why fork mode: ``dcmqrscp -s`` of Debian's 3.6.7 build segfaults after the
-    first C-MOVE (spec README).  Every AE title of :data:`DEFAULT_HOST_AES`
+    first C-MOVE (spec README).  ``env`` replaces the server's environment
+    (benchmarks pass ``TCP_NODELAY=1`` so the archive's own Nagle stalls do
+    not dominate the clients' timings).  Every AE title of :data:`DEFAULT_HOST_AES`
     that the caller does not map gets a fresh free port where nobody listens,
     so moves to e.g. ``NOLISTEN`` fail the way the rig's do.
     """
@@ -217,9 +219,10 @@ class DcmQRSCP:
     def __init__(self, workdir: Path, host_table: Mapping[str, int] | None = None,
                  aetitle: str = "COMMON", port: int | None = None, max_pdu: int = 16384,
                  max_studies: int = 200, max_study_mb: int = 1024,
-                 extra_args: Sequence[str] = ()) -> None:
+                 extra_args: Sequence[str] = (), env: Mapping[str, str] | None = None) -> None:
         self.host = HOST
         self.aetitle = aetitle
+        self.env = dict(env) if env is not None else None
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port if port is not None else free_port()
@@ -264,7 +267,7 @@ class DcmQRSCP:
         self.config_path.write_text(self.config_text())
         self._proc = ManagedProcess(
             [DCMQRSCP, "-v", "-c", str(self.config_path), "--fork", *self.extra_args],
-            self.log_path, cwd=self.workdir)
+            self.log_path, cwd=self.workdir, env=self.env)
         self._proc.start()
         self._proc.wait_until(lambda: port_is_open(self.port), "dcmqrscp start", timeout)
         return self

@@ -1,0 +1,287 @@
+"""Retrieval benchmark: our getscu/movescu against DCMTK 3.6.7's, same archive.
+
+Run from the repository root (by hand; it is not part of the test suite):
+
+    .venv/bin/python benchmarks/retrieve.py            # full: 200 x 0.5 MB CT, 2000 tiny, 5 runs
+    .venv/bin/python benchmarks/retrieve.py --quick    # 20 CT, 200 tiny, 3 runs
+    .venv/bin/python benchmarks/retrieve.py --update-doc docs/performance.md
+
+Why this shape: the two costs that matter for a retrieve SCU are bulk
+throughput (one study of big images) and per-object overhead (many tiny
+objects: DIMSE round trips, file creation).  Both are measured for C-GET and
+for C-MOVE to self, against one DCMTK ``dcmqrscp`` archive (fork mode) on
+127.0.0.1, so the server side is identical for every client.  DCMTK runs with
+``TCP_NODELAY=1`` in its environment: without it its incoming sockets stall on
+Nagle's algorithm, and comparing against that would flatter us (our tools set
+TCP_NODELAY by default, docs deviation 6).  pynetdicom's own example apps
+are measured too, for reference, with ``--pynetdicom``.
+
+Each run starts with an empty output directory; wall time and peak RSS come
+from ``/usr/bin/time -f "%e %M"`` (resource.getrusage of the child as a
+fallback).  Reported: median wall time and median peak RSS per tool and the
+ratios ours/DCMTK.  Every run's received file count is checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+import sampledata  # noqa: E402
+from servers import HOST, DcmQRSCP, free_port  # noqa: E402
+
+TIME = "/usr/bin/time"
+RUN_TIMEOUT = 900.0
+
+
+@dataclass
+class Sample:
+    wall: float
+    rss_kb: int
+
+
+@dataclass
+class Result:
+    scenario: str
+    tool: str
+    samples: list[Sample] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def wall(self) -> float:
+        return statistics.median(s.wall for s in self.samples) if self.samples else float("nan")
+
+    @property
+    def rss_mb(self) -> float:
+        if not self.samples:
+            return float("nan")
+        return statistics.median(s.rss_kb for s in self.samples) / 1024.0
+
+
+def timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[Sample, subprocess.CompletedProcess[str]]:
+    """Run argv once; wall time and the child's peak RSS."""
+    if Path(TIME).exists():
+        with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+            start = time.perf_counter()
+            proc = subprocess.run([TIME, "-o", tf.name, "-f", "%e %M", *argv], env=env, cwd=cwd,
+                                  capture_output=True, text=True, timeout=RUN_TIMEOUT)
+            wall = time.perf_counter() - start
+            fields = tf.read().split()
+            rss = int(fields[-1]) if fields and fields[-1].isdigit() else 0
+            return Sample(wall, rss), proc
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=RUN_TIMEOUT)
+    wall = time.perf_counter() - start
+    # ru_maxrss of RUSAGE_CHILDREN is the max over all children so far: exact
+    # only while each run is the biggest yet, hence /usr/bin/time is preferred.
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return Sample(wall, max(after, before)), proc
+
+
+def tool_commands(tool: str, kind: str, port: int, move_port: int, out: Path,
+                  study_uid: str) -> tuple[list[str], dict[str, str]]:
+    """The command line of one tool for one retrieval, and its environment."""
+    env = dict(os.environ)
+    env.pop("TCP_NODELAY", None)
+    keys = ["-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={study_uid}"]
+    venv_bin = Path(sys.executable).parent
+    if tool == "pynetdicom":
+        py = [sys.executable, "-m", "pynetdicom"]
+        if kind == "get":
+            return [*py, "getscu", "-q", "-S", "-aec", "COMMON", "-od", str(out), HOST, str(port),
+                    *keys], env
+        return [*py, "movescu", "-q", "-S", "-aet", "MOVESCU", "-aec", "COMMON", "-aem", "MOVESCU",
+                "--store", "--store-port", str(move_port), "--store-aet", "MOVESCU",
+                "-od", str(out), HOST, str(port), *keys], env
+    if tool == "dcmtk":
+        exe_dir = Path("/usr/bin")
+        env["TCP_NODELAY"] = "1"
+    else:
+        exe_dir = venv_bin
+    if kind == "get":
+        return [str(exe_dir / "getscu"), "-S", "-aec", "COMMON", "-od", str(out), HOST, str(port),
+                *keys], env
+    return [str(exe_dir / "movescu"), "-S", "-aet", "MOVESCU", "-aec", "COMMON",
+            "--port", str(move_port), "-od", str(out), HOST, str(port), *keys], env
+
+
+def count_files(path: Path) -> int:
+    return sum(1 for p in path.rglob("*") if p.is_file())
+
+
+def measure(scenario: str, tool: str, kind: str, archive: DcmQRSCP, move_port: int,
+            study_uid: str, expected: int, runs: int, work: Path) -> Result:
+    result = Result(scenario, tool)
+    for i in range(runs):
+        out = work / f"{scenario}-{tool}-{i}"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        argv, env = tool_commands(tool, kind, archive.port, move_port, out, study_uid)
+        try:
+            sample, proc = timed(argv, env, work)
+        except subprocess.TimeoutExpired:
+            result.error = f"timed out after {RUN_TIMEOUT:.0f} s"
+            break
+        got = count_files(out)
+        shutil.rmtree(out, ignore_errors=True)
+        if got != expected:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            result.error = f"run {i}: exit {proc.returncode}, {got}/{expected} files: {' | '.join(tail)}"
+            break
+        result.samples.append(sample)
+        print(f"  {scenario:<12} {tool:<10} run {i + 1}: {sample.wall:7.2f} s  "
+              f"{sample.rss_kb / 1024:7.1f} MB", flush=True)
+    if result.error:
+        print(f"  {scenario:<12} {tool:<10} FAILED: {result.error}", flush=True)
+    return result
+
+
+def machine() -> str:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))  # type: ignore[union-attr]
+        mem = f", {kb / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, AttributeError):
+        pass
+    return f"{os.cpu_count()} cores{mem}{', ' + cpu if cpu else ''}; Python {platform.python_version()}"
+
+
+def fmt(x: float, unit: str = "") -> str:
+    return "n/a" if x != x else f"{x:.2f}{unit}"  # NaN check
+
+
+def table(results: dict[tuple[str, str], Result], scenarios: list[str], tools: list[str]) -> str:
+    rows = ["| scenario | tool | median wall (s) | ratio vs DCMTK | median peak RSS (MB) | ratio vs DCMTK |",
+            "|---|---|---:|---:|---:|---:|"]
+    for sc in scenarios:
+        base = results.get((sc, "dcmtk"))
+        for tool in tools:
+            r = results.get((sc, tool))
+            if r is None:
+                continue
+            if r.error:
+                rows.append(f"| {sc} | {tool} | failed: {r.error[:80]} | | | |")
+                continue
+            wr = r.wall / base.wall if base and base.samples else float("nan")
+            mr = r.rss_mb / base.rss_mb if base and base.samples and base.rss_mb else float("nan")
+            rows.append(f"| {sc} | {tool} | {fmt(r.wall)} | {fmt(wr, '×')} | "
+                        f"{r.rss_mb:.1f} | {fmt(mr, '×')} |")
+    return "\n".join(rows)
+
+
+def update_doc(doc: Path, body: str) -> None:
+    """Replace (or append) the "## Retrieval" section; leave the rest alone."""
+    text = doc.read_text() if doc.exists() else "# Performance\n"
+    section = f"## Retrieval\n\n{body.rstrip()}\n"
+    match = re.search(r"^## Retrieval\s*$.*?(?=^## |\Z)", text, flags=re.M | re.S)
+    if match:
+        text = text[: match.start()] + section + ("\n" if text[match.end():] else "") + text[match.end():]
+    else:
+        text = text.rstrip() + "\n\n" + section
+    doc.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="C-GET / C-MOVE retrieval benchmark vs DCMTK")
+    p.add_argument("--quick", action="store_true", help="20 CT, 200 tiny, 3 runs")
+    p.add_argument("--ct", type=int, help="number of CT images (default 200)")
+    p.add_argument("--ct-bytes", type=int, default=512 * 1024, help="pixel bytes per CT image")
+    p.add_argument("--tiny", type=int, help="number of tiny objects (default 2000)")
+    p.add_argument("--runs", type=int, help="runs per tool and scenario (default 5)")
+    p.add_argument("--tools", default="dcmtk,ours", help="comma list of dcmtk,ours,pynetdicom")
+    p.add_argument("--pynetdicom", action="store_true", help="also measure pynetdicom's apps")
+    p.add_argument("--workdir", type=Path, help="keep data here (default: temp dir, removed)")
+    p.add_argument("--update-doc", type=Path, help="write the table into this file's "
+                   "'## Retrieval' section")
+    args = p.parse_args(argv)
+    n_ct = args.ct or (20 if args.quick else 200)
+    n_tiny = args.tiny or (200 if args.quick else 2000)
+    runs = args.runs or (3 if args.quick else 5)
+    tools = [t for t in args.tools.split(",") if t]
+    if args.pynetdicom and "pynetdicom" not in tools:
+        tools.append("pynetdicom")
+    if "ours" in tools and not (Path(sys.executable).parent / "getscu").exists():
+        print("benchmark: our getscu is not installed next to this python", file=sys.stderr)
+        return 2
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="dcmretrieve-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        t0 = time.perf_counter()
+        ct_uid, ct_files = sampledata.make_ct_study(work / "data" / "ct", n_ct, args.ct_bytes)
+        tiny_uid, tiny_files = sampledata.make_tiny_objects(work / "data" / "tiny", n_tiny)
+        ct_mb = sum(f.stat().st_size for f in ct_files) / 1e6
+        print(f"data: {n_ct} CT ({ct_mb:.0f} MB), {n_tiny} tiny objects "
+              f"({time.perf_counter() - t0:.1f} s)", flush=True)
+        move_port = free_port()
+        # The archive is DCMTK too: without TCP_NODELAY its sending side stalls
+        # ~40 ms per object on Nagle + delayed ACK, whoever the client is.
+        archive = DcmQRSCP(work / "archive", host_table={"MOVESCU": move_port},
+                           max_studies=10, max_study_mb=max(1024, int(ct_mb * 2)),
+                           env={**os.environ, "TCP_NODELAY": "1"})
+        try:
+            archive.start()
+            t0 = time.perf_counter()
+            archive.load(scan_dir=work / "data", timeout=1800)
+            print(f"loaded into dcmqrscp on port {archive.port} "
+                  f"({time.perf_counter() - t0:.1f} s)", flush=True)
+            scenarios = [("get-ct", "get", ct_uid, n_ct), ("get-tiny", "get", tiny_uid, n_tiny),
+                         ("move-ct", "move", ct_uid, n_ct), ("move-tiny", "move", tiny_uid, n_tiny)]
+            results: dict[tuple[str, str], Result] = {}
+            for name, kind, uid, expected in scenarios:
+                for tool in tools:
+                    results[(name, tool)] = measure(name, tool, kind, archive, move_port, uid,
+                                                    expected, runs, work)
+        finally:
+            archive.stop()
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+    names = [s[0] for s in scenarios]
+    body = (
+        f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC with "
+        f"`benchmarks/retrieve.py{' --quick' if args.quick else ''}` on {machine()}.\n"
+        f"Archive: DCMTK dcmqrscp 3.6.7 (fork mode, max PDU 16384, `TCP_NODELAY=1`) on 127.0.0.1; "
+        f"get-ct/move-ct: one study of {n_ct} CT images ({ct_mb / max(n_ct, 1):.2f} MB each), "
+        f"get-tiny/move-tiny: one study of {n_tiny} tiny objects; Study Root, STUDY level; "
+        f"move = C-MOVE to the tool's own `--port`. DCMTK 3.6.7 tools run with "
+        f"`TCP_NODELAY=1`. Median of {runs} runs; ratio = ours / DCMTK (lower is better); "
+        f"peak RSS from `/usr/bin/time`.\n\n"
+        + table(results, names, tools) + "\n"
+    )
+    print("\n" + body)
+    if args.update_doc:
+        update_doc(args.update_doc, body)
+        print(f"updated {args.update_doc}")
+    failed = any(r.error for r in results.values())
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
