@@ -503,14 +503,18 @@ def meta_header(
     return bytes(128) + b"DICM" + _meta_element(0x00020000, "UL", struct.pack("<I", len(body))) + body
 
 
-def encode(data: bytes | memoryview, ts_uid: str, opts: WriteOptions) -> tuple[list, str | None, str | None]:
+def encode(
+    data: bytes | memoryview, ts_uid: str, opts: WriteOptions, elems: list[Element] | None = None
+) -> tuple[list, str | None, str | None]:
     """Turn a received data set into the chunks of the file DCMTK writes.
 
     Returns ``(chunks, sop_class_uid, sop_instance_uid)``; the UIDs are read
     from the data set (for the meta header and the consistency check).
     Raises ``EncodingError`` if the data set cannot be parsed or converted.
+    ``elems`` is the already parsed tree of ``data``, if the caller has it.
     """
-    elems = parse(data, ts_uid)
+    if elems is None:
+        elems = parse(data, ts_uid)
     target = opts.write_xfer or ts_uid
     src, dst = ts_info(ts_uid), ts_info(target)
     if target != ts_uid and (src.encapsulated or dst.encapsulated):

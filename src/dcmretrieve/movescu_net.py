@@ -21,13 +21,12 @@ import select
 import socket
 import struct
 import sys
-import tempfile
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import association as ul
-from . import encoding, hostsaccess, log, sopclasses
+from . import encoding, hostsaccess, log, pipeline, sopclasses
 from .exitcodes import ExitCode
 from .settings import Settings
 
@@ -127,183 +126,121 @@ def _emulate_command_misread(data: bytes) -> str | None:
 # ------------------------------------------------------- storing (C-STORE) --
 
 
-def _sanitize(name: str) -> str:
-    """Deviation #2 (CVE-2022-2120): a peer-supplied UID never leaves -od.
-    Path separators and control characters become ``_`` (as 3.6.8's
-    OFStandard::sanitizeFilename); a valid UID is unchanged."""
-    out = []
-    for ch in name:
-        if ch in "/\\" or ord(ch) < 32 or ord(ch) == 127:
-            out.append("_")
-        else:
-            out.append(ch)
-    text = "".join(out)
-    if text in ("", ".", ".."):
-        text = text.replace(".", "_") or "_"
-    return text[:255]
-
-
-def _combine(directory: str, name: str) -> str:
-    """OFStandard::combineDirAndFilename: ``dir/name`` (no doubled separator)."""
-    if not directory:
-        return name
-    if directory.endswith("/"):
-        return directory + name
-    return directory + "/" + name
-
-
-def _write_atomically(path: str, chunks: list) -> None:
-    """Deviation #5: write to a temporary name in the same directory, rename
-    when complete; a failure leaves nothing under the final name."""
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".dcmretrieve-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.writelines(chunks)
-        if os.path.isdir(path):
-            raise IsADirectoryError(path)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 @dataclass
 class StoreContext:
-    """Per-run settings the storage SCP needs."""
+    """Per-run state of the storage SCP: the shared pipeline configured with
+    movescu's naming rule, its output encoder and the RECV: progress."""
 
     settings: Settings
     logger: logging.Logger
-    progress: bool
-    write_opts: encoding.WriteOptions
-    output_dir: str
+    pipeline: pipeline.StorePipeline
+
+    @classmethod
+    def create(cls, settings: Settings, logger: logging.Logger) -> StoreContext:
+        opts = encoding.WriteOptions.from_settings(settings)
+        if settings.ignore:
+            mode = "ignore"
+        elif settings.bit_preserving:
+            mode = "bit-preserving"
+        else:
+            mode = "normal"
+
+        def encoder(data: bytes, info: pipeline.ObjectInfo) -> list:
+            # DcmFileFormat::saveFile with the +F/+t/+e/+g/+p/+u options; the
+            # parsed tree is kept for the UID check (one parse per object)
+            elems = encoding.parse(data, info.transfer_syntax)
+            info.parsed = elems  # type: ignore[attr-defined]
+            chunks, _cls, _inst = encoding.encode(data, info.transfer_syntax, opts, elems)
+            return chunks
+
+        def bp_header(info: pipeline.ObjectInfo) -> bytes:
+            if not settings.write_file:
+                return b""
+            return encoding.meta_header(
+                info.request_sop_class,
+                info.request_sop_instance,
+                info.transfer_syntax,
+                encoding.BIT_PRESERVING_VERSION_NAME,
+                info.calling_ae,
+            )
+
+        progress = _progress_printer() if log.progress_enabled() else None
+        store = pipeline.StorePipeline(
+            settings.output_directory,
+            mode,
+            logger,
+            pipeline.movescu_name,
+            encoder=encoder,
+            bp_header=bp_header,
+            progress=progress,
+            overwrite_warning=True,
+        )
+        return cls(settings, logger, store)
 
 
-class _SpoolFile:
-    """+B: the received bytes go straight to a temporary file in the target
-    directory (renamed when complete)."""
+def _progress_printer() -> Callable[[str], None]:
+    """DCMTK's storeSCPCallback progress: ``RECV: `` + one dot per PDV + newline,
+    flushed after every character (stdout, not the logger)."""
+    texts = {"start": "RECV: ", "chunk": ".", "end": "\n"}
 
-    def __init__(self, directory: str) -> None:
-        fd, self.tmp = tempfile.mkstemp(prefix=".dcmretrieve-", dir=directory or ".")
-        self.fh = os.fdopen(fd, "wb")
+    def progress(event: str) -> None:
+        out = sys.stdout
+        out.write(texts[event])
+        out.flush()
 
-    def discard(self) -> None:
+    return progress
+
+
+def store_status(ctx: StoreContext, result: pipeline.StoreResult) -> int:
+    """The C-STORE-RSP status movescu answers (movescu.md §5.4), logging as DCMTK."""
+    logger = ctx.logger
+    kind = result.kind
+    if kind == "ignored":
+        return STATUS_SUCCESS
+    if kind in ("write-error", "create-error"):
+        if ctx.settings.bit_preserving:
+            return STORE_OUT_OF_RESOURCES
+        logger.error(f"cannot write DICOM file: {result.path}")
+        return STORE_OUT_OF_RESOURCES
+    if ctx.settings.bit_preserving:
+        return STATUS_SUCCESS
+    info = result.info
+    elems = getattr(info, "parsed", None)
+    if elems is None:
         try:
-            self.fh.close()
-        finally:
-            try:
-                os.unlink(self.tmp)
-            except OSError:
-                pass
+            elems = encoding.parse(info.data or b"", info.transfer_syntax)
+        except encoding.EncodingError:
+            elems = []
+    sop_class, sop_instance = encoding.find_uids(elems, ctx.settings.uid_padding)
+    if sop_class is None or sop_instance is None:
+        name = pipeline.movescu_name(info) or ""
+        logger.critical(f"bad DICOM file: {pipeline.safe_name(name)}")
+        return STORE_CANNOT_UNDERSTAND
+    if sop_class != info.request_sop_class or sop_instance != info.request_sop_instance:
+        return STORE_DOES_NOT_MATCH
+    return STATUS_SUCCESS
 
 
 def handle_store(ctx: StoreContext, sub: ul.Association, pc_id: int, req: ul.Command) -> None:
     """Receive one C-STORE (request already read) and answer it (DCMTK's storeSCP)."""
-    settings, logger = ctx.settings, ctx.logger
-    sop_class = req.affected_sop_class_uid
-    sop_instance = req.affected_sop_instance_uid
-    prefix = sopclasses.FILENAME_PREFIX.get(sop_class)
+    logger = ctx.logger
+    prefix = sopclasses.FILENAME_PREFIX.get(req.affected_sop_class_uid, "OT")
     if logger.isEnabledFor(logging.DEBUG):
         logger.info("Received Store Request")
         logger.debug(ul.dump_command(req, False, pc_id))
     else:
-        logger.info(f"Received Store Request (MsgID {req.message_id}, {prefix or 'OT'})")
-    file_name = _sanitize(f"{prefix or '(null)'}.{sop_instance}")
+        logger.info(f"Received Store Request (MsgID {req.message_id}, {prefix})")
     negotiated = sub.contexts.get(pc_id)
     ts_uid = negotiated.transfer_syntax if negotiated else ul.EXPLICIT_LE
-
-    progress = ctx.progress
-    out = sys.stdout
-    if progress:
-        out.write("RECV: ")
-        out.flush()
-    status = STATUS_SUCCESS
-    chunks: list = []
-    spool: _SpoolFile | None = None
-    bit_preserving = settings.bit_preserving and not settings.ignore
-    try:
-        if bit_preserving:
-            try:
-                spool = _SpoolFile(ctx.output_dir)
-                if settings.write_file:
-                    spool.fh.write(
-                        encoding.meta_header(
-                            sop_class,
-                            sop_instance,
-                            ts_uid,
-                            encoding.BIT_PRESERVING_VERSION_NAME,
-                            sub.calling_ae,
-                        )
-                    )
-            except OSError:
-                spool = None
-                status = STORE_OUT_OF_RESOURCES
-
-        def sink(data: memoryview) -> None:
-            if progress:
-                out.write(".")
-                out.flush()
-            if spool is not None:
-                spool.fh.write(data)
-            elif not settings.ignore and not bit_preserving:
-                chunks.append(bytes(data))
-
-        if req.has_dataset:
-            sub.receive_dataset(pc_id, sink)
-    except ul.DimseError:
-        if progress:
-            out.write("\n")
-            out.flush()
-        if spool is not None:
-            spool.discard()
-        raise
-    if progress:
-        out.write("\n")
-        out.flush()
-
-    if spool is not None:
-        path = _combine(ctx.output_dir, file_name)
-        try:
-            spool.fh.close()
-            os.replace(spool.tmp, path)
-        except OSError:
-            spool.discard()
-            status = STORE_OUT_OF_RESOURCES
-    elif not settings.ignore and not bit_preserving:
-        status = _store_normal(ctx, file_name, chunks, ts_uid, req)
-    rsp = ul.c_store_rsp(req, status)
+    result = ctx.pipeline.receive(sub, pc_id, req, ts_uid)
+    if result.kind == "receive-error":
+        error = result.error
+        cond = error.condition if isinstance(error, ul.DimseError) else ul.COND_RECEIVE_FAILED
+        raise ul.DimseError(cond)
+    rsp = ul.c_store_rsp(req, store_status(ctx, result))
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug(ul.dump_command(rsp, True, pc_id))
     sub.send_command(pc_id, rsp)
-
-
-def _store_normal(ctx: StoreContext, file_name: str, chunks: list, ts_uid: str, req: ul.Command) -> int:
-    """Normal mode: write with the output options, then check the UIDs."""
-    logger = ctx.logger
-    path = _combine(ctx.output_dir, file_name)
-    data = b"".join(chunks)
-    if os.path.exists(path):
-        logger.warning(f"DICOM file already exists, overwriting: {path}")
-    try:
-        out, _cls, _inst = encoding.encode(data, ts_uid, ctx.write_opts)
-        _write_atomically(path, out)
-    except (encoding.EncodingError, OSError):
-        logger.error(f"cannot write DICOM file: {path}")
-        return STORE_OUT_OF_RESOURCES
-    try:
-        elems = encoding.parse(data, ts_uid)
-    except encoding.EncodingError:
-        elems = []
-    sop_class, sop_instance = encoding.find_uids(elems, ctx.settings.uid_padding)
-    if sop_class is None or sop_instance is None:
-        logger.critical(f"bad DICOM file: {file_name}")
-        return STORE_CANNOT_UNDERSTAND
-    if sop_class != req.affected_sop_class_uid or sop_instance != req.affected_sop_instance_uid:
-        return STORE_DOES_NOT_MATCH
-    return STATUS_SUCCESS
 
 
 # ------------------------------------------------------- the listening SCP --
@@ -385,7 +322,11 @@ class Listener:
             return
         logger.info("Sub-Association Received")
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("Parameters:\n" + ul.dump_associate_rq_from(sub) if hasattr(ul, "dump_associate_rq_from") else "Parameters:")
+            rq = ul._dump_parameters(  # noqa: SLF001 - the RQ as received
+                "RQ", sub.calling_ae, sub.called_ae, sub.max_pdu, sub.peer_max_pdu,
+                sub.peer_impl_class_uid, sub.peer_impl_version, ((c, None) for c in sub.proposed),
+            )
+            logger.debug("Parameters:\n" + rq)
         logger.info(f"Sub-Association Acknowledged (Max Send PDV: {sub.max_send_pdv})")
         if not any(c.accepted for c in sub.contexts.values()):
             logger.info("    (but no valid presentation contexts)")
@@ -545,21 +486,11 @@ class MoveSCU:
             if listener is not None:
                 listener.service()
 
-    def _read_command(self) -> tuple[int, ul.Command]:
-        self._wait_main()
-        try:
-            return self.assoc.receive_command()
-        except ul.DimseError as exc:
-            if exc.condition == ul.COND_UNEXPECTED_PDV and self._misread is not None:
-                raise
-            raise
-
     def _responses(self, ctx: ul.NegotiatedContext, msg_id: int) -> ul.Command:
         settings, logger, net = self.settings, self.logger, self.net
         count = 0
         pending_without_read = False
         while True:
-            self._misread = None
             self._wait_main()
             if pending_without_read:
                 pending_without_read = False
@@ -601,8 +532,6 @@ class MoveSCU:
                     self.assoc.send_command(ctx.id, ul.c_cancel_rq(msg_id))
                 except ul.DimseError as exc:
                     logger.error(f"Cancel Request Failed: {exc.condition.dump()}")
-
-    _misread: bytes | None = None
 
     def _check_unread_dataset(self) -> None:
         """-pi: the data set of a Pending response was not read, so DCMTK
@@ -657,13 +586,7 @@ def _log_lines(logger: logging.Logger, level: int, *lines: str) -> None:
 def run(settings: Settings) -> int:
     """The network part of movescu (after all command-line checks)."""
     logger = log.app_logger("movescu")
-    store = StoreContext(
-        settings=settings,
-        logger=logger,
-        progress=log.progress_enabled(),
-        write_opts=encoding.WriteOptions.from_settings(settings),
-        output_dir=settings.output_directory,
-    )
+    store = StoreContext.create(settings, logger)
     listener: Listener | None = None
     if settings.listen_port > 0:
         try:
