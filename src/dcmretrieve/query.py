@@ -30,7 +30,11 @@ _LOG = logging.getLogger("dcmtk.dcmdata")
 #: DCMTK condition texts (module 0001 = dcmdata) and their codes.
 END_OF_STREAM = "End of stream"
 PREMATURE_END = "I/O suspension or premature end of stream"
-_CODES = {END_OF_STREAM: "0001:0005", PREMATURE_END: "0001:000a"}
+INVALID_STREAM = "Invalid stream"
+_CODES = {END_OF_STREAM: "0001:0005", PREMATURE_END: "0001:000a", INVALID_STREAM: "0001:0004"}
+#: DCMTK loads values up to this size at once; longer ones are skipped and
+#: read on demand, which changes the diagnostics for a truncated file.
+MAX_READ_LENGTH = 4096
 
 IMPLICIT_LITTLE = "1.2.840.10008.1.2"
 EXPLICIT_LITTLE = "1.2.840.10008.1.2.1"
@@ -105,7 +109,7 @@ def load_query_file(path: str) -> "Dataset":
         walk_uid = uid
     implicit = walk_uid == IMPLICIT_LITTLE
     little = walk_uid != EXPLICIT_BIG
-    _Walker(body, implicit, little).walk_items(0, len(body), top=True)
+    _Walker(body, implicit, little).walk_items(0, len(body))
     ds = _build_dataset(body, implicit, little)
     ds.dcmtk_transfer_syntax = uid
     record_lengths(ds, implicit, little)
@@ -134,9 +138,7 @@ def _skip_meta(data: bytes, offset: int) -> tuple[int, str]:
         else:
             length = struct.unpack_from("<H", data, pos + 6)[0]
             header = 8
-        if length > end - pos - header:
-            _larger(((group << 16) | element), length)
-            raise QueryFileError(PREMATURE_END)
+        _check_value((group << 16) | element, length, end - pos - header, not seen_meta)
         value = data[pos + header : pos + header + length]
         if element == 0x0010:
             uid = value.decode("latin-1").rstrip("\0 ")
@@ -176,12 +178,28 @@ def _guess_transfer_syntax(data: bytes) -> str:
     return IMPLICIT_LITTLE  # big endian implicit is not a DICOM transfer syntax
 
 
-def _larger(tag: int, length: int) -> None:
+def _check_value(tag: int, length: int, remaining: int, first: bool) -> None:
+    """DCMTK's reaction to a value longer than the rest of the file
+    (observed with 3.6.7): nothing left after the header → "premature end"
+    (logged unless it is the first element of its item); part of a small
+    value present → "Invalid stream"; a large value (read on demand) →
+    "premature end"."""
+    if first and remaining == 0 and length not in (0, _UNDEFINED):
+        raise QueryFileError(PREMATURE_END)  # DCMTK stops before any diagnostic
+    if length & 1 and length != _UNDEFINED and tag >> 16 != 0xFFFE:
+        _LOG.warning("DcmItem: Length of element (%04x,%04x) is odd", tag >> 16, tag & 0xFFFF)
+    if length == _UNDEFINED or length <= remaining:
+        return
     name = dicts.get_dictionary().tag_name(tag)
-    _LOG.error(
-        "DcmElement: %s (%04x,%04x) larger (%d) than remaining bytes in file",
-        name, tag >> 16, tag & 0xFFFF, length,
-    )
+    where = f"DcmElement: {name} ({tag >> 16:04x},{tag & 0xFFFF:04x}) larger ({length})"
+    if remaining == 0:
+        _LOG.error("%s than remaining bytes in file", where)
+        raise QueryFileError(PREMATURE_END)
+    if length > MAX_READ_LENGTH:
+        _LOG.error("%s than remaining bytes in file", where)
+        raise QueryFileError(PREMATURE_END)
+    _LOG.error("%s than remaining bytes (%d) in file, premature end of stream", where, remaining)
+    raise QueryFileError(INVALID_STREAM)
 
 
 class _Walker:
@@ -211,7 +229,7 @@ class _Walker:
         length = struct.unpack_from(self.endian + "H", self.data, pos + 6)[0]
         return tag, vr, length, 8
 
-    def walk_items(self, pos: int, end: int, top: bool = False) -> int:
+    def walk_items(self, pos: int, end: int) -> int:
         """Walk elements from *pos*; stop at *end* or an item delimiter.
         Returns the position after the last consumed byte."""
         seen: set[int] = set()
@@ -224,23 +242,16 @@ class _Walker:
                     "DcmItem: Element (%04x,%04x) found twice in one data set or item, "
                     "ignoring second entry", tag >> 16, tag & 0xFFFF,
                 )
+            first = not seen
             seen.add(tag)
             pos += size
             if length == _UNDEFINED:
                 pos = self.walk_sequence(pos, end)
                 continue
-            if length and pos >= end:
-                raise QueryFileError(PREMATURE_END)  # header only: no diagnostics
-            if length % 2 and vr is None and tag >> 16 != 0xFFFE:
-                _LOG.warning("DcmItem: Length of element (%04x,%04x) is odd", tag >> 16, tag & 0xFFFF)
-            if length > end - pos:
-                _larger(tag, length)
-                raise QueryFileError(PREMATURE_END)
+            _check_value(tag, length, end - pos, first)
             if vr == "SQ" or (vr is None and _is_sequence(tag)):
                 self.walk_sequence(pos, pos + length)
             pos += length
-        if not top:
-            return pos
         return pos
 
     def walk_sequence(self, pos: int, end: int) -> int:
