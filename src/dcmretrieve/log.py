@@ -874,9 +874,9 @@ class SysLogAppender(Appender):
         self.host = props.get("host")
         self.port = props.get_int("port", 514)
         self.sock: Any = None
-        if not self.host:
-            # openlog() is process-wide: the last local appender created
-            # decides the ident of all of them (observed with DCMTK)
+        if not self.host and self.ident:
+            # openlog() is process-wide and openlog(NULL) keeps the tag:
+            # the last non-empty ident applies to every local appender
             SysLogAppender.openlog_ident = self.ident
 
     openlog_ident = ""
@@ -934,6 +934,8 @@ class SysLogAppender(Appender):
         if self.sock is not None:
             self.sock.close()
             self.sock = None
+        if not self.host:
+            SysLogAppender.openlog_ident = ""  # closelog() forgets the tag
         super().close()
 
 
@@ -1139,19 +1141,21 @@ def _subst_vars(val: str, props: Properties) -> tuple[str, bool]:
         if not replacement:
             replacement = os.environ.get(key, "")
         if replacement:
-            pattern = pattern[:start] + replacement + pattern[end + 1 :]
-            changed = True
+            expanded = pattern[:start] + replacement + pattern[end + 1 :]
             rounds += 1
-            if rounds > 10000:  # log4cplus would loop forever on ${a} = ${a}
-                return pattern, changed
-            continue  # recursive expansion: retry at the same spot
+            # log4cplus loops forever on self-references (${a} = ${a}) and
+            # on growing cycles; we leave such a variable unexpanded
+            if expanded != pattern and rounds <= 1000 and len(expanded) <= 1_000_000:
+                pattern = expanded
+                changed = True
+                continue  # recursive expansion: retry at the same spot
         i = end + 1
 
 
 def expand_variables(props: Properties) -> None:
     """log4cplus ``replaceEnvironVariables``: substitute in keys and values,
     repeating passes until nothing changes (recursive mode)."""
-    for _ in range(100):
+    for _ in range(50):
         changed = False
         for key in props.names():
             val = props.data.get(key, "")
@@ -1268,6 +1272,14 @@ def _apply_properties(tool: str, props: Properties) -> tuple[int, list[Appender]
         words = add_props.get(name).split()
         if words and (re.fullmatch(r"[+-]?\d+", words[0]) or words[0].lower() in ("true", "false")):
             confs.setdefault(name, _LoggerConf()).additive = add_props.get_bool(name, True)
+
+    # log4cplus drops the appenders no logger references once configured;
+    # closing them has visible effects (closelog(), a daily file's rollover)
+    used = {id(a) for conf in [root, *confs.values()] for a in (conf.appenders or [])}
+    for app in appenders.values():
+        if id(app) not in used:
+            app.close()
+            _state.all_handlers.remove(app)
 
     if root.level == NOT_SET:
         raise RootLevelCrash()
