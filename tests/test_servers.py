@@ -9,6 +9,7 @@ clients, so these tests do not depend on the code under test.
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,35 @@ def test_orthanc_get_and_move(make_orthanc, tmp_path: Path) -> None:
                   "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=4MR1"])
     assert result.returncode == 0, result.stderr
     assert [p.name for p in moved.iterdir()] == [sampledata.MR.dcmtk_filename]
+
+
+def test_generated_benchmark_data(tmp_path: Path) -> None:
+    """Generated CT/tiny objects: one study each, unique UIDs, requested sizes."""
+    study, cts = sampledata.make_ct_study(tmp_path / "ct", 3, pixels_bytes=64 * 1024)
+    datasets = [dcmread(p) for p in cts]
+    assert {d.StudyInstanceUID for d in datasets} == {study}
+    assert len({d.SOPInstanceUID for d in datasets}) == 3
+    assert all(d.file_meta.MediaStorageSOPInstanceUID == d.SOPInstanceUID for d in datasets)
+    assert all(60 * 1024 <= len(d.PixelData) <= 64 * 1024 for d in datasets)
+    assert all(d.Rows * d.Columns * 2 == len(d.PixelData) for d in datasets)
+    tiny_study, tiny = sampledata.make_tiny_objects(tmp_path / "tiny", 5)
+    assert len({dcmread(p).SOPInstanceUID for p in tiny}) == 5
+    assert all(p.stat().st_size < 1024 for p in tiny)
+    assert tiny_study != study
+
+
+def test_demo_machinery_with_dcmtk(tmp_path: Path) -> None:
+    """examples/demo.py runs end to end with DCMTK's own tools (--dcmtk).
+
+    Why: the demo's archive, query files and command files must be right
+    independently of our tools; the same steps with ours are the README demo.
+    """
+    demo = Path(__file__).resolve().parent.parent / "examples" / "demo.py"
+    result = subprocess.run([sys.executable, str(demo), "--dcmtk", "--workdir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "demo: OK" in result.stdout
+    assert sorted(p.name for p in (tmp_path / "received" / "move").iterdir()) == \
+        sorted([sampledata.CT.dcmtk_filename, sampledata.MR.dcmtk_filename])
+    assert [p.name for p in (tmp_path / "received" / "get").iterdir()] == \
+        [sampledata.CT.dcmtk_filename]
