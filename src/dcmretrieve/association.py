@@ -76,7 +76,8 @@ Association (a requestor or an acceptor; single-threaded, blocking):
       any, is NOT read: call ``receive_dataset`` (or don't, like DCMTK)
   ``.receive_dataset(pc_id, sink, timeout=...) -> int``  calls
       ``sink(memoryview)`` for every fragment (PDV) as it arrives; ``sink``
-      None discards.  Returns the byte count.
+      None discards.  Returns the byte count.  The views are read-only views
+      of immutable bytes: a sink may keep them without copying.
   ``.release()`` A-RELEASE-RQ, wait for RP (ACSE timeout); raises DimseError
       e.g. 0006:0316 when a P-DATA PDU arrives instead.
   ``.acknowledge_release()`` answer a peer's A-RELEASE-RQ (acceptor side).
@@ -1039,7 +1040,10 @@ class Association:
         pdu_type, _r, length = struct.unpack_from(">BBI", self._buf, self._pos)
         self._fill(6 + length, timeout)
         start = self._pos + 6
-        body = memoryview(bytes(self._buf[start:start + length]))
+        # one copy into an immutable bytes object: PDV views handed to sinks stay
+        # valid after the buffer moves on, so callers may keep them without copying
+        with memoryview(self._buf) as view:
+            body = memoryview(bytes(view[start:start + length]))
         self._pos = start + length
         return pdu_type, body
 

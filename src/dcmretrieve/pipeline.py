@@ -71,6 +71,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import struct
 import zlib
@@ -91,6 +92,7 @@ from .association import (
 BP_VERSION_NAME = "OFFIS_DCMBP_367"
 DCMTK_VERSION_NAME = "OFFIS_DCMTK_367"
 MAX_NAME_BYTES = 255
+_UNSAFE = re.compile("[/\\\\\x00-\x1f\x7f]")
 
 
 # ---------------------------------------------------------------------------
@@ -105,7 +107,7 @@ def safe_name(name: str) -> str:
     leading ``_`` so it can neither climb out nor hide; over-long names are
     cut to 255 bytes.  A valid UID-based name is returned unchanged.
     """
-    cleaned = "".join("_" if (ch in "/\\" or ord(ch) < 32 or ord(ch) == 127) else ch for ch in name)
+    cleaned = _UNSAFE.sub("_", name)
     if not cleaned or cleaned.startswith("."):
         cleaned = "_" + cleaned
     encoded = cleaned.encode("utf-8", "surrogateescape")
@@ -256,57 +258,91 @@ class _Walker:
             self.out += struct.pack(e + "HH", tag >> 16, tag & 0xFFFF) + vr + struct.pack(e + "HI", 0, length)
 
     def dataset(self, pos: int, end: int, top: bool, until_delimiter: bool) -> int:
-        gl_value_at = -1
+        """Copy one data set (or item body).  Unchanged elements are copied in
+        runs (one slice per run), which keeps the walk cheap for big objects."""
+        src = self.src
+        size = len(src)
+        e = self.e
+        explicit = self.explicit
+        tag_len = struct.Struct(e + "HHI")  # group, element, 32-bit length (implicit / items)
+        tag_vr = struct.Struct(e + "HH2sH")  # group, element, VR, 16-bit length
+        long_len = struct.Struct(e + "I")
+        gl_value_at = -1  # position of a group length value in ``out`` (-1: none pending)
         gl_start = 0
         gl_group = -1
-        out = self.out
-        src = self.src
-        e = self.e
+        run = pos  # start of the not yet copied run of unchanged bytes
+        found = self.found
         while pos < end:
-            tag, vr, length, hlen = self.header(pos)
-            if tag == _ITEM_DELIM:
+            if pos + 8 > size:
+                raise DatasetFormatError("premature end")
+            if explicit:
+                group, elem, vr, length = tag_vr.unpack_from(src, pos)
+                if group == 0xFFFE:
+                    length = long_len.unpack_from(src, pos + 4)[0]
+                    vr, hlen = b"", 8
+                elif vr in _LONG_VRS:
+                    if pos + 12 > size:
+                        raise DatasetFormatError("premature end")
+                    length = long_len.unpack_from(src, pos + 8)[0]
+                    hlen = 12
+                else:
+                    hlen = 8
+            else:
+                group, elem, length = tag_len.unpack_from(src, pos)
+                vr, hlen = b"", 8
+            tag = (group << 16) | elem
+            if group == 0xFFFE and elem == 0xE00D:
                 if not until_delimiter:
                     raise DatasetFormatError("unexpected item delimiter")
+                self.out += src[run:pos]
                 pos += hlen
+                run = pos
                 break
-            group = tag >> 16
             if gl_value_at >= 0 and group != gl_group:
-                struct.pack_into(e + "I", out, gl_value_at, len(out) - gl_start)
+                self.out += src[run:pos]
+                run = pos
+                struct.pack_into(e + "I", self.out, gl_value_at, len(self.out) - gl_start)
                 gl_value_at = -1
-            if (tag & 0xFFFF) == 0 and length == 4:
-                out += src[pos:pos + hlen]
-                gl_value_at, gl_group = len(out), group
-                out += src[pos + hlen:pos + hlen + 4]
-                gl_start = len(out)
+            if elem == 0 and length == 4:
+                self.out += src[run:pos + hlen]
+                gl_value_at, gl_group = len(self.out), group
+                self.out += src[pos + hlen:pos + hlen + 4]
+                gl_start = len(self.out)
                 pos += hlen + 4
+                run = pos
                 continue
-            if self.is_sequence(tag, vr, length):
+            if (vr == b"SQ" if explicit else (tag != _PIXEL_DATA and self.is_sequence(tag, vr, length))):
+                self.out += src[run:pos]
                 self.put_header(tag, vr or b"SQ", _UNDEFINED)
                 body = pos + hlen
                 if length == _UNDEFINED:
-                    pos = self.items(body, len(src), True)
+                    pos = self.items(body, size, True)
                 else:
                     if body + length > end:
                         raise DatasetFormatError("sequence overruns")
                     self.items(body, body + length, False)
                     pos = body + length
                 self.put_header(_SEQ_DELIM, b"", 0)
+                run = pos
                 continue
             if length == _UNDEFINED:
+                self.out += src[run:pos]
                 pos = self.copy_encapsulated(pos, hlen)
+                run = pos
                 continue
             stop = pos + hlen + length
-            if stop > len(src):
+            if stop > size:
                 raise DatasetFormatError("element overruns")
-            if top and tag in (0x00080016, 0x00080018):
-                self.found[tag] = bytes(src[pos + hlen:stop]).decode("latin-1").rstrip("\0 ")
-            out += src[pos:stop]
+            if top and group == 0x0008 and elem in (0x0016, 0x0018):
+                found[tag] = bytes(src[pos + hlen:stop]).decode("latin-1").rstrip("\0 ")
             pos = stop
         else:
+            self.out += src[run:pos]
+            run = pos
             if until_delimiter:
                 raise DatasetFormatError("missing item delimiter")
         if gl_value_at >= 0:
-            struct.pack_into(e + "I", out, gl_value_at, len(out) - gl_start)
+            struct.pack_into(e + "I", self.out, gl_value_at, len(self.out) - gl_start)
         return pos
 
     def items(self, pos: int, end: int, until_delimiter: bool) -> int:
@@ -521,9 +557,9 @@ class StorePipeline:
         return StoreResult("ignored", info)
 
     def _receive_normal(self, assoc: Association, info: ObjectInfo) -> StoreResult:
-        chunks: list[bytes] = []
+        chunks: list[memoryview] = []
         try:
-            assoc.receive_dataset(info.pc_id, self._sink(lambda c: chunks.append(bytes(c))))
+            assoc.receive_dataset(info.pc_id, self._sink(chunks.append))
         except DimseError as exc:
             return StoreResult("receive-error", info, error=exc)
         data = b"".join(chunks)
