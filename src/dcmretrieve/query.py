@@ -111,6 +111,7 @@ def load_query_file(path: str) -> "Dataset":
     little = walk_uid != EXPLICIT_BIG
     _Walker(body, implicit, little).walk_items(0, len(body))
     ds = _build_dataset(body, implicit, little)
+    _normalize(ds, implicit, little)
     ds.dcmtk_transfer_syntax = uid
     record_lengths(ds, implicit, little)
     return ds
@@ -284,16 +285,65 @@ def _build_dataset(body: bytes, implicit: bool, little: bool) -> "Dataset":
     from pydicom.filebase import DicomBytesIO
     from pydicom.filereader import read_dataset
 
+    import warnings
+
+    from pydicom import config
+
     fp = DicomBytesIO(body)
     fp.is_little_endian = little
     fp.is_implicit_VR = implicit
+    # DCMTK does not validate values when reading; pydicom would warn on
+    # stderr (and through its logger) about e.g. over-long UIDs.
+    saved = config.settings.reading_validation_mode
+    config.settings.reading_validation_mode = config.IGNORE
     try:
-        ds = read_dataset(fp, implicit, little)
-        for elem in ds.iterall():  # force conversion now: failures are bad files
-            _ = elem.value
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = read_dataset(fp, implicit, little)
+            for elem in ds.iterall():  # force conversion now: failures are bad files
+                _ = elem.value
     except Exception:  # noqa: BLE001 - any pydicom failure is a bad file for DCMTK
         raise QueryFileError(PREMATURE_END) from None
+    finally:
+        config.settings.reading_validation_mode = saved
     return ds
+
+
+#: Word sizes of the "other" VRs whose bytes pydicom keeps as read.
+_SWAP_SIZES = {"OW": 2, "US or OW": 2, "OB or OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
+
+
+def _normalize(ds: "Dataset", implicit: bool, little: bool) -> None:
+    """Make the in-memory data set look like DCMTK's: byte values of
+    big endian files swapped to little endian (the dump and pynetdicom's
+    encoder treat raw words as little endian), and, for implicit VR, the
+    dictionary VR (``xs``, ``??`` ...) recorded for the dump."""
+    dictionary = dicts.get_dictionary()
+    for elem in list(ds):
+        if elem.VR == "SQ":
+            for item in elem.value:
+                _normalize(item, implicit, little)
+            continue
+        if not little and isinstance(elem.value, bytes) and elem.VR in _SWAP_SIZES:
+            size = _SWAP_SIZES[elem.VR]
+            data = elem.value
+            count = len(data) // size
+            swapped = b"".join(data[i * size : (i + 1) * size][::-1] for i in range(count))
+            elem._value = swapped + data[count * size :]
+        if implicit:
+            creator = None
+            group, element = elem.tag >> 16, elem.tag & 0xFFFF
+            if group % 2 == 1 and element >= 0x1000:
+                creator_tag = (group << 16) | (element >> 8)
+                if creator_tag in ds and isinstance(ds[creator_tag].value, str):
+                    creator = ds[creator_tag].value.rstrip(" ") or None
+            entry = dictionary.find_tag(elem.tag, creator)
+            if entry is None:
+                elem.dcmtk_vr = "??"
+            elif entry.vr in ("ox", "px") and (elem.tag == 0x7FE00010 or (elem.tag & 0xFF00FFFF) == 0x60003000):
+                elem.dcmtk_vr = "OW"
+            else:
+                elem.dcmtk_vr = entry.vr
 
 
 def record_lengths(ds: "Dataset", implicit: bool, little: bool) -> None:

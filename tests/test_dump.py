@@ -1,0 +1,132 @@
+"""dcmdump-format rendering: fixed expectations plus a differential check
+against /usr/bin/dcmdump on data sets covering every VR family."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from dcmretrieve.dump import dump_dataset, format_number, transfer_syntax_of
+from dcmretrieve.keys import MoveKeys
+from dcmretrieve.query import load_query_file
+
+DCMDUMP = "/usr/bin/dcmdump"
+
+
+def rich() -> Dataset:
+    ds = Dataset()
+    ds.QueryRetrieveLevel = "STUDY"
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    ds.StudyInstanceUID = "1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19.20.21.22.23.24"
+    ds.PatientName = "Doe^John\\Roe^Jane"
+    ds.StudyDescription = "D" * 64
+    ds.PatientComments = "X" * 80
+    ds.Rows = 512
+    ds.Columns = 256
+    ds.PixelSpacing = ["0.5", "0.25"]
+    ds.InstanceNumber = "7"
+    ds.add_new(0x00280106, "US", 3)  # SmallestImagePixelValue: xs in DCMTK's dictionary
+    ds.add_new(0x00720074, "FD", [0.5, -2.25, 100.0, 0.1, 1 / 3, 1e-5, 1e16])
+    ds.add_new(0x00720076, "FL", [0.1, 3.5])
+    ds.add_new(0x0072007C, "SL", [-7, 8])
+    ds.add_new(0x0072007E, "SS", [-1])
+    ds.add_new(0x00720078, "UL", [1, 2, 3] * 10)
+    ds.add_new(0x00720060, "AT", [0x00100020, 0x00080052])
+    ds.add_new(0x00720065, "OB", bytes(range(40)))
+    ds.add_new(0x00720069, "OW", bytes(range(60)))
+    ds.add_new(0x00720073, "OD", bytes(8))
+    ds.add_new(0x00090010, "LO", "ACME")
+    ds.add_new(0x00091001, "LO", "private value")
+    ds.add_new(0x00080005, "CS", "ISO_IR 100")
+    ds.add_new(0x00100021, "LO", "")
+    ds.add_new(0x00720082, "SV", [-5, 6])
+    ds.add_new(0x00720083, "UV", [7])
+    item = Dataset()
+    item.ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.4"
+    item.ReferencedSOPInstanceUID = "1.2.3"
+    inner = Dataset()
+    inner.PatientID = "nested"
+    item.ReferencedSeriesSequence = Sequence([inner])
+    ds.ReferencedStudySequence = Sequence([item, Dataset()])
+    ds.ReferencedPatientSequence = Sequence([])
+    return ds
+
+
+def encode(ds: Dataset, implicit: bool, little: bool) -> bytes:
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
+    fp = DicomBytesIO()
+    fp.is_implicit_VR, fp.is_little_endian = implicit, little
+    write_dataset(fp, ds)
+    return fp.getvalue()
+
+
+@pytest.mark.skipif(shutil.which(DCMDUMP) is None, reason="DCMTK's dcmdump is not installed")
+@pytest.mark.parametrize(("implicit", "little"), [(False, True), (True, True), (False, False)],
+                         ids=["explicit-little", "implicit-little", "explicit-big"])
+@pytest.mark.parametrize("shorten", [False, True], ids=["full", "shortened"])
+def test_matches_dcmdump(tmp_path: Path, implicit: bool, little: bool, shorten: bool) -> None:
+    path = tmp_path / "rich.dcm"
+    path.write_bytes(encode(rich(), implicit, little))
+    args = [DCMDUMP] + ([] if shorten else ["+L"]) + [str(path)]
+    real = subprocess.run(args, capture_output=True, text=True, timeout=20).stdout.splitlines()
+    # dcmdump adds the (empty) meta header block of a file; the data set part follows
+    real = real[real.index("# Dicom-Data-Set"):]
+    ours = dump_dataset(load_query_file(str(path)), shorten=shorten).splitlines()
+    assert ours == real
+
+
+def test_request_identifier_block_from_keys() -> None:
+    """movescu -v (movescu.md §7): a data set built from keys only."""
+    ds = Dataset()
+    MoveKeys.parse(["QueryRetrieveLevel=PATIENT", "PatientID=1CT1"]).apply(ds)
+    assert transfer_syntax_of(ds) == "1.2.840.10008.1.2.1"
+    assert dump_dataset(ds) == (
+        "# Dicom-Data-Set\n"
+        "# Used TransferSyntax: Little Endian Explicit\n"
+        "(0008,0052) CS [PATIENT]                                #   8, 1 QueryRetrieveLevel\n"
+        "(0010,0020) LO [1CT1]                                   #   4, 1 PatientID"
+    )
+
+
+def test_explicit_transfer_syntax_argument() -> None:
+    ds = Dataset()
+    ds.PatientID = "X"
+    assert dump_dataset(ds, "1.2.840.10008.1.2").split("\n")[1] == "# Used TransferSyntax: Little Endian Implicit"
+    assert dump_dataset(ds, "1.2.840.10008.1.2.2").split("\n")[1] == "# Used TransferSyntax: Big Endian Explicit"
+
+
+def test_long_values_full_and_shortened() -> None:
+    """getscu's DIMSE dump shortens (observed), movescu's does not."""
+    ds = Dataset()
+    MoveKeys.parse(["StudyDescription=" + "A" * 70,
+                    "Columns=" + "\\".join(str(i) for i in range(1, 29))]).apply(ds)
+    full = dump_dataset(ds).split("\n")[2:]
+    short = dump_dataset(ds, shorten=True).split("\n")[2:]
+    assert full[0] == "(0008,1030) LO [" + "A" * 70 + "] #  70, 1 StudyDescription"
+    assert short[0] == "(0008,1030) LO [" + "A" * 66 + "... #  70, 1 StudyDescription"
+    assert short[1] == (
+        "(0028,0011) US 1\\2\\3\\4\\5\\6\\7\\8\\9\\10\\11\\12\\13\\14\\15\\16\\17\\18\\19\\20\\21\\22\\23\\24\\25..."
+        " #  56,28 Columns"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "code", "text"),
+    [(0.1, "d", "0.1"), (1500.0, "d", "1500"), (1e-5, "d", "1e-05"), (1e16, "d", "10000000000000000"),
+     (1e21, "d", "1e+21"), (1 / 3, "d", "0.3333333333333333"), (-2.75, "d", "-2.75"), (0.0, "d", "0"),
+     (float("nan"), "d", "nan"), (float("inf"), "f", "inf"), (0.1, "f", "0.100000001"),
+     (3.14159, "f", "3.14159012"), (-7, "l", "-7")],
+)
+def test_number_formats(value: float, code: str, text: str) -> None:
+    import struct
+
+    if code == "f":
+        value = struct.unpack("<f", struct.pack("<f", value))[0]
+    assert format_number(value, code) == text
