@@ -284,7 +284,8 @@ def test_variable_expansion(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
         ("%P|%c{1}|%m%n", "I|movescu|msg\n"),
         ("[%-8c{1}][%8.5c][%.2p][%-6p][%5P]", "[movescu ][vescu][FO][INFO  ][    I]"),
         ("[%c{2}][%c{0}][%c{9}][%20c{1}]", "[apps.movescu][dcmtk.apps.movescu][dcmtk.apps.movescu][             movescu]"),
-        ("%%|%x|%X{key}|%m", "%|||msg"),
+        ("%%|%x|%X{key}|%x{1}|%X|%m", "%|||{1}||msg"),
+        ("[%-c{1}][%-5.2p][%c{-1}][%c{1x}][%c{ 2}]", "[movescu][FO][dcmtk.apps.movescu][movescu][apps.movescu]"),
         ("%m%n%", "msg\n%"),
         ("%d{%Y}|%D{%%q}", time.strftime("%Y", time.gmtime()) + "|%q"),
         ("<%m>", "<msg>"),
@@ -292,6 +293,13 @@ def test_variable_expansion(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
 )
 def test_pattern_layout(pattern: str, expected: str) -> None:
     assert log.PatternLayout(pattern).format(record("msg")) == expected
+
+
+def test_pattern_layout_default_date_format() -> None:
+    import re
+
+    text = log.PatternLayout("%d{}|%d|%10.3d{%H}").format(record("x"))
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\|        \d\d", text)
 
 
 def test_pattern_layout_format_each_line() -> None:

@@ -354,8 +354,7 @@ class PatternLayout(Layout):
                 opt = extract_option() or "%Y-%m-%d %H:%M:%S"
                 conv = _conv_date(opt, c == "d")
             elif c == "x":
-                extract_option()  # NDC depth: DCMTK never pushes an NDC
-                conv = _conv_literal("")
+                conv = _conv_literal("")  # NDC: DCMTK never pushes one (no {option})
             elif c == "X":
                 extract_option()  # MDC key: DCMTK never sets an MDC
                 conv = _conv_literal("")
