@@ -89,6 +89,7 @@ Association (a requestor or an acceptor; single-threaded, blocking):
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import socket
 import struct
@@ -823,6 +824,25 @@ def preference_negotiator(abstract_syntaxes: Iterable[str], ts_preference: list[
 # the association
 
 
+_PDU_NAMES = {
+    0x01: "Associate Request", 0x02: "Associate Accept", 0x03: "Associate Reject",
+    0x04: "Data", 0x05: "Release Request", 0x06: "Release Reply", 0x07: "Abort",
+}
+
+
+def _pdu_dump(pdu_type: int, body: memoryview | bytes) -> str:
+    """DCMTK's DEBUG dump of a received association PDU (at most 512 bytes)."""
+    header = struct.pack(">BBI", pdu_type, 0, len(body))
+    raw = header + bytes(body[:506])
+    lines = [f"PDU Type: {_PDU_NAMES.get(pdu_type, 'Unknown')}, PDU Length: {len(body)} + 6 bytes PDU header"]
+    if len(body) + 6 > 512:
+        lines.append("Only dumping 512 bytes.")
+    raw = raw[:512]
+    for offset in range(0, len(raw), 16):
+        lines.append("".join(f"  {b:02x}" for b in raw[offset:offset + 16]))
+    return "\n".join(lines) + "\n"
+
+
 class _Timeout(Exception):
     pass
 
@@ -860,12 +880,20 @@ class Association:
 
     # ---- construction -------------------------------------------------------
     @classmethod
-    def request(cls, params: AssociationParams) -> "Association":
-        """Connect and negotiate as requestor; raises AssociationError."""
+    def request(cls, params: AssociationParams, chatter: logging.Logger | None = None) -> "Association":
+        """Connect and negotiate as requestor; raises AssociationError.
+
+        ``chatter``: the ``dcmtk.dcmnet`` logger for DCMTK's DEBUG network
+        lines (timeouts, "Constructing Associate RQ PDU", PDU hex dump).
+        """
+        debug = chatter is not None and chatter.isEnabledFor(logging.DEBUG)
         if not params.calling_ae:
             raise AssociationError("illegal-parameter", illegal_service_parameter("Calling AP Title"))
         if not params.called_ae:
             raise AssociationError("illegal-parameter", illegal_service_parameter("Called AP Title"))
+        if debug:
+            chatter.debug("setting network send timeout to 60 seconds")  # type: ignore[union-attr]
+            chatter.debug("setting network receive timeout to 60 seconds")  # type: ignore[union-attr]
         try:
             sock = socket.create_connection((params.peer_host, params.peer_port), timeout=params.connect_timeout)
         except socket.timeout:
@@ -881,8 +909,12 @@ class Association:
                     params.dimse_timeout, params.acse_timeout)
         assoc.proposed = list(params.contexts)
         try:
+            if debug:
+                chatter.debug("Constructing Associate RQ PDU")  # type: ignore[union-attr]
             assoc._sendall(encode_associate_rq(params))
             pdu_type, body = assoc._read_pdu(params.acse_timeout)
+            if debug and pdu_type == 0x02:
+                chatter.debug("%s", _pdu_dump(pdu_type, body))  # type: ignore[union-attr]
         except _Timeout:
             assoc._close()
             raise AssociationError("timeout", COND_READ_TIMEOUT) from None
@@ -899,6 +931,8 @@ class Association:
         if pdu_type != 0x02:
             assoc.abort()
             raise AssociationError("protocol", COND_UNEXPECTED_PDU)
+        if debug:
+            chatter.debug("Parsing an A-ASSOCIATE PDU")  # type: ignore[union-attr]
         try:
             info = _parse_associate(bytes(body))
         except DimseError:

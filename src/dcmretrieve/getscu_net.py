@@ -93,7 +93,7 @@ class GetSCU:
             self.net.log(dump_level, "Request Parameters:\n%s", A.dump_associate_rq(params))
         self.net.info("Requesting Association")
         try:
-            self.assoc = A.Association.request(params)
+            self.assoc = A.Association.request(params, self.net)
         except A.AssociationError as exc:
             if exc.kind == "rejected":
                 result, source, reason = exc.reject_lines()
