@@ -130,3 +130,21 @@ def test_number_formats(value: float, code: str, text: str) -> None:
     if code == "f":
         value = struct.unpack("<f", struct.pack("<f", value))[0]
     assert format_number(value, code) == text
+
+
+def test_own_transfer_syntax_wins_over_the_context() -> None:
+    """DCMTK names the data set's own transfer syntax (observed: getscu -d
+    and movescu -v with an implicit VR context show Little Endian Explicit
+    for key-only identifiers and Little Endian Implicit for an implicit file)."""
+    from dcmretrieve.keys import apply_get_keys
+    import logging
+
+    ds = Dataset()
+    apply_get_keys(ds, ["QueryRetrieveLevel=PATIENT"], logging.getLogger("test.dump"))
+    assert dump_dataset(ds, "1.2.840.10008.1.2").split("\n")[1] == "# Used TransferSyntax: Little Endian Explicit"
+    implicit = Dataset()
+    implicit.dcmtk_transfer_syntax = "1.2.840.10008.1.2"
+    MoveKeys.parse(["PatientID=1"]).apply(implicit)
+    assert dump_dataset(implicit, "1.2.840.10008.1.2.1").split("\n")[1] == (
+        "# Used TransferSyntax: Little Endian Implicit"
+    )

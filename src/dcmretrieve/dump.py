@@ -66,12 +66,15 @@ def transfer_syntax_of(ds: "Dataset") -> str:
 def dump_dataset(ds: "Dataset", transfer_syntax_uid: str | None = None, *, shorten: bool = False) -> str:
     """Render *ds* like ``DcmDataset::print`` (no leading/trailing newline).
 
-    ``transfer_syntax_uid`` is the data set's own transfer syntax (None: see
-    ``transfer_syntax_of``).  movescu's ``Request Identifiers:`` block is
+    The ``# Used TransferSyntax:`` line names the data set's *own* transfer
+    syntax, as DCMTK's does: the one recorded by ``query.load_query_file`` or
+    by the key functions (Little Endian Explicit for data sets built in
+    memory) wins; ``transfer_syntax_uid`` is used for other data sets (e.g.
+    received ones), else Little Endian Explicit.  movescu's ``Request Identifiers:`` block is
     ``"Request Identifiers:\\n\\n" + dump + "\\n"`` (DCMTK prints an empty
     line before and after the dump).
     """
-    uid = transfer_syntax_uid or transfer_syntax_of(ds)
+    uid = getattr(ds, "dcmtk_transfer_syntax", None) or transfer_syntax_uid or EXPLICIT_LITTLE
     name = TRANSFER_SYNTAX_NAMES.get(uid, "Unknown Transfer Syntax")
     lines = ["# Dicom-Data-Set", f"# Used TransferSyntax: {name}"]
     _dump_items(ds, 0, lines, shorten, uid)

@@ -324,8 +324,17 @@ class MoveKeys:
         the same tag (each call gets fresh copies)."""
         import copy
 
+        mark_in_memory(ds)
         for tag in sorted(self._elements):
             ds[tag] = copy.deepcopy(self._elements[tag])
+
+
+def mark_in_memory(ds: "Dataset") -> None:
+    """A data set built in memory reports Little Endian Explicit in DCMTK's
+    dump, whatever context it is sent on; one read from a query file keeps
+    the file's transfer syntax (set by ``query.load_query_file``)."""
+    if not getattr(ds, "dcmtk_transfer_syntax", None):
+        ds.dcmtk_transfer_syntax = "1.2.840.10008.1.2.1"
 
 
 def _parse_move_key(key: str) -> "DataElement":
@@ -384,6 +393,7 @@ def apply_get_keys(ds: "Dataset", keys: list[str], logger: logging.Logger) -> No
     Bad keys are logged at ERROR as ``Bad override key/path: <key>: <reason>``;
     whatever they created before failing stays, as in DCMTK.
     """
+    mark_in_memory(ds)
     for key in keys:
         try:
             apply_path_with_value(ds, key)
