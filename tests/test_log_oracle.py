@@ -251,3 +251,27 @@ def test_syslog_appender_matches_dcmtk(case: str, tmp_path: Path) -> None:
     assert len(norm[:mark]) == 8  # (--arguments + 3 messages) x 2 appenders
     assert norm[mark + 1 :] == norm[:mark]
     assert (tmp_path / "ours.err").read_text() == (tmp_path / "dcmtk.err").read_text()
+
+
+CRASH_CFGS = {
+    "root-without-level": ["log4cplus.rootLogger = INFO2, c", "log4cplus.appender.c = log4cplus::ConsoleAppender"],
+    "async-without-appender": ["log4cplus.rootLogger = INFO, a", "log4cplus.appender.a = log4cplus::AsyncAppender"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(CRASH_CFGS))
+def test_configurations_that_crash_dcmtk_crash_alike(case: str, tmp_path: Path) -> None:
+    """DCMTK 3.6.7 aborts (SIGABRT, shell status 134) on these files; so do we,
+    with the same text on stderr."""
+    (tmp_path / "t.cfg").write_text("\n".join(CRASH_CFGS[case]) + "\n")
+    port = str(free_port())
+    expanded = ["--log-config", "t.cfg", "127.0.0.1", port, "--key", "QueryRetrieveLevel=PATIENT"]
+    (dcmtk, _), (ours, _) = _run_all(
+        [
+            ([DCMTK_MOVESCU, "-lc", "t.cfg", "127.0.0.1", port, "-k", "QueryRetrieveLevel=PATIENT"], tmp_path),
+            ([sys.executable, "-c", EMULATE, "t.cfg", DCMTK_MOVESCU, *expanded], tmp_path),
+        ]
+    )
+    assert dcmtk.returncode == ours.returncode == -6
+    assert ours.stdout == dcmtk.stdout
+    assert ours.stderr == dcmtk.stderr

@@ -564,6 +564,28 @@ class Appender(logging.Handler):
             else:
                 self.filters.append(maker(filters.subset(f"{i}.")))
             i += 1
+        if props.get_bool("UseLockFile", False):
+            name = props.get("LockFile") or self.default_lock_name()
+            if name:
+                self.open_lock(name)
+
+    # -- inter-process lock (UseLockFile): fcntl lock on a separate file ----
+    lock_fd: int | None = None
+
+    def default_lock_name(self) -> str:
+        return ""
+
+    def open_lock(self, name: str) -> None:
+        try:
+            self.lock_fd = os.open(name, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError:
+            _loglog("ERROR", "Unable to open lock file: " + name)
+
+    def close(self) -> None:
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)
+            self.lock_fd = None
+        super().close()
 
     def handle(self, record: logging.LogRecord) -> bool:  # type: ignore[override]
         if record.levelno < self.threshold:
@@ -576,7 +598,16 @@ class Appender(logging.Handler):
                 break
         with self.lock:  # type: ignore[union-attr]
             try:
-                self.append(record)
+                if self.lock_fd is None:
+                    self.append(record)
+                else:
+                    import fcntl
+
+                    fcntl.lockf(self.lock_fd, fcntl.LOCK_EX)
+                    try:
+                        self.append(record)
+                    finally:
+                        fcntl.lockf(self.lock_fd, fcntl.LOCK_UN)
             except Exception:  # a logger must never take the program down
                 pass
         return True
@@ -643,6 +674,9 @@ class FileAppender(Appender):
         except OSError:
             self.stream = None
             self.report("Unable to open file: " + self.filename)
+
+    def default_lock_name(self) -> str:
+        return self.filename + ".lock" if self.filename else ""
 
     def report(self, msg: str) -> None:
         """log4cplus' OnlyOnceErrorHandler."""
@@ -938,6 +972,73 @@ class SysLogAppender(Appender):
         super().close()
 
 
+class AsyncAppender(Appender):
+    """log4cplus AsyncAppender: hands events to the appender described by
+    ``Appender`` / ``Appender.*``.  Its own layout, Threshold and filters are
+    ignored (as in DCMTK); the hand-over is synchronous, which gives the same
+    output in the same order without a background thread.  Without an
+    ``Appender`` DCMTK reports the error and later dies on an assertion; that
+    is reproduced too."""
+
+    def __init__(self, props: "Properties") -> None:
+        super().__init__()
+        self.inner: Appender | None = None
+        self.broken = False
+        name = props.get("Appender")
+        if not name:
+            _loglog("ERROR", "Unspecified appender for AsyncAppender.")
+            self.broken = True
+        elif name not in _APPENDER_TYPES:
+            _loglog("ERROR", "AsyncAppender::AsyncAppender() - Cannot find AppenderFactory: " + name)
+        else:
+            self.inner = _make_appender(name, props.subset("Appender."))
+
+    def handle(self, record: logging.LogRecord) -> bool:  # type: ignore[override]
+        if self.broken:
+            _crash_async_queue()
+        if self.inner is not None:
+            return self.inner.handle(record)
+        return False
+
+    def append(self, record: logging.LogRecord) -> None:  # pragma: no cover - handle() delegates
+        return None
+
+    def flush(self) -> None:
+        if self.inner is not None:
+            self.inner.flush()
+
+    def close(self) -> None:
+        if self.broken:
+            _crash_async_queue()
+        if self.inner is not None:
+            self.inner.close()
+        super().close()
+
+
+def _crash_async_queue() -> None:
+    """DCMTK 3.6.7 with an AsyncAppender lacking ``Appender``."""
+    sys.stdout.flush()
+    progname = os.path.basename(sys.argv[0] or "") or "python"
+    sys.stderr.write(
+        f"{progname}: ./oflog/include/dcmtk/oflog/helpers/pointer.h:143: "
+        "T* dcmtk::log4cplus::helpers::SharedObjectPtr<T>::operator->() const "
+        "[with T = dcmtk::log4cplus::thread::Queue]: Assertion `pointee' failed.\n"
+    )
+    sys.stderr.flush()
+    os.abort()
+
+
+_APPENDER_TYPES = (
+    "log4cplus::ConsoleAppender",
+    "log4cplus::NullAppender",
+    "log4cplus::FileAppender",
+    "log4cplus::RollingFileAppender",
+    "log4cplus::DailyRollingFileAppender",
+    "log4cplus::SysLogAppender",
+    "log4cplus::AsyncAppender",
+)
+
+
 def _make_layout(factory: str, props: "Properties") -> Layout | None:
     if factory == "log4cplus::SimpleLayout":
         return SimpleLayout()
@@ -976,6 +1077,8 @@ def _make_appender(factory: str, props: "Properties") -> Appender | None:
         app = DailyRollingFileAppender(props)
     elif factory == "log4cplus::SysLogAppender":
         app = SysLogAppender(props)
+    elif factory == "log4cplus::AsyncAppender":
+        return AsyncAppender(props)
     else:
         _loglog("ERROR", "PropertyConfigurator::configureAppenders()- Cannot find AppenderFactory: " + factory)
         return None
