@@ -186,6 +186,8 @@ MOVE_ERRORS = [
     (["SelectorOWValue=zz"], 'cannot put tag value: (0072,0069)="zz"'),
     (["SelectorFDValue=abc"], 'cannot put tag value: (0072,0074)="abc"'),
     (["patientid=X"], "bad key format or dictionary name not found in dictionary: patientid"),
+    (["fffe,e000"], "cannot create element for tag: (fffe,e000)"),
+    (["ItemDelimitationItem"], "cannot create element for tag: (fffe,e00d)"),
     (["CommandLengthToEnd=1"], "bad key format or dictionary name not found in dictionary: CommandLengthToEnd"),
     (["SyntheticData=YES"], "bad key format or dictionary name not found in dictionary: SyntheticData"),
     # processed right to left: the rightmost bad key is reported
@@ -392,6 +394,8 @@ GET_ERRORS = [
     ("(0010,0020)x=X", "Invalid Path: Non-sequence tag found with rest path following"),
     ("ReferencedStudySequence[1", "Unable to parse item number at beginning of path: [1"),
     ("(0010,0020]=X", "Unable to parse tag at beginning of path: (0010,0020]"),
+    ("(fffe,e000)", "Illegal call, perhaps wrong parameters"),
+    ("Item=1", "Illegal call, perhaps wrong parameters"),
 ]
 
 

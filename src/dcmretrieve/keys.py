@@ -364,6 +364,8 @@ def _parse_move_key(key: str) -> "DataElement":
     entry = dictionary.find_tag(tag)
     if entry is None:
         raise CommandLineError(f"unknown tag: ({group:04x},{element:04x})")
+    if entry.vr == "na":  # items and delimiters: DcmItem::newDicomElement gives NULL
+        raise CommandLineError(f"cannot create element for tag: ({group:04x},{element:04x})")
     elem = new_element(tag, entry.vr)
     if value:
         try:
@@ -479,6 +481,8 @@ def _find_or_create_item_path(item: "Dataset", path: str) -> Any:
     tag, vr, rest = _parse_tag_from_path(path, item)
     created = False
     if tag not in item:
+        if vr == "na":  # items and delimiters cannot be created as elements
+            raise PathError(ILLEGAL_CALL)
         item[tag] = new_element(tag, vr)
         created = True
     elem = item[tag]
