@@ -444,3 +444,19 @@ def test_getscu_on_query_file_modifies_in_place() -> None:
         "(fffe,e0dd) na (SequenceDelimitationItem for re-encod.) #   0, 0 SequenceDelimitationItem",
         "(0010,0020) LO (no value available)                     #   0, 0 PatientID",
     ]
+
+
+def test_non_ascii_values_keep_the_typed_bytes() -> None:
+    """DCMTK sends the command-line bytes unchanged and pads the dump by
+    bytes (observed: "[Müller^Jörg]" is followed by 25 blanks)."""
+    from pynetdicom.dsutils import encode
+
+    ds = Dataset()
+    MoveKeys.parse(["PatientName=Müller^Jörg", "PatientID=ü\\ä"]).apply(ds)
+    assert element_lines(ds) == [
+        "(0010,0010) PN [Müller^Jörg]                          #  14, 1 PatientName",
+        "(0010,0020) LO [ü\\ä]                                  #   6, 2 PatientID",
+    ]
+    raw = encode(ds, False, True)
+    assert b"PN\x0e\x00M\xc3\xbcller^J\xc3\xb6rg " in raw
+    assert b"LO\x06\x00\xc3\xbc\\\xc3\xa4 " in raw

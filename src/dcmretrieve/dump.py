@@ -91,9 +91,16 @@ def _line(level: int, tag: int, vr: str, info: str, length: int, vm: int, name: 
           shorten: bool, printed: int | None = None) -> str:
     """DcmObject::printInfoLine / printInfoLineEnd."""
     if printed is None:
-        if shorten and len(info) > LINE_LENGTH:
-            info = info[: LINE_LENGTH - 3] + "..."
-        printed = len(info)
+        # DCMTK counts bytes (UTF-8 from the command line counts per byte)
+        raw = info.encode("utf-8", "surrogateescape") if not info.isascii() else None
+        size = len(raw) if raw is not None else len(info)
+        if shorten and size > LINE_LENGTH:
+            if raw is not None:
+                info = raw[: LINE_LENGTH - 3].decode("utf-8", "surrogateescape") + "..."
+            else:
+                info = info[: LINE_LENGTH - 3] + "..."
+            size = LINE_LENGTH
+        printed = size
     pad = " " * (VALUE_WIDTH - printed) if printed < VALUE_WIDTH else ""
     length_text = "u/l" if length == UNDEFINED_LENGTH else f"{length:3d}"
     return (
@@ -151,11 +158,14 @@ def _dump_sequence(elem: "DataElement", level: int, lines: list[str], shorten: b
 
 
 def _string_value(elem: "DataElement") -> str:
+    """The element's string as DCMTK holds it.  Raw bytes (``-k`` values with
+    non-ASCII characters are kept as the bytes typed) are shown as UTF-8,
+    which is what a terminal shows for DCMTK's raw output."""
     value = elem.value
     if value is None:
         return ""
     if isinstance(value, bytes):
-        return value.decode("latin-1")
+        return value.decode("utf-8", "surrogateescape")
     if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
         return "\\".join(_one_string(v) for v in value)
     return _one_string(value)
@@ -165,14 +175,19 @@ def _one_string(value: Any) -> str:
     original = getattr(value, "original_string", None)
     if isinstance(original, str):
         return original
+    if isinstance(original, bytes):
+        return original.decode("utf-8", "surrogateescape")
     return str(value)
 
 
 def _encoded_length(text: str) -> int:
-    try:
-        size = len(text.encode("latin-1"))
-    except UnicodeEncodeError:
-        size = len(text.encode("utf-8"))
+    if text.isascii():
+        size = len(text)
+    else:
+        try:
+            size = len(text.encode("utf-8", "surrogateescape"))
+        except UnicodeEncodeError:  # pragma: no cover - lone surrogates from elsewhere
+            size = len(text.encode("utf-8", "replace"))
     return size + (size & 1)
 
 

@@ -173,6 +173,16 @@ def put_string(elem: "DataElement", value: str) -> None:
         text = value.rstrip(" ")
         if vr == "UI":
             text = text.rstrip("\0")
+        if not text.isascii():
+            # DCMTK stores the bytes as typed (no character set conversion):
+            # keep the original command-line bytes for the wire.
+            import os
+
+            from pydicom.valuerep import PersonName
+
+            raw = os.fsencode(text)
+            elem._value = PersonName(raw) if vr == "PN" else raw
+            return
         if vr == "PN":
             converted = DataElement(elem.tag, "PN", text, validation_mode=config.IGNORE)
             elem._value = converted.value
