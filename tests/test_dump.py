@@ -148,3 +148,20 @@ def test_own_transfer_syntax_wins_over_the_context() -> None:
     assert dump_dataset(implicit, "1.2.840.10008.1.2.1").split("\n")[1] == (
         "# Used TransferSyntax: Little Endian Implicit"
     )
+
+
+@pytest.mark.skipif(shutil.which(DCMDUMP) is None, reason="DCMTK's dcmdump is not installed")
+@pytest.mark.parametrize("charset", ["ISO_IR 100", "ISO_IR 192"])
+def test_stored_bytes_printed_and_counted_like_dcmdump(tmp_path: Path, charset: str) -> None:
+    """DCMTK prints and counts the stored bytes (here Latin-1 or UTF-8)."""
+    ds = Dataset()
+    ds.SpecificCharacterSet = charset
+    ds.PatientName = "Müller^Jörg"
+    ds.PatientID = "Jörg"
+    ds.StudyDescription = "ü" * 30
+    path = tmp_path / "charset.dcm"
+    path.write_bytes(encode(ds, False, True))
+    out = subprocess.run([DCMDUMP, str(path)], capture_output=True, timeout=20).stdout
+    real = out.decode("utf-8", "surrogateescape").splitlines()
+    real = real[real.index("# Dicom-Data-Set"):]
+    assert dump_dataset(load_query_file(str(path)), shorten=True).splitlines() == real

@@ -77,14 +77,31 @@ def dump_dataset(ds: "Dataset", transfer_syntax_uid: str | None = None, *, short
     uid = getattr(ds, "dcmtk_transfer_syntax", None) or transfer_syntax_uid or EXPLICIT_LITTLE
     name = TRANSFER_SYNTAX_NAMES.get(uid, "Unknown Transfer Syntax")
     lines = ["# Dicom-Data-Set", f"# Used TransferSyntax: {name}"]
-    _dump_items(ds, 0, lines, shorten, uid)
+    _dump_items(ds, 0, lines, shorten, uid, None)
     return "\n".join(lines)
 
 
-def _dump_items(ds: "Dataset", level: int, lines: list[str], shorten: bool, uid: str) -> None:
+def _dump_items(ds: "Dataset", level: int, lines: list[str], shorten: bool, uid: str,
+                encodings: list[str] | None) -> None:
+    encodings = _encodings(ds, encodings)
     for tag in sorted(ds.keys()):
         elem = ds[tag]
-        _dump_element(elem, ds, level, lines, shorten, uid)
+        _dump_element(elem, ds, level, lines, shorten, uid, encodings)
+
+
+def _encodings(ds: "Dataset", inherited: list[str] | None) -> list[str] | None:
+    """Python codecs of the item's Specific Character Set (or the parent's):
+    DCMTK prints and counts the bytes as stored, so lengths follow them."""
+    if 0x00080005 not in ds:
+        return inherited
+    try:
+        from pydicom.charset import convert_encodings
+
+        value = ds[0x00080005].value
+        terms = list(value) if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue" else [value]
+        return convert_encodings([str(t) for t in terms if t is not None] or [""])
+    except Exception:  # noqa: BLE001 - unknown terms: DCMTK counts the raw bytes anyway
+        return inherited
 
 
 def _line(level: int, tag: int, vr: str, info: str, length: int, vm: int, name: str,
@@ -122,19 +139,19 @@ def _tag_name(tag: int, item: "Dataset") -> str:
 
 
 def _dump_element(elem: "DataElement", item: "Dataset", level: int, lines: list[str],
-                  shorten: bool, uid: str) -> None:
+                  shorten: bool, uid: str, encodings: list[str] | None) -> None:
     tag = elem.tag
     vr = dcmtk_vr(elem)
     name = _tag_name(tag, item)
     if vr == "SQ":
-        _dump_sequence(elem, level, lines, shorten, uid, name)
+        _dump_sequence(elem, level, lines, shorten, uid, name, encodings)
         return
-    info, length, vm, printed = _value_info(elem, vr, shorten, uid)
+    info, length, vm, printed = _value_info(elem, vr, shorten, uid, encodings)
     lines.append(_line(level, tag, vr, info, length, vm, name, shorten, printed))
 
 
 def _dump_sequence(elem: "DataElement", level: int, lines: list[str], shorten: bool,
-                   uid: str, name: str) -> None:
+                   uid: str, name: str, encodings: list[str] | None) -> None:
     items = list(elem.value or [])
     undefined = bool(getattr(elem, "is_undefined_length", False)) and hasattr(elem, "dcmtk_length")
     length = getattr(elem, "dcmtk_length", 0)
@@ -150,7 +167,7 @@ def _dump_sequence(elem: "DataElement", level: int, lines: list[str], shorten: b
         lines.append(_line(level + 1, 0xFFFEE000, "na",
                            f"(Item with {item_kind} length #={len(item)})",
                            UNDEFINED_LENGTH if item_undefined else item_length, 1, "Item", shorten))
-        _dump_items(item, level + 2, lines, shorten, uid)
+        _dump_items(item, level + 2, lines, shorten, uid, encodings)
         text = "(ItemDelimitationItem)" if item_undefined else "(ItemDelimitationItem for re-encoding)"
         lines.append(_line(level + 1, 0xFFFEE00D, "na", text, 0, 0, "ItemDelimitationItem", shorten))
     text = "(SequenceDelimitationItem)" if undefined else "(SequenceDelimitationItem for re-encod.)"
@@ -180,6 +197,32 @@ def _one_string(value: Any) -> str:
     return str(value)
 
 
+def _encode(text: str, elem: "DataElement", encodings: list[str] | None) -> bytes:
+    """Bytes of *text* as stored: raw command-line bytes are UTF-8/undecoded;
+    values read by pydicom are re-encoded with their character set."""
+    if text.isascii():
+        return text.encode("ascii")
+    raw_value = elem.value
+    if isinstance(raw_value, bytes) or isinstance(getattr(raw_value, "original_string", None), bytes):
+        return text.encode("utf-8", "surrogateescape")
+    if encodings:
+        try:
+            from pydicom.charset import encode_string
+
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return encode_string(text, encodings)
+        except Exception:  # noqa: BLE001
+            pass
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _stored_bytes(elem: "DataElement", text: str, encodings: list[str] | None) -> bytes:
+    return _encode(text, elem, encodings)
+
+
 def _encoded_length(text: str) -> int:
     if text.isascii():
         size = len(text)
@@ -191,7 +234,8 @@ def _encoded_length(text: str) -> int:
     return size + (size & 1)
 
 
-def _value_info(elem: "DataElement", vr: str, shorten: bool, uid: str) -> tuple[str, int, int, int | None]:
+def _value_info(elem: "DataElement", vr: str, shorten: bool, uid: str,
+                encodings: list[str] | None = None) -> tuple[str, int, int, int | None]:
     """(info text, length field, VM, printed length or None)."""
     if vr in STRING_VRS:
         text = _string_value(elem).rstrip(" ")
@@ -199,7 +243,8 @@ def _value_info(elem: "DataElement", vr: str, shorten: bool, uid: str) -> tuple[
             text = text.rstrip("\0")
         if text == "":
             return "(no value available)", 0, 0, None
-        length = _encoded_length(text)
+        raw = _stored_bytes(elem, text, encodings)
+        length = len(raw) + (len(raw) & 1)
         vm = 1 if vr in SINGLE_STRING_VRS else text.count("\\") + 1
         if vr == "UI":
             from .sopclasses import UID_NAMES
@@ -207,7 +252,15 @@ def _value_info(elem: "DataElement", vr: str, shorten: bool, uid: str) -> tuple[
             symbol = UID_NAMES.get(text)
             if symbol and text != "UID":
                 return "=" + symbol, length, vm, None
-        return "[" + text + "]", length, vm, None
+        printed = len(raw) + 2
+        # DCMTK prints the stored bytes; decoding them with surrogateescape
+        # lets the log stream write exactly those bytes again.
+        if shorten and printed > LINE_LENGTH:
+            # "[" + the first 66 stored bytes + "..." (cut even inside a character)
+            cut = raw[: LINE_LENGTH - 4].decode("utf-8", "surrogateescape")
+            return "[" + cut + "...", length, vm, LINE_LENGTH
+        text = raw.decode("utf-8", "surrogateescape")
+        return "[" + text + "]", length, vm, printed
     if vr in _INT_FORMATS or vr == "AT":
         values = _numbers(elem)
         if not values:
