@@ -268,9 +268,11 @@ class Condition:
     module: int
     code: int
     text: str
+    sub: "Condition | None" = None  # DCMTK's compound conditions dump one line each
 
     def dump(self) -> str:
-        return f"{self.module:04x}:{self.code:04x} {self.text}"
+        own = f"{self.module:04x}:{self.code:04x} {self.text}"
+        return own if self.sub is None else own + "\n" + self.sub.dump()
 
     def __str__(self) -> str:
         return self.dump()
@@ -1159,7 +1161,8 @@ class Association:
         while True:
             pc, control, data = self._next_pdv(limit)  # type: ignore[arg-type]
             if not control & 0x01:
-                raise DimseError(COND_UNEXPECTED_PDV)
+                raise DimseError(Condition(0x0006, 0x020D, "DIMSE Failed to receive message",
+                                           _dul(0x020F, "DIMSE: Command PDV Expected")))
             pc_id = pc
             parts.append(bytes(data))
             if control & 0x02:

@@ -577,7 +577,7 @@ class StorePipeline:
         if name is None:
             return StoreResult("missing-uid", info)
         shown, path = self.final_path(name)
-        if self.overwrite_warning and os.path.lexists(path):
+        if self.overwrite_warning and os.path.isfile(path):  # DCMTK: fileExists() (no directories)
             self.logger.warning("DICOM file already exists, overwriting: %s", shown)
         temp: _TempFile | None = None
         try:

@@ -1,0 +1,391 @@
+"""getscu end to end: differential tests against DCMTK 3.6.7 and fault tests.
+
+Why differential: DCMTK 3.6.7 is the oracle.  Running the same argv through
+/usr/bin/getscu and ours against the same peer (dcmqrscp, fakeqr, Orthanc,
+storescp) and comparing exit status, stderr and the files written (names and
+bytes) catches any drift without hard-coding expected output.  Where we
+deviate on purpose (docs/deviations.md) the test says which deviation.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import sampledata
+
+DCMTK_GETSCU = "/usr/bin/getscu"
+#: ours, always by explicit interpreter + module (PATH's getscu may be anything)
+OURS_GETSCU = [sys.executable, "-m", "dcmretrieve.getscu"]
+TIMEOUT = 120.0
+
+#: DEBUG lines only DCMTK prints (dcmdata internals, identification, dictionary)
+_DCMTK_ONLY_DEBUG = (
+    "D: $dcmtk:", "D: $dcmretrieve:", "D: DcmDataDictionary:", "D: DcmDataset::read()",
+    "D: DcmFileFormat::", "D: DcmItem::", "D: DcmMetaInfo::",
+)
+
+
+@dataclass
+class Run:
+    rc: int
+    stdout: str
+    stderr: str
+    cwd: Path
+
+    def files(self, sub: str = ".") -> dict[str, bytes]:
+        """Every regular file below ``cwd/sub`` (relative name -> bytes)."""
+        root = self.cwd / sub
+        out: dict[str, bytes] = {}
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                out[str(path.relative_to(root))] = path.read_bytes()
+        return out
+
+
+def _env(extra: dict[str, str] | None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("DCMDICTPATH", None)
+    env.update(extra or {})
+    return env
+
+
+def run_tool(tool: str, args: list[str], cwd: Path, env: dict[str, str] | None = None,
+             timeout: float = TIMEOUT) -> Run:
+    """Run ``dcmtk`` or ``ours`` with ``args`` in ``cwd`` (created)."""
+    cwd.mkdir(parents=True, exist_ok=True)
+    argv = [DCMTK_GETSCU, *args] if tool == "dcmtk" else [*OURS_GETSCU, *args]
+    proc = subprocess.run(argv, cwd=cwd, env=_env(env), capture_output=True, text=True,
+                          timeout=timeout, errors="replace")
+    return Run(proc.returncode, proc.stdout, proc.stderr, cwd)
+
+
+def run_both(args: list[str], tmp: Path, env: dict[str, str] | None = None,
+             prepare: "callable | None" = None) -> tuple[Run, Run]:  # type: ignore[valid-type]
+    """(dcmtk, ours), each in its own fresh working directory under ``tmp``."""
+    runs = []
+    for tool in ("dcmtk", "ours"):
+        cwd = tmp / tool
+        cwd.mkdir(parents=True, exist_ok=True)
+        if prepare is not None:
+            prepare(cwd)
+        runs.append(run_tool(tool, args, cwd, env))
+    return runs[0], runs[1]
+
+
+def comparable_stderr(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if not line.startswith(_DCMTK_ONLY_DEBUG))
+
+
+def assert_same(dcmtk: Run, ours: Run, files: bool = True, debug: bool = False) -> None:
+    """Exit status, stderr (minus dcmdata-internal DEBUG lines) and files identical."""
+    err_d, err_o = dcmtk.stderr, ours.stderr
+    if debug:
+        err_d, err_o = comparable_stderr(err_d), comparable_stderr(err_o)
+    assert err_o == err_d
+    assert ours.rc == dcmtk.rc
+    assert ours.stdout == dcmtk.stdout
+    if files:
+        mine, theirs = ours.files(), dcmtk.files()
+        assert sorted(mine) == sorted(theirs)
+        for name, data in theirs.items():
+            assert mine[name] == data, name
+
+
+pytestmark = pytest.mark.network
+
+PAT = ["-k", "QueryRetrieveLevel=PATIENT"]
+
+
+def _peer(server) -> list[str]:  # type: ignore[no-untyped-def]
+    return [server.host, str(server.port)]
+
+
+# ---------------------------------------------------------------------------
+# dcmqrscp: the happy paths, option by option
+
+
+@pytest.mark.parametrize("opts", [
+    ["-v"],
+    ["-v", "+B"],
+    ["-v", "--ignore"],
+    ["-v", "-od", "out//"],
+    ["-v", "+B", "-od", "out"],
+    ["-d"],
+    ["-d", "+B"],
+    ["-d", "--ignore"],
+    ["-v", "+v"],
+    ["-v", "-aet", "ABCDEFGHIJKLMNOPQRSTUV"],
+    ["-v", "-pdu", "4096"],
+    ["-v", "-pdu", "131072"],
+    ["-v", "-to", "5", "-ta", "5", "-td", "5"],
+    ["-v", "--repeat", "2"],
+    ["-v", "--abort"],
+    ["-v", "-xe", "+xe"],
+    ["-v", "-xb", "+xb"],
+    ["-v", "-xd", "+xd"],
+    ["-v", "-x=", "+x="],
+    ["-v", "+xs"],
+    ["-v", "+xv"],
+    ["-q"],
+    [],
+], ids=lambda o: " ".join(o) or "default")
+def test_dcmqrscp_all_patients(qrscp, tmp_path: Path, opts: list[str]) -> None:
+    args = [*opts, "-aec", "COMMON", *_peer(qrscp), *PAT, "-k", "PatientID=*"]
+
+    def prepare(cwd: Path) -> None:
+        (cwd / "out").mkdir()
+
+    dcmtk, ours = run_both(args, tmp_path, prepare=prepare)
+    assert_same(dcmtk, ours, debug="-d" in opts)
+    assert len(ours.files()) == (0 if "--ignore" in opts else 3)
+
+
+@pytest.mark.parametrize("opts,keys", [
+    (["-S"], ["-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={sampledata.MR.study_instance_uid}"]),
+    (["-O"], ["-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=4MR1"]),
+    (["-P"], ["-k", "QueryRetrieveLevel=STUDY", "-k", "PatientID=1CT1",
+              "-k", f"StudyInstanceUID={sampledata.CT.study_instance_uid}"]),
+    (["-P"], ["-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=none"]),
+    (["-P"], ["-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=1CT1", "-k", "Bad=1",
+              "-k", "(0010,0010)=Foo", "-k", "PatientID=id00001"]),
+], ids=["study", "psonly", "patient-study-level", "no-match", "keys-rightmost-bad"])
+def test_dcmqrscp_models_and_keys(qrscp, tmp_path: Path, opts: list[str], keys: list[str]) -> None:
+    dcmtk, ours = run_both(["-v", *opts, "-aec", "COMMON", *_peer(qrscp), *keys], tmp_path)
+    assert_same(dcmtk, ours)
+
+
+def test_query_file_one(qrscp, query_files, tmp_path: Path) -> None:
+    args = ["-v", "-aec", "COMMON", *_peer(qrscp), str(query_files["pat_ct"])]
+    dcmtk, ours = run_both(args, tmp_path)
+    assert_same(dcmtk, ours)
+    assert list(ours.files()) == [sampledata.CT.dcmtk_filename]
+
+
+def test_query_file_unreadable(qrscp, query_files, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.dcm"
+    bad.write_bytes(b"garbage\n")
+    args = ["-v", "-aec", "COMMON", *_peer(qrscp), str(query_files["pat_none"]), str(bad)]
+    dcmtk, ours = run_both(args, tmp_path)
+    assert_same(dcmtk, ours)
+    assert ours.rc == 1
+
+
+def test_several_query_files_deviation_1(qrscp, query_files, tmp_path: Path) -> None:
+    """Deviation #1: DCMTK crashes after the last file; ours processes every file,
+    prints the report and releases.  Compared with DCMTK run file by file."""
+    files = [str(query_files["pat_ct"]), str(query_files["pat_none"]), str(query_files["study_mr"])]
+    ours = run_tool("ours", ["-v", "-aec", "COMMON", "--ignore", *_peer(qrscp), *files], tmp_path / "ours")
+    assert ours.rc == 0
+    assert "Segmentation" not in ours.stderr
+    lines = ours.stderr.splitlines()
+    assert [x for x in lines if x.startswith("I: Sending C-GET Request")] == [
+        f"I: Sending C-GET Request (MsgID {n})" for n in (1, 2, 3)]
+    # every request behaves as DCMTK's single-file run of the same file
+    for index, name in enumerate(("pat_ct", "pat_none", "study_mr")):
+        single = run_tool("dcmtk", ["-v", "-aec", "COMMON", "--ignore", *_peer(qrscp), str(query_files[name])],
+                          tmp_path / f"d{index}")
+        body = single.stderr.split("I: Sending C-GET Request (MsgID 1)\n", 1)[1]
+        body = body.split("I: Final status report", 1)[0]
+        segment = ours.stderr.split(f"I: Sending C-GET Request (MsgID {index + 1})\n", 1)[1]
+        assert segment.startswith(body)
+    assert lines[-1] == "I: Releasing Association"
+    assert sum(1 for x in lines if x == "I: Final status report from last C-GET message:") == 1
+
+
+def test_overwrite_warning(qrscp, tmp_path: Path) -> None:
+    args = ["-aec", "COMMON", "-od", "o", *_peer(qrscp), *PAT, "-k", "PatientID=1CT1"]
+
+    def prepare(cwd: Path) -> None:
+        (cwd / "o").mkdir()
+        (cwd / "o" / sampledata.CT.dcmtk_filename).write_bytes(b"old")
+
+    dcmtk, ours = run_both(args, tmp_path, prepare=prepare)
+    assert_same(dcmtk, ours)
+    assert ours.stderr.startswith("W: DICOM file already exists, overwriting: o/CT.")
+
+
+@pytest.mark.parametrize("mode", ["normal", "+B"])
+def test_write_failure(qrscp, tmp_path: Path, mode: str) -> None:
+    """A directory in the way: C-STORE answered 0xC000, session ends, release fails."""
+    sample = sampledata.CT
+    blocker = sample.dcmtk_filename if mode == "normal" else sample.sop_instance_uid
+    args = ["-v", *(["+B"] if mode == "+B" else []), "-aec", "COMMON", "-od", "wf", *_peer(qrscp),
+            *PAT, "-k", "PatientID=1CT1"]
+
+    def prepare(cwd: Path) -> None:
+        (cwd / "wf" / blocker).mkdir(parents=True)
+
+    dcmtk, ours = run_both(args, tmp_path, prepare=prepare)
+    assert_same(dcmtk, ours, files=False)
+    assert "Association Release Failed: 0006:0316 DUL P-Data PDU arrived" in ours.stderr
+    # deviation #5: no stray temporary file
+    assert [p.name for p in (ours.cwd / "wf").iterdir()] == [blocker]
+
+
+@pytest.mark.parametrize("args", [
+    ["-v", "*PEER*", *PAT, "-k", "PatientID=1CT1"],                    # called AE unknown: rejected
+    ["-d", "*PEER*", *PAT, "-k", "PatientID=1CT1"],
+    ["-v", "-aet", "", "-aec", "COMMON", "*PEER*", *PAT],
+    ["-v", "-aec", "", "*PEER*", *PAT],
+    ["-v", "-aec", "COMMON", "127.0.0.1", "*FREE*", *PAT],               # connection refused
+    ["-v", "-aec", "COMMON", "a" * 58, "*FREE*", *PAT],                 # host name too long
+    ["-v", "-aec", "COMMON", "a" * 57, "*FREE*", *PAT],                 # unknown host
+], ids=["rejected", "rejected-debug", "empty-aet", "empty-aec", "refused", "long-host", "unknown-host"])
+def test_association_failures(qrscp, tmp_path: Path, args: list[str]) -> None:
+    from servers import free_port
+
+    free = str(free_port())
+    real: list[str] = []
+    for arg in args:
+        if arg == "*PEER*":
+            real += _peer(qrscp)
+        elif arg == "*FREE*":
+            real.append(free)
+        else:
+            real.append(arg)
+    dcmtk, ours = run_both(real, tmp_path)
+    assert_same(dcmtk, ours, debug="-d" in args)
+    assert ours.rc == 1
+
+
+def test_no_get_context_storescp(storescp, tmp_path: Path) -> None:
+    dcmtk, ours = run_both(["-v", "-aec", "STORESCP", *_peer(storescp), *PAT], tmp_path)
+    assert_same(dcmtk, ours)
+    assert "F: No adequate Presentation Contexts for sending C-GET" in ours.stderr
+
+
+# ---------------------------------------------------------------------------
+# fakeqr: statuses and faults
+
+
+@pytest.mark.parametrize("patient", ["WARN", "A701", "A702", "C000", "C123", "CANCEL", "MISMATCH", "TWO",
+                                     "ABORT", "RELEASE", "PENDDS"])
+def test_fakeqr_statuses(fakeqr, tmp_path: Path, patient: str) -> None:
+    args = ["-v", "-od", "fk", *_peer(fakeqr), *PAT, "-k", f"PatientID={patient}"]
+
+    def prepare(cwd: Path) -> None:
+        (cwd / "fk").mkdir()
+
+    dcmtk, ours = run_both(args, tmp_path, prepare=prepare)
+    assert_same(dcmtk, ours)
+
+
+@pytest.mark.parametrize("patient", ["MISMATCH", "WARN"])
+def test_fakeqr_bit_preserving(fakeqr, tmp_path: Path, patient: str) -> None:
+    args = ["-v", "+B", "-od", "fk", *_peer(fakeqr), *PAT, "-k", f"PatientID={patient}"]
+
+    def prepare(cwd: Path) -> None:
+        (cwd / "fk").mkdir()
+
+    dcmtk, ours = run_both(args, tmp_path, prepare=prepare)
+    assert_same(dcmtk, ours)
+
+
+def test_dimse_timeout(make_fakeqr, tmp_path: Path) -> None:
+    server = make_fakeqr(delay=3.0)
+    args = ["-v", "-td", "1", *_peer(server), *PAT, "-k", "PatientID=DELAY"]
+    dcmtk, ours = run_both(args, tmp_path)
+    assert_same(dcmtk, ours)
+    assert ours.rc == 1
+    assert "0006:0207 DIMSE No data available (timeout in non-blocking mode)" in ours.stderr
+
+
+def test_acse_timeout(make_fakeqr, tmp_path: Path) -> None:
+    server = make_fakeqr(mode="stalltcp")
+    dcmtk, ours = run_both(["-v", "-ta", "1", *_peer(server), *PAT], tmp_path)
+    assert_same(dcmtk, ours)
+    assert ours.stderr.endswith("F: Could not negotiate association: DUL network read timeout\n")
+
+
+def test_no_acceptable_contexts(make_fakeqr, tmp_path: Path) -> None:
+    server = make_fakeqr(mode="storeonly")
+    dcmtk, ours = run_both(["-v", *_peer(server), *PAT], tmp_path)
+    assert_same(dcmtk, ours)
+
+
+def test_nofind_mode(make_fakeqr, tmp_path: Path) -> None:
+    server = make_fakeqr(mode="nofind")
+    dcmtk, ours = run_both(["-v", *_peer(server), *PAT], tmp_path)
+    assert_same(dcmtk, ours)
+
+
+def test_implicit_only_deviation_4(fakeqr, tmp_path: Path) -> None:
+    """Deviation #4: +xi/-xi propose Implicit VR LE only (3.6.7: Explicit LE)."""
+    for tool in ("ours", "dcmtk"):
+        (tmp_path / tool / "o").mkdir(parents=True)
+    ours = run_tool("ours", ["-d", "-xi", "+xi", "-od", "o", *_peer(fakeqr), *PAT, "-k", "PatientID=4MR1"],
+                    tmp_path / "ours")
+    dcmtk = run_tool("dcmtk", ["-d", "-xi", "+xi", "-od", "o", *_peer(fakeqr), *PAT, "-k", "PatientID=4MR1"],
+                     tmp_path / "dcmtk")
+    assert ours.rc == dcmtk.rc == 0
+    proposed = ours.stderr.split("END A-ASSOCIATE-RQ")[0]
+    assert "=LittleEndianExplicit" not in proposed
+    assert proposed.count("=LittleEndianImplicit") == 121
+    assert dcmtk.stderr.split("END A-ASSOCIATE-RQ")[0].count("=LittleEndianExplicit") == 121
+    from pydicom import dcmread
+
+    (name,) = ours.files("o")
+    assert dcmread(ours.cwd / "o" / name).file_meta.TransferSyntaxUID == "1.2.840.10008.1.2"
+
+
+def test_hostile_uids_deviation_2(make_fakeqr, tmp_path: Path) -> None:
+    """Deviation #2: nothing lands outside -od, whatever the peer's UIDs.
+
+    fakeqr (pynetdicom) cannot parse a C-STORE-RSP echoing a UID longer than
+    64 characters, so it aborts after the third object: exit 1 is expected
+    then, the files are what matters.  The absolute-path UID is kept short
+    (a fresh directory under /tmp) for the same reason."""
+    import shutil
+    import tempfile
+
+    outside = Path(tempfile.mkdtemp(prefix="ev", dir="/tmp"))
+    try:
+        server = make_fakeqr(extra_args=["--evil-abs", str(outside / "evil-abs")])
+        _hostile_uids(server, tmp_path, outside)
+    finally:
+        shutil.rmtree(outside, ignore_errors=True)
+
+
+def _hostile_uids(server, tmp_path: Path, outside: Path) -> None:  # type: ignore[no-untyped-def]
+    for mode in ([], ["+B"]):
+        cwd = tmp_path / ("bp" if mode else "normal")
+        (cwd / "deep" / "od").mkdir(parents=True)
+        run = run_tool("ours", ["-v", *mode, "-od", "deep/od", *_peer(server), *PAT, "-k", "PatientID=EVILUID"],
+                       cwd)
+        assert run.stderr.count("I: Sending C-STORE Response (Success)") == 3, run.stderr
+        assert list(outside.iterdir()) == []
+        assert [p.name for p in cwd.iterdir()] == ["deep"]
+        assert [p.name for p in (cwd / "deep").iterdir()] == ["od"]
+        names = sorted(p.name for p in (cwd / "deep" / "od").iterdir())
+        assert len(names) == 3
+        assert all("/" not in n and not n.startswith(".") and len(n.encode()) <= 255 for n in names)
+
+
+def test_abort_mid_object_deviation_5(make_fakeqr, tmp_path: Path) -> None:
+    """Deviation #5: an object cut off by A-ABORT leaves no file, not even a temporary one."""
+    server = make_fakeqr(extra_args=["--abortmid-size", str(4 * 1024 * 1024)])
+    for mode in ([], ["+B"]):
+        cwd = tmp_path / ("bp" if mode else "normal")
+        (cwd / "od").mkdir(parents=True)
+        run = run_tool("ours", ["-v", *mode, "-od", "od", *_peer(server), *PAT, "-k", "PatientID=ABORTMID"], cwd)
+        assert run.rc == 1
+        assert "0006:0317 Peer aborted Association (or never connected)" in run.stderr
+        assert list((cwd / "od").iterdir()) == []
+
+
+# ---------------------------------------------------------------------------
+# Orthanc
+
+
+def test_orthanc_differential(make_orthanc, tmp_path: Path) -> None:
+    orthanc = make_orthanc()
+    args = ["-v", "-aec", orthanc.aetitle, *_peer(orthanc), *PAT, "-k", "PatientID=4MR1"]
+    dcmtk, ours = run_both(args, tmp_path)
+    assert_same(dcmtk, ours)
+    assert list(ours.files()) == [sampledata.MR.dcmtk_filename]
