@@ -598,11 +598,23 @@ def get_dictionary() -> DataDictionary:
     return _dictionary
 
 
+#: pydicom entries replaced or added by ``_register_with_pydicom``:
+#: (table, key, previous value or None) — undone by ``reset_for_tests``.
+_pydicom_changes: list[tuple[dict, object, object]] = []
+
+
 def reset_for_tests() -> None:
-    """Forget the loaded dictionary (tests change DCMDICTPATH)."""
+    """Forget the loaded dictionary and undo its pydicom registrations
+    (tests change DCMDICTPATH within one process; a program never does)."""
     global _dictionary, _loaded
     _dictionary = None
     _loaded = False
+    while _pydicom_changes:
+        table, key, previous = _pydicom_changes.pop()
+        if previous is None:
+            table.pop(key, None)
+        else:
+            table[key] = previous
 
 
 _DCMTK_VR_TO_PYDICOM = {"xs": "US or SS", "ox": "OB or OW", "px": "OB or OW", "lt": "US or OW",
@@ -629,7 +641,19 @@ def _register_with_pydicom(dictionary: DataDictionary) -> None:
             private.setdefault(entry.creator, {})[entry.tag] = (vr, entry.vm, entry.name, "")
         elif entry.group % 2 == 0 and entry.tag not in DicomDictionary:
             public[entry.tag] = (vr, entry.vm, entry.name, "", entry.name)
+    from pydicom.datadict import keyword_dict, private_dictionaries
+
     if public:
+        for tag, value in public.items():
+            _pydicom_changes.append((DicomDictionary, tag, DicomDictionary.get(tag)))
+            _pydicom_changes.append((keyword_dict, value[4], keyword_dict.get(value[4])))
         add_dict_entries(public)
     for creator, entries in private.items():
+        if creator not in private_dictionaries:
+            _pydicom_changes.append((private_dictionaries, creator, None))
+            private_dictionaries[creator] = {}
+        table = private_dictionaries[creator]
+        for tag in entries:
+            key = f"{tag >> 16:04X}xx{tag & 0xFF:02X}"
+            _pydicom_changes.append((table, key, table.get(key)))
         add_private_dict_entries(creator, entries)
