@@ -219,18 +219,33 @@ def test_generated_benchmark_data(tmp_path: Path) -> None:
     assert tiny_study != study
 
 
-def test_demo_machinery_with_dcmtk(tmp_path: Path) -> None:
-    """examples/demo.py runs end to end with DCMTK's own tools (--dcmtk).
-
-    Why: the demo's archive, query files and command files must be right
-    independently of our tools; the same steps with ours are the README demo.
-    """
+def _demo(workdir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     demo = Path(__file__).resolve().parent.parent / "examples" / "demo.py"
-    result = subprocess.run([sys.executable, str(demo), "--dcmtk", "--workdir", str(tmp_path)],
-                            capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, str(demo), *extra, "--workdir", str(workdir)],
+                          capture_output=True, text=True, timeout=90)
+
+
+def test_demo_ours_matches_dcmtk(tmp_path: Path) -> None:
+    """examples/demo.py (the README demo) works with DCMTK's tools (--dcmtk)
+    and with ours, and both write byte-identical files.
+
+    Why both: the DCMTK run proves the demo's archive, query files and
+    command files are right; ours must then give the very same result.
+    """
+    theirs, ours = tmp_path / "dcmtk", tmp_path / "ours"
+    result = _demo(theirs, "--dcmtk")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "demo: OK" in result.stdout
-    assert sorted(p.name for p in (tmp_path / "received" / "move").iterdir()) == \
+    assert sorted(p.name for p in (theirs / "received" / "move").iterdir()) == \
         sorted([sampledata.CT.dcmtk_filename, sampledata.MR.dcmtk_filename])
-    assert [p.name for p in (tmp_path / "received" / "get").iterdir()] == \
+    assert [p.name for p in (theirs / "received" / "get").iterdir()] == \
         [sampledata.CT.dcmtk_filename]
+    result = _demo(ours)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "demo: OK" in result.stdout
+    expected = sorted(p.relative_to(theirs) for p in (theirs / "received").rglob("*")
+                      if p.is_file())
+    got = sorted(p.relative_to(ours) for p in (ours / "received").rglob("*") if p.is_file())
+    assert got == expected
+    for rel in expected:
+        assert (ours / rel).read_bytes() == (theirs / rel).read_bytes(), rel
