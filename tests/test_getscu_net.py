@@ -368,15 +368,70 @@ def _hostile_uids(server, tmp_path: Path, outside: Path) -> None:  # type: ignor
 
 
 def test_abort_mid_object_deviation_5(make_fakeqr, tmp_path: Path) -> None:
-    """Deviation #5: an object cut off by A-ABORT leaves no file, not even a temporary one."""
+    """An object cut off by A-ABORT: DCMTK's messages and exit 1, and (deviation
+    #5) no file at all in -od, not even a temporary one."""
     server = make_fakeqr(extra_args=["--abortmid-size", str(4 * 1024 * 1024)])
     for mode in ([], ["+B"]):
-        cwd = tmp_path / ("bp" if mode else "normal")
-        (cwd / "od").mkdir(parents=True)
-        run = run_tool("ours", ["-v", *mode, "-od", "od", *_peer(server), *PAT, "-k", "PatientID=ABORTMID"], cwd)
-        assert run.rc == 1
-        assert "0006:0317 Peer aborted Association (or never connected)" in run.stderr
-        assert list((cwd / "od").iterdir()) == []
+        args = ["-v", *mode, "-od", "od", *_peer(server), *PAT, "-k", "PatientID=ABORTMID"]
+        dcmtk, ours = run_both(args, tmp_path / ("bp" if mode else "normal"),
+                               prepare=lambda cwd: (cwd / "od").mkdir())
+        assert_same(dcmtk, ours)
+        assert ours.rc == 1
+        assert "E: Failed sending C-STORE response: 0006:020e DIMSE Failed to send message" in ours.stderr
+        assert list((ours.cwd / "od").iterdir()) == []
+
+
+def _run_measured(args: list[str], cwd: Path, timeout: float) -> tuple[int, str, int]:
+    """Run ours; (exit status, stderr, peak RSS in KiB of that very process)."""
+    import time
+
+    cwd.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen([*OURS_GETSCU, *args], cwd=cwd, env=_env(None), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            proc.kill()
+            os.wait4(proc.pid, 0)
+            raise AssertionError("getscu did not finish in time")
+        time.sleep(0.05)
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, err, usage.ru_maxrss
+
+
+def _big_object(make_fakeqr, tmp_path: Path, size: int, timeout: float) -> None:  # type: ignore[no-untyped-def]
+    server = make_fakeqr(big_size=size)
+    (tmp_path / "run" / "od").mkdir(parents=True)
+    rc, err, rss_kib = _run_measured(["-v", "+B", "-od", "od", *_peer(server), *PAT, "-k", "PatientID=BIG"],
+                                     tmp_path / "run", timeout)
+    assert rc == 0, err
+    (name,) = [p for p in (tmp_path / "run" / "od").iterdir()]
+    assert name.stat().st_size > size
+    assert not name.name.startswith(".")
+    # memory stays flat: far below the object size (interpreter + pydicom ~ 60-90 MiB)
+    print(f"peak RSS {rss_kib} KiB for {size} bytes")
+    assert rss_kib < 150 * 1024, rss_kib
+
+
+def test_big_object_bit_preserving_flat_memory(make_fakeqr, tmp_path: Path) -> None:
+    """+B streams to disk: a 200 MB object with bounded RSS (the 1 GB run is marked slow)."""
+    _big_object(make_fakeqr, tmp_path, 200 * 1000 * 1000, 60)
+
+
+@pytest.mark.slow
+def test_big_object_1gb_bit_preserving(make_fakeqr, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """>1 GB in +B mode within 60 s and flat memory.  Deselected by default:
+    run with ``pytest -m slow`` (or DCMRETRIEVE_SLOW=1)."""
+    expr = request.config.getoption("markexpr") or ""
+    if not (("slow" in expr and "not slow" not in expr) or os.environ.get("DCMRETRIEVE_SLOW") == "1"):
+        pytest.skip("slow: select with -m slow")
+    _big_object(make_fakeqr, tmp_path, 1_100_000_000, 60)
 
 
 # ---------------------------------------------------------------------------

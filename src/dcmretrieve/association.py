@@ -296,6 +296,9 @@ COND_PEER_ABORTED = _dul(0x0317, "Peer aborted Association (or never connected)"
 COND_PEER_RELEASE = _dul(0x0319, "DUL Peer Requested Release")
 COND_READ_TIMEOUT = _dul(0x031A, "DUL network read timeout")
 COND_UNEXPECTED_PDU = _dul(0x031F, "Received unexpected PDU")
+#: what DCMTK reports when sending on an association the peer has already aborted
+COND_SEND_ON_CLOSED = Condition(0x0006, 0x020E, "DIMSE Failed to send message",
+                                _dul(0x0303, "DUL Finite State Machine Error: No action defined, state 1 event 8"))
 COND_NO_ACCEPTABLE_PC = Condition(0x0006, 0x0322, "No acceptable Presentation Contexts")
 
 
@@ -1142,7 +1145,7 @@ class Association:
     def send_command(self, pc_id: int, cmd: Command, dataset: bytes | memoryview | None = None) -> None:
         """Send a command (and its already-encoded data set) on context ``pc_id``."""
         if self.closed:
-            raise DimseError(COND_PEER_ABORTED)
+            raise DimseError(COND_SEND_ON_CLOSED)
         if dataset is not None and cmd.values.get(0x00000800, NO_DATASET) == NO_DATASET:
             cmd.values[0x00000800] = 0x0000
         elif dataset is None:

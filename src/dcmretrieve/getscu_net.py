@@ -242,12 +242,12 @@ class GetSCU:
                 self.net.debug("Stored instance to disk:\n  Filename: %s\n  SOP Class UID: %s\n"
                                "  SOP Instance UID: %s", result.path, sop_class, sop_inst)
         elif result.kind == "receive-error":
-            if self.pipeline.mode == "bit-preserving" and isinstance(result.error, A.DimseError):
-                self.net.error("Unable to receive and store dataset on presentation context %d: %s",
-                               pc_id, result.error.condition.dump())
-            if isinstance(result.error, A.DimseError) and assoc.closed:
-                self.net.error("Failed receiving DIMSE command: %s", result.error.condition.dump())
-                raise _SessionFailed()
+            # DCMTK (observed): normal/--ignore mode names the failure, +B says nothing;
+            # the 0xC000 answer then fails if the peer has gone (exit 1 below)
+            if self.pipeline.mode != "bit-preserving":
+                error = result.error
+                dump = error.condition.dump() if isinstance(error, A.DimseError) else A.COND_RECEIVE_FAILED.dump()
+                self.net.error("Unable to receive dataset on presentation context %d: %s", pc_id, dump)
             status, keep_going = 0xC000, False
         elif result.kind == "missing-uid":
             self.net.error("Cannot store received object: either SOP Instance or SOP Class UID not present")
