@@ -586,6 +586,7 @@ _LOGGER_OPTIONS = (
     Find("--log-level"),
     Find("--log-config"),
     PHASE_LOGGER,
+    Find("--arguments"),
     PHASE_ARGUMENTS,
 )
 _PREFER_BLOCK = tuple(o.long for o in PREFER)

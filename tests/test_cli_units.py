@@ -1,0 +1,292 @@
+"""Unit tests of the command-line engine: C number scanning, command-file
+splitting, the option tables' integrity, Settings contents, and the app's
+handler paths that the differential corpus cannot reach (we run as root, the
+network modules exist, …)."""
+
+from __future__ import annotations
+
+import io
+import os
+import shlex
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from dcmretrieve import app, cmdline, options
+from dcmretrieve.errors import CommandLineError
+from dcmretrieve.options import ULONG_MAX, Block, Find
+
+CORPUS = Path(__file__).parent / "cli_corpus"
+
+
+def run_captured(tool: str, argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = app.run(tool, argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+# ---------------------------------------------------------------------------
+# C number scanning (cli.md §3)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("104", 104), (" 104", 104), ("\t+104", 104), ("104abc", 104), ("127.0.0.1", 127),
+     ("0x68", 0), ("-5", -5), ("-0", 0), ("abc", None), ("", None), (" ", None), ("+", None),
+     ("+-1", None), ("99999999999999999999", 2**63 - 1), ("-99999999999999999999", -(2**63))],
+)
+def test_scan_long(text, expected):
+    assert cmdline.scan_long(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("104", 104), ("-1", ULONG_MAX), (" -1", ULONG_MAX), ("-0", 0), ("18446744073709551616", ULONG_MAX),
+     ("4096.9", 4096), ("1e5", 1), ("\u0663", None)],
+)
+def test_scan_ulong(text, expected):
+    assert cmdline.scan_ulong(text) == expected
+
+
+@pytest.mark.parametrize(
+    "vtype, text, status",
+    [(options.UNSIGNED, "-5", "invalid"), (options.UNSIGNED, " -5", "invalid"), (options.UNSIGNED, "-0", "invalid"),
+     (options.UNSIGNED, "+0", "underflow"), (options.SIGNED, "-0", "underflow"), (options.SIGNED, " -1", "underflow"),
+     (options.UNSIGNED, "131073", "overflow"), (options.UNSIGNED, " +4096", "ok")],
+)
+def test_number_status(vtype, text, status):
+    assert cmdline.number_status(vtype, text, 1, 131072)[0] == status
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [("abc", "Invalid parameter value abc"), ("0", "Invalid parameter value 0 (underflow)"),
+     ("65536", "Invalid parameter value 65536 (overflow)"), ("-1", "Invalid parameter value -1 (overflow)"),
+     ("0x68", "Invalid parameter value 0x68 (underflow)"), ("", "Invalid parameter value ")],
+)
+def test_port_parameter_messages(text, message):
+    with pytest.raises(CommandLineError) as info:
+        cmdline.check_port_parameter(text)
+    assert info.value.message == message
+
+
+# ---------------------------------------------------------------------------
+# command files (cli.md §6)
+
+
+@pytest.mark.parametrize(
+    "text, tokens",
+    [('-aet  MYAE\n\t-aec "THE SCP"   127.0.0.1\n 11399 \'x"y\' ab"c d"e "" \n',
+      ["-aet", "MYAE", "-aec", "THE SCP", "127.0.0.1", "11399", 'x"y', "abc d", "e", ""]),
+     ("-aet\r\nCRLFAE\r\n", ["-aet", "CRLFAE"]),
+     ('-aet "A B"C', ["-aet", "A B", "C"]),
+     ('-aet "UNTERM\n 127', ["-aet", "UNTERM\n 127"]),
+     ("''\"\"", ["", ""]),
+     ("", []),
+     ("   \n\t ", [])],
+)
+def test_split_command_file(text, tokens):
+    assert cmdline.split_command_file(text) == tokens
+
+
+def test_command_files_expand_once_and_in_place(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "inner.txt").write_text("-v")
+    (tmp_path / "outer.txt").write_text("@inner.txt -d")
+    (tmp_path / "adir").mkdir()
+    assert cmdline.expand_command_files(["a", "@outer.txt", "@", "@adir", "b"]) == ["a", "@inner.txt", "-d", "@", "b"]
+    with pytest.raises(CommandLineError, match="^Cannot open command file 'nope'$"):
+        cmdline.expand_command_files(["@nope"])
+
+
+@pytest.mark.parametrize("arg, expected", [("-v", True), ("+B", True), ("--", True), ("-", False), ("+", False),
+                                           ("-1", False), ("+5", False), ("-1x", False), ("@", False), ("", False)])
+def test_is_option(arg, expected):
+    assert cmdline.is_option(arg) is expected
+
+
+# ---------------------------------------------------------------------------
+# the tables
+
+
+@pytest.mark.parametrize("tool", options.TOOLS)
+def test_every_option_is_evaluated_exactly_once(tool):
+    evaluated = []
+    for item in options.EVALUATION[tool]:
+        if isinstance(item, Find):
+            evaluated.append(item.long)
+        elif isinstance(item, Block):
+            evaluated.extend(item.members)
+    assert len(evaluated) == len(set(evaluated))
+    expected = {o.long for o in options.options_of(tool) if o.action not in ("exclusive", "append")}
+    assert set(evaluated) == expected
+
+
+@pytest.mark.parametrize("tool", options.TOOLS)
+def test_names_are_unique_and_fit_the_columns(tool):
+    names = [n for o in options.options_of(tool) for n in (o.long, o.short) if n]
+    assert len(names) == len(set(names))
+    for option in options.options_of(tool):
+        assert len(option.long) <= options.LONGCOL
+        assert cmdline.is_option(option.long) and (option.short is None or cmdline.is_option(option.short))
+
+
+@pytest.mark.parametrize("tool", options.TOOLS)
+def test_every_dest_is_a_settings_field_or_a_logger_field(tool):
+    from dcmretrieve.settings import Settings
+
+    fields = set(vars(Settings(tool=tool)))
+    for option in options.options_of(tool):
+        if option.dest:
+            assert option.dest in fields or option.dest in ("verbosity", "log_level_option"), option
+
+
+def _evaluate_all(tool: str, argv: list[str]):
+    """Parse and run only the option checks (no phases)."""
+    action, line = cmdline.parse(tool, argv)
+    if action != cmdline.RUN:
+        return None
+    settings = cmdline.build_settings(line, tool)
+    state = cmdline.initial_state(tool)
+    state[options.FACT_INFO_ENABLED] = True
+    for item in options.EVALUATION[tool]:
+        if not isinstance(item, str):
+            cmdline.evaluate(line, item, state)
+    return settings, state
+
+
+def _corpus_vectors(tool: str) -> list[list[str]]:
+    vectors = []
+    for text in (CORPUS / f"{tool}.txt").read_text().splitlines():
+        text = text.strip()
+        if not text or text.startswith("#") or "(no arguments)" in text or "@" in text:
+            continue
+        words = shlex.split(text.replace("[net]", "").replace("{PORT}", "11399").replace("{LPORT}", "11310"))
+        vectors.append([w for w in words if not (w[:1].isupper() and "=" in w and w.split("=")[0].isupper())])
+    return vectors
+
+
+@pytest.mark.parametrize("tool", options.TOOLS)
+def test_argparse_settings_agree_with_dcmtk_evaluation(tool):
+    """Settings come from configargparse's store semantics, the checks from
+    DCMTK's block evaluation: on every accepted corpus vector both must end
+    in the same values."""
+    compared = 0
+    skipped = ("keys", "peer", "port", "query_files", "expanded_args", "argv0", "log_level",
+               "output_directory_given", "move_keys", "tool")
+    for argv in _corpus_vectors(tool):
+        try:
+            result = _evaluate_all(tool, argv)
+        except CommandLineError:
+            continue
+        if result is None:
+            continue
+        settings, state = result
+        for field, value in vars(settings).items():
+            if field not in skipped:
+                assert state[field] == value, (argv, field)
+        compared += 1
+    assert compared >= 10
+
+
+def test_settings_contents():
+    settings, _ = _evaluate_all("movescu", [
+        "-aet", "A" * 20, "-aec", "CALLED", "-S", "+xs", "-xb", "+ac", "-to", "4294967297", "-ta", "5",
+        "-td", "7", "--port", "11310", "-pr", "-pdu", "8192", "-dhl", "--repeat", "3", "--abort", "--ignore",
+        "--cancel", "2", "-up", "-od", "out", "-F", "+F", "-u", "+g", "-e", "+p", "8", "16", "+cl", "9", "-xd",
+        "-ll", "INFO", "peer", "104abc", "q1", "q2", "-k", "PatientID=1", "-k", "Rows=2",
+    ])
+    assert settings.aetitle == "A" * 16
+    assert (settings.call, settings.move, settings.move_destination) == ("CALLED", None, "A" * 16)
+    assert (settings.model, settings.prefer_xfer, settings.propose_xfer) == ("study", "prefer-lossless", "propose-deflated")
+    assert (settings.access_control, settings.timeout, settings.acse_timeout, settings.dimse_timeout) == (True, 1, 5, 7)
+    assert (settings.listen_port, settings.pending_read, settings.max_pdu) == (11310, True, 8192)
+    assert (settings.disable_host_lookup, settings.repeat, settings.abort, settings.ignore) == (True, 3, True, True)
+    assert (settings.cancel, settings.uid_padding) == (2, True)
+    assert (settings.output_directory, settings.output_directory_given) == ("out", True)
+    assert (settings.write_file, settings.enable_new_vr, settings.group_length, settings.length_explicit) == (
+        True, False, "group-length-create", False)
+    assert (settings.padding, settings.compression_level, settings.log_level) == ((8, 16), 9, "info")
+    assert (settings.peer, settings.port, settings.query_files) == ("peer", 104, ["q1", "q2"])
+    assert settings.keys == ["PatientID=1", "Rows=2"]
+
+
+@pytest.mark.parametrize("tool, aetitle", [("movescu", "MOVESCU"), ("getscu", "GETSCU")])
+def test_settings_defaults(tool, aetitle):
+    settings, _ = _evaluate_all(tool, ["peer", "104", "-q"])
+    assert settings.aetitle == aetitle and settings.log_level == "quiet"
+    assert (settings.max_pdu, settings.acse_timeout, settings.timeout, settings.dimse_timeout) == (16384, 30, None, None)
+    assert (settings.output_directory, settings.output_directory_given) == (".", False)
+
+
+def test_expanded_args_use_long_names(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "f.txt").write_text('-aet X "" +p 1 2')
+    action, line = cmdline.parse("movescu", ["-v", "@f.txt", "h", "1"])
+    assert action == cmdline.RUN
+    assert line.normalized == ["--verbose", "--aetitle", "X", "", "--padding-create", "1", "2", "h", "1"]
+
+
+# ---------------------------------------------------------------------------
+# app paths the corpus cannot reach
+
+
+def test_privileged_listen_port_needs_root(monkeypatch, tmp_path):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    code, out, err = run_captured("movescu", ["--port", "104", "-od", str(tmp_path), "-k", "PatientID=1", "h", "1"])
+    assert (code, out, err) == (2, "", "F: cannot listen on port 104, insufficient privileges\n")
+
+
+@pytest.mark.parametrize("tool, code", [("movescu", 40), ("getscu", 1)])
+def test_output_directory_not_writeable(monkeypatch, tmp_path, tool, code):
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if mode == os.W_OK else real_access(p, mode))
+    (tmp_path / "q").write_text("x")
+    argv = ["-od", str(tmp_path), "h", "1", str(tmp_path / "q")]
+    if tool == "movescu":
+        argv += ["--port", "11310"]
+    result = run_captured(tool, argv)
+    assert result == (code, "", "F: specified output directory is not writeable\n")
+
+
+def test_missing_network_module_is_reported(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "dcmretrieve.getscu_net", None)
+    (tmp_path / "q").write_text("x")
+    code, out, err = run_captured("getscu", ["-od", str(tmp_path), "h", "1", str(tmp_path / "q")])
+    assert (code, out, err) == (1, "", "F: network retrieval is not available in this build\n")
+
+
+def test_internal_errors_never_show_a_traceback(monkeypatch):
+    def boom(*args, **kwargs):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(cmdline, "build_settings", boom)
+    assert run_captured("movescu", ["h", "1"]) == (1, "", "F: internal error: ValueError: boom\n")
+
+
+def test_keyboard_interrupt_exits_quietly(monkeypatch):
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cmdline, "parse", interrupt)
+    assert run_captured("getscu", ["h", "1"]) == (1, "", "")
+
+
+def test_quiet_mode_applies_only_after_the_logger_options():
+    code, out, err = run_captured("movescu", ["-q", "h", "0"])
+    assert code == 1 and err.endswith("error: Invalid parameter value 0 (underflow)\n")
+    assert run_captured("getscu", ["-q", "h", "0"]) == (1, "", "")
+    assert run_captured("getscu", ["-ll", "off", "h", "1"]) == (1, "", "")
+
+
+@pytest.mark.parametrize("tool", options.TOOLS)
+def test_python_dash_m_entry_point(tool):
+    result = subprocess.run([sys.executable, "-m", f"dcmretrieve.{tool}", "--nope"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.endswith("error: Unknown option --nope\n")
+    assert result.stderr.startswith(f"$dcmretrieve: {tool} v")
