@@ -165,3 +165,24 @@ def test_stored_bytes_printed_and_counted_like_dcmdump(tmp_path: Path, charset: 
     real = out.decode("utf-8", "surrogateescape").splitlines()
     real = real[real.index("# Dicom-Data-Set"):]
     assert dump_dataset(load_query_file(str(path)), shorten=True).splitlines() == real
+
+
+PYDICOM_FILES = ["MR_small.dcm", "rtplan.dcm", "SC_rgb_rle.dcm", "image_dfl.dcm", "MR_small_implicit.dcm",
+                 "MR_small_bigendian.dcm", "priv_SQ.dcm", "rtdose.dcm", "MR_small_RLE.dcm", "rtdose_rle.dcm",
+                 "MR_small_jpeg_ls_lossless.dcm"]
+
+
+@pytest.mark.skipif(shutil.which(DCMDUMP) is None, reason="DCMTK's dcmdump is not installed")
+@pytest.mark.parametrize("name", PYDICOM_FILES)
+def test_real_world_files_match_dcmdump(name: str) -> None:
+    """pydicom's sample files (implicit/explicit/big endian, deflate, RLE,
+    JPEG-LS, sequences, explicit UN) read as query files dump like dcmdump."""
+    import pydicom
+
+    path = Path(pydicom.__file__).parent / "data" / "test_files" / name
+    if not path.exists():
+        pytest.skip(f"{name} is not part of this pydicom installation")
+    out = subprocess.run([DCMDUMP, str(path)], capture_output=True, timeout=20).stdout
+    real = out.decode("utf-8", "surrogateescape").splitlines()
+    real = real[real.index("# Dicom-Data-Set"):]
+    assert dump_dataset(load_query_file(str(path)), shorten=True).splitlines() == real

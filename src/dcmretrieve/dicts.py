@@ -196,7 +196,8 @@ class DataDictionary:
 def _pydicom_private_entry(tag: int, creator: str) -> DictEntry | None:
     """VR of a private tag from pydicom's private tables (DCMTK's private.dic
     plays this role); DCMTK's names for them are not available, so the name
-    is pydicom's description without blanks."""
+    is pydicom's description in CamelCase (equal to DCMTK's for about three
+    quarters of private.dic)."""
     from pydicom.datadict import private_dictionary_VR, private_dictionary_description
 
     try:
@@ -207,7 +208,9 @@ def _pydicom_private_entry(tag: int, creator: str) -> DictEntry | None:
     vr = _PYDICOM_VR_TO_DCMTK.get(vr, vr)
     if vr not in VALID_VRS:
         return None
-    name = re.sub(r"[^0-9A-Za-z]", "", description) or UNKNOWN_NAME
+    # DCMTK's private.dic names are mostly the descriptions in CamelCase
+    words = [w for w in re.split(r"[^0-9A-Za-z]+", description) if w]
+    name = "".join(w[:1].upper() + w[1:] for w in words) or UNKNOWN_NAME
     return DictEntry(tag >> 16, tag & 0xFF, vr, name, standard="PRIVATE", creator=creator)
 
 

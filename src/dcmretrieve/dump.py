@@ -43,6 +43,15 @@ TRANSFER_SYNTAX_NAMES = {
     "1.2.840.10008.1.2.1": "Little Endian Explicit",
     "1.2.840.10008.1.2.1.99": "Deflated Explicit VR Little Endian",
     "1.2.840.10008.1.2.2": "Big Endian Explicit",
+    "1.2.840.10008.1.2.4.50": "JPEG Baseline",
+    "1.2.840.10008.1.2.4.51": "JPEG Extended, Process 2+4",
+    "1.2.840.10008.1.2.4.57": "JPEG Lossless, Non-hierarchical, Process 14",
+    "1.2.840.10008.1.2.4.70": "JPEG Lossless, Non-hierarchical, 1st Order Prediction",
+    "1.2.840.10008.1.2.4.80": "JPEG-LS Lossless",
+    "1.2.840.10008.1.2.4.81": "JPEG-LS Lossy (Near-lossless)",
+    "1.2.840.10008.1.2.4.90": "JPEG 2000 (Lossless only)",
+    "1.2.840.10008.1.2.4.91": "JPEG 2000 (Lossless or Lossy)",
+    "1.2.840.10008.1.2.5": "RLE Lossless",
 }
 EXPLICIT_LITTLE = "1.2.840.10008.1.2.1"
 IMPLICIT_LITTLE = "1.2.840.10008.1.2"
@@ -146,8 +155,44 @@ def _dump_element(elem: "DataElement", item: "Dataset", level: int, lines: list[
     if vr == "SQ":
         _dump_sequence(elem, level, lines, shorten, uid, name, encodings)
         return
+    if getattr(elem, "is_undefined_length", False) and isinstance(elem.value, bytes) and vr in ("OB", "OW", "ox", "px"):
+        _dump_pixel_sequence(elem, vr, level, lines, shorten, name)
+        return
     info, length, vm, printed = _value_info(elem, vr, shorten, uid, encodings)
     lines.append(_line(level, tag, vr, info, length, vm, name, shorten, printed))
+
+
+def _dump_pixel_sequence(elem: "DataElement", vr: str, level: int, lines: list[str],
+                         shorten: bool, name: str) -> None:
+    """Encapsulated pixel data (DcmPixelSequence::print): one ``pi`` line per
+    fragment; pydicom keeps the fragments with their item headers."""
+    data = elem.value
+    fragments: list[bytes] = []
+    pos = 0
+    while pos + 8 <= len(data):
+        tag_group, tag_element, length = struct.unpack_from("<HHL", data, pos)
+        pos += 8
+        if (tag_group, tag_element) != (0xFFFE, 0xE000):
+            break
+        fragments.append(data[pos : pos + length])
+        pos += length
+    lines.append(_line(level, elem.tag, "OB", f"(PixelSequence #={len(fragments)})", UNDEFINED_LENGTH, 1, name, shorten))
+    for fragment in fragments:
+        if fragment:
+            texts = [f"{b:02x}" for b in fragment]
+            count = len(texts)
+            expected = count * 3 - 1
+            print_count = (LINE_LENGTH - 3 + 1) // 3 if (shorten and expected > LINE_LENGTH) else count
+            info = "\\".join(texts[:print_count])
+            printed = print_count * 3 - 1
+            if print_count < count:
+                info += "..."
+                printed += 3
+        else:
+            info, printed = "(no value available)", None
+        lines.append(_line(level + 1, 0xFFFEE000, "pi", info, len(fragment), 1, "Item", shorten, printed))
+    lines.append(_line(level, 0xFFFEE0DD, "na", "(SequenceDelimitationItem)", 0, 0,
+                       "SequenceDelimitationItem", shorten))
 
 
 def _dump_sequence(elem: "DataElement", level: int, lines: list[str], shorten: bool,

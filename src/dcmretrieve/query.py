@@ -247,13 +247,28 @@ class _Walker:
             seen.add(tag)
             pos += size
             if length == _UNDEFINED:
-                pos = self.walk_sequence(pos, end)
+                if tag == 0x7FE00010 or vr in ("OB", "OW"):
+                    pos = self.walk_fragments(pos, end)  # encapsulated pixel data
+                else:
+                    pos = self.walk_sequence(pos, end)
                 continue
             _check_value(tag, length, end - pos, first)
             if vr == "SQ" or (vr is None and _is_sequence(tag)):
                 self.walk_sequence(pos, pos + length)
             pos += length
         return pos
+
+    def walk_fragments(self, pos: int, end: int) -> int:
+        """Items of encapsulated pixel data hold bytes, not data sets."""
+        while pos < end:
+            tag, _vr, length, _size = self.header(pos, end)
+            pos += 8
+            if tag == 0xFFFEE0DD:
+                return pos
+            if tag != 0xFFFEE000 or length == _UNDEFINED or length > end - pos:
+                raise QueryFileError(PREMATURE_END)
+            pos += length
+        raise QueryFileError(PREMATURE_END)
 
     def walk_sequence(self, pos: int, end: int) -> int:
         """Items of a sequence up to *end* or a sequence delimiter."""
@@ -295,7 +310,9 @@ def _build_dataset(body: bytes, implicit: bool, little: bool) -> "Dataset":
     # DCMTK does not validate values when reading; pydicom would warn on
     # stderr (and through its logger) about e.g. over-long UIDs.
     saved = config.settings.reading_validation_mode
+    saved_un = config.replace_un_with_known_vr
     config.settings.reading_validation_mode = config.IGNORE
+    config.replace_un_with_known_vr = False  # DCMTK keeps an explicit UN as UN
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -306,6 +323,7 @@ def _build_dataset(body: bytes, implicit: bool, little: bool) -> "Dataset":
         raise QueryFileError(PREMATURE_END) from None
     finally:
         config.settings.reading_validation_mode = saved
+        config.replace_un_with_known_vr = saved_un
     return ds
 
 
@@ -338,7 +356,11 @@ def _normalize(ds: "Dataset", implicit: bool, little: bool) -> None:
                 if creator_tag in ds and isinstance(ds[creator_tag].value, str):
                     creator = ds[creator_tag].value.rstrip(" ") or None
             entry = dictionary.find_tag(elem.tag, creator)
-            if entry is None:
+            if entry is not None and entry.vr == "xs" and 0x00280103 in ds:
+                # DCMTK's checkAndUpdateVR: PixelRepresentation decides US/SS
+                representation = ds[0x00280103].value
+                elem.dcmtk_vr = "SS" if representation == 1 else "US"
+            elif entry is None:
                 elem.dcmtk_vr = "??"
             elif entry.vr in ("ox", "px") and (elem.tag == 0x7FE00010 or (elem.tag & 0xFF00FFFF) == 0x60003000):
                 elem.dcmtk_vr = "OW"
