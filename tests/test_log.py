@@ -690,3 +690,35 @@ def test_syslog_remote_udp(tmp_path: Path) -> None:
     assert stamp.endswith("Z") and len(stamp) == len("2026-11-22T14:43:32.494Z")
     assert host == log.hostname()
     assert ident_and_more == f" {os.getpid()} dcmtk.apps.movescu - INFO - Requesting Association\n"
+
+
+def test_network_appenders_without_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Nobody listening: DCMTK 3.6.7 says exactly this (observed in a private
+    network namespace, see test_log_oracle.py); events are lost."""
+    def unused_port(kind: int) -> int:
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    cfg = write_cfg(
+        tmp_path,
+        "log4cplus.rootLogger = INFO, u, t",
+        "log4cplus.appender.u = log4cplus::Log4jUdpAppender",
+        "log4cplus.appender.u.host = 127.0.0.1",
+        f"log4cplus.appender.u.port = {unused_port(socket.SOCK_DGRAM)}",
+        "log4cplus.appender.t = log4cplus::SocketAppender",
+        "log4cplus.appender.t.host = 127.0.0.1",
+        f"log4cplus.appender.t.port = {unused_port(socket.SOCK_STREAM)}",
+    )
+    log.setup("movescu", settings(config=cfg))
+    log.log_arguments("/usr/bin/movescu", ["x"])
+    emit_refused()
+    assert capsys.readouterr().err == (
+        "log4cplus:ERROR SocketAppender::ConnectorThread::run()- Cannot connect to server\n"
+        "log4cplus:ERROR Log4jUdpAppender::append()- Cannot write to server\n"
+        "log4cplus:ERROR Log4jUdpAppender::append()- Cannot write to server\n"
+    )
+
+
+def test_log4j_xml_escaping() -> None:
+    assert log._xml_escaped("<a & 'b' \"c\">\n\x7f\u00e9") == "&lt;a &amp; &apos;b&apos; &quot;c&quot;&gt;&#x0a;&#x7f;\u00e9"

@@ -275,3 +275,134 @@ def test_configurations_that_crash_dcmtk_crash_alike(case: str, tmp_path: Path) 
     assert dcmtk.returncode == ours.returncode == -6
     assert ours.stdout == dcmtk.stdout
     assert ours.stderr == dcmtk.stderr
+
+
+CAPTURE = r"""
+# Collects what arrives on UDP 5000 and TCP 9998 until 4 datagrams and 4
+# SocketAppender frames are in (then closes, which also lets DCMTK exit: its
+# SocketAppender may otherwise wait for the server at exit), at most 15 s.
+import select, socket, sys, time
+prefix = sys.argv[1]
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+udp.bind(("127.0.0.1", 5000))
+tcp = socket.socket()
+tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+tcp.bind(("127.0.0.1", 9998))
+tcp.listen(5)
+open(prefix + ".ready", "w").close()
+datagrams, stream, conns = [], b"", []
+def frames(data):
+    n, pos = 0, 0
+    while pos + 4 <= len(data):
+        pos += 4 + int.from_bytes(data[pos:pos + 4], "big")
+        n += pos <= len(data)
+    return n
+deadline = time.time() + 15
+while time.time() < deadline and not (len(datagrams) >= 4 and frames(stream) >= 4):
+    ready, _, _ = select.select([udp, tcp, *conns], [], [], 0.05)
+    for sock in ready:
+        if sock is udp:
+            datagrams.append(udp.recv(65536))
+        elif sock is tcp:
+            conns.append(tcp.accept()[0])
+        else:
+            data = sock.recv(65536)
+            if data:
+                stream += data
+            else:
+                conns.remove(sock)
+for c in conns:
+    c.close()
+open(prefix + ".udp", "wb").write(b"".join(d + b"\0" for d in datagrams))
+open(prefix + ".tcp", "wb").write(stream)
+"""
+
+
+def _parse_socket_stream(data: bytes) -> list[list[object]]:
+    """log4cplus SocketAppender frames -> field lists (varying fields masked)."""
+    records: list[list[object]] = []
+    pos = 0
+
+    def u32() -> int:
+        nonlocal pos
+        value = int.from_bytes(data[pos : pos + 4], "big")
+        pos += 4
+        return value
+
+    def string() -> str:
+        nonlocal pos
+        n = u32()
+        text = data[pos : pos + n].decode()
+        pos += n
+        return text
+
+    while pos < len(data):
+        end = u32() + pos
+        version, char_size = data[pos], data[pos + 1]
+        pos += 2
+        server, logger, level, ndc, message, thread = string(), string(), u32(), string(), string(), string()
+        secs, usec, file, line, func = u32(), u32(), string(), u32(), string()
+        assert pos == end
+        assert thread.isdigit() and secs > 1_600_000_000 and usec < 1_000_000
+        has_location = line != 0xFFFFFFFF
+        records.append([version, char_size, server, logger, level, ndc, message, has_location, bool(file), bool(func)])
+    return records
+
+
+def _normalise_log4j(datagram: str) -> str:
+    datagram = re.sub(r'timestamp="\d{13}" thread="\d+"', 'timestamp="<T>" thread="<TID>"', datagram)
+    return re.sub(r'file="[^"]+" method="[^"]+" line="\d+"', 'file="<F>" method="<M>" line="<L>"', datagram)
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0, reason="needs root and unshare")
+def test_network_appenders_match_dcmtk(tmp_path: Path) -> None:
+    """Log4jUdpAppender and SocketAppender, captured in a private network
+    namespace (so the default ports 5000/9998 cannot collide with anything)."""
+    cfg = "\n".join(
+        [
+            "log4cplus.rootLogger = INFO, u, t",
+            "log4cplus.appender.u = log4cplus::Log4jUdpAppender",
+            "log4cplus.appender.u.host = 127.0.0.1",
+            "log4cplus.appender.u.layout = log4cplus::PatternLayout",
+            "log4cplus.appender.u.layout.ConversionPattern = <%p> '%m' & \"%c\"%n",
+            "log4cplus.appender.t = log4cplus::SocketAppender",
+            "log4cplus.appender.t.host = 127.0.0.1",
+            "log4cplus.appender.t.ServerName = srv",
+        ]
+    )
+    (tmp_path / "t.cfg").write_text(cfg + "\n")
+    (tmp_path / "capture.py").write_text(CAPTURE)
+    (tmp_path / "emulate.py").write_text(EMULATE)
+    py = sys.executable
+    port = "4444"  # nothing listens there inside the namespace
+    expanded = ["--log-config", "t.cfg", "--arguments", "127.0.0.1", port, "--key", "QueryRetrieveLevel=PATIENT"]
+    steps = ["ip link set lo up"]
+    for name, cmd in (
+        ("dcmtk", f"{DCMTK_MOVESCU} -lc t.cfg --arguments 127.0.0.1 {port} -k QueryRetrieveLevel=PATIENT"),
+        ("ours", f"{py} emulate.py t.cfg {DCMTK_MOVESCU} {' '.join(expanded)}"),
+    ):
+        steps += [
+            f"{py} capture.py {name} & CAPTURE=$!",
+            f"for i in $(seq 100); do [ -e {name}.ready ] && break; sleep 0.05; done",
+            f"timeout 20 {cmd} >{name}.out 2>{name}.err || true",
+            "wait $CAPTURE",
+        ]
+    proc = subprocess.run(
+        ["unshare", "-n", "bash", "-c", "set -e\n" + "\n".join(steps)],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        timeout=60,
+    )
+    if proc.returncode != 0 or not (tmp_path / "ours.tcp").exists():
+        pytest.skip("private network namespace not available: " + proc.stderr.decode(errors="replace")[-200:])
+    results = {}
+    for name in ("dcmtk", "ours"):
+        datagrams = (tmp_path / f"{name}.udp").read_text().split("\0")[:-1]
+        results[name] = {
+            "udp": [_normalise_log4j(d) for d in datagrams],
+            "tcp": _parse_socket_stream((tmp_path / f"{name}.tcp").read_bytes()),
+            "stderr": (tmp_path / f"{name}.err").read_text(),
+        }
+    assert len(results["dcmtk"]["udp"]) == 4 and len(results["dcmtk"]["tcp"]) == 4
+    assert results["ours"] == results["dcmtk"]
