@@ -101,8 +101,23 @@ def app_logger(tool: str) -> logging.Logger:
     return logging.getLogger("dcmtk.apps." + tool)
 
 
+def _process_start_time() -> float:
+    """When this process started (log4cplus' time base for ``%r`` and
+    TTCCLayout is its start-up, i.e. program start); from /proc on Linux,
+    else the import time of this module."""
+    try:
+        with open("/proc/self/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        start_ticks = int(fields[19])  # field 22: starttime, in clock ticks since boot
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / os.sysconf("SC_CLK_TCK")
+        now = time.time()
+        return now - age if 0 <= age < 3600 else now
+    except (OSError, ValueError, IndexError, AttributeError):
+        return time.time()
+
+
 #: Time base of ``%r`` and TTCCLayout (log4cplus: library start-up).
-_START_TIME = time.time()
+_START_TIME = _process_start_time()
 
 # ---------------------------------------------------------------------------
 # module state
