@@ -290,3 +290,33 @@ def test_python_dash_m_entry_point(tool):
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.endswith("error: Unknown option --nope\n")
     assert result.stderr.startswith(f"$dcmretrieve: {tool} v")
+
+
+# ---------------------------------------------------------------------------
+# packaging
+
+
+@pytest.mark.slow
+def test_pip_install_into_a_fresh_venv_gives_our_console_scripts(tmp_path):
+    """``pip install .`` (with pynetdicom, which ships console scripts of the
+    same names) must leave *our* movescu/getscu in the venv.  Needs the
+    package registry.  The project is copied first so that the build does
+    not write into the work tree."""
+    project = Path(__file__).resolve().parent.parent
+    source = tmp_path / "src-copy"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        (source / name).write_bytes((project / name).read_bytes())
+    import shutil
+
+    shutil.copytree(project / "src", source / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc"))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(source), "pynetdicom"],
+                         capture_output=True, text=True, timeout=900)
+    assert pip.returncode == 0, pip.stderr[-3000:]
+    for tool in options.TOOLS:
+        result = subprocess.run([str(venv / "bin" / tool), "--version"], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"$dcmretrieve: {tool} v0.1.0 (DCMTK 3.6.7 2022-04-22) $\n\n{tool}: ")
