@@ -169,6 +169,10 @@ def _directory_opens(path: str) -> bool:
 
 
 def _write(stream, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Write and flush; a closed standard stream (None) swallows the text,
+    as a C++ ``COUT``/``CERR`` with a closed descriptor does."""
+    if stream is None:
+        return
     stream.write(text)
     stream.flush()
 
@@ -198,8 +202,9 @@ def run(tool: str, argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 1
     except BrokenPipeError:
+        # DCMTK dies of SIGPIPE (the shell shows 141); exit with that status
         _silence_stdout()
-        return 1
+        return 128 + 13
     except Exception as exc:  # noqa: BLE001 - the one place that catches everything
         current.report_fatal(f"internal error: {type(exc).__name__}: {exc}")
         return 1
