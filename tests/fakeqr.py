@@ -790,23 +790,37 @@ class FakeQR:
 
     def run(self) -> None:
         if self.args.mode == "stalltcp":
-            stall_tcp(self.args.port)
+            stall_tcp(self.args.port, self.args.ready_file)
             return
         self.install()
         ae = self.build_ae()
         handlers = [(evt.EVT_C_STORE, self.on_store)] if self.args.mode == "storeonly" else []
+        server = ae.start_server(("127.0.0.1", self.args.port), block=False,
+                                 evt_handlers=handlers)
         LOG.info("fakeqr %s listening on 127.0.0.1:%d as %s (destinations %s)", self.args.mode,
                  self.args.port, self.args.aet, self.destinations)
-        ae.start_server(("127.0.0.1", self.args.port), block=True, evt_handlers=handlers)
+        mark_ready(self.args.ready_file)
+        try:
+            while True:
+                time.sleep(3600)
+        finally:
+            server.shutdown()
 
 
-def stall_tcp(port: int) -> None:
+def mark_ready(path: str) -> None:
+    """Tell the parent the port is bound by us (see servers.launch)."""
+    if path:
+        Path(path).write_text(str(os.getpid()))
+
+
+def stall_tcp(port: int, ready_file: str = "") -> None:
     """Accept connections and never answer; keep them open until killed."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", port))
     listener.listen(16)
     LOG.info("fakeqr stalltcp listening on 127.0.0.1:%d", port)
+    mark_ready(ready_file)
     held: list[socket.socket] = []
     while True:
         conn, peer = listener.accept()
@@ -830,6 +844,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--abortmid-size", type=int, default=8 * 1024 * 1024,
                    help="ABORTMID object pixel data bytes")
     p.add_argument("--evil-abs", default="", help="absolute-path UID sent by EVILUID")
+    p.add_argument("--ready-file", default="", help="written once the port is bound")
     p.add_argument("--debug", action="store_true", help="pynetdicom debug logging")
     return p.parse_args(argv)
 

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -72,6 +72,39 @@ def port_is_open(port: int, host: str = HOST, timeout: float = 0.2) -> bool:
             return True
     except OSError:
         return False
+
+
+def listening_inodes(port: int) -> set[str]:
+    """Socket inodes of TCP listeners on ``port`` (any address), from /proc/net."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    return inodes
+
+
+def owns_listen_port(pid: int, port: int) -> bool:
+    """True if process ``pid`` itself holds a listening socket on ``port``.
+
+    Why not just connect: another test run may have grabbed the port (the
+    connect would then succeed against *its* server), and a bare connect
+    leaves a failed association in DCMTK servers' logs.
+    """
+    inodes = listening_inodes(port)
+    if not inodes:
+        return False
+    fd_dir = Path(f"/proc/{pid}/fd")
+    try:
+        links = [os.readlink(fd_dir / fd) for fd in os.listdir(fd_dir)]
+    except OSError:
+        return False
+    return any(link == f"socket:[{inode}]" for link in links for inode in inodes)
 
 
 def _tail(path: Path, lines: int = 30) -> str:
@@ -182,6 +215,36 @@ def run_bounded(argv: Sequence[str], timeout: float, what: str,
     return result
 
 
+def launch(make: Callable[[], ManagedProcess], ready: Callable[[ManagedProcess], bool], what: str,
+           timeout: float, repick: Callable[[], None] | None, attempts: int = 3) -> ManagedProcess:
+    """Start a server and wait until it is ready; retry on a lost port race.
+
+    Why: a port from :func:`free_port` can be taken by another test run
+    before our server binds it.  The server then exits at once (or its
+    readiness probe hits the other process), so after the probe succeeds we
+    check that *our* process is still alive; if not, and the port was ours to
+    choose (``repick``), pick a new one and try again.
+    """
+    err: ServerError | None = None
+    for attempt in range(attempts):
+        proc = make()
+        proc.start()
+        try:
+            proc.wait_until(lambda: ready(proc), what, timeout)
+            time.sleep(0.05)
+            if proc.alive():
+                return proc
+            err = ServerError(f"{what}: exited right after start\n{_tail(proc.log_path)}")
+        except ServerError as exc:
+            err = exc
+        proc.stop()
+        if repick is None or attempt == attempts - 1:
+            break
+        repick()
+    assert err is not None
+    raise err
+
+
 def storescu(port: int, files: Iterable[Path | str], aec: str, aet: str = "STORESCU",
              timeout: float = 60.0, scan_dir: Path | None = None) -> None:
     """Send files (or a whole directory with ``+sd +r``) with DCMTK's storescu.
@@ -225,6 +288,7 @@ class DcmQRSCP:
         self.env = dict(env) if env is not None else None
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self._own_port = port is None
         self.port = port if port is not None else free_port()
         table = {ae: free_port() for ae in DEFAULT_HOST_AES}
         table.update(host_table or {})
@@ -264,13 +328,19 @@ class DcmQRSCP:
         return self._proc.pid
 
     def start(self, timeout: float = 10.0) -> DcmQRSCP:
-        self.config_path.write_text(self.config_text())
-        self._proc = ManagedProcess(
-            [DCMQRSCP, "-v", "-c", str(self.config_path), "--fork", *self.extra_args],
-            self.log_path, cwd=self.workdir, env=self.env)
-        self._proc.start()
-        self._proc.wait_until(lambda: port_is_open(self.port), "dcmqrscp start", timeout)
+        def make() -> ManagedProcess:
+            self.config_path.write_text(self.config_text())
+            return ManagedProcess(
+                [DCMQRSCP, "-v", "-c", str(self.config_path), "--fork", *self.extra_args],
+                self.log_path, cwd=self.workdir, env=self.env)
+
+        self._proc = launch(make, lambda p: owns_listen_port(p.pid, self.port), "dcmqrscp start",
+                            timeout,
+                            self._repick if self._own_port else None)
         return self
+
+    def _repick(self) -> None:
+        self.port = free_port()
 
     def load(self, files: Iterable[Path | str] = (), scan_dir: Path | None = None,
              timeout: float = 120.0) -> None:
@@ -301,6 +371,7 @@ class StoreSCP:
                  extra_args: Sequence[str] = ()) -> None:
         self.host = HOST
         self.aetitle = aetitle
+        self._own_port = port is None
         self.port = port if port is not None else free_port()
         self.workdir = Path(workdir)
         self.output_dir = self.workdir / "received"
@@ -310,13 +381,19 @@ class StoreSCP:
         self._proc: ManagedProcess | None = None
 
     def start(self, timeout: float = 10.0) -> StoreSCP:
-        self._proc = ManagedProcess(
-            [STORESCP, "-v", "-aet", self.aetitle, "-od", str(self.output_dir),
-             *self.extra_args, str(self.port)],
-            self.log_path, cwd=self.workdir)
-        self._proc.start()
-        self._proc.wait_until(lambda: port_is_open(self.port), "storescp start", timeout)
+        def make() -> ManagedProcess:
+            return ManagedProcess(
+                [STORESCP, "-v", "-aet", self.aetitle, "-od", str(self.output_dir),
+                 *self.extra_args, str(self.port)],
+                self.log_path, cwd=self.workdir)
+
+        self._proc = launch(make, lambda p: owns_listen_port(p.pid, self.port),
+                            "storescp start", timeout,
+                            self._repick if self._own_port else None)
         return self
+
+    def _repick(self) -> None:
+        self.port = free_port()
 
     def received(self) -> list[Path]:
         return sorted(p for p in self.output_dir.iterdir() if p.is_file())
@@ -355,6 +432,7 @@ class OrthancServer:
         self.aetitle = aetitle
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self._own_port = dicom_port is None and http_port is None
         self.port = dicom_port if dicom_port is not None else free_port()
         self.http_port = http_port if http_port is not None else free_port()
         self.storage_dir = self.workdir / "storage"
@@ -405,12 +483,18 @@ class OrthancServer:
             return False
 
     def start(self, timeout: float = 30.0) -> OrthancServer:
-        self.config_path.write_text(json.dumps(self.config(), indent=2))
-        self._proc = ManagedProcess([ORTHANC, str(self.config_path)], self.log_path,
-                                    cwd=self.workdir)
-        self._proc.start()
-        self._proc.wait_until(self._http_ready, "Orthanc start", timeout)
+        def make() -> ManagedProcess:
+            self.config_path.write_text(json.dumps(self.config(), indent=2))
+            return ManagedProcess([ORTHANC, str(self.config_path)], self.log_path,
+                                  cwd=self.workdir)
+
+        self._proc = launch(make, lambda p: self._http_ready() and owns_listen_port(p.pid, self.port),
+                            "Orthanc start", timeout,
+                            self._repick if self._own_port else None)
         return self
+
+    def _repick(self) -> None:
+        self.port, self.http_port = free_port(), free_port()
 
     def upload(self, files: Iterable[Path | str], timeout: float = 30.0) -> list[dict[str, Any]]:
         """POST files to ``/instances`` (Orthanc's REST upload)."""
@@ -463,19 +547,22 @@ class FakeQR:
         self.mode = mode
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self._own_port = port is None
         self.port = port if port is not None else free_port()
         self.destinations = dict(destinations or {})
         self.delay = delay
         self.big_size = big_size
         self.store_dir = self.workdir / "stored"
         self.log_path = self.workdir / "fakeqr.log"
+        self.ready_file = self.workdir / "fakeqr.ready"
         self.extra_args = list(extra_args)
         self._proc: ManagedProcess | None = None
 
     def argv(self) -> list[str]:
         argv = [sys.executable, str(FAKEQR_SCRIPT), "--port", str(self.port),
                 "--aet", self.aetitle, "--mode", self.mode, "--workdir", str(self.workdir),
-                "--delay", str(self.delay), "--store-dir", str(self.store_dir)]
+                "--delay", str(self.delay), "--store-dir", str(self.store_dir),
+                "--ready-file", str(self.ready_file)]
         for ae, port in self.destinations.items():
             argv += ["--dest", f"{ae}={port}"]
         if self.big_size is not None:
@@ -483,10 +570,18 @@ class FakeQR:
         return argv + self.extra_args
 
     def start(self, timeout: float = 20.0) -> FakeQR:
-        self._proc = ManagedProcess(self.argv(), self.log_path, cwd=self.workdir)
-        self._proc.start()
-        self._proc.wait_until(lambda: port_is_open(self.port), "fakeqr start", timeout)
+        def make() -> ManagedProcess:
+            self.ready_file.unlink(missing_ok=True)
+            return ManagedProcess(self.argv(), self.log_path, cwd=self.workdir)
+
+        # fakeqr writes the ready file once *it* has bound the port.
+        self._proc = launch(make, lambda p: self.ready_file.exists()
+                            and owns_listen_port(p.pid, self.port),
+                            "fakeqr start", timeout, self._repick if self._own_port else None)
         return self
+
+    def _repick(self) -> None:
+        self.port = free_port()
 
     def stop(self) -> None:
         if self._proc is not None:

@@ -8,6 +8,7 @@ clients, so these tests do not depend on the code under test.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +18,6 @@ from pydicom import dcmread
 
 import sampledata
 from servers import HOST, DcmQRSCP, StoreSCP, free_port, port_is_open
-
-pytestmark = pytest.mark.network
 
 ECHOSCU = "/usr/bin/echoscu"
 GETSCU = "/usr/bin/getscu"
@@ -61,6 +60,7 @@ def test_sample_metadata_matches_files() -> None:
         assert ds.file_meta.TransferSyntaxUID == sample.transfer_syntax_uid
 
 
+@pytest.mark.network
 def test_qrscp_get_with_dcmtk(qrscp: DcmQRSCP, query_files: dict[str, Path],
                               tmp_path: Path) -> None:
     """The preloaded archive answers C-ECHO and serves all three objects by C-GET."""
@@ -74,6 +74,7 @@ def test_qrscp_get_with_dcmtk(qrscp: DcmQRSCP, query_files: dict[str, Path],
     assert len(list(qrscp.storage_dir.glob("*"))) >= 3
 
 
+@pytest.mark.network
 def test_qrscp_move_to_listening_port(qrscp: DcmQRSCP, query_files: dict[str, Path],
                                       tmp_path: Path) -> None:
     """C-MOVE to MOVESCU reaches whoever listens on host_table["MOVESCU"]."""
@@ -84,6 +85,7 @@ def test_qrscp_move_to_listening_port(qrscp: DcmQRSCP, query_files: dict[str, Pa
     assert [p.name for p in tmp_path.iterdir()] == [sampledata.CT.dcmtk_filename]
 
 
+@pytest.mark.network
 def test_qrscp_factory_host_table_and_custom_data(make_qrscp, make_storescp,
                                                   query_files: dict[str, Path]) -> None:
     """A custom archive moves to a third-party storescp mapped in its HostTable."""
@@ -105,6 +107,7 @@ def test_qrscp_factory_host_table_and_custom_data(make_qrscp, make_storescp,
     assert len(store.received()) == 1
 
 
+@pytest.mark.network
 def test_servers_stop_by_pid(tmp_path: Path) -> None:
     """stop() ends the process group: the port closes and the PID is gone."""
     server = DcmQRSCP(tmp_path / "q").start()
@@ -113,7 +116,6 @@ def test_servers_stop_by_pid(tmp_path: Path) -> None:
     server.stop()
     assert not port_is_open(server.port)
     with pytest.raises(ProcessLookupError):
-        import os
         os.kill(pid, 0)
     store = StoreSCP(tmp_path / "s").start()
     store.stop()
@@ -126,6 +128,7 @@ def _get(port: int, patient_id: str, out: Path, *extra: str) -> subprocess.Compl
                 "-k", "QueryRetrieveLevel=PATIENT", "-k", f"PatientID={patient_id}"])
 
 
+@pytest.mark.network
 def test_fakeqr_echo_find_get(fakeqr, tmp_path: Path) -> None:
     """fakeqr answers C-ECHO, C-FIND (real matches) and a plain C-GET."""
     assert run([ECHOSCU, "-aec", fakeqr.aetitle, HOST, str(fakeqr.port)]).returncode == 0
@@ -139,6 +142,7 @@ def test_fakeqr_echo_find_get(fakeqr, tmp_path: Path) -> None:
     assert "C-GET-RQ MsgID 1" in fakeqr.log_text()
 
 
+@pytest.mark.network
 def test_fakeqr_warn_and_status_faults(fakeqr, tmp_path: Path) -> None:
     """WARN sends MR then 0xB000; A701 answers at once (as in the spec rig)."""
     warn = _get(fakeqr.port, "WARN", tmp_path / "w")
@@ -152,6 +156,7 @@ def test_fakeqr_warn_and_status_faults(fakeqr, tmp_path: Path) -> None:
     assert "Peer aborted Association" in abort.stderr
 
 
+@pytest.mark.network
 def test_fakeqr_move_mismatch_to_destination(make_fakeqr, tmp_path: Path) -> None:
     """C-MOVE opens a sub-association to --dest; MISMATCH lies about the UID."""
     port = free_port()
@@ -167,6 +172,7 @@ def test_fakeqr_move_mismatch_to_destination(make_fakeqr, tmp_path: Path) -> Non
     assert "Refused: MoveDestinationUnknown" in unknown.stderr
 
 
+@pytest.mark.network
 def test_fakeqr_modes(make_fakeqr, tmp_path: Path, sample_files: list[Path]) -> None:
     """nofind: no C-GET context; stalltcp: association times out; storeonly keeps files."""
     nofind = make_fakeqr(mode="nofind")
@@ -184,6 +190,7 @@ def test_fakeqr_modes(make_fakeqr, tmp_path: Path, sample_files: list[Path]) -> 
         sorted(f"{s.sop_instance_uid}.dcm" for s in sampledata.SAMPLES)
 
 
+@pytest.mark.network
 def test_orthanc_get_and_move(make_orthanc, tmp_path: Path) -> None:
     """Orthanc (run by hand) serves C-GET and C-MOVE to a registered modality."""
     port = free_port()
@@ -225,6 +232,8 @@ def _demo(workdir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=90)
 
 
+@pytest.mark.network
+@pytest.mark.slow
 def test_demo_ours_matches_dcmtk(tmp_path: Path) -> None:
     """examples/demo.py (the README demo) works with DCMTK's tools (--dcmtk)
     and with ours, and both write byte-identical files.
@@ -249,3 +258,27 @@ def test_demo_ours_matches_dcmtk(tmp_path: Path) -> None:
     assert got == expected
     for rel in expected:
         assert (ours / rel).read_bytes() == (theirs / rel).read_bytes(), rel
+
+
+@pytest.mark.network
+def test_lost_port_race_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If another process takes our free port first, the server moves to a new one."""
+    import socket
+
+    import servers
+
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind((HOST, 0))
+        squatter.listen(1)
+        taken = squatter.getsockname()[1]
+        real = servers.free_port
+        calls = iter([taken])
+        monkeypatch.setattr(servers, "free_port", lambda: next(calls, None) or real())
+        server = servers.StoreSCP(tmp_path).start()
+        try:
+            assert server.port != taken
+            assert servers.owns_listen_port(server._proc.pid, server.port)
+            assert not servers.owns_listen_port(server._proc.pid, taken)
+        finally:
+            server.stop()
