@@ -320,3 +320,20 @@ def test_pip_install_into_a_fresh_venv_gives_our_console_scripts(tmp_path):
         result = subprocess.run([str(venv / "bin" / tool), "--version"], capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
         assert result.stdout.startswith(f"$dcmretrieve: {tool} v0.1.0 (DCMTK 3.6.7 2022-04-22) $\n\n{tool}: ")
+
+
+class _BrokenPipe(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_broken_pipe_exits_like_sigpipe(monkeypatch):
+    monkeypatch.setattr(sys, "stdout", _BrokenPipe())
+    assert app.run("movescu", ["--help"]) == 141
+
+
+def test_closed_stdout_is_not_an_error():
+    script = Path(sys.executable).parent / "getscu"
+    result = subprocess.run([str(script), "--help"], preexec_fn=lambda: os.close(1),
+                            stderr=subprocess.PIPE, timeout=60)
+    assert (result.returncode, result.stderr) == (0, b"")
