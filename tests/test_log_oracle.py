@@ -254,16 +254,29 @@ def test_syslog_appender_matches_dcmtk(case: str, tmp_path: Path) -> None:
 
 
 CRASH_CFGS = {
-    "root-without-level": ["log4cplus.rootLogger = INFO2, c", "log4cplus.appender.c = log4cplus::ConsoleAppender"],
-    "async-without-appender": ["log4cplus.rootLogger = INFO, a", "log4cplus.appender.a = log4cplus::AsyncAppender"],
+    "root-without-level": (
+        ["log4cplus.rootLogger = INFO2, c", "log4cplus.appender.c = log4cplus::ConsoleAppender"],
+        "log4cplus:ERROR You have tried to set NOT_SET_LOG_LEVEL to root.\n",
+        "INFO - calling '/usr/bin/movescu' with 6 arguments: '--log-config' 't.cfg' '127.0.0.1' '<PORT>' "
+        "'--key' 'QueryRetrieveLevel=PATIENT' \n\nINFO - Requesting Association\n"
+        "FATAL - Association Request Failed:\nFATAL - 0006:031c TCP Initialization Error: Connection refused\n",
+    ),
+    "async-without-appender": (
+        ["log4cplus.rootLogger = INFO, a", "log4cplus.appender.a = log4cplus::AsyncAppender"],
+        "log4cplus:ERROR Unspecified appender for AsyncAppender.\n",
+        "",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CRASH_CFGS))
-def test_configurations_that_crash_dcmtk_crash_alike(case: str, tmp_path: Path) -> None:
-    """DCMTK 3.6.7 aborts (SIGABRT, shell status 134) on these files; so do we,
-    with the same text on stderr."""
-    (tmp_path / "t.cfg").write_text("\n".join(CRASH_CFGS[case]) + "\n")
+def test_configurations_that_crash_dcmtk_do_not_crash_us(case: str, tmp_path: Path) -> None:
+    """DCMTK 3.6.7 aborts (SIGABRT, shell status 134) on these files.  A crash
+    is never a feature (project deviations policy, docs/logging.md): we print
+    log4cplus' diagnostic and carry on -- the root keeps its start-up level
+    INFO, an AsyncAppender without target drops its events."""
+    lines, our_err, our_out = CRASH_CFGS[case]
+    (tmp_path / "t.cfg").write_text("\n".join(lines) + "\n")
     port = str(free_port())
     expanded = ["--log-config", "t.cfg", "127.0.0.1", port, "--key", "QueryRetrieveLevel=PATIENT"]
     (dcmtk, _), (ours, _) = _run_all(
@@ -272,9 +285,10 @@ def test_configurations_that_crash_dcmtk_crash_alike(case: str, tmp_path: Path) 
             ([sys.executable, "-c", EMULATE, "t.cfg", DCMTK_MOVESCU, *expanded], tmp_path),
         ]
     )
-    assert dcmtk.returncode == ours.returncode == -6
-    assert ours.stdout == dcmtk.stdout
-    assert ours.stderr == dcmtk.stderr
+    assert dcmtk.returncode == -6  # the oracle really crashes
+    assert ours.returncode == 0
+    assert ours.stderr == our_err
+    assert ours.stdout == our_out.replace("<PORT>", port)
 
 
 CAPTURE = r"""

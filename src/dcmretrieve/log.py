@@ -992,25 +992,21 @@ class AsyncAppender(Appender):
     ``Appender`` / ``Appender.*``.  Its own layout, Threshold and filters are
     ignored (as in DCMTK); the hand-over is synchronous, which gives the same
     output in the same order without a background thread.  Without an
-    ``Appender`` DCMTK reports the error and later dies on an assertion; that
-    is reproduced too."""
+    ``Appender`` DCMTK reports the error and later dies on an assertion; we
+    report the same error and drop the events (a crash is never a feature)."""
 
     def __init__(self, props: "Properties") -> None:
         super().__init__()
         self.inner: Appender | None = None
-        self.broken = False
         name = props.get("Appender")
         if not name:
             _loglog("ERROR", "Unspecified appender for AsyncAppender.")
-            self.broken = True
         elif name not in _APPENDER_TYPES:
             _loglog("ERROR", "AsyncAppender::AsyncAppender() - Cannot find AppenderFactory: " + name)
         else:
             self.inner = _make_appender(name, props.subset("Appender."))
 
     def handle(self, record: logging.LogRecord) -> bool:  # type: ignore[override]
-        if self.broken:
-            _crash_async_queue()
         if self.inner is not None:
             return self.inner.handle(record)
         return False
@@ -1023,24 +1019,9 @@ class AsyncAppender(Appender):
             self.inner.flush()
 
     def close(self) -> None:
-        if self.broken:
-            _crash_async_queue()
         if self.inner is not None:
             self.inner.close()
         super().close()
-
-
-def _crash_async_queue() -> None:
-    """DCMTK 3.6.7 with an AsyncAppender lacking ``Appender``."""
-    sys.stdout.flush()
-    progname = os.path.basename(sys.argv[0] or "") or "python"
-    sys.stderr.write(
-        f"{progname}: ./oflog/include/dcmtk/oflog/helpers/pointer.h:143: "
-        "T* dcmtk::log4cplus::helpers::SharedObjectPtr<T>::operator->() const "
-        "[with T = dcmtk::log4cplus::thread::Queue]: Assertion `pointee' failed.\n"
-    )
-    sys.stderr.flush()
-    os.abort()
 
 
 _APPENDER_TYPES = (
@@ -1494,11 +1475,6 @@ def add_variables(props: Properties, appname: str, now: float | None = None) -> 
 # configuration
 
 
-class RootLevelCrash(Exception):
-    """The -lc root logger ended up without a level: DCMTK 3.6.7 dies with
-    an uncaught std::runtime_error (SIGABRT, exit status 134)."""
-
-
 def _tokenize(text: str) -> list[str]:
     """log4cplus ``tokenize(s, ',', collapse=true)``."""
     tokens: list[str] = []
@@ -1589,7 +1565,11 @@ def _apply_properties(tool: str, props: Properties) -> tuple[int, list[Appender]
             _state.all_handlers.remove(app)
 
     if root.level == NOT_SET:
-        raise RootLevelCrash()
+        # DCMTK 3.6.7 dies here (uncaught std::runtime_error, SIGABRT).  A
+        # crash is never a feature (deviations policy): like log4cplus'
+        # RootLogger::setLogLevel we refuse NOT_SET and keep the start-up INFO.
+        _loglog("ERROR", "You have tried to set NOT_SET_LOG_LEVEL to root.")
+        root.level = INFO
 
     if root_default:
         default = ConsoleAppender(True, True, DefaultLayout())
@@ -1664,16 +1644,6 @@ def shutdown() -> None:
 _atexit_registered = False
 
 
-def _crash_no_root_level() -> None:
-    """What DCMTK 3.6.7 does when the -lc root logger has no valid level."""
-    msg = "LoggerImpl::getChainedLogLevel()- No valid LogLevel found"
-    sys.stderr.write(f"log4cplus:ERROR {msg}\n")
-    sys.stderr.write(f"terminate called after throwing an instance of 'std::runtime_error'\n  what():  {msg}\n")
-    sys.stderr.flush()
-    sys.stdout.flush()
-    os.abort()
-
-
 def setup(tool: str, settings: Any) -> None:
     """Configure logging from ``settings.log_level`` / ``settings.log_config``.
 
@@ -1690,11 +1660,7 @@ def setup(tool: str, settings: Any) -> None:
         argv0 = getattr(settings, "argv0", "") or tool
         add_variables(props, os.path.basename(argv0))
         expand_variables(props)
-        try:
-            level, root_appenders = _apply_properties(tool, props.subset("log4cplus."))
-        except RootLevelCrash:
-            _crash_no_root_level()
-            raise  # pragma: no cover - os.abort does not return
+        level, root_appenders = _apply_properties(tool, props.subset("log4cplus."))
         _state.root_level = level
         _state.root_handlers = list(root_appenders)
     else:
