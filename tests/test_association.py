@@ -1,0 +1,167 @@
+"""Unit tests of the shared association layer (no external servers).
+
+The A-ASSOCIATE-RQ we build is decoded with pynetdicom's own PDU classes (an
+independent implementation of PS3.8), and a requestor talks to our own
+acceptor over a loopback socket, which exercises both halves, DIMSE
+fragmentation, release and abort.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+from pynetdicom.pdu import A_ASSOCIATE_RQ
+
+from dcmretrieve import association as A
+from dcmretrieve import sopclasses
+
+
+def test_getscu_contexts_like_dcmtk() -> None:
+    contexts = A.getscu_contexts("patient", "propose-uncompr", "prefer-uncompr")
+    assert len(contexts) == 121
+    assert [c.id for c in contexts] == list(range(1, 242, 2))
+    assert contexts[0].abstract_syntax == "1.2.840.10008.5.1.4.1.2.1.3"
+    assert (contexts[0].scu_role, contexts[0].scp_role) == (None, None)
+    assert contexts[16].abstract_syntax == "1.2.840.10008.5.1.4.1.1.2" and contexts[16].id == 33
+    assert all((c.scu_role, c.scp_role) == (False, True) for c in contexts[1:])
+    assert [c.abstract_syntax for c in contexts[1:]] == [u for u, _ in sopclasses.GETSCU_PROPOSED_STORAGE]
+
+
+@pytest.mark.parametrize("option,expected", [
+    ("propose-uncompr", [A.EXPLICIT_LE, A.EXPLICIT_BE, A.IMPLICIT_LE]),
+    ("propose-little", [A.EXPLICIT_LE, A.EXPLICIT_BE, A.IMPLICIT_LE]),
+    ("propose-big", [A.EXPLICIT_BE, A.EXPLICIT_LE, A.IMPLICIT_LE]),
+    ("propose-deflated", [A.DEFLATED_LE, A.EXPLICIT_LE, A.EXPLICIT_BE, A.IMPLICIT_LE]),
+    ("propose-implicit", [A.IMPLICIT_LE]),  # deviation #4 for getscu
+])
+def test_query_ts_lists(option: str, expected: list[str]) -> None:
+    assert A.query_ts_list(option) == expected
+
+
+@pytest.mark.parametrize("option,first", [
+    ("prefer-lossless", "1.2.840.10008.1.2.4.70"), ("prefer-j2k-lossless", "1.2.840.10008.1.2.4.90"),
+    ("prefer-mpeg2", "1.2.840.10008.1.2.4.100"), ("prefer-hevc10", "1.2.840.10008.1.2.4.108"),
+    ("prefer-rle", "1.2.840.10008.1.2.5"), ("prefer-deflated", A.DEFLATED_LE),
+])
+def test_storage_ts_compressed_first(option: str, first: str) -> None:
+    assert A.storage_ts_list(option) == [first, A.EXPLICIT_LE, A.EXPLICIT_BE, A.IMPLICIT_LE]
+    assert A.storage_ts_list("implicit") == [A.IMPLICIT_LE]
+    assert A.storage_ts_list("prefer-big") == [A.EXPLICIT_BE, A.EXPLICIT_LE, A.IMPLICIT_LE]
+    assert len(A.acceptor_ts_list("accept-all")) == 21
+
+
+def test_associate_rq_decodes_with_pynetdicom() -> None:
+    params = A.AssociationParams("GETSCU", "COMMON", "127.0.0.1", 104, 16384,
+                                 A.getscu_contexts("study", "propose-big", "prefer-lossless"))
+    pdu = A_ASSOCIATE_RQ()
+    pdu.decode(A.encode_associate_rq(params))
+    assert pdu.calling_ae_title == "GETSCU" and pdu.called_ae_title == "COMMON"
+    assert pdu.application_context_name == "1.2.840.10008.3.1.1.1"
+    contexts = pdu.presentation_context
+    assert [c.context_id for c in contexts] == list(range(1, 242, 2))
+    assert contexts[0].abstract_syntax == "1.2.840.10008.5.1.4.1.2.2.3"
+    assert contexts[1].transfer_syntax[0] == "1.2.840.10008.1.2.4.70"
+    user = pdu.user_information
+    assert user.maximum_length == 16384
+    assert user.implementation_class_uid == A.IMPLEMENTATION_CLASS_UID
+    assert user.implementation_version_name == "OFFIS_DCMTK_367"
+    roles = user.role_selection
+    assert len(roles) == 120 and all((r.scu_role, r.scp_role) == (0, 1) for r in roles.values())
+
+
+def test_command_roundtrip_and_texts() -> None:
+    cmd = A.Command(command_field=A.C_GET_RSP, message_id_being_responded_to=7,
+                    affected_sop_class_uid="1.2.840.10008.5.1.4.1.2.1.3", status=0xFF00, remaining=2,
+                    completed=1, failed=0, data_set_type=A.NO_DATASET)
+    back = A.Command.decode(cmd.encode()[12:])
+    assert back.command_field == A.C_GET_RSP and back.status == 0xFF00
+    assert back.counter("remaining") == 2 and back.counter("warning") is None
+    assert not back.has_dataset
+    assert A.dimse_status_text(0xC123) == "Failed: UnableToProcess"
+    assert A.dimse_status_text(0xFF01) == "Unknown Status: 0xff01"
+    assert A.store_status_text(0xA701) == "Refused: OutOfResources"
+    assert A.status_class(0xB000) == "warning" and A.status_class(0xFE00) == "failure"
+    assert A.truncate_ae("ABCDEFGHIJKLMNOPQRSTUV") == "ABCDEFGHIJKLMNOP"
+
+
+@pytest.mark.parametrize("value,expected", [(None, True), ("0", False), ("1", True), ("", False)])
+def test_tcp_nodelay_default(monkeypatch: pytest.MonkeyPatch, value: str | None, expected: bool) -> None:
+    """Deviation #6: on unless TCP_NODELAY=0 (an empty value counts as 0 like atoi)."""
+    if value is None:
+        monkeypatch.delenv("TCP_NODELAY", raising=False)
+    else:
+        monkeypatch.setenv("TCP_NODELAY", value)
+    assert A.tcp_nodelay_default() is expected
+
+
+def _acceptor(listener: socket.socket, result: dict) -> None:  # type: ignore[type-arg]
+    conn, _ = listener.accept()
+    try:
+        negotiate = A.preference_negotiator([u for u, _ in sopclasses.GETSCU_PROPOSED_STORAGE]
+                                            + ["1.2.840.10008.5.1.4.1.2.1.3"], [A.IMPLICIT_LE])
+        assoc = A.Association.accept(conn, "ACCEPTOR", 4096, 5, 5, negotiate)
+        pc_id, cmd = assoc.receive_command()
+        chunks: list[bytes] = []
+        assoc.receive_dataset(pc_id, lambda c: chunks.append(bytes(c)))
+        result["request"] = (pc_id, cmd.command_field, b"".join(chunks))
+        store = A.Command(command_field=A.C_STORE_RQ, message_id=2, affected_sop_class_uid="1.2.840.10008.5.1.4.1.1.2",
+                          affected_sop_instance_uid="1.2.3", priority=0)
+        assoc.send_command(33, store, b"x" * 10000)
+        _pc, rsp = assoc.receive_command()
+        result["store_status"] = rsp.status
+        try:
+            assoc.receive_command()
+        except A.DimseError as exc:
+            result["end"] = exc.condition.code
+            assoc.acknowledge_release()
+    finally:
+        listener.close()
+
+
+def test_request_accept_exchange_release() -> None:
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    result: dict = {}  # type: ignore[type-arg]
+    thread = threading.Thread(target=_acceptor, args=(listener, result), daemon=True)
+    thread.start()
+    params = A.AssociationParams("GETSCU", "ACCEPTOR", "127.0.0.1", listener.getsockname()[1], 16384,
+                                 A.getscu_contexts("patient", "propose-uncompr", "prefer-uncompr"),
+                                 acse_timeout=5, dimse_timeout=5)
+    assoc = A.Association.request(params)
+    assert assoc.max_send_pdv == 4096 - 12
+    get_ctx = assoc.accepted_context("1.2.840.10008.5.1.4.1.2.1.3")
+    assert get_ctx is not None and get_ctx.id == 1 and get_ctx.transfer_syntax == A.IMPLICIT_LE
+    assert "Context ID:        33 (Accepted)" in A.dump_associate_ac(assoc)
+    identifier = bytes(range(256)) * 40  # fragmented: larger than the peer's PDU
+    assoc.send_command(1, A.c_get_rq(assoc.next_message_id(), get_ctx.abstract_syntax), identifier)
+    pc_id, store = assoc.receive_command()
+    assert (pc_id, store.command_field, store.affected_sop_instance_uid) == (33, A.C_STORE_RQ, "1.2.3")
+    assert assoc.receive_dataset(pc_id, None) == 10000
+    assoc.send_command(pc_id, A.c_store_rsp(store, 0))
+    assoc.release()
+    thread.join(5)
+    assert result["request"] == (1, A.C_GET_RQ, identifier)
+    assert result["store_status"] == 0
+    assert result["end"] == 0x0319  # peer requested release
+    assert assoc.next_message_id() == 2
+
+
+def test_refused_and_rejected() -> None:
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()
+    with pytest.raises(A.AssociationError) as info:
+        A.Association.request(A.AssociationParams("A", "B", "127.0.0.1", port))
+    assert info.value.kind == "tcp"
+    assert info.value.condition.dump() == "0006:031c TCP Initialization Error: Connection refused"
+    with pytest.raises(A.AssociationError) as info:
+        A.Association.request(A.AssociationParams("", "B", "127.0.0.1", port))
+    assert info.value.condition.text == "Illegal service parameter: Calling AP Title"
+    error = A.AssociationError("rejected", A.COND_REJECTED, 1, 1, 7)
+    assert error.reject_lines() == ("Rejected Permanent", "Service User", "Called AE Title Not Recognized")
+    assert A.AssociationError("rejected", A.COND_REJECTED, 2, 3, 9).reject_lines()[2] == "UNKNOWN"

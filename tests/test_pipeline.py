@@ -1,0 +1,221 @@
+"""Unit tests of the receive-and-write pipeline (no network).
+
+The byte-level walker is checked against pydicom (the re-encoded data set
+must decode to the same elements) and against DCMTK's own rule (sequences
+and items with undefined length, group lengths recalculated); the file
+handling against deviations #2 and #5.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_dataset
+from pydicom.sequence import Sequence
+
+import sampledata
+from dcmretrieve import association as A
+from dcmretrieve import pipeline as P
+
+
+def _encode(ds: Dataset, ts: str) -> bytes:
+    buf = DicomBytesIO()
+    buf.is_little_endian = ts != A.EXPLICIT_BE
+    buf.is_implicit_VR = ts == A.IMPLICIT_LE
+    write_dataset(buf, ds)
+    return buf.getvalue()
+
+
+def _nested() -> Dataset:
+    inner = Dataset()
+    inner.CodeValue = "123"
+    inner.CodingSchemeDesignator = "DCM"
+    item = Dataset()
+    item.ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    item.ConceptNameCodeSequence = Sequence([inner])
+    ds = Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    ds.SOPInstanceUID = "1.2.3.4"
+    ds.PatientName = "Doe^John"
+    ds.ReferencedStudySequence = Sequence([item, Dataset()])
+    ds.StudyInstanceUID = "1.2.3"
+    ds.SeriesNumber = 7
+    return ds
+
+
+def _with_group_length(ds: Dataset, ts: str) -> tuple[bytes, int]:
+    """Encode ``ds`` with a wrong (0020,0000) spliced in (pydicom never writes
+    group lengths); returns (bytes, the correct group length)."""
+    import struct
+
+    before = _encode(ds[:0x00200000], ts)
+    group = _encode(ds[0x00200001:0x00210000], ts)
+    after = _encode(ds[0x00210000:], ts)
+    e = "<" if ts != A.EXPLICIT_BE else ">"
+    if ts == A.IMPLICIT_LE:
+        gl = struct.pack(e + "HHII", 0x0020, 0, 4, 0)
+    else:
+        gl = struct.pack(e + "HH2sHI", 0x0020, 0, b"UL", 4, 0)
+    return before + gl + group + after, len(group)
+
+
+@pytest.mark.parametrize("ts", [A.EXPLICIT_LE, A.IMPLICIT_LE, A.EXPLICIT_BE, A.DEFLATED_LE])
+def test_walker_keeps_content_and_undefines_lengths(ts: str) -> None:
+    plain_ts = A.EXPLICIT_LE if ts == A.DEFLATED_LE else ts
+    original, group_length = _with_group_length(_nested(), plain_ts)
+    if ts == A.DEFLATED_LE:
+        original = P._deflate(original)
+    out, found = P.reencode_undefined_length(original, ts)
+    assert found == {0x00080016: "1.2.840.10008.5.1.4.1.1.7", 0x00080018: "1.2.3.4"}
+    raw = P._inflate(out) if ts == A.DEFLATED_LE else out
+    from pydicom.filereader import read_dataset
+
+    little = ts != A.EXPLICIT_BE
+    back = read_dataset(BytesIO(raw), ts == A.IMPLICIT_LE, little)
+    assert back.ReferencedStudySequence[0].ConceptNameCodeSequence[0].CodeValue == "123"
+    assert len(back.ReferencedStudySequence) == 2
+    assert back.PatientName == "Doe^John"
+    assert back.SeriesNumber == 7
+    # sequences and items now have undefined length, delimiters present
+    assert back["ReferencedStudySequence"].is_undefined_length
+    delim = (b"\xfe\xff\xdd\xe0" if little else b"\xff\xfe\xe0\xdd") + bytes(4)
+    assert raw.count(delim) == 2
+    # the wrong group length was recalculated
+    assert back[0x00200000].value == group_length
+
+
+def test_walker_identity_without_sequences() -> None:
+    ds = dcmread(sampledata.MR.path)
+    raw = _encode(ds, A.EXPLICIT_LE)
+    out, found = P.reencode_undefined_length(raw, A.EXPLICIT_LE)
+    assert found[0x00080018] == sampledata.MR.sop_instance_uid
+    assert out == raw
+
+
+def test_walker_rejects_truncated() -> None:
+    raw = _encode(_nested(), A.EXPLICIT_LE)
+    with pytest.raises(P.DatasetFormatError):
+        P.reencode_undefined_length(raw[:-3], A.EXPLICIT_LE)
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("CT.1.2.840.113619.2.55", "CT.1.2.840.113619.2.55"),
+    ("../../x", "_.._.._x"),
+    ("/etc/passwd", "_etc_passwd"),
+    ("a\\b", "a_b"),
+    ("..", "_.."),
+    (".hidden", "_.hidden"),
+    ("x\x00y\x1fz\x7f", "x_y_z_"),
+    ("", "_"),
+])
+def test_safe_name(name: str, expected: str) -> None:
+    assert P.safe_name(name) == expected
+
+
+def test_safe_name_length() -> None:
+    assert len(P.safe_name("1." * 200).encode()) == 255
+
+
+@pytest.mark.parametrize("od,expected", [
+    (".", "N"), ("./", "N"), (".//", "N"), ("fk", "fk/N"), ("./fk//", "./fk/N"), ("/abs/", "/abs/N"), ("/", "/N"),
+])
+def test_join_output_like_dcmtk(od: str, expected: str) -> None:
+    assert P.join_output(od, "N") == expected
+
+
+def test_file_meta_matches_dcmtk_layout() -> None:
+    meta = P.file_meta("1.2.840.10008.5.1.4.1.1.2", "1.2.3", A.EXPLICIT_LE, P.BP_VERSION_NAME, "GETSCU")
+    assert meta[:128] == bytes(128) and meta[128:132] == b"DICM"
+    ds = dcmread(BytesIO(meta + _encode(_nested(), A.EXPLICIT_LE)))
+    fm = ds.file_meta
+    assert fm.MediaStorageSOPClassUID == "1.2.840.10008.5.1.4.1.1.2"
+    assert fm.ImplementationClassUID == A.IMPLEMENTATION_CLASS_UID
+    assert fm.ImplementationVersionName == "OFFIS_DCMBP_367"
+    assert fm.SourceApplicationEntityTitle == "GETSCU"
+    assert fm.FileMetaInformationGroupLength == len(meta) - 132 - 12
+
+
+class _FakeAssoc:
+    """Stands in for association.Association: feeds chunks, then fails as told."""
+
+    calling_ae = "GETSCU"
+    called_ae = "PEER"
+
+    def __init__(self, chunks: list[bytes], fail: BaseException | None = None) -> None:
+        self.chunks = chunks
+        self.fail = fail
+
+    def receive_dataset(self, pc_id: int, sink, timeout="dimse") -> int:  # type: ignore[no-untyped-def]
+        for chunk in self.chunks:
+            if sink is not None:
+                sink(memoryview(chunk))
+        if self.fail is not None:
+            raise self.fail
+        return sum(map(len, self.chunks))
+
+
+def _request(uid: str = "1.2.3.4") -> A.Command:
+    return A.Command(command_field=A.C_STORE_RQ, message_id=1, affected_sop_class_uid="1.2.840.10008.5.1.4.1.1.7",
+                     affected_sop_instance_uid=uid, data_set_type=0)
+
+
+@pytest.mark.parametrize("mode", ["normal", "bit-preserving"])
+@pytest.mark.parametrize("fail", [A.DimseError(A.COND_PEER_ABORTED), KeyboardInterrupt()])
+def test_failed_object_leaves_nothing(tmp_path: Path, mode: str, fail: BaseException) -> None:
+    """Deviation #5: abort or Ctrl-C mid-object -> no final file, no temporary file."""
+    data = _encode(_nested(), A.EXPLICIT_LE)
+    assoc = _FakeAssoc([data[:50], data[50:]], fail)
+    rule = P.getscu_name if mode == "normal" else P.bit_preserving_name
+    pipe = P.StorePipeline(str(tmp_path), mode, logging.getLogger("test"), rule)
+    if isinstance(fail, KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt):
+            pipe.receive(assoc, 1, _request(), A.EXPLICIT_LE)  # type: ignore[arg-type]
+    else:
+        result = pipe.receive(assoc, 1, _request(), A.EXPLICIT_LE)  # type: ignore[arg-type]
+        assert result.kind == "receive-error"
+    assert os.listdir(tmp_path) == []
+
+
+def test_stored_via_rename_and_hostile_name(tmp_path: Path) -> None:
+    data = _encode(_nested(), A.EXPLICIT_LE)
+    od = tmp_path / "od"
+    od.mkdir()
+    pipe = P.StorePipeline(str(od), "bit-preserving", logging.getLogger("test"), P.bit_preserving_name)
+    result = pipe.receive(_FakeAssoc([data]), 1, _request("../../evil"), A.EXPLICIT_LE)  # type: ignore[arg-type]
+    assert result.kind == "stored"
+    assert sorted(os.listdir(od)) == ["_.._.._evil"]
+    assert sorted(os.listdir(tmp_path)) == ["od"]
+    written = (od / "_.._.._evil").read_bytes()
+    assert written.endswith(data) and written[128:132] == b"DICM"
+
+
+def test_missing_uid_and_progress(tmp_path: Path) -> None:
+    ds = _nested()
+    del ds.SOPInstanceUID
+    events: list[str] = []
+    pipe = P.StorePipeline(str(tmp_path), "normal", logging.getLogger("test"), P.getscu_name,
+                           progress=events.append)
+    result = pipe.receive(_FakeAssoc([_encode(ds, A.EXPLICIT_LE)[:10], _encode(ds, A.EXPLICIT_LE)[10:]]), 1,
+                          _request(), A.EXPLICIT_LE)  # type: ignore[arg-type]
+    assert result.kind == "missing-uid"
+    assert events == ["start", "chunk", "chunk", "end"]
+    assert os.listdir(tmp_path) == []
+
+
+def test_overwrite_warning_only_for_files(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    data = _encode(_nested(), A.EXPLICIT_LE)
+    logger = logging.getLogger("test.pipeline")
+    pipe = P.StorePipeline(str(tmp_path), "normal", logger, P.getscu_name)
+    (tmp_path / "SC.1.2.3.4").write_bytes(b"old")
+    with caplog.at_level(logging.WARNING, logger="test.pipeline"):
+        result = pipe.receive(_FakeAssoc([data]), 1, _request(), A.EXPLICIT_LE)  # type: ignore[arg-type]
+    assert result.kind == "stored" and result.path == str(tmp_path / "SC.1.2.3.4")
+    assert caplog.messages == [f"DICOM file already exists, overwriting: {tmp_path}/SC.1.2.3.4"]
+    assert (tmp_path / "SC.1.2.3.4").read_bytes() != b"old"
