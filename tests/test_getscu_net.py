@@ -160,6 +160,12 @@ def test_dcmqrscp_models_and_keys(qrscp, tmp_path: Path, opts: list[str], keys: 
     assert_same(dcmtk, ours)
 
 
+def test_query_file_with_sequence(qrscp, query_files, tmp_path: Path) -> None:
+    args = ["-d", "-aec", "COMMON", *_peer(qrscp), str(query_files["seq"]), "-k", "PatientID=1CT1"]
+    dcmtk, ours = run_both(args, tmp_path)
+    assert_same(dcmtk, ours, debug=True)
+
+
 def test_query_file_one(qrscp, query_files, tmp_path: Path) -> None:
     args = ["-v", "-aec", "COMMON", *_peer(qrscp), str(query_files["pat_ct"])]
     dcmtk, ours = run_both(args, tmp_path)
@@ -432,6 +438,33 @@ def test_big_object_1gb_bit_preserving(make_fakeqr, tmp_path: Path, request: pyt
     if not (("slow" in expr and "not slow" not in expr) or os.environ.get("DCMRETRIEVE_SLOW") == "1"):
         pytest.skip("slow: select with -m slow")
     _big_object(make_fakeqr, tmp_path, 1_100_000_000, 60)
+
+
+def test_ctrl_c_mid_object_leaves_nothing(make_fakeqr, tmp_path: Path) -> None:
+    """Deviation #5 on KeyboardInterrupt: SIGINT while a big object streams in
+    removes the temporary file; no traceback reaches the user."""
+    import signal
+    import time
+
+    server = make_fakeqr(big_size=400 * 1000 * 1000)
+    od = tmp_path / "od"
+    od.mkdir()
+    proc = subprocess.Popen([*OURS_GETSCU, "+B", "-od", "od", *_peer(server), *PAT, "-k", "PatientID=BIG"],
+                            cwd=tmp_path, env=_env(None), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not any(p.name.startswith(".") for p in od.iterdir()):
+            assert proc.poll() is None and time.monotonic() < deadline, "no temporary file appeared"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode != 0
+    assert b"Traceback" not in err
+    assert list(od.iterdir()) == []
 
 
 # ---------------------------------------------------------------------------
