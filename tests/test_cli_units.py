@@ -337,3 +337,29 @@ def test_closed_stdout_is_not_an_error():
     result = subprocess.run([str(script), "--help"], preexec_fn=lambda: os.close(1),
                             stderr=subprocess.PIPE, timeout=60)
     assert (result.returncode, result.stderr) == (0, b"")
+
+
+@pytest.mark.parametrize("tool", options.TOOLS)
+def test_help_defaults_agree_with_settings_defaults(tool):
+    """What --help calls "(default)" is what Settings starts with."""
+    from dcmretrieve.settings import Settings
+
+    defaults = Settings(tool=tool, aetitle=options.TOOLS[tool].default_aetitle)
+    checked = 0
+    for option in options.options_of(tool):
+        if option.nvalues == 0 and option.dest in vars(defaults) and "(default)" in option.help:
+            assert getattr(defaults, option.dest) == option.const, option
+            checked += 1
+    assert checked >= (12 if tool == "movescu" else 4)
+    valued = {
+        "--aetitle": defaults.aetitle, "--call": defaults.call, "--acse-timeout": str(defaults.acse_timeout),
+        "--max-pdu": str(defaults.max_pdu), "--output-directory": f'"{defaults.output_directory}"',
+    }
+    if tool == "movescu":
+        valued["--compression-level"] = str(defaults.compression_level)
+        valued["--move"] = defaults.aetitle
+    for long, shown in valued.items():
+        option = options.by_long(tool, long)
+        assert f"(default: {shown})" in (option.value_help or "") + option.help, long
+    assert defaults.timeout is None and defaults.dimse_timeout is None  # "(default: unlimited)"
+    assert defaults.cancel == -1 and defaults.listen_port == 0  # "never", --no-port
