@@ -477,18 +477,28 @@ class _TempFile:
                 continue
             break
         self.path = path
-        self.file = os.fdopen(self.fd, "wb", buffering=1 << 20)
+        self.open = True
 
     def write(self, data: bytes | memoryview) -> None:
-        self.file.write(data)
+        """Unbuffered: callers hand over PDV-sized or whole-object chunks, and a
+        per-file buffer would cost an allocation per object (2000 tiny files)."""
+        view = memoryview(data)
+        while view:
+            written = os.write(self.fd, view)
+            view = view[written:]
+
+    def _close(self) -> None:
+        if self.open:
+            self.open = False
+            os.close(self.fd)
 
     def commit(self, final: str) -> None:
-        self.file.close()
+        self._close()
         os.rename(self.path, final)
 
     def discard(self) -> None:
         try:
-            self.file.close()
+            self._close()
         except OSError:
             pass
         try:
