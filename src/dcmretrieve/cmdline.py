@@ -564,7 +564,7 @@ def build_settings(line: CommandLine, argv0: str):  # -> Settings
     for option in options.options_of(tool):
         if option.dest and option.nvalues:
             value_option[option.dest] = option
-    fields = set(vars(settings))
+    fields = set(vars(settings)) - {"peer", "port"}  # parameters: below
     for dest, raw in vars(namespace).items():
         if raw is None or dest not in fields:
             continue
