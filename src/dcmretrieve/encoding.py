@@ -134,10 +134,54 @@ def _implicit_vr(tag: int) -> str:
             vr = dictionary_VR(tag)
         except KeyError:
             vr = "UN"
+        if vr == "US or SS":
+            _XS_TAGS.add(tag)
         if " or " in vr:
             vr = {"OB or OW": "OW", "US or SS": "US", "US or OW": "US", "US or SS or OW": "US"}.get(vr, vr[:2])
     _dictionary_vr_cache[tag] = vr
     return vr
+
+
+#: tags whose dictionary VR is "US or SS": DCMTK reads them as SS when the
+#: data set's Pixel Representation is 1
+_XS_TAGS: set[int] = set()
+
+
+def _resolve_ambiguous(elems: list[Element]) -> None:
+    """Implicit VR: apply DCMTK's Pixel Representation rule to US/SS tags."""
+    signed = False
+    for el in elems:
+        if el.tag == 0x00280103 and not isinstance(el.value, list) and len(el.value) >= 2:
+            signed = bytes(el.value[:2]) in (b"\x01\x00", b"\x00\x01")
+            break
+    if not signed:
+        return
+    for el in elems:
+        if el.vr == "US" and el.tag in _XS_TAGS:
+            el.vr = "SS"
+
+
+def _private_vr(tag: int, elems: list[Element]) -> str:
+    """VR of a private element read in Implicit VR: the private dictionary
+    entry for its creator (DCMTK's private.dic; pydicom's here), else UN."""
+    group, elem = tag >> 16, tag & 0xFFFF
+    creator_tag = (group << 16) | (elem >> 8)
+    creator = None
+    for el in elems:
+        if el.tag == creator_tag and not isinstance(el.value, list):
+            creator = bytes(el.value).decode("latin-1").strip(" \0")
+            break
+    if not creator:
+        return "UN"
+    try:
+        from pydicom.datadict import private_dictionary_VR
+
+        vr = private_dictionary_VR(tag, creator)
+    except KeyError:
+        return "UN"
+    if " or " in vr:
+        vr = vr[:2]
+    return vr if len(vr) == 2 else "UN"
 
 
 class _Parser:
@@ -184,9 +228,13 @@ class _Parser:
                 pos += 8
                 if group == 0xFFFE:
                     if tag == ITEM_DELIM and in_item:
+                        _resolve_ambiguous(out)
                         return out, pos
                     raise EncodingError("unexpected item tag")
-                vr = _implicit_vr(tag)
+                if group & 1 and elem >= 0x1000:
+                    vr = _private_vr(tag, out)
+                else:
+                    vr = _implicit_vr(tag)
             if length == UNDEFINED:
                 if tag == PIXEL_DATA or (vr in ("OB", "OW") and self.explicit):
                     frags, pos = self.fragments(pos, end)
@@ -206,6 +254,8 @@ class _Parser:
             pos += length
         if in_item:
             raise EncodingError("premature end of stream")
+        if not self.explicit:
+            _resolve_ambiguous(out)
         return out, pos
 
     def sequence(self, pos: int, end: int, length: int, implicit_un: bool) -> tuple[list, int]:
@@ -368,7 +418,9 @@ class Writer:
                     el.vr,
                     [self.prepare(item, subpad, subpad, seq_base, False) for item in el.value],
                 )
-            if (glmode != "group-length-recalc" and el.tag & 0xFFFF == 0) or (padding and el.tag == PADDING):
+            # movescu always writes with EPD_withoutPadding (-p) or EPD_withPadding
+            # (+p): both drop existing Data Set Trailing Padding elements
+            if (glmode != "group-length-recalc" and el.tag & 0xFFFF == 0) or el.tag == PADDING:
                 continue
             out.append(el)
         if glmode in ("group-length-recalc", "group-length-create"):
@@ -533,10 +585,7 @@ def encode(
         comp = zlib.compressobj(opts.compression_level, zlib.DEFLATED, -15)
         parts = [comp.compress(c) for c in chunks]
         parts.append(comp.flush())
-        body = b"".join(parts)
-        if len(body) % 2:
-            body += b"\0"
-        chunks = [body]
+        chunks = [b"".join(parts)]  # DCMTK does not pad the deflated stream
     if meta:
         chunks.insert(0, meta)
     return chunks, sop_class, sop_instance

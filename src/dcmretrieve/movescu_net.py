@@ -19,7 +19,6 @@ import logging
 import os
 import select
 import socket
-import struct
 import sys
 
 from collections.abc import Callable
@@ -31,8 +30,8 @@ from .exitcodes import ExitCode
 from .settings import Settings
 
 COND_BAD_COMMAND = ul.Condition(0x0006, 0x0203, "DIMSE Bad command type")  # pragma: no mutate
-COND_CMDSET_READ = ul.Condition(
-    0x0006, 0x020D, "DIMSE: receiveCommand: cmdSet->read() Failed\n0001:0004 Invalid stream"
+COND_COMMAND_PDV_EXPECTED = ul.Condition(
+    0x0006, 0x020D, "DIMSE Failed to receive message\n0006:020f DIMSE: Command PDV Expected"
 )
 COND_TCP_WRAPPER = "0006:0324 TCP wrapper: denied connection from {name} ({ip})"
 
@@ -98,29 +97,6 @@ def _dump_identifiers(ds: object, ts_uid: str) -> str:
     from . import dump
 
     return dump.dump_dataset(ds, ts_uid)  # type: ignore[arg-type]
-
-
-def _emulate_command_misread(data: bytes) -> str | None:
-    """What dcmdata says when a data set PDV is parsed as a command set
-    (``-pi`` with a peer that did send a data set): the first element read
-    as Implicit VR LE usually claims an absurd length."""
-    if len(data) < 8:
-        return None
-    group, elem, length = struct.unpack_from("<HHI", data, 0)
-    remaining = len(data) - 8
-    if length <= remaining:
-        return None
-    tag = (group << 16) | elem
-    try:
-        from pydicom.datadict import keyword_for_tag
-
-        name = keyword_for_tag(tag) or "Unknown Tag & Data"
-    except Exception:  # pragma: no cover
-        name = "Unknown Tag & Data"
-    return (
-        f"DcmElement: {name} ({group:04x},{elem:04x}) larger ({length}) than remaining bytes "
-        f"({remaining}) in file, premature end of stream"
-    )
 
 
 # ------------------------------------------------------- storing (C-STORE) --
@@ -375,6 +351,13 @@ class Listener:
             self.sub = None
 
 
+def _readable(sock: socket.socket) -> bool:
+    try:
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return False
+
+
 def _reverse_lookup(ip: str) -> str:
     try:
         return socket.gethostbyaddr(ip)[0]
@@ -437,7 +420,7 @@ class MoveSCU:
         else:
             logger.info(f"Sending Move Request (MsgID {msg_id})")
         if logger.isEnabledFor(logging.INFO):
-            logger.info("Request Identifiers:\n" + _dump_identifiers(ds, file_ts) + "\n")
+            logger.info("Request Identifiers:\n\n" + _dump_identifiers(ds, file_ts) + "\n")
         try:
             self.assoc.send_command(ctx.id, req, _encode_identifier(ds, ctx.transfer_syntax))
         except ul.DimseError as exc:
@@ -469,6 +452,11 @@ class MoveSCU:
         assoc, listener = self.assoc, self.listener
         timeout = self.settings.dimse_timeout
         while True:
+            # selectReadable(): a waiting connection request is looked at
+            # first, then the main association wins over the sub-association
+            if listener is not None and listener.sub is None and _readable(listener.sock):
+                listener.service()
+                continue
             if assoc.has_buffered_data():
                 return
             if listener is not None and listener.has_buffered():
@@ -501,7 +489,6 @@ class MoveSCU:
             status = rsp.status
             if status != STATUS_PENDING:
                 if rsp.has_dataset:
-                    self._wait_main()
                     ids: list[bytes] = []
                     self.assoc.receive_dataset(pc_id, lambda d: ids.append(bytes(d)))
                     if logger.isEnabledFor(logging.DEBUG):
@@ -513,7 +500,6 @@ class MoveSCU:
                 net.warning(f"DIMSE Warning: {who}: moveUser: Status Pending, but DataSetType!=NULL")
                 if settings.pending_read:
                     net.warning(f"DIMSE Warning: {who}: Reading but ignoring response identifier set")
-                    self._wait_main()
                     self.assoc.receive_dataset(pc_id, None)
                 else:
                     net.warning(f"DIMSE Warning: {who}: Assuming NO response identifiers are present")
@@ -534,34 +520,17 @@ class MoveSCU:
                     logger.error(f"Cancel Request Failed: {exc.condition.dump()}")
 
     def _check_unread_dataset(self) -> None:
-        """-pi: the data set of a Pending response was not read, so DCMTK
-        parses its first PDV as the next command set and fails."""
+        """-pi: the data set of a Pending response is not read, so DCMTK's
+        next receiveCommand meets a data PDV and fails (observed 3.6.7 text)."""
         assoc = self.assoc
-        pdvs = assoc._pdvs  # noqa: SLF001 - peek at the next PDV without consuming it
-        if assoc._pdv_index >= len(pdvs):  # noqa: SLF001
-            try:
-                pdu_type, body = assoc._read_pdu(self.settings.dimse_timeout)  # noqa: SLF001
-            except Exception:
-                return
-            if pdu_type != 0x04:
-                raise ul.DimseError(ul.COND_PEER_ABORTED if pdu_type == 0x07 else ul.COND_PEER_RELEASE)
-            parsed = []
-            pos = 0
-            while pos + 6 <= len(body):
-                (length,) = struct.unpack_from(">I", body, pos)
-                parsed.append((body[pos + 4], body[pos + 5], body[pos + 6 : pos + 4 + length]))
-                pos += 4 + length
-            assoc._pdvs, assoc._pdv_index = parsed, 0  # noqa: SLF001
-            pdvs = parsed
-        if assoc._pdv_index >= len(pdvs):  # noqa: SLF001
-            return
-        _pc, control, data = pdvs[assoc._pdv_index]  # noqa: SLF001
+        try:
+            _pc, control, _data = assoc._next_pdv(self.settings.dimse_timeout)  # noqa: SLF001
+        except ul.DimseError:
+            raise
         if control & 0x01:
+            assoc._pdv_index -= 1  # noqa: SLF001 - a command after all: read it normally
             return
-        text = _emulate_command_misread(bytes(data))
-        if text is not None:
-            logging.getLogger(log.DATA).error(text)
-        raise ul.DimseError(COND_CMDSET_READ)
+        raise ul.DimseError(COND_COMMAND_PDV_EXPECTED)
 
     def _debug_identifiers(self, data: bytes, ts_uid: str) -> None:
         try:
