@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -346,3 +347,48 @@ def test_access_control_denied_and_allowed(tmp_path, qr, query_files):
                        str(server.port), str(query_files["pat_ct"])], work, env)
     assert proc.returncode == 0, proc.stderr
     assert len(list((work / "out").iterdir())) == 1
+
+
+def test_write_failure_answers_a700(tmp_path, qr, query_files):
+    """A directory in the way of the CT file: cannot write, 0xA700, the move
+    ends with a warning (exit 68); MR and RP are stored."""
+    server, port = qr
+    results = []
+    for name, exe in (("dcmtk", [DCMTK_MOVESCU]), ("ours", OURS)):
+        work = tmp_path / name
+        (work / "out" / "CT.1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322").mkdir(parents=True)
+        results.append((run(exe + ["-v", "-od", "out", "-aec", "COMMON", "--port", str(port), "127.0.0.1",
+                                   str(server.port), str(query_files["pat_all"])], work), work))
+    assert_same(results)
+    assert results[1][0].returncode == 68
+    assert "E: cannot write DICOM file: out/CT.1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322\n" in results[1][0].stderr
+    assert sorted(p.name for p in (results[1][1] / "out").iterdir() if p.name.startswith(".")) == []
+
+
+def test_echo_on_sub_association(tmp_path, make_fakeqr):
+    port = socket_free_port()
+    server = make_fakeqr(destinations={"MOVESCU": port}, extra_args=["--sleep-first", "3"])
+    work = tmp_path / "w"
+    (work / "out").mkdir(parents=True)
+    errfile = tmp_path / "stderr.txt"
+    with open(errfile, "w") as errfh:
+        proc = subprocess.Popen(OURS + ["-v", "-od", "out", "--port", str(port), "127.0.0.1", str(server.port),
+                                        "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=SLEEPFIRST"],
+                                cwd=work, stdout=subprocess.DEVNULL, stderr=errfh, text=True)
+        try:
+            deadline = time.monotonic() + 20
+            while "Request Identifiers" not in errfile.read_text() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            echo = subprocess.run(["/usr/bin/echoscu", "-to", "5", "-aet", "ECHOER", "-aec", "MOVESCU",
+                                   "127.0.0.1", str(port)], capture_output=True, text=True, timeout=30)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    err = errfile.read_text()
+    assert echo.returncode == 0, echo.stderr
+    assert proc.returncode == 0, err
+    assert "I: Sub-Association Received\nI: Sub-Association Acknowledged (Max Send PDV: 16372)\n" \
+           "I: Received Echo Request (MsgID 1)\n" in err
+    assert "I: Received Store Request (MsgID 2, MR)\n" in err
