@@ -110,12 +110,10 @@ class _Run:
 
     def check_dictionary(self) -> None:
         """DCMTK warns (and carries on) when no data dictionary is loaded."""
-        try:
-            from . import dicts
-        except ImportError:  # pragma: no cover - only while dicts is being written
-            return
+        from . import dicts
+
         if not dicts.load_data_dictionaries():
-            self.logger().warning("no data dictionary loaded, check environment variable: DCMDICTPATH")
+            self.logger().warning(dicts.NO_DICTIONARY_WARNING)
 
     def check_output_directory(self) -> None:
         """movescu checks only when listening (exit 45/40); getscu always

@@ -505,6 +505,14 @@ def build_parser(tool: str):  # -> configargparse.ArgumentParser
         def exit(self, status: int = 0, message: str | None = None):  # type: ignore[override]
             raise CommandLineError(message or f"exit {status}")
 
+    class Formatter(argparse.HelpFormatter):
+        """argparse builds a formatter on every ``add_argument`` and asks the
+        terminal for its width (importing shutil); the help text is ours, so
+        a fixed width saves ~10 ms per start."""
+
+        def __init__(self, prog: str) -> None:
+            super().__init__(prog, width=80)
+
     class SplitValues(argparse.Action):
         def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
             setattr(namespace, self.dest, tuple(str(values).split("\0")))
@@ -515,6 +523,7 @@ def build_parser(tool: str):  # -> configargparse.ArgumentParser
         prefix_chars="-+",
         allow_abbrev=False,
         ignore_unknown_config_file_keys=True,
+        formatter_class=Formatter,
     )
     for option in options.options_of(tool):
         if option.action == "exclusive":
