@@ -20,6 +20,10 @@ from . import cmdline, options
 from .errors import CommandLineError, ExitRequest, FatalError
 from .exitcodes import ExitCode
 
+TYPE_CHECKING = False  # typing costs ~10 ms of start-up; type checkers treat this as True
+if TYPE_CHECKING:  # pragma: no cover
+    from .settings import Settings
+
 
 class _Run:
     """State of one invocation (kept out of module globals so tests can
@@ -29,7 +33,10 @@ class _Run:
         self.tool = tool
         self.argv0 = argv0
         self.logger_ready = False  # quiet mode applies only from here on
-        self.settings = None  # type: ignore[assignment]
+        # set by execute() once the command line is syntactically valid
+        self.line: cmdline.CommandLine
+        self.settings: Settings
+        self.state: dict[str, object] = {}
 
     # -- the main sequence ---------------------------------------------------
 
@@ -186,7 +193,7 @@ def run(tool: str, argv: list[str] | None = None) -> int:
         argv0, args = tool, list(argv)
     current = _Run(tool, argv0)
     try:
-        return current.execute(args)
+        return int(current.execute(args))
     except CommandLineError as exc:
         if not _quiet(current):
             _write(sys.stderr, cmdline.error_block(tool, exc.message))
