@@ -376,12 +376,12 @@ def _hostile_uids(server, tmp_path: Path, outside: Path) -> None:  # type: ignor
 def test_abort_mid_object_deviation_5(make_fakeqr, tmp_path: Path) -> None:
     """An object cut off by A-ABORT: DCMTK's messages and exit 1, and (deviation
     #5) no file at all in -od, not even a temporary one."""
-    server = make_fakeqr(extra_args=["--abortmid-size", str(4 * 1024 * 1024)])
-    for mode in ([], ["+B"]):
-        args = ["-v", *mode, "-od", "od", *_peer(server), *PAT, "-k", "PatientID=ABORTMID"]
-        dcmtk, ours = run_both(args, tmp_path / ("bp" if mode else "normal"),
-                               prepare=lambda cwd: (cwd / "od").mkdir())
-        assert_same(dcmtk, ours)
+    server = make_fakeqr(extra_args=["--abortmid-size", str(1024 * 1024)])
+    for index, mode in enumerate((["-v"], ["-v", "+B"], ["-d", "+B"], ["-v", "--ignore"])):
+        od = [] if "--ignore" in mode else ["-od", "od"]
+        args = [*mode, *od, *_peer(server), *PAT, "-k", "PatientID=ABORTMID"]
+        dcmtk, ours = run_both(args, tmp_path / str(index), prepare=lambda cwd: (cwd / "od").mkdir())
+        assert_same(dcmtk, ours, debug="-d" in mode)
         assert ours.rc == 1
         assert "E: Failed sending C-STORE response: 0006:020e DIMSE Failed to send message" in ours.stderr
         assert list((ours.cwd / "od").iterdir()) == []

@@ -428,6 +428,18 @@ _LONG_RSP_TEXTS = {
 }
 
 
+#: C-STORE-RSP status texts of DCMTK's DIMSE dumps (exact codes, then classes)
+_LONG_STORE_TEXTS = {
+    0x0000: "Success",
+    0xB000: "Warning: Coercion of data elements",
+    0xB007: "Warning: Data set does not match SOP class",
+    0xB006: "Warning: Elements discarded",
+    0xA700: "Refused: Out of resources",
+    0xA900: "Error: Data set does not match SOP class",
+    0xC000: "Error: Cannot understand",
+}
+
+
 # ---------------------------------------------------------------------------
 # DIMSE command sets (always Implicit VR Little Endian)
 
@@ -617,7 +629,8 @@ def dump_command(cmd: Command, outgoing: bool, pc_id: int, dataset_dump: str | N
         if field_ in (C_GET_RSP, C_MOVE_RSP):
             text = _LONG_RSP_TEXTS.get(status, dimse_status_text(status))
         elif field_ == C_STORE_RSP:
-            text = store_status_text(status)
+            text = _LONG_STORE_TEXTS.get(status) or _LONG_STORE_TEXTS.get(status & 0xFF00) \
+                or _LONG_STORE_TEXTS.get(status & 0xF000) or store_status_text(status)
         else:
             text = "Success" if status == 0 else f"Unknown Status: 0x{status:x}"
         lines.append(line("DIMSE Status", f"0x{status:04x}: {text}"))

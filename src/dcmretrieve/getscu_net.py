@@ -214,6 +214,7 @@ class GetSCU:
                     return
                 continue
             self.net.error("Expected C-GET response or C-STORE request but received DIMSE command 0x%04x", field)
+            self.net.debug("%s", A.dump_command(cmd, False, pc_id))
             raise _SessionFailed()
 
     def store(self, pc_id: int, cmd: A.Command, debug: bool) -> bool:
@@ -242,9 +243,11 @@ class GetSCU:
                 self.net.debug("Stored instance to disk:\n  Filename: %s\n  SOP Class UID: %s\n"
                                "  SOP Instance UID: %s", result.path, sop_class, sop_inst)
         elif result.kind == "receive-error":
-            # DCMTK (observed): normal/--ignore mode names the failure, +B says nothing;
-            # the 0xC000 answer then fails if the peer has gone (exit 1 below)
-            if self.pipeline.mode != "bit-preserving":
+            # DCMTK (observed): normal mode names the failure, +B and --ignore say
+            # nothing; the 0xC000 answer then fails if the peer has gone (exit 1 below)
+            if self.pipeline.mode == "bit-preserving":
+                self.net.debug("Received dataset on presentation context %d", pc_id)
+            elif self.pipeline.mode == "normal":
                 error = result.error
                 dump = error.condition.dump() if isinstance(error, A.DimseError) else A.COND_RECEIVE_FAILED.dump()
                 self.net.error("Unable to receive dataset on presentation context %d: %s", pc_id, dump)
