@@ -260,6 +260,17 @@ def test_association_failures(qrscp, tmp_path: Path, args: list[str]) -> None:
     assert ours.rc == 1
 
 
+@pytest.mark.parametrize("prefer", ["+xs", "+xy", "+xx", "+xv", "+xw", "+xt", "+xu", "+xr", "+xm", "+xh", "+xn",
+                                    "+xl", "+x2", "+x3", "+xo", "+x4", "+x5", "+xd", "+xb", "+xe", "+x="])
+def test_proposed_storage_transfer_syntaxes(qrscp, tmp_path: Path, prefer: str) -> None:
+    """Every +x? option: the full A-ASSOCIATE-RQ dump (+v) is DCMTK's.  The
+    called AE is unknown to dcmqrscp, so the run ends right after the dump."""
+    args = ["-v", "+v", prefer, "-xd", "-S", *_peer(qrscp), *PAT]
+    dcmtk, ours = run_both(args, tmp_path)
+    assert_same(dcmtk, ours)
+    assert ours.stderr.count("Proposed Transfer Syntax(es):") == 121
+
+
 def test_no_get_context_storescp(storescp, tmp_path: Path) -> None:
     dcmtk, ours = run_both(["-v", "-aec", "STORESCP", *_peer(storescp), *PAT], tmp_path)
     assert_same(dcmtk, ours)
