@@ -277,6 +277,91 @@ def test_no_get_context_storescp(storescp, tmp_path: Path) -> None:
     assert "F: No adequate Presentation Contexts for sending C-GET" in ours.stderr
 
 
+def _capture_wire(tool: str, cwd: Path) -> tuple[list[bytes], str]:
+    """Play the peer for one getscu run and record what it sends: the
+    A-ASSOCIATE-RQ, the C-GET-RQ command and identifier PDUs, the C-STORE-RSP
+    and the A-RELEASE-RQ (as raw PDUs)."""
+    import socket
+
+    from dcmretrieve import association as A
+    from dcmretrieve import sopclasses
+
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(20)
+    argv = [DCMTK_GETSCU] if tool == "dcmtk" else list(OURS_GETSCU)
+    cwd.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen([*argv, "-v", "127.0.0.1", str(listener.getsockname()[1]), *PAT, "-k", "PatientID=X"],
+                            cwd=cwd, env=_env(None), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    try:
+        conn, _ = listener.accept()
+        conn.settimeout(20)
+        raw = b""
+        while len(raw) < 6 or len(raw) < 6 + int.from_bytes(raw[2:6], "big"):
+            chunk = conn.recv(65536)
+            assert chunk, "peer closed"
+            raw += chunk
+        pdus = [raw]
+        negotiate = A.preference_negotiator([u for u, _ in sopclasses.GETSCU_PROPOSED_STORAGE]
+                                            + [sopclasses.QR_MODELS["patient"][2]], [A.EXPLICIT_LE])
+        assoc = _accept_replayed(conn, raw, negotiate)
+        pdus += [bytes(assoc._read_pdu(20)[1]) for _ in range(2)]
+        store = A.Command(command_field=A.C_STORE_RQ, message_id=5, affected_sop_class_uid="1.2.840.10008.5.1.4.1.1.7",
+                          affected_sop_instance_uid="1.2.3.4", priority=0)
+        dataset = (bytes.fromhex("080016005549") + (26).to_bytes(2, "little") + b"1.2.840.10008.5.1.4.1.1.7\0"
+                   + bytes.fromhex("080018005549") + (8).to_bytes(2, "little") + b"1.2.3.4\0")
+        assoc.send_command(assoc.accepted_context("1.2.840.10008.5.1.4.1.1.7").id, store, dataset)
+        pdus.append(bytes(assoc._read_pdu(20)[1]))
+        assoc.send_command(1, A.Command(command_field=A.C_GET_RSP, message_id_being_responded_to=1,
+                                        affected_sop_class_uid=sopclasses.QR_MODELS["patient"][2], status=0,
+                                        remaining=0, completed=1, failed=0, warning=0))
+        release_type, release_body = assoc._read_pdu(20)
+        pdus.append(bytes([release_type]) + bytes(release_body))
+        assoc.acknowledge_release()
+        _out, err = proc.communicate(timeout=20)
+    finally:
+        listener.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return pdus, err.decode()
+
+
+def _accept_replayed(conn, raw_rq: bytes, negotiate):  # type: ignore[no-untyped-def]
+    """Association.accept on a socket whose A-ASSOCIATE-RQ was already read."""
+    from dcmretrieve import association as A
+
+    class _Replay:
+        def __init__(self) -> None:
+            self.pending = raw_rq
+
+        def recv(self, n: int) -> bytes:
+            if self.pending:
+                data, self.pending = self.pending, b""
+                return data
+            return conn.recv(n)
+
+        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+            return getattr(conn, name)
+
+    return A.Association.accept(_Replay(), "ANY-SCP", 16384, 20, 20, negotiate)  # type: ignore[arg-type]
+
+
+def test_wire_bytes_identical(tmp_path: Path) -> None:
+    """What goes on the wire is DCMTK's, byte for byte: A-ASSOCIATE-RQ (121
+    contexts, role items, implementation UID/version), C-GET-RQ command and
+    identifier, C-STORE-RSP, A-RELEASE-RQ."""
+    dcmtk, dcmtk_err = _capture_wire("dcmtk", tmp_path / "dcmtk")
+    ours, ours_err = _capture_wire("ours", tmp_path / "ours")
+    assert len(ours) == len(dcmtk) == 5
+    for index, (mine, theirs) in enumerate(zip(ours, dcmtk)):
+        assert mine == theirs, index
+    assert ours_err == dcmtk_err
+    assert (tmp_path / "ours" / "SC.1.2.3.4").read_bytes() == (tmp_path / "dcmtk" / "SC.1.2.3.4").read_bytes()
+
+
 # ---------------------------------------------------------------------------
 # fakeqr: statuses and faults
 

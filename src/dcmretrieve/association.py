@@ -152,6 +152,7 @@ C_MOVE_RQ, C_MOVE_RSP = 0x0021, 0x8021
 C_ECHO_RQ, C_ECHO_RSP = 0x0030, 0x8030
 C_CANCEL_RQ = 0x0FFF
 NO_DATASET = 0x0101
+DATASET_PRESENT = 0x0001  # what DCMTK puts in Command Data Set Type
 PRIORITY_MEDIUM = 0x0000
 
 _MESSAGE_TYPE_NAMES = {
@@ -555,12 +556,12 @@ class Command:
 
 def c_get_rq(message_id: int, sop_class: str) -> Command:
     return Command(command_field=C_GET_RQ, message_id=message_id, affected_sop_class_uid=sop_class,
-                   priority=PRIORITY_MEDIUM, data_set_type=0x0000)
+                   priority=PRIORITY_MEDIUM, data_set_type=DATASET_PRESENT)
 
 
 def c_move_rq(message_id: int, sop_class: str, destination: str) -> Command:
     return Command(command_field=C_MOVE_RQ, message_id=message_id, affected_sop_class_uid=sop_class,
-                   priority=PRIORITY_MEDIUM, data_set_type=0x0000, move_destination=destination)
+                   priority=PRIORITY_MEDIUM, data_set_type=DATASET_PRESENT, move_destination=destination)
 
 
 def c_cancel_rq(message_id: int) -> Command:
@@ -682,7 +683,7 @@ def encode_associate_rq(params: AssociationParams) -> bytes:
         sub = _item(0x30, _uid_bytes(ctx.abstract_syntax))
         for ts in ctx.transfer_syntaxes:
             sub += _item(0x40, _uid_bytes(ts))
-        body += _item(0x20, struct.pack(">BBBB", ctx.id, 0, 0, 0) + sub)
+        body += _item(0x20, struct.pack(">BBBB", ctx.id, 0, 0xFF, 0) + sub)  # DCMTK puts 0xff in the reserved "result"
     user = _item(0x51, struct.pack(">I", params.max_pdu))
     user += _item(0x52, _uid_bytes(IMPLEMENTATION_CLASS_UID))
     for ctx in params.contexts:
@@ -1160,7 +1161,7 @@ class Association:
         if self.closed:
             raise DimseError(COND_SEND_ON_CLOSED)
         if dataset is not None and cmd.values.get(0x00000800, NO_DATASET) == NO_DATASET:
-            cmd.values[0x00000800] = 0x0000
+            cmd.values[0x00000800] = DATASET_PRESENT
         elif dataset is None:
             cmd.values[0x00000800] = NO_DATASET
         self._send_pdvs(pc_id, cmd.encode(), True)
