@@ -230,3 +230,27 @@ def test_new_public_tags_are_registered_with_pydicom(dictpath, tmp_path: Path) -
     path.write_text("(0066,9F01)\tUS\tMyTestAttribute\t1\tLOCAL\n")
     assert load(str(path)) is True
     assert dictionary_VR(0x00669F01) == "US"
+
+
+def test_dimse_request_problem(dictpath, tmp_path: Path) -> None:
+    """What DCMTK reports when it tries to send a request (observed)."""
+    load, _ = dictpath
+    load(None)
+    assert dicts.dimse_request_problem() is None
+    assert dicts.dimse_request_problem(move=True) is None
+    load("/nonexistent")
+    assert dicts.dimse_request_problem() == "0006:0213 Data dictionary missing"
+    load(str(DATA / "custom.dic"))
+    assert dicts.dimse_request_problem() == (
+        "0006:0204 DIMSE: Command Build Failed: dimcmd:addUS: Cannot add Uint16: "
+        "Element: (0000,0100) Unknown Tag & Data"
+    )
+    partial = tmp_path / "partial.dic"
+    partial.write_text("(0000,0100)\tUS\tCommandField\n(0000,0110)\tUS\tMessageID\n"
+                       "(0000,0800)\tUS\tCommandDataSetType\n(0000,0700)\tUS\tPriority\n")
+    load(str(partial))
+    assert dicts.dimse_request_problem() is None
+    assert dicts.dimse_request_problem(move=True) == (
+        "0006:0204 DIMSE: Command Build Failed: dimcmd:addString: Cannot add string: "
+        "Element: (0000,0600) Unknown Tag & Data"
+    )

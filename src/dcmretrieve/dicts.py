@@ -594,6 +594,40 @@ def dictionary_loaded() -> bool:
     return load_data_dictionaries()
 
 
+#: Command elements DCMTK adds (in this order) when it builds a C-GET-RQ or
+#: C-MOVE-RQ, with the dimcmd function that fails when the tag is unknown.
+#: (AffectedSOPClassUID is added even when unknown, as observed.)
+_COMMAND_ELEMENTS = (
+    (0x00000100, "dimcmd:addUS: Cannot add Uint16"),
+    (0x00000110, "dimcmd:addUS: Cannot add Uint16"),
+    (0x00000800, "dimcmd:addUS: Cannot add Uint16"),
+    (0x00000700, "dimcmd:addUS: Cannot add Uint16"),
+)
+_MOVE_DESTINATION = (0x00000600, "dimcmd:addString: Cannot add string")
+
+
+def dimse_request_problem(move: bool = False) -> str | None:
+    """Why DCMTK cannot send a C-GET/C-MOVE request with this dictionary, as
+    its condition dump (``mmmm:cccc text``), or None.
+
+    Observed with 3.6.7: no dictionary loaded → ``0006:0213 Data dictionary
+    missing``; a dictionary without the command group (e.g. DCMDICTPATH
+    naming only a private file) → ``0006:0204 DIMSE: Command Build Failed:
+    dimcmd:addUS: Cannot add Uint16: Element: (0000,0100) Unknown Tag & Data``.
+    """
+    if not load_data_dictionaries():
+        return "0006:0213 Data dictionary missing"
+    dictionary = get_dictionary()
+    checks = _COMMAND_ELEMENTS + ((_MOVE_DESTINATION,) if move else ())
+    for tag, what in checks:
+        if dictionary.find_tag(tag) is None:
+            return (
+                f"0006:0204 DIMSE: Command Build Failed: {what}: Element: "
+                f"({tag >> 16:04x},{tag & 0xFFFF:04x}) {UNKNOWN_NAME}"
+            )
+    return None
+
+
 def get_dictionary() -> DataDictionary:
     """The global dictionary, loading it on first use."""
     load_data_dictionaries()
