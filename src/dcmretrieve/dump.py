@@ -25,7 +25,7 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from . import dicts
-from .keys import BYTE_VRS, SINGLE_STRING_VRS, STRING_VRS, WORD_VRS, dcmtk_vr
+from .keys import SINGLE_STRING_VRS, STRING_VRS, WORD_VRS, dcmtk_vr
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom.dataelem import DataElement
@@ -66,10 +66,7 @@ _NUMERIC_SIZE = {"H": 2, "h": 2, "L": 4, "l": 4, "Q": 8, "q": 8, "f": 4, "d": 8}
 def transfer_syntax_of(ds: "Dataset") -> str:
     """The transfer syntax DCMTK would report for an in-memory data set: the
     encoding it was read in, Little Endian Explicit when built in memory."""
-    recorded = getattr(ds, "dcmtk_transfer_syntax", None)
-    if recorded:
-        return str(recorded)
-    return EXPLICIT_LITTLE
+    return str(getattr(ds, "dcmtk_transfer_syntax", None) or EXPLICIT_LITTLE)
 
 
 def dump_dataset(ds: "Dataset", transfer_syntax_uid: str | None = None, *, shorten: bool = False) -> str:
@@ -264,21 +261,6 @@ def _encode(text: str, elem: "DataElement", encodings: list[str] | None) -> byte
     return text.encode("utf-8", "surrogateescape")
 
 
-def _stored_bytes(elem: "DataElement", text: str, encodings: list[str] | None) -> bytes:
-    return _encode(text, elem, encodings)
-
-
-def _encoded_length(text: str) -> int:
-    if text.isascii():
-        size = len(text)
-    else:
-        try:
-            size = len(text.encode("utf-8", "surrogateescape"))
-        except UnicodeEncodeError:  # pragma: no cover - lone surrogates from elsewhere
-            size = len(text.encode("utf-8", "replace"))
-    return size + (size & 1)
-
-
 def _value_info(elem: "DataElement", vr: str, shorten: bool, uid: str,
                 encodings: list[str] | None = None) -> tuple[str, int, int, int | None]:
     """(info text, length field, VM, printed length or None)."""
@@ -288,7 +270,7 @@ def _value_info(elem: "DataElement", vr: str, shorten: bool, uid: str,
             text = text.rstrip("\0")
         if text == "":
             return "(no value available)", 0, 0, None
-        raw = _stored_bytes(elem, text, encodings)
+        raw = _encode(text, elem, encodings)
         length = len(raw) + (len(raw) & 1)
         vm = 1 if vr in SINGLE_STRING_VRS else text.count("\\") + 1
         if vr == "UI":
