@@ -254,3 +254,28 @@ def test_dimse_request_problem(dictpath, tmp_path: Path) -> None:
         "0006:0204 DIMSE: Command Build Failed: dimcmd:addString: Cannot add string: "
         "Element: (0000,0600) Unknown Tag & Data"
     )
+
+
+DCMTK_DICOM_DIC = Path("/usr/share/libdcmtk17/dicom.dic")
+
+
+@pytest.mark.skipif(not DCMTK_DICOM_DIC.exists(), reason="DCMTK's dicom.dic is not installed")
+def test_builtin_dictionary_equals_dcmtk_dicom_dic(dictpath) -> None:
+    """Every name, tag and VR of DCMTK 3.6.7's dicom.dic resolves the same way
+    in the built-in dictionary, and the built-in one knows no other names."""
+    load, _ = dictpath
+    load(None)
+    ours = dicts.get_dictionary()
+    real = dicts.DataDictionary()
+    dicts._parse_lines(DCMTK_DICOM_DIC.read_text(encoding="latin-1").splitlines(), "dicom.dic", real)
+    mismatches = []
+    for entry in real.entries():
+        mine, theirs = ours.find_name(entry.name), real.find_name(entry.name)
+        if mine is None or mine.tag != theirs.tag:
+            mismatches.append(("name", entry.name))
+            continue
+        mine, theirs = ours.find_tag(entry.tag), real.find_tag(entry.tag)
+        if (mine.name, mine.vr) != (theirs.name, theirs.vr):
+            mismatches.append(("tag", hex(entry.tag)))
+    assert mismatches == []
+    assert [e.name for e in ours.entries() if real.find_name(e.name) is None] == []

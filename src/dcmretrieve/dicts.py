@@ -219,7 +219,7 @@ def _pydicom_private_entry(tag: int, creator: str) -> DictEntry | None:
 
 _PYDICOM_VR_TO_DCMTK = {
     "US or SS": "xs",
-    "US or SS or OW": "xs",
+    "US or SS or OW": "lt",
     "OB or OW": "ox",
     "US or OW": "lt",
     "NONE": "na",

@@ -294,7 +294,7 @@ def dcmtk_vr(elem: "DataElement") -> str:
     vr = getattr(elem, "dcmtk_vr", None)
     if vr:
         return vr
-    return {"US or SS": "xs", "OB or OW": "ox", "US or OW": "lt", "US or SS or OW": "xs"}.get(
+    return {"US or SS": "xs", "OB or OW": "ox", "US or OW": "lt", "US or SS or OW": "lt"}.get(
         elem.VR, elem.VR
     )
 
