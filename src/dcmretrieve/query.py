@@ -117,6 +117,19 @@ def load_query_file(path: str) -> "Dataset":
     return ds
 
 
+def adopt_dataset(ds: "Dataset", transfer_syntax_uid: str) -> "Dataset":
+    """Give a data set decoded elsewhere (e.g. received on the network) the
+    DCMTK view ``dump`` relies on, as if read in *transfer_syntax_uid*:
+    dictionary VRs for implicit VR (``xs``, ``??``), little endian words,
+    sequence/item length fields, and the ``# Used TransferSyntax`` value."""
+    implicit = transfer_syntax_uid == IMPLICIT_LITTLE
+    little = transfer_syntax_uid != EXPLICIT_BIG
+    _normalize(ds, implicit, little)
+    record_lengths(ds, implicit, little)
+    ds.dcmtk_transfer_syntax = transfer_syntax_uid
+    return ds
+
+
 def _skip_meta(data: bytes, offset: int) -> tuple[int, str]:
     """Walk the (explicit little endian) group 0002 elements; return the
     offset of the data set and its transfer syntax."""
