@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import random
 import re
 import shlex
 import shutil
@@ -78,11 +79,33 @@ def network_available(tool: str) -> bool:
     return importlib.util.find_spec(f"dcmretrieve.{tool}_net") is not None
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free port *below* the ephemeral range, where nothing listens.
+
+    Why not bind port 0: a connect to a closed port inside the ephemeral
+    range can pick that very port as its source port and connect to itself
+    (TCP simultaneous open), which turns "connection refused" into a
+    protocol error now and then; ports handed out by bind(0) are never
+    below the range, so other suites cannot collide with these either."""
+    low = _ephemeral_low()
+    rnd = random.Random()
+    for _ in range(200):
+        port = rnd.randrange(max(1024, low - 12000), low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def normalise(tool: str, text: str) -> str:
