@@ -228,3 +228,21 @@ def bare_of(ds: Dataset) -> bytes:
     fp.is_implicit_VR, fp.is_little_endian = True, True
     write_dataset(fp, ds)
     return fp.getvalue()
+
+
+def test_first_of_repeated_elements_is_kept(tmp_path: Path, messages: list[str]) -> None:
+    """DCMTK ignores a repeated element ("ignoring second entry")."""
+    first = bare(True)
+    second = Dataset()
+    second.PatientID = "SECOND"
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
+    fp = DicomBytesIO()
+    fp.is_implicit_VR, fp.is_little_endian = True, True
+    write_dataset(fp, second)
+    ds = load_query_file(write(tmp_path, first + fp.getvalue()))
+    assert ds.PatientID == "1CT1"
+    assert messages == [
+        "W: DcmItem: Element (0010,0020) found twice in one data set or item, ignoring second entry"
+    ]

@@ -109,7 +109,10 @@ def load_query_file(path: str) -> "Dataset":
         walk_uid = uid
     implicit = walk_uid == IMPLICIT_LITTLE
     little = walk_uid != EXPLICIT_BIG
-    _Walker(body, implicit, little).walk_items(0, len(body))
+    walker = _Walker(body, implicit, little)
+    walker.walk_items(0, len(body), top=True)
+    for start, end in reversed(walker.duplicates):  # keep the first occurrence, as DCMTK
+        body = body[:start] + body[end:]
     ds = _build_dataset(body, implicit, little)
     _normalize(ds, implicit, little)
     ds.dcmtk_transfer_syntax = uid
@@ -224,6 +227,7 @@ class _Walker:
         self.data = data
         self.implicit = implicit
         self.endian = "<" if little else ">"
+        self.duplicates: list[tuple[int, int]] = []
 
     def header(self, pos: int, end: int) -> tuple[int, str | None, int, int]:
         """(tag, VR or None, length, header size) of the element at *pos*."""
@@ -243,15 +247,19 @@ class _Walker:
         length = struct.unpack_from(self.endian + "H", self.data, pos + 6)[0]
         return tag, vr, length, 8
 
-    def walk_items(self, pos: int, end: int) -> int:
+    def walk_items(self, pos: int, end: int, top: bool = False) -> int:
         """Walk elements from *pos*; stop at *end* or an item delimiter.
-        Returns the position after the last consumed byte."""
+        Returns the position after the last consumed byte.  Repeated tags of
+        the top-level data set are recorded in ``duplicates`` (DCMTK keeps
+        the first, pydicom the last occurrence)."""
         seen: set[int] = set()
         while pos < end:
+            start = pos
             tag, vr, length, size = self.header(pos, end)
             if tag == 0xFFFEE00D:  # item delimitation
                 return pos + size
-            if tag in seen:
+            duplicate = tag in seen
+            if duplicate:
                 _LOG.warning(
                     "DcmItem: Element (%04x,%04x) found twice in one data set or item, "
                     "ignoring second entry", tag >> 16, tag & 0xFFFF,
@@ -264,11 +272,13 @@ class _Walker:
                     pos = self.walk_fragments(pos, end)  # encapsulated pixel data
                 else:
                     pos = self.walk_sequence(pos, end)
-                continue
-            _check_value(tag, length, end - pos, first)
-            if vr == "SQ" or (vr is None and _is_sequence(tag)):
-                self.walk_sequence(pos, pos + length)
-            pos += length
+            else:
+                _check_value(tag, length, end - pos, first)
+                if vr == "SQ" or (vr is None and _is_sequence(tag)):
+                    self.walk_sequence(pos, pos + length)
+                pos += length
+            if duplicate and top:
+                self.duplicates.append((start, pos))
         return pos
 
     def walk_fragments(self, pos: int, end: int) -> int:
