@@ -277,10 +277,11 @@ def test_no_get_context_storescp(storescp, tmp_path: Path) -> None:
     assert "F: No adequate Presentation Contexts for sending C-GET" in ours.stderr
 
 
-def _capture_wire(tool: str, cwd: Path) -> tuple[list[bytes], str]:
-    """Play the peer for one getscu run and record what it sends: the
-    A-ASSOCIATE-RQ, the C-GET-RQ command and identifier PDUs, the C-STORE-RSP
-    and the A-RELEASE-RQ (as raw PDUs)."""
+def _scripted_peer(tool: str, cwd: Path, script, args: list[str] | None = None  # type: ignore[no-untyped-def]
+                   ) -> tuple[list[bytes], str, int]:
+    """Play the peer for one getscu run: accept the association (GET context
+    and every storage context, Explicit LE), then ``script(assoc, pdus)``.
+    Returns (raw PDUs recorded: the A-ASSOCIATE-RQ first, stderr, exit status)."""
     import socket
 
     from dcmretrieve import association as A
@@ -293,8 +294,12 @@ def _capture_wire(tool: str, cwd: Path) -> tuple[list[bytes], str]:
     listener.settimeout(20)
     argv = [DCMTK_GETSCU] if tool == "dcmtk" else list(OURS_GETSCU)
     cwd.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen([*argv, "-v", "127.0.0.1", str(listener.getsockname()[1]), *PAT, "-k", "PatientID=X"],
-                            cwd=cwd, env=_env(None), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    extra = args if args is not None else ["-v"]
+    err_path = cwd.parent / f"{cwd.name}.stderr"  # a file, not a pipe: -d output exceeds a pipe buffer
+    err_file = err_path.open("wb")
+    proc = subprocess.Popen([*argv, *extra, "127.0.0.1", str(listener.getsockname()[1]), *PAT,
+                             "-k", "PatientID=X"],
+                            cwd=cwd, env=_env(None), stderr=err_file, stdout=subprocess.DEVNULL)
     try:
         conn, _ = listener.accept()
         conn.settimeout(20)
@@ -307,26 +312,117 @@ def _capture_wire(tool: str, cwd: Path) -> tuple[list[bytes], str]:
         negotiate = A.preference_negotiator([u for u, _ in sopclasses.GETSCU_PROPOSED_STORAGE]
                                             + [sopclasses.QR_MODELS["patient"][2]], [A.EXPLICIT_LE])
         assoc = _accept_replayed(conn, raw, negotiate)
-        pdus += [bytes(assoc._read_pdu(20)[1]) for _ in range(2)]
-        store = A.Command(command_field=A.C_STORE_RQ, message_id=5, affected_sop_class_uid="1.2.840.10008.5.1.4.1.1.7",
-                          affected_sop_instance_uid="1.2.3.4", priority=0)
-        dataset = (bytes.fromhex("080016005549") + (26).to_bytes(2, "little") + b"1.2.840.10008.5.1.4.1.1.7\0"
-                   + bytes.fromhex("080018005549") + (8).to_bytes(2, "little") + b"1.2.3.4\0")
-        assoc.send_command(assoc.accepted_context("1.2.840.10008.5.1.4.1.1.7").id, store, dataset)
-        pdus.append(bytes(assoc._read_pdu(20)[1]))
-        assoc.send_command(1, A.Command(command_field=A.C_GET_RSP, message_id_being_responded_to=1,
-                                        affected_sop_class_uid=sopclasses.QR_MODELS["patient"][2], status=0,
-                                        remaining=0, completed=1, failed=0, warning=0))
-        release_type, release_body = assoc._read_pdu(20)
-        pdus.append(bytes([release_type]) + bytes(release_body))
-        assoc.acknowledge_release()
-        _out, err = proc.communicate(timeout=20)
+        try:
+            script(assoc, pdus)
+        except A.DimseError:
+            assoc.abort()  # the tool gave up on the association: its log tells what happened
+        proc.wait(timeout=20)
     finally:
         listener.close()
+        err_file.close()
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    return pdus, err.decode()
+    return pdus, err_path.read_text(errors="replace"), proc.returncode
+
+
+_SC = "1.2.840.10008.5.1.4.1.1.7"
+
+
+def _tiny_dataset(with_instance: bool = True) -> bytes:
+    data = bytes.fromhex("080016005549") + (26).to_bytes(2, "little") + _SC.encode() + b"\0"
+    if with_instance:
+        data += bytes.fromhex("080018005549") + (8).to_bytes(2, "little") + b"1.2.3.4\0"
+    return data
+
+
+def _store_rq(**fields):  # type: ignore[no-untyped-def]
+    from dcmretrieve import association as A
+
+    values = dict(command_field=A.C_STORE_RQ, message_id=5, affected_sop_class_uid=_SC,
+                  affected_sop_instance_uid="1.2.3.4", priority=0)
+    values.update(fields)
+    return A.Command(**values)
+
+
+def _get_rsp(status: int = 0):  # type: ignore[no-untyped-def]
+    from dcmretrieve import association as A
+    from dcmretrieve import sopclasses
+
+    return A.Command(command_field=A.C_GET_RSP, message_id_being_responded_to=1,
+                     affected_sop_class_uid=sopclasses.QR_MODELS["patient"][2], status=status,
+                     remaining=0, completed=1, failed=0, warning=0)
+
+
+def _wire_script(assoc, pdus: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+    pdus += [bytes(assoc._read_pdu(20)[1]) for _ in range(2)]
+    assoc.send_command(assoc.accepted_context(_SC).id, _store_rq(), _tiny_dataset())
+    pdus.append(bytes(assoc._read_pdu(20)[1]))
+    assoc.send_command(1, _get_rsp())
+    release_type, release_body = assoc._read_pdu(20)
+    pdus.append(bytes([release_type]) + bytes(release_body))
+    assoc.acknowledge_release()
+
+
+def _capture_wire(tool: str, cwd: Path) -> tuple[list[bytes], str]:
+    pdus, err, _rc = _scripted_peer(tool, cwd, _wire_script)
+    return pdus, err
+
+
+def _no_dataset_announced(assoc, pdus: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+    """C-STORE-RQ claiming no data set, followed by one anyway."""
+    from dcmretrieve import association as A
+
+    assoc.receive_command()
+    assoc.receive_dataset(1, None)
+    ctx = assoc.accepted_context(_SC).id
+    assoc._send_pdvs(ctx, _store_rq(data_set_type=A.NO_DATASET).encode(), True)
+    assoc._send_pdvs(ctx, _tiny_dataset(), False)
+    assoc.receive_command()
+    assoc.send_command(1, _get_rsp())
+    assoc._read_pdu(20)
+    assoc.acknowledge_release()
+
+
+def _unexpected_command(assoc, pdus: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+    from dcmretrieve import association as A
+
+    assoc.receive_command()
+    assoc.receive_dataset(1, None)
+    assoc.send_command(1, A.Command(command_field=A.C_ECHO_RQ, message_id=9,
+                                    affected_sop_class_uid="1.2.840.10008.1.1"))
+    try:
+        assoc._read_pdu(5)
+    except Exception:  # noqa: BLE001 - the tool just drops the connection
+        pass
+    assoc.abort()
+
+
+def _missing_uid(assoc, pdus: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+    assoc.receive_command()
+    assoc.receive_dataset(1, None)
+    assoc.send_command(assoc.accepted_context(_SC).id, _store_rq(), _tiny_dataset(with_instance=False))
+    assoc.receive_command()
+    assoc.send_command(1, _get_rsp(0xB000))
+    try:
+        assoc._read_pdu(5)
+        assoc.acknowledge_release()
+    except Exception:  # noqa: BLE001 - the tool may abort instead
+        assoc.abort()
+
+
+@pytest.mark.parametrize("script", [_no_dataset_announced, _unexpected_command, _missing_uid],
+                         ids=["no-dataset-announced", "unexpected-command", "missing-uid"])
+@pytest.mark.parametrize("level", ["-v", "-d"])
+def test_scripted_peer_differential(tmp_path: Path, script, level: str) -> None:  # type: ignore[no-untyped-def]
+    _pdus, dcmtk_err, dcmtk_rc = _scripted_peer("dcmtk", tmp_path / "dcmtk", script, [level])
+    _pdus, ours_err, ours_rc = _scripted_peer("ours", tmp_path / "ours", script, [level])
+    if level == "-d":
+        dcmtk_err, ours_err = comparable_stderr(dcmtk_err), comparable_stderr(ours_err)
+    assert ours_err == dcmtk_err
+    assert ours_rc == dcmtk_rc
+    assert sorted(p.name for p in (tmp_path / "ours").iterdir()) == \
+        sorted(p.name for p in (tmp_path / "dcmtk").iterdir())
 
 
 def _accept_replayed(conn, raw_rq: bytes, negotiate):  # type: ignore[no-untyped-def]

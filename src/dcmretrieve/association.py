@@ -73,7 +73,10 @@ Association (a requestor or an acceptor; single-threaded, blocking):
   ``.send_command(pc_id, cmd, dataset=None)``  dataset: bytes / memoryview
       already encoded in the context's transfer syntax
   ``.receive_command(timeout=...) -> (pc_id, Command)``  the data set, if
-      any, is NOT read: call ``receive_dataset`` (or don't, like DCMTK)
+      any, is NOT read: call ``receive_dataset`` (or don't, like DCMTK).  A
+      C-STORE-RQ announcing no data set fails like in DCMTK (``DIMSE Warning:
+      (<calling>,<called>): C-Store RQ: DataSetType == NULL`` on ``chatter``,
+      then DimseError 0006:0203).
   ``.receive_dataset(pc_id, sink, timeout=...) -> int``  calls
       ``sink(memoryview)`` for every fragment (PDV) as it arrives; ``sink``
       None discards.  Returns the byte count.  The views are read-only views
@@ -286,6 +289,7 @@ def _dul(code: int, text: str) -> Condition:
 COND_NO_DATA = _dul(0x0207, "DIMSE No data available (timeout in non-blocking mode)")
 COND_NO_VALID_PC = _dul(0x0208, "DIMSE No valid Presentation Context ID")
 COND_BAD_DATA = _dul(0x0202, "DIMSE Inappropriate data for message")
+COND_BAD_MESSAGE = _dul(0x0203, "DIMSE Badly formed message")
 COND_RECEIVE_FAILED = _dul(0x020D, "DIMSE Failed to receive message")
 COND_SEND_FAILED = _dul(0x020E, "DIMSE Failed to send message")
 COND_UNEXPECTED_PDV = _dul(0x020F, "DIMSE Unexpected PDV type")
@@ -604,7 +608,7 @@ def dump_command(cmd: Command, outgoing: bool, pc_id: int, dataset_dump: str | N
         lines.append(line("Message ID Being Responded To", cmd.get("message_id_being_responded_to", 0)))
     else:
         lines.append(line("Message ID", cmd.message_id))
-    if cmd.affected_sop_class_uid:
+    if cmd.affected_sop_class_uid and field_ != C_ECHO_RQ:  # DCMTK's C-ECHO-RQ dump omits it (observed)
         uid = cmd.affected_sop_class_uid
         name = sopclasses.UID_NAMES.get(uid)
         lines.append(line("Affected SOP Class UID", name or uid))
@@ -616,7 +620,7 @@ def dump_command(cmd: Command, outgoing: bool, pc_id: int, dataset_dump: str | N
             value = cmd.counter(name)
             lines.append(line(label, "none" if value is None else value))
     lines.append(line("Data Set", "present" if cmd.has_dataset else "none"))
-    if not is_rsp and field_ != C_CANCEL_RQ:
+    if field_ in (C_STORE_RQ, C_FIND_RQ, C_GET_RQ, C_MOVE_RQ):
         lines.append(line("Priority", {0: "medium", 1: "high", 2: "low"}.get(int(cmd.get("priority", 0)), "medium")))  # type: ignore[arg-type]
     if field_ == C_MOVE_RQ:
         lines.append(line("Move Destination", cmd.get("move_destination", "")))
@@ -896,6 +900,8 @@ class Association:
         self._pdv_index = 0
         self._current_timeout: object = "unset"
         self.closed = False
+        #: ``dcmtk.dcmnet`` logger for DIMSE-level warnings (set by request/accept)
+        self.chatter: logging.Logger | None = None
 
     # ---- construction -------------------------------------------------------
     @classmethod
@@ -926,6 +932,7 @@ class Association:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         assoc = cls(sock, params.calling_ae, params.called_ae, params.max_pdu,
                     params.dimse_timeout, params.acse_timeout)
+        assoc.chatter = chatter
         assoc.proposed = list(params.contexts)
         try:
             if debug:
@@ -983,7 +990,7 @@ class Association:
     @classmethod
     def accept(cls, sock: socket.socket, ae_title: str, max_pdu: int, acse_timeout: float | None,
                dimse_timeout: float | None, negotiate: Callable[[ProposedContext], tuple[int, str]],
-               tcp_nodelay: bool | None = None) -> "Association":
+               tcp_nodelay: bool | None = None, chatter: logging.Logger | None = None) -> "Association":
         """Read an A-ASSOCIATE-RQ from an accepted socket and answer it (acceptor side).
 
         Every called/calling AE title is accepted (movescu does no AE check);
@@ -992,6 +999,7 @@ class Association:
         if tcp_nodelay if tcp_nodelay is not None else tcp_nodelay_default():
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         assoc = cls(sock, "", ae_title, max_pdu, dimse_timeout, acse_timeout)
+        assoc.chatter = chatter
         try:
             pdu_type, body = assoc._read_pdu(acse_timeout)
         except _Timeout:
@@ -1184,7 +1192,14 @@ class Association:
             parts.append(bytes(data))
             if control & 0x02:
                 break
-        return pc_id, Command.decode(b"".join(parts))
+        cmd = Command.decode(b"".join(parts))
+        if cmd.command_field == C_STORE_RQ and not cmd.has_dataset:
+            # DCMTK's DIMSE parser refuses a C-STORE-RQ without data set (observed)
+            if self.chatter is not None:
+                self.chatter.warning("DIMSE Warning: (%s,%s): C-Store RQ: DataSetType == NULL",
+                                     self.calling_ae, self.called_ae)
+            raise DimseError(COND_BAD_MESSAGE)
+        return pc_id, cmd
 
     def receive_dataset(self, pc_id: int, sink: Callable[[memoryview], None] | None,
                         timeout: float | None | str = "dimse") -> int:

@@ -163,7 +163,11 @@ class GetSCU:
         assert assoc is not None and ctx is not None
         msg_id = assoc.next_message_id()
         cmd = A.c_get_rq(msg_id, ctx.abstract_syntax)
-        data = self.encode_identifier(ds, ctx.transfer_syntax)
+        try:
+            data = self.encode_identifier(ds, ctx.transfer_syntax)
+        except Exception:  # noqa: BLE001 - a value pydicom cannot encode: DCMTK's "bad data"
+            self.net.error("Failed sending C-GET request: %s", A.COND_BAD_DATA.dump())
+            raise _SessionFailed() from None
         if self.net.isEnabledFor(log.DEBUG):
             from .dump import dump_dataset
 
