@@ -170,6 +170,13 @@ def test_movescu_numeric_short_form_sets_both_tags() -> None:
     ]
 
 
+def test_movescu_float_keys_parsed_and_printed_like_dcmtk() -> None:
+    """DCMTK's atof/ftoa (observed: movescu -v -k 'SelectorODValue=0.1\\1e300')."""
+    assert move(["SelectorODValue=0.1\\1e300"]) == [
+        "(0072,0073) OD 0.1\\1.0000000000000007e+300              #  16, 1 SelectorODValue"
+    ]
+
+
 MOVE_ERRORS = [
     (["(0010,0020)=X"], "bad key format or dictionary name not found in dictionary: (0010,0020)"),
     (["NoSuch=1"], "bad key format or dictionary name not found in dictionary: NoSuch"),

@@ -21,6 +21,7 @@ undefined length.
 
 from __future__ import annotations
 
+import math
 import struct
 from typing import TYPE_CHECKING, Any
 
@@ -378,41 +379,139 @@ def _bytes(elem: "DataElement") -> bytes:
 
 
 def format_number(value: Any, code: str) -> str:
-    """DCMTK's number formatting: integers in decimal, FL with 9 significant
-    digits, FD with the shortest round-trip digits in ``%.17g`` layout."""
-    if code in ("f", "d"):
-        number = float(value)
-        if number != number:
-            return "nan"
-        if number in (float("inf"), float("-inf")):
-            return "inf" if number > 0 else "-inf"
-        if code == "f":
-            return "%.9g" % number
-        return _format_double(number)
+    """DCMTK's number formatting: integers in decimal, FL/OF with
+    ``ftoa(prec=9)``, FD/OD with ``ftoa(prec=17)``."""
+    if code == "f":
+        return dcmtk_ftoa(float(value), 9)
+    if code == "d":
+        return dcmtk_ftoa(float(value), 17)
     return str(int(value))
 
 
-def _format_double(number: float) -> str:
-    if number == 0:
-        return "0"
-    digits_repr = repr(abs(number))
-    mantissa, _, exponent_text = digits_repr.partition("e")
-    exponent = int(exponent_text) if exponent_text else 0
-    int_part, _, frac_part = mantissa.partition(".")
-    digits = (int_part + frac_part).lstrip("0")
-    # decimal exponent of the first significant digit
-    if int_part.strip("0"):
-        point = len(int_part.lstrip("0")) + exponent
+def dcmtk_ftoa(val: float, prec: int) -> str:
+    """DCMTK's ``OFStandard::ftoa`` in its ``%g`` mode: a BSD-style digit
+    generator working in double arithmetic (repeated ``modf`` by 10), which
+    is why DCMTK prints e.g. ``1e300`` as ``1.0000000000000007e+300`` and
+    keeps leading fraction zeros out of the precision count
+    (``3.0000000000000004440892098500626``).  FD uses 17, FL 9 digits."""
+    if math.isnan(val):
+        return "nan"
+    if math.isinf(val):
+        return "-inf" if val < 0 else "inf"
+    sign = ""
+    if val < 0:
+        sign = "-"
+        val = -val
+    fract, integer = math.modf(val)
+    int_digits: list[str] = []
+    while integer:
+        tmp, integer = math.modf(integer / 10)
+        int_digits.append(chr(int((tmp + 0.01) * 10) + 48))
+    int_digits.reverse()
+    expcnt = len(int_digits)
+    if not prec:
+        prec = 1
+    out: list[str] = []  # the digits and '.', rounding may prepend
+
+    def round_up(fraction: float, next_digit: str | None, exponent: list[int] | None) -> None:
+        nonlocal sign
+        if fraction:
+            tmp = math.modf(fraction * 10)[1]
+        else:
+            tmp = ord(next_digit) - 48 if next_digit else 0
+        if tmp > 4:
+            i = len(out) - 1
+            while True:
+                if out[i] == ".":
+                    i -= 1
+                if out[i] < "9":
+                    out[i] = chr(ord(out[i]) + 1)
+                    break
+                out[i] = "0"
+                if i == 0:
+                    if exponent is not None:
+                        out[0] = "1"
+                        exponent[0] += 1
+                    else:
+                        out.insert(0, "1")
+                    break
+                i -= 1
+        elif sign == "-":
+            if all(c in "0." for c in out):
+                sign = ""
+
+    if expcnt > prec or (not expcnt and fract and fract < 0.0001):
+        prec -= 1  # e-style ("g" counts the digit before the point)
+        exponent = [expcnt]
+        if expcnt:
+            out.append(int_digits[0])
+            if prec:
+                out.append(".")
+            i = 1
+            while prec and i < len(int_digits):
+                out.append(int_digits[i])
+                i += 1
+                prec -= 1
+            if not prec and i < len(int_digits):
+                fract = 0.0
+                round_up(0.0, int_digits[i], exponent)
+            exponent[0] -= 1
+        elif fract:
+            exponent[0] = -1
+            while True:
+                fract, tmp = math.modf(fract * 10)
+                if tmp:
+                    break
+                exponent[0] -= 1
+            out.append(chr(int(tmp) + 48))
+            if prec:
+                out.append(".")
+        else:
+            out.append("0")
+            if prec:
+                out.append(".")
+        if fract:
+            if prec:
+                while True:
+                    fract, tmp = math.modf(fract * 10)
+                    out.append(chr(int(tmp) + 48))
+                    prec -= 1
+                    if not (prec and fract):
+                        break
+            if fract:
+                round_up(fract, None, exponent)
+        while out and out[-1] == "0":
+            out.pop()
+        if out and out[-1] == ".":
+            out.pop()
+        e = exponent[0]
+        text = "".join(out) + "e" + ("-" if e < 0 else "+") + (f"{abs(e):02d}")
+        return sign + text
+    if expcnt:
+        out.extend(int_digits)
+        prec -= len(int_digits)
     else:
-        point = -(len(frac_part) - len(frac_part.lstrip("0"))) + exponent
-    digits = digits.rstrip("0") or "0"
-    exp10 = point - 1
-    sign = "-" if number < 0 else ""
-    if exp10 < -4 or exp10 >= 17:
-        body = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{sign}{body}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
-    if point <= 0:
-        return f"{sign}0.{'0' * (-point)}{digits}"
-    if len(digits) <= point:
-        return sign + digits + "0" * (point - len(digits))
-    return f"{sign}{digits[:point]}.{digits[point:]}"
+        out.append("0")
+    dotrim = bool(prec)
+    if prec:
+        out.append(".")
+    if fract:
+        if prec:
+            while True:
+                fract, tmp = math.modf(fract * 10)
+                out.append(chr(int(tmp) + 48))
+                if tmp:
+                    break
+            prec -= 1
+            while prec and fract:
+                fract, tmp = math.modf(fract * 10)
+                out.append(chr(int(tmp) + 48))
+                prec -= 1
+        if fract:
+            round_up(fract, None, None)
+    if dotrim:
+        while out and out[-1] == "0":
+            out.pop()
+        if out and out[-1] == ".":
+            out.pop()
+    return sign + "".join(out)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import struct
 from typing import TYPE_CHECKING, Any
 
@@ -102,26 +101,73 @@ def _to_int(value: int, bits: int, signed: bool) -> int:
     return value
 
 
-_FLOAT_RE = re.compile(
-    r"[ \t\n\r\f\v]*([+-]?)(?:(nan)|(inf(?:inity)?)|((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?))",
-    re.IGNORECASE,
-)
+#: 10^(2^i), the table DCMTK's atof combines exponents from.
+_POWERS_OF_10 = (10.0, 100.0, 1.0e4, 1.0e8, 1.0e16, 1.0e32, 1.0e64, 1.0e128, 1.0e256)
 
 
 def scan_c_float(text: str) -> float | None:
-    """DCMTK's ``OFStandard::atof``: a decimal prefix (no hex), nan/inf."""
-    m = _FLOAT_RE.match(text)
-    if not m:
-        return None
-    sign = -1.0 if m.group(1) == "-" else 1.0
-    if m.group(2):
+    """DCMTK's ``OFStandard::atof`` (Tcl's strtod): a decimal prefix (no hex),
+    ``nan``/``inf``; at most 18 mantissa digits, exponent applied with a
+    product of powers of ten — so e.g. ``1e300`` becomes the same slightly
+    inexact double DCMTK sends.  None when no digits are found."""
+    pos, n = 0, len(text)
+    while pos < n and text[pos] in " \t\n\r\f\v":
+        pos += 1
+    negative = False
+    if pos < n and text[pos] in "+-":
+        negative = text[pos] == "-"
+        pos += 1
+    head = text[pos : pos + 3].lower()
+    if head == "nan":
         return math.nan
-    if m.group(3):
-        return sign * math.inf
-    try:
-        return sign * float(m.group(4))
-    except OverflowError:  # pragma: no cover - float() returns inf instead
-        return sign * math.inf
+    if head == "inf":
+        return -math.inf if negative else math.inf
+    digits: list[str] = []
+    point = -1
+    while pos < n:
+        char = text[pos]
+        if char.isdigit() and char.isascii():
+            digits.append(char)
+        elif char == "." and point < 0:
+            point = len(digits)
+        else:
+            break
+        pos += 1
+    if not digits:
+        return None
+    if point < 0:
+        point = len(digits)
+    if len(digits) > 18:
+        frac_exp = point - 18
+        digits = digits[:18]
+    else:
+        frac_exp = point - len(digits)
+    high, low = digits[:-9], digits[-9:]
+    fraction = 1.0e9 * (int("".join(high)) if high else 0) + int("".join(low))
+    exponent = 0
+    exp_negative = False
+    if pos < n and text[pos] in "eE":
+        pos += 1
+        if pos < n and text[pos] == "-":
+            exp_negative = True
+            pos += 1
+        elif pos < n and text[pos] == "+":
+            pos += 1
+        while pos < n and text[pos].isdigit() and text[pos].isascii():
+            exponent = exponent * 10 + int(text[pos])
+            pos += 1
+    exponent = frac_exp - exponent if exp_negative else frac_exp + exponent
+    divide = exponent < 0
+    exponent = min(abs(exponent), 511)
+    scale = 1.0
+    for power in _POWERS_OF_10:
+        if not exponent:
+            break
+        if exponent & 1:
+            scale *= power
+        exponent >>= 1
+    fraction = fraction / scale if divide else fraction * scale
+    return -fraction if negative else fraction
 
 
 def split_values(value: str) -> list[str]:
