@@ -191,3 +191,23 @@ def test_real_world_files_match_dcmdump(name: str) -> None:
     real = out.decode("utf-8", "surrogateescape").splitlines()
     real = real[real.index("# Dicom-Data-Set"):]
     assert dump_dataset(load_query_file(str(path)), shorten=True).splitlines() == real
+
+
+@pytest.mark.skipif(shutil.which(DCMDUMP) is None, reason="DCMTK's dcmdump is not installed")
+def test_uid_names_match_dcmdump(tmp_path: Path) -> None:
+    """Every UID of pydicom's table is named (or not) as DCMTK names it."""
+    from pydicom._uid_dict import UID_dictionary
+
+    ds = Dataset()
+    items = []
+    for uid in UID_dictionary:
+        item = Dataset()
+        item.ReferencedSOPClassUID = uid
+        items.append(item)
+    ds.ReferencedSOPSequence = Sequence(items)
+    path = tmp_path / "uids.dcm"
+    path.write_bytes(encode(ds, False, True))
+    out = subprocess.run([DCMDUMP, "+L", str(path)], capture_output=True, timeout=20).stdout
+    real = [line for line in out.decode("utf-8", "surrogateescape").splitlines() if "(0008,1150)" in line]
+    ours = [line for line in dump_dataset(load_query_file(str(path))).splitlines() if "(0008,1150)" in line]
+    assert ours == real

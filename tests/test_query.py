@@ -246,3 +246,25 @@ def test_first_of_repeated_elements_is_kept(tmp_path: Path, messages: list[str])
     assert messages == [
         "W: DcmItem: Element (0010,0020) found twice in one data set or item, ignoring second entry"
     ]
+
+
+def test_defined_length_sequence_at_end_of_file(tmp_path: Path, messages: list[str]) -> None:
+    """A sequence (explicit length) that ends exactly at the end of the file."""
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
+    ds = Dataset()
+    item = Dataset()
+    item.ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    ds.ReferencedSOPSequence = [item]
+    fp = DicomBytesIO()
+    fp.is_implicit_VR, fp.is_little_endian = False, True
+    write_dataset(fp, ds)
+    data = fp.getvalue()
+    loaded = load_query_file(write(tmp_path, data))
+    assert loaded.ReferencedSOPSequence[0].ReferencedSOPClassUID == "1.2.840.10008.5.1.4.1.1.2"
+    # an undefined-length item that is cut before its delimiter is a bad file
+    cut = data[: data.rfind(b"\xfe\xff\x0d\xe0")] if b"\xfe\xff\x0d\xe0" in data else None
+    if cut is not None:
+        with pytest.raises(QueryFileError):
+            load_query_file(write(tmp_path, cut, "cut.dcm"))

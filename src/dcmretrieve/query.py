@@ -247,7 +247,7 @@ class _Walker:
         length = struct.unpack_from(self.endian + "H", self.data, pos + 6)[0]
         return tag, vr, length, 8
 
-    def walk_items(self, pos: int, end: int, top: bool = False) -> int:
+    def walk_items(self, pos: int, end: int, top: bool = False, delimited: bool = False) -> int:
         """Walk elements from *pos*; stop at *end* or an item delimiter.
         Returns the position after the last consumed byte.  Repeated tags of
         the top-level data set are recorded in ``duplicates`` (DCMTK keeps
@@ -271,14 +271,16 @@ class _Walker:
                 if tag == 0x7FE00010 or vr in ("OB", "OW"):
                     pos = self.walk_fragments(pos, end)  # encapsulated pixel data
                 else:
-                    pos = self.walk_sequence(pos, end)
+                    pos = self.walk_sequence(pos, end, delimited=True)
             else:
                 _check_value(tag, length, end - pos, first)
                 if vr == "SQ" or (vr is None and _is_sequence(tag)):
-                    self.walk_sequence(pos, pos + length)
+                    self.walk_sequence(pos, pos + length, delimited=False)
                 pos += length
             if duplicate and top:
                 self.duplicates.append((start, pos))
+        if delimited:
+            raise QueryFileError(PREMATURE_END)  # undefined length item without delimiter
         return pos
 
     def walk_fragments(self, pos: int, end: int) -> int:
@@ -293,8 +295,9 @@ class _Walker:
             pos += length
         raise QueryFileError(PREMATURE_END)
 
-    def walk_sequence(self, pos: int, end: int) -> int:
-        """Items of a sequence up to *end* or a sequence delimiter."""
+    def walk_sequence(self, pos: int, end: int, delimited: bool) -> int:
+        """Items of a sequence up to *end* (defined length) or up to its
+        sequence delimiter (*delimited*: undefined length)."""
         while pos < end:
             tag, _vr, length, _size = self.header(pos, end)
             pos += 8
@@ -303,13 +306,13 @@ class _Walker:
             if tag != 0xFFFEE000:
                 raise QueryFileError(PREMATURE_END)
             if length == _UNDEFINED:
-                pos = self.walk_items(pos, end)
+                pos = self.walk_items(pos, end, delimited=True)
                 continue
             if length > end - pos:
                 raise QueryFileError(PREMATURE_END)
             self.walk_items(pos, pos + length)
             pos += length
-        if end == len(self.data):
+        if delimited:
             raise QueryFileError(PREMATURE_END)  # undefined length without delimiter
         return pos
 
