@@ -392,3 +392,15 @@ def test_echo_on_sub_association(tmp_path, make_fakeqr):
     assert "I: Sub-Association Received\nI: Sub-Association Acknowledged (Max Send PDV: 16372)\n" \
            "I: Received Echo Request (MsgID 1)\n" in err
     assert "I: Received Store Request (MsgID 2, MR)\n" in err
+
+
+@pytest.mark.parametrize("options", [["-xi"], ["-xb"], ["-xd"], ["-S"], ["-O"], ["-aet", "OTHERAE"]],
+                         ids=lambda o: " ".join(o))
+def test_models_and_proposed_syntaxes(tmp_path, qr, query_files, options):
+    server, port = qr
+    query = query_files["study_mr"] if "-S" in options else query_files["pat_ct"]
+    if "OTHERAE" in options:
+        port = server.host_table["OTHERAE"]
+    args = ["-v"] + options + ["-aec", "COMMON", "--port", str(port), "127.0.0.1", str(server.port), str(query)]
+    results = pair(tmp_path, args)
+    assert_same(results)
