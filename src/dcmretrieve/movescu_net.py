@@ -14,22 +14,20 @@ the raw bytes with DCMTK's output rules.
 
 from __future__ import annotations
 
-
 import logging
 import os
 import select
 import socket
 import sys
-
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import association as ul
 from . import encoding, hostsaccess, log, pipeline, sopclasses
 from .exitcodes import ExitCode
 from .settings import Settings
 
-COND_BAD_COMMAND = ul.Condition(0x0006, 0x0203, "DIMSE Bad command type")  # pragma: no mutate
+COND_BAD_COMMAND = ul.Condition(0x0006, 0x0203, "DIMSE Bad command type")
 COND_COMMAND_PDV_EXPECTED = ul.Condition(
     0x0006, 0x020D, "DIMSE Failed to receive message\n0006:020f DIMSE: Command PDV Expected"
 )
@@ -50,10 +48,9 @@ STORE_DOES_NOT_MATCH = 0xA900
 class MoveFailure(Exception):
     """A C-MOVE ended with a DCMTK condition instead of a final response."""
 
-    def __init__(self, condition: ul.Condition, logged: bool = False) -> None:
+    def __init__(self, condition: ul.Condition) -> None:
         super().__init__(condition.dump())
         self.condition = condition
-        self.logged = logged
 
 
 def status_text(status: int) -> str:
@@ -231,7 +228,6 @@ class Listener:
     store: StoreContext
     sub: ul.Association | None = None
     negotiate: Callable[[ul.ProposedContext], tuple[int, str]] | None = None
-    busy: bool = field(default=False)
 
     @classmethod
     def open(cls, settings: Settings, store: StoreContext) -> Listener:
@@ -425,12 +421,12 @@ class MoveSCU:
             self.assoc.send_command(ctx.id, req, _encode_identifier(ds, ctx.transfer_syntax))
         except ul.DimseError as exc:
             logger.error(f"Move Request Failed: {exc.condition.dump()}")
-            raise MoveFailure(exc.condition, logged=True) from None
+            raise MoveFailure(exc.condition) from None
         try:
             final = self._responses(ctx, msg_id)
         except ul.DimseError as exc:
             logger.error(f"Move Request Failed: {exc.condition.dump()}")
-            raise MoveFailure(exc.condition, logged=True) from None
+            raise MoveFailure(exc.condition) from None
         status = final.status
         effect = final_status_effect(status)
         if effect == "warning":
