@@ -86,6 +86,7 @@ def test_port_parameter_messages(text, message):
      ('-aet "A B"C', ["-aet", "A B", "C"]),
      ('-aet "UNTERM\n 127', ["-aet", "UNTERM\n 127"]),
      ("''\"\"", ["", ""]),
+     ('x "', ["x"]), ('ab"', ["ab"]), ('"', []), ("\v-v\f", ["\v-v\f"]),
      ("", []),
      ("   \n\t ", [])],
 )
@@ -363,3 +364,15 @@ def test_help_defaults_agree_with_settings_defaults(tool):
         assert f"(default: {shown})" in (option.value_help or "") + option.help, long
     assert defaults.timeout is None and defaults.dimse_timeout is None  # "(default: unlimited)"
     assert defaults.cancel == -1 and defaults.listen_port == 0  # "never", --no-port
+
+
+def test_nul_in_a_command_file_ends_c_strings(tmp_path, monkeypatch):
+    """An option with a NUL stays unknown, but DCMTK prints it (and passes
+    values and parameters on) only up to the NUL."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "f").write_bytes(b"-v\x00x")
+    code, out, err = run_captured("movescu", ["@f"])
+    assert (code, out) == (1, "") and err.endswith("\nerror: Unknown option -v\n")
+    (tmp_path / "g").write_bytes(b"-aet A\x00B h\x00i 1")
+    action, line = cmdline.parse("movescu", ["@g"])
+    assert line.normalized == ["--aetitle", "A", "h", "1"]

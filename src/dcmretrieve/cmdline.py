@@ -46,9 +46,19 @@ def header(tool: str) -> str:
     return f"{banner(tool)}\n\n{tool}: {options.TOOLS[tool].description}"
 
 
+def c_str(text: str) -> str:
+    """What C sees of a string: everything before the first NUL.
+
+    Arguments read from a command file may contain NUL bytes.  DCMTK keeps
+    them in its ``OFString`` list (so ``-v<NUL>`` is not ``-v``) but hands
+    values and parameters to the program, and prints messages, as C
+    strings, which end at the NUL."""
+    return text.split("\0", 1)[0]
+
+
 def error_block(tool: str, message: str) -> str:
     """DCMTK's four-line command-line error report (cli.md §1)."""
-    return f"{header(tool)}\nerror: {message}\n"
+    return f"{header(tool)}\nerror: {c_str(message)}\n"
 
 
 def usage_line(tool: str) -> str:
@@ -145,30 +155,29 @@ def split_command_file(text: str) -> list[str]:
     Blanks (space, TAB, CR, LF) separate arguments outside quotes; ``"`` and
     ``'`` open a block that only the same character closes; the closing
     quote ends the argument (even an empty one), so ``ab"c d"e`` gives
-    ``abc d`` and ``e``; an unterminated quote takes the rest of the file.
+    ``abc d`` and ``e``; an unterminated quote takes the rest of the file,
+    and yields nothing if that rest (and the argument before the quote) is
+    empty.
     """
     result: list[str] = []
     current: list[str] = []
     quote = ""
-    pending = False  # something (possibly empty) collected for the current token
     for char in text:
         if quote:
             if char == quote:
                 result.append("".join(current))
-                current, quote, pending = [], "", False
+                current, quote = [], ""
             else:
                 current.append(char)
         elif char in _QUOTES:
             quote = char
-            pending = True
         elif char in _SEPARATORS:
-            if pending:
+            if current:
                 result.append("".join(current))
-                current, pending = [], False
+                current = []
         else:
             current.append(char)
-            pending = True
-    if pending:
+    if current:
         result.append("".join(current))
     return result
 
@@ -275,7 +284,7 @@ def classify(tool: str, args: list[str]) -> CommandLine:
             option = table.get(arg)
             if option is None:
                 raise CommandLineError(f"Unknown option {arg}")
-            values = args[i + 1 : i + 1 + option.nvalues]
+            values = [c_str(value) for value in args[i + 1 : i + 1 + option.nvalues]]
             if len(values) < option.nvalues:
                 raise CommandLineError(f"Missing value for option {option.long}")
             line.occurrences.append(Occurrence(option, list(values), len(line.occurrences)))
@@ -283,8 +292,8 @@ def classify(tool: str, args: list[str]) -> CommandLine:
             line.normalized.extend(values)
             i += 1 + option.nvalues
         else:
-            line.params.append(arg)
-            line.normalized.append(arg)
+            line.params.append(c_str(arg))
+            line.normalized.append(c_str(arg))
             i += 1
     return line
 
