@@ -23,7 +23,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -596,7 +595,3 @@ class FakeQR:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-
-def which_or_none(name: str) -> str | None:
-    """Absolute path of a system binary if installed (tests skip otherwise)."""
-    return name if os.path.exists(name) else shutil.which(name)
