@@ -126,31 +126,44 @@ def count_files(path: Path) -> int:
     return sum(1 for p in path.rglob("*") if p.is_file())
 
 
-def measure(scenario: str, tool: str, kind: str, archive: DcmQRSCP, move_port: int,
-            study_uid: str, expected: int, runs: int, work: Path) -> Result:
-    result = Result(scenario, tool)
-    for i in range(runs):
-        out = work / f"{scenario}-{tool}-{i}"
-        shutil.rmtree(out, ignore_errors=True)
-        out.mkdir(parents=True)
-        argv, env = tool_commands(tool, kind, archive.port, move_port, out, study_uid)
-        try:
-            sample, proc = timed(argv, env, work)
-        except subprocess.TimeoutExpired:
-            result.error = f"timed out after {RUN_TIMEOUT:.0f} s"
-            break
-        got = count_files(out)
-        shutil.rmtree(out, ignore_errors=True)
-        if got != expected:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-            result.error = f"run {i}: exit {proc.returncode}, {got}/{expected} files: {' | '.join(tail)}"
-            break
-        result.samples.append(sample)
-        print(f"  {scenario:<12} {tool:<10} run {i + 1}: {sample.wall:7.2f} s  "
-              f"{sample.rss_kb / 1024:7.1f} MB", flush=True)
-    if result.error:
+def run_once(result: Result, i: int, kind: str, archive: DcmQRSCP, move_port: int,
+             study_uid: str, expected: int, work: Path) -> None:
+    """One timed run of one tool; records a sample or the error."""
+    scenario, tool = result.scenario, result.tool
+    out = work / f"{scenario}-{tool}-{i}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    argv, env = tool_commands(tool, kind, archive.port, move_port, out, study_uid)
+    try:
+        sample, proc = timed(argv, env, work)
+    except subprocess.TimeoutExpired:
+        result.error = f"timed out after {RUN_TIMEOUT:.0f} s"
+        return
+    got = count_files(out)
+    shutil.rmtree(out, ignore_errors=True)
+    if got != expected:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        result.error = f"run {i}: exit {proc.returncode}, {got}/{expected} files: {' | '.join(tail)}"
         print(f"  {scenario:<12} {tool:<10} FAILED: {result.error}", flush=True)
-    return result
+        return
+    result.samples.append(sample)
+    print(f"  {scenario:<12} {tool:<10} run {i + 1}: {sample.wall:7.2f} s  "
+          f"{sample.rss_kb / 1024:7.1f} MB", flush=True)
+
+
+def measure(scenario: str, kind: str, tools: list[str], archive: DcmQRSCP, move_port: int,
+            study_uid: str, expected: int, runs: int, work: Path) -> dict[str, Result]:
+    """All tools on one scenario, runs interleaved (tool A, B, A, B, …).
+
+    Why interleaved: on a shared machine the load drifts; alternating keeps
+    the tools' medians comparable.
+    """
+    results = {tool: Result(scenario, tool) for tool in tools}
+    for i in range(runs):
+        for tool in tools:
+            if not results[tool].error:
+                run_once(results[tool], i, kind, archive, move_port, study_uid, expected, work)
+    return results
 
 
 def machine() -> str:
@@ -229,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         print("benchmark: our getscu is not installed next to this python", file=sys.stderr)
         return 2
 
+    load_start = os.getloadavg()[0]
     work = args.workdir or Path(tempfile.mkdtemp(prefix="dcmretrieve-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
@@ -254,9 +268,9 @@ def main(argv: list[str] | None = None) -> int:
                          ("move-ct", "move", ct_uid, n_ct), ("move-tiny", "move", tiny_uid, n_tiny)]
             results: dict[tuple[str, str], Result] = {}
             for name, kind, uid, expected in scenarios:
-                for tool in tools:
-                    results[(name, tool)] = measure(name, tool, kind, archive, move_port, uid,
-                                                    expected, runs, work)
+                for tool, res in measure(name, kind, tools, archive, move_port, uid, expected,
+                                         runs, work).items():
+                    results[(name, tool)] = res
         finally:
             archive.stop()
     finally:
@@ -264,14 +278,16 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
     names = [s[0] for s in scenarios]
+    load = f"1-min load average {load_start:.1f} at start, {os.getloadavg()[0]:.1f} at end"
     body = (
         f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC with "
-        f"`benchmarks/retrieve.py{' --quick' if args.quick else ''}` on {machine()}.\n"
+        f"`benchmarks/retrieve.py{' --quick' if args.quick else ''}` on {machine()} "
+        f"({load}).\n"
         f"Archive: DCMTK dcmqrscp 3.6.7 (fork mode, max PDU 16384, `TCP_NODELAY=1`) on 127.0.0.1; "
         f"get-ct/move-ct: one study of {n_ct} CT images ({ct_mb / max(n_ct, 1):.2f} MB each), "
         f"get-tiny/move-tiny: one study of {n_tiny} tiny objects; Study Root, STUDY level; "
         f"move = C-MOVE to the tool's own `--port`. DCMTK 3.6.7 tools run with "
-        f"`TCP_NODELAY=1`. Median of {runs} runs; ratio = ours / DCMTK (lower is better); "
+        f"`TCP_NODELAY=1`. Median of {runs} runs (tools interleaved); ratio = ours / DCMTK (lower is better); "
         f"peak RSS from `/usr/bin/time`.\n\n"
         + table(results, names, tools) + "\n"
     )
