@@ -131,8 +131,8 @@ def execute(program: str, case: Case, workdir: Path, ports: dict[str, str]) -> t
         )
     except subprocess.TimeoutExpired:
         return -999, "", "timeout"
-    out = done.stdout.decode("utf-8", "replace")
-    err = done.stderr.decode("utf-8", "replace")
+    out = done.stdout.decode("utf-8", "surrogateescape")
+    err = done.stderr.decode("utf-8", "surrogateescape")
     return done.returncode, normalise(case.tool, out), normalise(case.tool, err)
 
 

@@ -376,3 +376,10 @@ def test_nul_in_a_command_file_ends_c_strings(tmp_path, monkeypatch):
     (tmp_path / "g").write_bytes(b"-aet A\x00B h\x00i 1")
     action, line = cmdline.parse("movescu", ["@g"])
     assert line.normalized == ["--aetitle", "A", "h", "1"]
+
+
+def test_undecodable_argument_bytes_are_printed_unchanged():
+    script = Path(sys.executable).parent / "movescu"
+    result = subprocess.run([os.fsencode(script), b"--\xe9"], capture_output=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.endswith(b"\nerror: Unknown option --\xe9\n")

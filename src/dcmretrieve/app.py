@@ -191,6 +191,7 @@ def run(tool: str, argv: list[str] | None = None) -> int:
         argv0, args = (sys.argv[0] if sys.argv else tool), sys.argv[1:]
     else:
         argv0, args = tool, list(argv)
+    _raw_bytes_out()
     current = _Run(tool, argv0)
     try:
         return int(current.execute(args))
@@ -213,6 +214,20 @@ def run(tool: str, argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the one place that catches everything
         current.report_fatal(f"internal error: {type(exc).__name__}: {exc}")
         return 1
+
+
+def _raw_bytes_out() -> None:
+    """Arguments that are not valid in the locale's encoding reach Python
+    as surrogate escapes; DCMTK prints such bytes unchanged, so our
+    standard streams must turn the escapes back into the original bytes
+    (Python's default for stderr would print ``\\udce9``)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="surrogateescape")
+            except (ValueError, OSError):
+                pass
 
 
 def _quiet(current: _Run) -> bool:
