@@ -383,3 +383,39 @@ def test_undecodable_argument_bytes_are_printed_unchanged():
     result = subprocess.run([os.fsencode(script), b"--\xe9"], capture_output=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr.endswith(b"\nerror: Unknown option --\xe9\n")
+
+
+@pytest.mark.parametrize("tool", options.TOOLS)
+def test_random_command_lines_agree_and_never_crash(tool):
+    """Seeded random vectors: parsing either fails with a CommandLineError or
+    yields Settings, and when DCMTK's checks pass, they agree with it."""
+    import random
+
+    rnd = random.Random(20221122)
+    names = [n for o in options.options_of(tool) for n in (o.long, o.short)
+             if n and o.action != "exclusive" and o.long != "--log-config"]
+    values = ["0", "1", "-1", "abc", "", "8192", "x", "PatientID=1", ".", "5", " 7", "+3", "131072",
+              "info", "-v", "--", "a=b", "-k", "+B", "\u00e9"]
+    skipped = ("keys", "peer", "port", "query_files", "expanded_args", "argv0", "log_level",
+               "output_directory_given", "move_keys", "tool")
+    agreed = 0
+    for _ in range(400):
+        argv: list[str] = []
+        for _ in range(rnd.randint(0, 8)):
+            name = rnd.choice(names)
+            argv.append(name)
+            argv.extend(rnd.choice(values) for _ in range(options.index(tool)[name].nvalues))
+        for param in ["h", "104", "q"][: rnd.choice([0, 2, 2, 3])]:
+            argv.insert(rnd.randint(0, len(argv)), param)
+        try:
+            result = _evaluate_all(tool, argv)
+        except CommandLineError:
+            continue
+        if result is None:
+            continue
+        settings, state = result
+        for field, value in vars(settings).items():
+            if field not in skipped:
+                assert state[field] == value, (argv, field)
+        agreed += 1
+    assert agreed >= 40

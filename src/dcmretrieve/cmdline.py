@@ -258,13 +258,16 @@ class CommandLine:
 
     def argparse_tokens(self) -> list[str]:
         """The normalised token list fed to argparse: ``--long`` for flags,
-        ``--long=value`` for one value, ``--long=v1<NUL>v2`` for two values
-        (NUL cannot occur in a C argument, so the split is unambiguous), then
-        ``--`` and the parameters."""
+        ``--long=<NUL>value`` for one value, ``--long=<NUL>v1<NUL>v2`` for
+        two, then ``--`` and the parameters.
+
+        Values never contain NUL (``c_str``), so the split is unambiguous;
+        the leading NUL keeps argparse from eating a value that is exactly
+        ``--`` (it drops ``--`` from an option's argument strings)."""
         tokens: list[str] = []
         for occurrence in self.occurrences:
             if occurrence.values:
-                tokens.append(occurrence.option.long + "=" + "\0".join(occurrence.values))
+                tokens.append(occurrence.option.long + "=\0" + "\0".join(occurrence.values))
             else:
                 tokens.append(occurrence.option.long)
         tokens.append("--")
@@ -522,9 +525,16 @@ def build_parser(tool: str):  # -> configargparse.ArgumentParser
         def __init__(self, prog: str) -> None:
             super().__init__(prog, width=80)
 
-    class SplitValues(argparse.Action):
+    class Values(argparse.Action):
+        """Store (or, with ``const="append"``, append) the value(s) encoded
+        by ``CommandLine.argparse_tokens``: one string or a tuple of two."""
+
         def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
-            setattr(namespace, self.dest, tuple(str(values).split("\0")))
+            parts = str(values)[1:].split("\0")
+            value = parts[0] if len(parts) == 1 else tuple(parts)
+            if self.const == "append":
+                value = [*(getattr(namespace, self.dest) or []), value]
+            setattr(namespace, self.dest, value)
 
     parser = Parser(
         prog=tool,
@@ -537,16 +547,13 @@ def build_parser(tool: str):  # -> configargparse.ArgumentParser
     for option in options.options_of(tool):
         if option.action == "exclusive":
             parser.add_argument(option.long, action="store_true", dest=option.long[2:])
-        elif option.action == "append":
-            parser.add_argument(option.long, action="append", dest=option.dest, default=None)
         elif option.nvalues == 0:
             parser.add_argument(
                 option.long, action="store_const", const=option.const, dest=option.dest, default=None
             )
-        elif option.nvalues == 1:
-            parser.add_argument(option.long, action="store", dest=option.dest, default=None)
         else:
-            parser.add_argument(option.long, action=SplitValues, dest=option.dest, default=None)
+            const = "append" if option.action == "append" else None
+            parser.add_argument(option.long, action=Values, const=const, dest=option.dest, default=None)
     parser.add_argument("peer")
     parser.add_argument("port")
     parser.add_argument("dcmfile_in", nargs="*")
