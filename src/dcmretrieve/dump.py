@@ -592,7 +592,17 @@ def _bytes(elem: "DataElement") -> bytes:
         return value
     if isinstance(value, str):
         return value.encode("latin-1", "replace")
-    return bytes(value)
+    # any other value (an element decoded under another VR): its encoding
+    try:
+        from pydicom.filebase import DicomBytesIO
+        from pydicom.filewriter import write_data_element
+
+        fp = DicomBytesIO()
+        fp.is_little_endian, fp.is_implicit_VR = True, True
+        write_data_element(fp, elem)
+        return fp.getvalue()[8:]
+    except Exception:  # noqa: BLE001 - a dump never fails
+        return b""
 
 
 def format_number(value: Any, code: str) -> str:

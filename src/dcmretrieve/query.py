@@ -343,6 +343,8 @@ def _build_dataset(body: bytes, implicit: bool, little: bool) -> "Dataset":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ds = read_dataset(fp, implicit, little)
+            if implicit:
+                _keep_unknown_raw(ds)
             for elem in ds.iterall():  # force conversion now: failures are bad files
                 _ = elem.value
     except Exception:  # noqa: BLE001 - any pydicom failure is a bad file for DCMTK
@@ -352,6 +354,39 @@ def _build_dataset(body: bytes, implicit: bool, little: bool) -> "Dataset":
         config.replace_un_with_known_vr = saved_un
     return ds
 
+
+def _keep_unknown_raw(ds: "Dataset") -> None:
+    """Implicit VR: tags DCMTK's dictionary does not know stay raw bytes
+    (DCMTK shows them as ``??`` hex), even when pydicom's newer dictionary
+    could decode them; recurses into the items of known sequences."""
+    from pydicom import config
+    from pydicom.dataelem import DataElement, RawDataElement
+
+    dictionary = dicts.get_dictionary()
+    raw_elements = ds._dict  # pydicom keeps undecoded RawDataElements here
+    for tag in list(raw_elements):
+        raw = raw_elements[tag]
+        if not isinstance(raw, RawDataElement) or raw.length == _UNDEFINED:
+            continue
+        group, element = tag >> 16, tag & 0xFFFF
+        creator = None
+        if group % 2 == 1 and element >= 0x1000:
+            creator_raw = raw_elements.get((group << 16) | (element >> 8))
+            value = getattr(creator_raw, "value", None)
+            if isinstance(value, bytes):
+                creator = value.decode("latin-1").rstrip(" \0") or None
+            elif isinstance(value, str):
+                creator = value.rstrip(" ") or None
+        if dictionary.find_tag(tag, creator) is None:
+            raw_elements[tag] = DataElement(tag, "UN", raw.value or b"", validation_mode=config.IGNORE)
+    for elem in ds:
+        if elem.VR == "SQ":
+            for item in elem.value:
+                _keep_unknown_raw(item)
+
+
+#: DICOMDIR offsets, typed ``up`` in DCMTK's dictionary.
+_UP_TAGS = frozenset({0x00041200, 0x00041202, 0x00041400, 0x00041420, 0x00041504})
 
 #: Word sizes of the "other" VRs whose bytes pydicom keeps as read.
 _SWAP_SIZES = {"OW": 2, "US or OW": 2, "OB or OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
@@ -374,6 +409,8 @@ def _normalize(ds: "Dataset", implicit: bool, little: bool) -> None:
             count = len(data) // size
             swapped = b"".join(data[i * size : (i + 1) * size][::-1] for i in range(count))
             elem._value = swapped + data[count * size :]
+        if not implicit and elem.VR == "UL" and elem.tag in _UP_TAGS:
+            elem.dcmtk_vr = "up"  # DCMTK keeps the dictionary's "up" for UL offsets
         if implicit:
             creator = None
             group, element = elem.tag >> 16, elem.tag & 0xFFFF
