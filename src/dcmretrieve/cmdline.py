@@ -414,9 +414,8 @@ def _wrap_int32(value: int) -> int:
 
 def _ae_title(value: str) -> str:
     """DCMTK copies AE titles into 16-byte buffers: keep the first 16 bytes
-    of the argument as it was passed (surrogateescape keeps raw bytes)."""
-    raw = value.encode("utf-8", "surrogateescape")[:16]
-    return raw.decode("utf-8", "surrogateescape")
+    of the argument as it was passed (``os.fsencode`` restores them)."""
+    return os.fsdecode(os.fsencode(value)[:16])
 
 
 def convert_value(option: Option, values: list[str]) -> object:
