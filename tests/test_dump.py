@@ -211,3 +211,70 @@ def test_uid_names_match_dcmdump(tmp_path: Path) -> None:
     real = [line for line in out.decode("utf-8", "surrogateescape").splitlines() if "(0008,1150)" in line]
     ours = [line for line in dump_dataset(load_query_file(str(path))).splitlines() if "(0008,1150)" in line]
     assert ours == real
+
+
+def _random_dataset(rnd, tags: list[int], depth: int = 0) -> Dataset:
+    """A random data set: every common VR, nested sequences and items of
+    defined and undefined length."""
+    from pydicom.datadict import dictionary_VR
+
+    values = {
+        "CS": ["", "A", "X Y", "VAL\\UE"], "LO": ["", "ABC", "12345678"], "SH": ["A"],
+        "PN": ["Doe^John", ""], "UI": ["1.2.3", "1.2.840.10008.5.1.4.1.1.2", ""], "DA": ["20200101", ""],
+        "TM": ["120000", ""], "US": [0, 65535, [1, 2, 3]], "UL": [4294967295, [5, 6]], "SS": [-1, [-3, 4]],
+        "SL": [-100000], "FD": [0.1, 1e300, [1.5, 2.25], 3.0000000000000004], "FL": [0.1, [1.0, 2.0]],
+        "DS": ["1.5", "", "3\\4.25"], "IS": ["7", "1\\2"], "AT": [0x00100020, [0x00080052, 0x00100010]],
+        "OB": [b"", b"\x01\x02", bytes(range(40))], "OW": [b"", bytes(range(60))], "LT": ["", "x" * 100],
+        "UT": ["text"], "ST": ["x"],
+    }
+    ds = Dataset()
+    for _ in range(rnd.randrange(1, 7)):
+        tag = rnd.choice(tags)
+        vr = dictionary_VR(tag)
+        if vr == "SQ":
+            if depth > 2:
+                continue
+            items = [_random_dataset(rnd, tags, depth + 1) for _ in range(rnd.randrange(0, 3))]
+            ds.add_new(tag, "SQ", Sequence(items))
+            ds[tag].is_undefined_length = rnd.random() < 0.5
+            for item in items:
+                item.is_undefined_length_sequence_item = rnd.random() < 0.5
+        elif vr in values:
+            ds.add_new(tag, vr, rnd.choice(values[vr]))
+    return ds
+
+
+@pytest.mark.skipif(shutil.which(DCMDUMP) is None, reason="DCMTK's dcmdump is not installed")
+def test_random_datasets_match_dcmdump(tmp_path: Path) -> None:
+    """Seeded random data sets in all three encodings dump like dcmdump
+    (this found the unknown-tag and end-of-file sequence cases)."""
+    import random
+    import warnings
+
+    from pydicom.datadict import DicomDictionary
+
+    rnd = random.Random(20261122)
+    tags = sorted(
+        t for t, v in DicomDictionary.items()
+        if (t >> 16) % 2 == 0 and (t >> 16) not in (0, 2, 4) and t & 0xFFFF and v[3] != "Retired"
+        and t < 0x7FE00000
+    )
+    path = tmp_path / "random.dcm"
+    checked = 0
+    for _ in range(12):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = _random_dataset(rnd, tags)
+            implicit, little = rnd.choice([(True, True), (False, True), (False, False)])
+            try:
+                path.write_bytes(encode(ds, implicit, little))
+            except Exception:  # noqa: BLE001 - pydicom cannot encode every random combination
+                continue
+        out = subprocess.run([DCMDUMP, "+L", str(path)], capture_output=True, timeout=20).stdout
+        real = out.decode("utf-8", "surrogateescape").splitlines()
+        if "# Dicom-Data-Set" not in real:
+            continue
+        real = real[real.index("# Dicom-Data-Set"):]
+        assert dump_dataset(load_query_file(str(path))).splitlines() == real
+        checked += 1
+    assert checked >= 8
