@@ -419,3 +419,20 @@ def test_random_command_lines_agree_and_never_crash(tool):
                 assert state[field] == value, (argv, field)
         agreed += 1
     assert agreed >= 40
+
+
+@pytest.mark.parametrize("tool", options.TOOLS)
+def test_accepted_command_line_reaches_the_network_module(monkeypatch, tmp_path, tool):
+    """The hand-off: the network module gets the final Settings (movescu's
+    keys already parsed) and its return value is the exit status."""
+    import types
+
+    seen = []
+    fake = types.ModuleType(f"dcmretrieve.{tool}_net")
+    fake.run = lambda settings: seen.append(settings) or 68  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, f"dcmretrieve.{tool}_net", fake)
+    argv = ["-aec", "QR", "-k", "PatientID=1", "-od", str(tmp_path), "127.0.0.1", "104"]
+    assert run_captured(tool, argv) == (68, "", "")
+    (settings,) = seen
+    assert (settings.tool, settings.call, settings.port, settings.keys) == (tool, "QR", 104, ["PatientID=1"])
+    assert (settings.move_keys is not None) == (tool == "movescu")
