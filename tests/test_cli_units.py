@@ -432,6 +432,8 @@ def test_accepted_command_line_reaches_the_network_module(monkeypatch, tmp_path,
     fake.run = lambda settings: seen.append(settings) or 68  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, f"dcmretrieve.{tool}_net", fake)
     argv = ["-aec", "QR", "-k", "PatientID=1", "-od", str(tmp_path), "127.0.0.1", "104"]
+    if tool == "movescu":
+        argv += ["--port", "11310"]  # -od needs it; nothing listens (fake network module)
     assert run_captured(tool, argv) == (68, "", "")
     (settings,) = seen
     assert (settings.tool, settings.call, settings.port, settings.keys) == (tool, "QR", 104, ["PatientID=1"])
