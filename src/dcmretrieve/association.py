@@ -468,6 +468,9 @@ _TAG_NAMES = {
 }
 
 
+_ELEMENT_HEADER = struct.Struct("<HHI")
+
+
 class Command:
     """A DIMSE command set: ``values`` maps tag (int) to int / str / bytes."""
 
@@ -537,8 +540,9 @@ class Command:
     def decode(cls, data: bytes) -> "Command":
         values: dict[int, object] = {}
         pos, end = 0, len(data)
+        unpack = _ELEMENT_HEADER.unpack_from
         while pos + 8 <= end:
-            group, elem, length = struct.unpack_from("<HHI", data, pos)
+            group, elem, length = unpack(data, pos)
             pos += 8
             raw = data[pos:pos + length]
             if len(raw) != length:

@@ -487,6 +487,19 @@ class _TempFile:
             written = os.write(self.fd, view)
             view = view[written:]
 
+    def write_parts(self, parts: Sequence[bytes | memoryview]) -> None:
+        """All parts with one ``writev`` (one system call per small object)."""
+        views = [memoryview(part) for part in parts]
+        total = sum(len(v) for v in views)
+        written = os.writev(self.fd, views) if views else 0
+        if written < total:  # partial write: finish part by part
+            for view in views:
+                if written >= len(view):
+                    written -= len(view)
+                    continue
+                self.write(view[written:])
+                written = 0
+
     def _close(self) -> None:
         if self.open:
             self.open = False
@@ -596,8 +609,7 @@ class StorePipeline:
             if isinstance(content, (bytes, bytearray, memoryview)):
                 temp.write(content)
             else:
-                for part in content:  # type: ignore[union-attr]
-                    temp.write(part)
+                temp.write_parts(list(content))  # type: ignore[arg-type]
             temp.commit(path)
         except (OSError, ValueError) as exc:
             if temp is not None:
