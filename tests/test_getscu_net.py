@@ -160,6 +160,32 @@ def test_dcmqrscp_models_and_keys(qrscp, tmp_path: Path, opts: list[str], keys: 
     assert_same(dcmtk, ours)
 
 
+_NAMES_CFG = """log4cplus.rootLogger = INFO, console
+log4cplus.appender.console = log4cplus::ConsoleAppender
+log4cplus.appender.console.layout = log4cplus::PatternLayout
+log4cplus.appender.console.layout.ConversionPattern = %P [%c] %m%n
+"""
+
+
+@pytest.mark.parametrize("case", ["overwrite", "rejected", "no-get-context", "final-report"])
+def test_logger_names(qrscp, storescp, tmp_path: Path, case: str) -> None:
+    """Every message goes through DCMTK's logger (dcmtk.dcmnet vs dcmtk.apps.getscu)."""
+    cfg = tmp_path / "names.cfg"
+    cfg.write_text(_NAMES_CFG)
+    peer = _peer(storescp) if case == "no-get-context" else _peer(qrscp)
+    aec = {"overwrite": "COMMON", "final-report": "COMMON", "rejected": "NOSUCHAE", "no-get-context": "STORESCP"}[case]
+    args = ["-lc", str(cfg), "-aec", aec, "-od", "lg", *peer, *PAT, "-k", "PatientID=1CT1"]
+
+    def prepare(cwd: Path) -> None:
+        (cwd / "lg").mkdir()
+        if case == "overwrite":
+            (cwd / "lg" / sampledata.CT.dcmtk_filename).write_bytes(b"old")
+
+    dcmtk, ours = run_both(args, tmp_path, prepare=prepare)
+    assert_same(dcmtk, ours)
+    assert ours.stdout  # a ConsoleAppender without logToStderr writes to stdout
+
+
 def test_query_file_with_sequence(qrscp, query_files, tmp_path: Path) -> None:
     args = ["-d", "-aec", "COMMON", *_peer(qrscp), str(query_files["seq"]), "-k", "PatientID=1CT1"]
     dcmtk, ours = run_both(args, tmp_path)
