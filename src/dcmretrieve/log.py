@@ -12,7 +12,7 @@ property is ``logToStdErr``, not ``logToStderr``) the binary wins.
 Design: the Python logger ``dcmtk`` stands in for log4cplus' root logger.  It
 never propagates, so nothing reaches Python's root handlers or
 ``logging.lastResort``.  A ``-lc`` file's root logger is merged into
-``dcmtk`` (``_Configurator.install``); since no other logger sits between the
+``dcmtk`` (``_apply_properties``); since no other logger sits between the
 two for the names DCMTK uses, this reproduces the log4cplus hierarchy
 exactly (levels, appenders, additivity).
 """
@@ -82,8 +82,7 @@ def level_name(levelno: int) -> str:
     name = _LEVEL_NAMES.get(levelno)
     if name is not None:
         return name
-    # log4cplus prints "UNKNOWN" for levels it has no name for
-    return "UNKNOWN"
+    return "UNKNOWN"  # never happens with the levels the tools use
 
 
 def level_letter(levelno: int) -> str:
