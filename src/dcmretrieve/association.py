@@ -85,6 +85,7 @@ Association (a requestor or an acceptor; single-threaded, blocking):
       e.g. 0006:0316 when a P-DATA PDU arrives instead.
   ``.acknowledge_release()`` answer a peer's A-RELEASE-RQ (acceptor side).
   ``.abort()`` send A-ABORT and close (never raises).
+  ``.close()`` drop the connection without A-RELEASE/A-ABORT (never raises).
   ``.fileno()`` for select() (movescu waits on this and its listen socket);
       ``.has_buffered_data()`` tells whether bytes are already buffered.
 """
@@ -1266,6 +1267,11 @@ class Association:
                 self._sendall(struct.pack(">BBIBBBB", 0x07, 0, 4, 0, 0, 0, 0))
             except OSError:
                 pass
+        self._close()
+
+    def close(self) -> None:
+        """Drop the TCP connection without A-RELEASE or A-ABORT (what a DCMTK
+        tool does when it exits in the middle of an association)."""
         self._close()
 
     def _close(self) -> None:

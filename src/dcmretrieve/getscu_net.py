@@ -112,7 +112,7 @@ class GetSCU:
         self.get_pc = assoc.accepted_context(get_class)
         if self.get_pc is None:
             self.app.fatal("No adequate Presentation Contexts for sending C-GET")
-            assoc.abort()
+            assoc.close()  # getscu exit()s here: no A-RELEASE, no A-ABORT
             return FAILURE
         return None
 
@@ -314,7 +314,7 @@ class GetSCU:
     def close(self) -> None:
         """Drop the connection without A-RELEASE/A-ABORT (DCMTK just exits)."""
         if self.assoc is not None:
-            self.assoc._close()
+            self.assoc.close()
 
 
 def _condition_dump(exc: Exception) -> str:
