@@ -720,3 +720,17 @@ def test_network_appenders_without_server(tmp_path: Path, capsys: pytest.Capture
 
 def test_log4j_xml_escaping() -> None:
     assert log._xml_escaped("<a & 'b' \"c\">\n\x7f\u00e9") == "&lt;a &amp; &apos;b&apos; &quot;c&quot;&gt;&#x0a;&#x7f;\u00e9"
+
+
+def test_undecodable_bytes_are_written_as_bytes(tmp_path: Path) -> None:
+    """A file name with invalid UTF-8 (surrogate-escaped in Python) is
+    written as its original bytes, like DCMTK does."""
+    code = (
+        "import os\nfrom dcmretrieve import log\nfrom dcmretrieve.settings import Settings\n"
+        "log.setup('movescu', Settings(tool='movescu'))\n"
+        "log.app_logger('movescu').warning('DICOM file already exists, overwriting: ' + os.fsdecode(b'CT.\\xff\\xfe'))\n"
+        "log.app_logger('movescu').warning('caf\\u00e9')\n"
+    )
+    env = dict(os.environ, LANG="C.UTF-8", PYTHONIOENCODING="utf-8")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30, env=env)
+    assert proc.stderr == b"W: DICOM file already exists, overwriting: CT.\xff\xfe\nW: caf\xc3\xa9\n"

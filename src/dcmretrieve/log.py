@@ -648,9 +648,32 @@ class ConsoleAppender(Appender):
         stream = sys.stderr if self.to_stderr else sys.stdout
         if stream is None:
             return
-        stream.write(self.layout.format(record))
+        _write_text(stream, self.layout.format(record))
         if self.immediate_flush:
             stream.flush()
+
+
+def _write_text(stream: Any, text: str) -> None:
+    """Write like DCMTK writes bytes: names that came from the file system
+    or the network as undecodable bytes (surrogate escapes) go out as those
+    very bytes, not as an encoding error or a ``\\udcxx`` escape."""
+    if text.isascii():
+        stream.write(text)
+        return
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        raw = getattr(stream, "buffer", None)
+        if raw is not None:
+            stream.flush()
+            raw.write(text.encode(encoding, "surrogateescape"))
+            raw.flush()
+            return
+        text = text.encode(encoding, "surrogateescape").decode(encoding, "replace")
+    except LookupError:
+        pass
+    stream.write(text)
 
 
 class NullAppender(Appender):
