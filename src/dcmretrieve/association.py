@@ -925,10 +925,12 @@ class Association:
             chatter.debug("setting network send timeout to 60 seconds")  # type: ignore[union-attr]
             chatter.debug("setting network receive timeout to 60 seconds")  # type: ignore[union-attr]
         try:
-            sock = socket.create_connection((params.peer_host, params.peer_port), timeout=params.connect_timeout)
+            # IPv4 like DCMTK's gethostbyname(); "localhost" must not try ::1 first
+            address = socket.gethostbyname(params.peer_host)
+            sock = socket.create_connection((address, params.peer_port), timeout=params.connect_timeout)
         except socket.timeout:
             raise AssociationError("tcp", tcp_init_error(OSError(errno.ETIMEDOUT, ""))) from None
-        except socket.gaierror:
+        except (socket.gaierror, socket.herror, UnicodeError):
             raise AssociationError(
                 "tcp", _dul(0x0320, f"Attempt to connect to unknown host: {params.peer_host}")) from None
         except OSError as exc:
