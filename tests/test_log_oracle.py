@@ -132,7 +132,6 @@ def _our_script(tool: str) -> str | None:
 LEVEL_CASES = [
     ("movescu", ["-v", "--arguments"]),
     ("movescu", ["-q", "--arguments"]),
-    ("movescu", ["-ll", "Fatal"]),
     ("movescu", ["-lc", "file-appname.cfg", "--arguments"]),
     ("getscu", ["-lc", "log-names.cfg", "--arguments"]),
 ]
@@ -413,3 +412,34 @@ def test_network_appenders_match_dcmtk(tmp_path: Path) -> None:
         }
     assert len(results["dcmtk"]["udp"]) == 4 and len(results["dcmtk"]["tcp"]) == 4
     assert results["ours"] == results["dcmtk"]
+
+
+TRANSFER_CASES = [
+    ("getscu", "log-names.cfg"),  # which logger says what (dcmtk.dcmnet vs dcmtk.apps.getscu)
+    ("movescu", "log-names.cfg"),
+    ("movescu", "log-appinfo.cfg"),  # RECV: progress enabled by inheritance, stdout interleaving
+]
+
+
+@pytest.mark.network
+@pytest.mark.parametrize(("tool", "cfg"), TRANSFER_CASES)
+def test_logger_names_in_a_real_retrieve(tool: str, cfg: str, qrscp, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Three objects retrieved from dcmqrscp with a ``-lc`` file that prints
+    logger names and levels: both programs must log the same messages through
+    the same loggers, in the same order, on the same streams."""
+    ours_exe = _our_script(tool)
+    if ours_exe is None:
+        pytest.skip(f"{tool} console script not installed")
+    extra = ["--port", str(qrscp.host_table["MOVESCU"])] if tool == "movescu" else []
+    results = []
+    for name, exe in (("dcmtk", f"/usr/bin/{tool}"), ("ours", ours_exe)):
+        d = tmp_path / name
+        d.mkdir()
+        shutil.copyfile(CFG_DIR / cfg, d / cfg)
+        cmd = [exe, "-lc", cfg, "-aec", qrscp.aetitle, *extra, "-od", ".",
+               qrscp.host, str(qrscp.port), "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=*"]  # fmt: skip
+        (proc, _), = _run_all([(cmd, d)])
+        results.append((proc.returncode, proc.stdout, proc.stderr, sorted(p.name for p in d.iterdir())))
+    assert results[0][0] == 0
+    assert results[0][1].count("\n") >= 10  # both configs log to stdout
+    assert results[1] == results[0]
