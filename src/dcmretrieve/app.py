@@ -142,9 +142,7 @@ class _Run:
         module_name = "movescu_net" if self.tool == "movescu" else "getscu_net"
         try:
             module = __import__(f"{__package__}.{module_name}", fromlist=["run"])
-        except ImportError as exc:
-            if exc.name != f"{__package__}.{module_name}":
-                raise
+        except ImportError:  # the module or what it needs (pynetdicom) is missing
             raise FatalError("network retrieval is not available in this build", 1) from None
         return int(module.run(self.settings))
 
