@@ -489,6 +489,7 @@ class MoveSCU:
                     self.assoc.receive_dataset(pc_id, lambda d: ids.append(bytes(d)))
                     if logger.isEnabledFor(logging.DEBUG):
                         self._debug_identifiers(b"".join(ids), ctx.transfer_syntax)
+                self._finish_sub_association()
                 return rsp
             count += 1
             if rsp.has_dataset:
@@ -514,6 +515,23 @@ class MoveSCU:
                     self.assoc.send_command(ctx.id, ul.c_cancel_rq(msg_id))
                 except ul.DimseError as exc:
                     logger.error(f"Cancel Request Failed: {exc.condition.dump()}")
+
+    def _finish_sub_association(self) -> None:
+        """DIMSE_moveUser's epilogue: after the final response, keep serving
+        the current sub-association until the peer releases or aborts it (a
+        Move SCP may send its final response before it releases).  With -td
+        a silent sub-association is given up after that timeout instead of
+        being waited for forever."""
+        listener = self.listener
+        while listener is not None and listener.sub is not None:
+            if not listener.has_buffered():
+                try:
+                    ready = select.select([listener.sub], [], [], self.settings.dimse_timeout)[0]
+                except (OSError, ValueError):
+                    ready = []
+                if not ready:
+                    return
+            listener.service()
 
     def _check_unread_dataset(self) -> None:
         """-pi: the data set of a Pending response is not read, so DCMTK's
