@@ -114,11 +114,12 @@ def socket_free_port() -> int:
     return port
 
 
-def test_bit_preserving_writes_into_od(tmp_path, qr, query_files):
+@pytest.mark.parametrize("options", [["+B"], ["+B", "-F"], ["+B", "+xi"]], ids=lambda o: " ".join(o))
+def test_bit_preserving_writes_into_od(tmp_path, qr, query_files, options):
     """+B: DCMTK writes into the cwd (ignoring -od); we write into -od
     (deviation #3).  The bytes must be identical."""
     server, port = qr
-    args = ["+B", "-aec", "COMMON", "--port", str(port), "127.0.0.1", str(server.port),
+    args = options + ["-aec", "COMMON", "--port", str(port), "127.0.0.1", str(server.port),
             str(query_files["pat_all"])]
     (d, dwork), (o, owork) = pair(tmp_path, args)
     assert d.returncode == o.returncode == 0
@@ -128,7 +129,10 @@ def test_bit_preserving_writes_into_od(tmp_path, qr, query_files):
     assert files_of(owork / "out") == dcmtk_files
     assert files_of(owork) == {}
     some = next(iter(dcmtk_files.values()))
-    assert b"OFFIS_DCMBP_367" in some[:400] and b"COMMON" in some[:400]
+    if "-F" not in options:
+        assert b"OFFIS_DCMBP_367" in some[:400] and b"COMMON" in some[:400]
+    else:
+        assert b"DICM" not in some[:200]
 
 
 def test_ignore_writes_nothing(tmp_path, qr, query_files):
