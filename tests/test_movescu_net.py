@@ -408,3 +408,14 @@ def test_models_and_proposed_syntaxes(tmp_path, qr, query_files, options):
     args = ["-v"] + options + ["-aec", "COMMON", "--port", str(port), "127.0.0.1", str(server.port), str(query)]
     results = pair(tmp_path, args)
     assert_same(results)
+
+
+@pytest.mark.parametrize("mode", ["nofind", "storeonly"])
+def test_move_context_missing(tmp_path, make_fakeqr, mode):
+    """Only FIND accepted: 'Move SCU Failed: 0006:0208', abort, exit 0;
+    no Q/R context at all: 'No Acceptable Presentation Contexts', exit 66."""
+    server = make_fakeqr(mode=mode)
+    args = ["-v", "127.0.0.1", str(server.port), "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=1CT1"]
+    (d, _), (o, _) = pair(tmp_path, args, od=False)
+    assert (o.returncode, o.stderr) == (d.returncode, d.stderr)
+    assert o.returncode == (0 if mode == "nofind" else 66)
