@@ -66,7 +66,7 @@ def _normalise(text: str, pid: int) -> str:
     text = text.replace(str(pid), "<PID>")
     # TTCC layout: relative milliseconds and the thread id differ per run
     text = re.sub(r" \[\d{5,}\] ", " [<TID>] ", text)
-    text = re.sub(r"(?m)^\d+ \[<TID>\] ", "<REL> [<TID>] ", text)
+    text = re.sub(r"(?m)(^%?)\d+ \[<TID>\] ", r"\1<REL> [<TID>] ", text)
     return text
 
 
