@@ -413,8 +413,8 @@ def _parse_tag_part(part: str) -> tuple[int, int, str] | None:
     if first is None:
         return None
     low, pos = first
-    if part[pos : pos + 1] == "-" and pos + 2 < len(part) + 1:
-        # "%x-%c-%x"
+    if part[pos : pos + 1] == "-":
+        # "%x-%c-%x" (three conversions), else "%x-%x", else "%x"
         if pos + 2 < len(part) and part[pos + 2] == "-":
             restrictor = part[pos + 1]
             high = _scan_int(part, pos + 3, 16)
