@@ -21,6 +21,7 @@ appear wherever the first lookup happens).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -433,9 +434,16 @@ def _parse_tag_part(part: str) -> tuple[int, int, str] | None:
     return low & 0xFFFF, low & 0xFFFF, UNSPECIFIED
 
 
+_PLAIN_TAG = re.compile(r"\(([0-9A-Fa-f]{4}),([0-9A-Fa-f]{4})\)")
+
+
 def parse_tag_field(field: str) -> tuple[tuple[int, int, str], tuple[int, int, str], str | None] | None:
     """parseWholeTagField: ``(gggg,eeee)``, ranges, ``(gggg,"CREATOR",ee)``."""
     s = field.strip()
+    plain = _PLAIN_TAG.fullmatch(s)
+    if plain:  # the common case, same result as the general parser below
+        group, element = int(plain.group(1), 16), int(plain.group(2), 16)
+        return (group, group, UNSPECIFIED), (element, element, UNSPECIFIED), None
     if not s or s[0] != "(" or s[-1] != ")" or "," not in s:
         return None
     comma = s.find(",", 1)
@@ -463,6 +471,7 @@ def parse_tag_field(field: str) -> tuple[tuple[int, int, str], tuple[int, int, s
     return group, element, (creator if creator else None)
 
 
+@functools.lru_cache(maxsize=256)
 def parse_vm_field(field: str) -> bool:
     """parseVMField: the same cascade of ``sscanf`` patterns as DCMTK
     (``%d-%d%c``, ``%d-%d``, ``%d-%c``, ``%d%c``, ``%d``, ``%c``) on the
