@@ -165,3 +165,40 @@ def test_refused_and_rejected() -> None:
     error = A.AssociationError("rejected", A.COND_REJECTED, 1, 1, 7)
     assert error.reject_lines() == ("Rejected Permanent", "Service User", "Called AE Title Not Recognized")
     assert A.AssociationError("rejected", A.COND_REJECTED, 2, 3, 9).reject_lines()[2] == "UNKNOWN"
+
+
+def _silent_acceptor(listener: socket.socket, done: threading.Event) -> None:
+    conn, _ = listener.accept()
+    try:
+        A.Association.accept(conn, "SILENT", 16384, 5, 5, A.preference_negotiator(
+            ["1.2.840.10008.5.1.4.1.2.1.3"], [A.EXPLICIT_LE]))
+        done.wait(10)  # associated, then never a word
+    finally:
+        conn.close()
+        listener.close()
+
+
+@pytest.mark.parametrize("dimse_timeout,code", [(None, 0x0317), (0.3, 0x0207)])
+def test_silent_peer_timeouts(monkeypatch: pytest.MonkeyPatch, dimse_timeout: float | None, code: int) -> None:
+    """-td: 0006:0207 after the DIMSE timeout; without -td DCMTK's 60 s socket
+    receive timeout (shortened here) ends the wait as a peer abort (0006:0317)."""
+    monkeypatch.setattr(A, "SOCKET_RECEIVE_TIMEOUT", 0.3)
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    done = threading.Event()
+    thread = threading.Thread(target=_silent_acceptor, args=(listener, done), daemon=True)
+    thread.start()
+    try:
+        params = A.AssociationParams("GETSCU", "SILENT", "127.0.0.1", listener.getsockname()[1], 16384,
+                                     A.getscu_contexts("patient", "propose-uncompr", "prefer-uncompr"),
+                                     acse_timeout=5, dimse_timeout=dimse_timeout)
+        assoc = A.Association.request(params)
+        with pytest.raises(A.DimseError) as info:
+            assoc.receive_command()
+        assert info.value.condition.code == code
+        assoc.abort()
+    finally:
+        done.set()
+        thread.join(5)

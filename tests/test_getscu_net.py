@@ -484,6 +484,33 @@ def test_wire_bytes_identical(tmp_path: Path) -> None:
     assert (tmp_path / "ours" / "SC.1.2.3.4").read_bytes() == (tmp_path / "dcmtk" / "SC.1.2.3.4").read_bytes()
 
 
+def _stall_70s(assoc, pdus: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    assoc.receive_command()
+    assoc.receive_dataset(1, None)
+    time.sleep(65)
+    assoc.abort()
+
+
+def _slow_selected(request: pytest.FixtureRequest) -> bool:
+    expr = request.config.getoption("markexpr") or ""
+    return ("slow" in expr and "not slow" not in expr) or os.environ.get("DCMRETRIEVE_SLOW") == "1"
+
+
+@pytest.mark.slow
+def test_silent_peer_without_dimse_timeout(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Without -td DCMTK still gives up after 60 s of silence (its socket receive
+    timeout) with a "Peer aborted" message and exit 1.  Takes about 2 x 60 s:
+    run with ``pytest -m slow``."""
+    if not _slow_selected(request):
+        pytest.skip("slow: select with -m slow")
+    _pdus, dcmtk_err, dcmtk_rc = _scripted_peer("dcmtk", tmp_path / "dcmtk", _stall_70s)
+    _pdus, ours_err, ours_rc = _scripted_peer("ours", tmp_path / "ours", _stall_70s)
+    assert ours_err == dcmtk_err
+    assert ours_rc == dcmtk_rc == 1
+
+
 # ---------------------------------------------------------------------------
 # fakeqr: statuses and faults
 
@@ -652,8 +679,7 @@ def test_big_object_bit_preserving_flat_memory(make_fakeqr, tmp_path: Path) -> N
 def test_big_object_1gb_bit_preserving(make_fakeqr, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """>1 GB in +B mode within 60 s and flat memory.  Deselected by default:
     run with ``pytest -m slow`` (or DCMRETRIEVE_SLOW=1)."""
-    expr = request.config.getoption("markexpr") or ""
-    if not (("slow" in expr and "not slow" not in expr) or os.environ.get("DCMRETRIEVE_SLOW") == "1"):
+    if not _slow_selected(request):
         pytest.skip("slow: select with -m slow")
     _big_object(make_fakeqr, tmp_path, 1_100_000_000, 60)
 

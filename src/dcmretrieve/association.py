@@ -58,6 +58,8 @@ Failures:
   ``DimseError(condition)`` raised by every send/receive after association:
       peer abort (0006:0317), peer release request (0006:0319), timeout
       (0006:0207), P-DATA where a release answer was expected (0006:0316) ...
+      Without a DIMSE timeout a read still gives up after DCMTK's 60 s socket
+      receive timeout (``SOCKET_RECEIVE_TIMEOUT``) and reports a peer abort.
 
 Association (a requestor or an acceptor; single-threaded, blocking):
   ``Association.request(params) -> Association``   connect, A-ASSOCIATE-RQ,
@@ -881,6 +883,12 @@ class _Closed(Exception):
 
 _RECV_CHUNK = 1 << 18
 
+#: DCMTK's dcmSocketReceiveTimeout ("setting network receive timeout to 60
+#: seconds"): without -td a DIMSE read gives up after 60 s of silence and the
+#: tool reports "0006:0317 Peer aborted Association (or never connected)"
+#: (observed with getscu 3.6.7 against a peer that stalls 70 s).
+SOCKET_RECEIVE_TIMEOUT: float = 60.0
+
 
 class Association:
     """A blocking DICOM association (see the module docstring for the API)."""
@@ -1119,8 +1127,13 @@ class Association:
         """Next PDV (pc_id, control header, data); raises DimseError on non-P-DATA PDUs."""
         while self._pdv_index >= len(self._pdvs):
             try:
-                pdu_type, body = self._read_pdu(timeout)
+                # "blocking" DIMSE (no -td) still has DCMTK's 60 s socket receive
+                # timeout (dcmSocketReceiveTimeout), which it reports as a peer abort
+                pdu_type, body = self._read_pdu(SOCKET_RECEIVE_TIMEOUT if timeout is None else timeout)
             except _Timeout:
+                if timeout is None:
+                    self._close()
+                    raise DimseError(COND_PEER_ABORTED) from None
                 raise DimseError(COND_NO_DATA) from None
             except _Closed:
                 self._close()
