@@ -149,3 +149,23 @@ def test_find_uids_and_uid_padding():
 def test_truncated_data_set_is_an_error():
     with pytest.raises(enc.EncodingError):
         enc.parse((UIDS + NAME)[:-3], ELE)
+
+
+def test_fast_path_equals_full_codec():
+    """The tag/length-only scan must give exactly what the full codec writes."""
+    item = el(0x00081150, "UI", b"1.2.3\0")
+    cases = [
+        UIDS + NAME,
+        UIDS + seq_explicit([item]) + NAME,
+        UIDS + NAME + el(0xFFFCFFFC, "OB", bytes(4)),  # trailing padding dropped
+        UIDS + seq_undefined([item]),  # not canonical: full codec
+        el(0x00080000, "UL", struct.pack("<I", 1)) + UIDS,  # group length: full codec
+    ]
+    for data in cases:
+        for opts in (enc.WriteOptions(), enc.WriteOptions(write_file=False)):
+            fast = b"".join(bytes(c) for c in enc.encode(data, ELE, opts)[0])
+            full = b"".join(bytes(c) for c in enc.encode(data, ELE, opts, enc.parse(data, ELE))[0])
+            assert fast == full
+    assert enc.scan_canonical(UIDS + NAME, ELE, True)[0]
+    assert not enc.scan_canonical(UIDS + seq_undefined([item]), ELE, True)[0]
+    assert not enc.scan_canonical(UIDS + el(0x00181030, "UT", b"ab"), ELE, False)[0]

@@ -120,10 +120,9 @@ class StoreContext:
 
         def encoder(data: bytes, info: pipeline.ObjectInfo) -> list:
             # DcmFileFormat::saveFile with the +F/+t/+e/+g/+p/+u options; the
-            # parsed tree is kept for the UID check (one parse per object)
-            elems = encoding.parse(data, info.transfer_syntax)
-            info.parsed = elems  # type: ignore[attr-defined]
-            chunks, _cls, _inst = encoding.encode(data, info.transfer_syntax, opts, elems)
+            # data set's UIDs are kept for the consistency check
+            chunks, sop_class, sop_instance = encoding.encode(data, info.transfer_syntax, opts)
+            info.uids = (sop_class, sop_instance)  # type: ignore[attr-defined]
             return chunks
 
         def bp_header(info: pipeline.ObjectInfo) -> bytes:
@@ -178,13 +177,13 @@ def store_status(ctx: StoreContext, result: pipeline.StoreResult) -> int:
     if ctx.settings.bit_preserving:
         return STATUS_SUCCESS
     info = result.info
-    elems = getattr(info, "parsed", None)
-    if elems is None:
+    uids = getattr(info, "uids", None)
+    if uids is None:
         try:
-            elems = encoding.parse(info.data or b"", info.transfer_syntax)
+            uids = encoding.find_uids(encoding.parse(info.data or b"", info.transfer_syntax))
         except encoding.EncodingError:
-            elems = []
-    sop_class, sop_instance = encoding.find_uids(elems, ctx.settings.uid_padding)
+            uids = (None, None)
+    sop_class, sop_instance = (encoding.strip_uid_padding(u) if ctx.settings.uid_padding else u for u in uids)
     if sop_class is None or sop_instance is None:
         name = pipeline.movescu_name(info) or ""
         logger.critical(f"bad DICOM file: {pipeline.safe_name(name)}")
