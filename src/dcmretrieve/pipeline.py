@@ -61,8 +61,9 @@ API (stable; movescu relies on it)
 ``safe_name(name)``: deviation #2 sanitising.
 ``join_output(output_dir, name)``: DCMTK's ``od/name`` text (trailing
     slashes collapsed; for ``.`` just ``name``).
-``scan_dataset(data, ts) -> (sop_class, sop_instance)`` and
-``reencode_undefined_length(data, ts) -> bytes``: the byte-level walker.
+``scan_dataset(data, ts) -> (sop_class, sop_instance)``,
+``reencode_undefined_length(data, ts) -> (bytes, found)`` and
+``reencode_parts(data, ts) -> (parts, found)``: the byte-level walker.
 ``file_meta(sop_class, sop_instance, ts, version_name, source_ae=None) -> bytes``:
     preamble + ``DICM`` + DCMTK's meta header.
 """
@@ -199,6 +200,23 @@ class DatasetFormatError(Exception):
     """The received bytes are not a well-formed data set."""
 
 
+class _Parts:
+    """The walker's output: slices of the received bytes plus small new pieces
+    (headers, delimiters, patched group lengths).  Written with writev, so the
+    bulk of an object (pixel data) is never copied."""
+
+    __slots__ = ("parts", "size")
+
+    def __init__(self) -> None:
+        self.parts: list[bytes | bytearray | memoryview] = []
+        self.size = 0
+
+    def add(self, part: bytes | bytearray | memoryview) -> None:
+        if len(part):
+            self.parts.append(part)
+            self.size += len(part)
+
+
 class _Walker:
     """Copies a data set, re-encoding sequences/items with undefined length
     and recalculating existing group length elements (DCMTK's write defaults
@@ -209,7 +227,7 @@ class _Walker:
         self.explicit = ts != IMPLICIT_LE
         self.little = ts != EXPLICIT_BE
         self.e = "<" if self.little else ">"
-        self.out = bytearray()
+        self.out = _Parts()
         self.found: dict[int, str] = {}
         self._vr_cache: dict[int, bool] = {}
 
@@ -253,9 +271,9 @@ class _Walker:
     def put_header(self, tag: int, vr: bytes, length: int) -> None:
         e = self.e
         if (tag >> 16) == 0xFFFE or not self.explicit:
-            self.out += struct.pack(e + "HHI", tag >> 16, tag & 0xFFFF, length)
+            self.out.add(struct.pack(e + "HHI", tag >> 16, tag & 0xFFFF, length))
         else:
-            self.out += struct.pack(e + "HH", tag >> 16, tag & 0xFFFF) + vr + struct.pack(e + "HI", 0, length)
+            self.out.add(struct.pack(e + "HH", tag >> 16, tag & 0xFFFF) + vr + struct.pack(e + "HI", 0, length))
 
     def dataset(self, pos: int, end: int, top: bool, until_delimiter: bool) -> int:
         """Copy one data set (or item body).  Unchanged elements are copied in
@@ -267,7 +285,7 @@ class _Walker:
         tag_len = struct.Struct(e + "HHI")  # group, element, 32-bit length (implicit / items)
         tag_vr = struct.Struct(e + "HH2sH")  # group, element, VR, 16-bit length
         long_len = struct.Struct(e + "I")
-        gl_value_at = -1  # position of a group length value in ``out`` (-1: none pending)
+        gl_value: bytearray | None = None  # pending group length value (patched in place)
         gl_start = 0
         gl_group = -1
         run = pos  # start of the not yet copied run of unchanged bytes
@@ -294,25 +312,25 @@ class _Walker:
             if group == 0xFFFE and elem == 0xE00D:
                 if not until_delimiter:
                     raise DatasetFormatError("unexpected item delimiter")
-                self.out += src[run:pos]
+                self.out.add(src[run:pos])
                 pos += hlen
                 run = pos
                 break
-            if gl_value_at >= 0 and group != gl_group:
-                self.out += src[run:pos]
+            if gl_value is not None and group != gl_group:
+                self.out.add(src[run:pos])
                 run = pos
-                struct.pack_into(e + "I", self.out, gl_value_at, len(self.out) - gl_start)
-                gl_value_at = -1
+                struct.pack_into(e + "I", gl_value, 0, self.out.size - gl_start)
+                gl_value = None
             if elem == 0 and length == 4:
-                self.out += src[run:pos + hlen]
-                gl_value_at, gl_group = len(self.out), group
-                self.out += src[pos + hlen:pos + hlen + 4]
-                gl_start = len(self.out)
+                self.out.add(src[run:pos + hlen])
+                gl_value, gl_group = bytearray(src[pos + hlen:pos + hlen + 4]), group
+                self.out.add(gl_value)
+                gl_start = self.out.size
                 pos += hlen + 4
                 run = pos
                 continue
             if (vr == b"SQ" if explicit else (tag != _PIXEL_DATA and self.is_sequence(tag, vr, length))):
-                self.out += src[run:pos]
+                self.out.add(src[run:pos])
                 self.put_header(tag, vr or b"SQ", _UNDEFINED)
                 body = pos + hlen
                 if length == _UNDEFINED:
@@ -326,7 +344,7 @@ class _Walker:
                 run = pos
                 continue
             if length == _UNDEFINED:
-                self.out += src[run:pos]
+                self.out.add(src[run:pos])
                 pos = self.copy_encapsulated(pos, hlen)
                 run = pos
                 continue
@@ -337,12 +355,12 @@ class _Walker:
                 found[tag] = bytes(src[pos + hlen:stop]).decode("latin-1").rstrip("\0 ")
             pos = stop
         else:
-            self.out += src[run:pos]
+            self.out.add(src[run:pos])
             run = pos
             if until_delimiter:
                 raise DatasetFormatError("missing item delimiter")
-        if gl_value_at >= 0:
-            struct.pack_into(e + "I", self.out, gl_value_at, len(self.out) - gl_start)
+        if gl_value is not None:
+            struct.pack_into(e + "I", gl_value, 0, self.out.size - gl_start)
         return pos
 
     def items(self, pos: int, end: int, until_delimiter: bool) -> int:
@@ -380,7 +398,7 @@ class _Walker:
             pos += ihlen + length
             if pos > len(self.src):
                 raise DatasetFormatError("fragment overruns")
-        self.out += self.src[start:pos]
+        self.out.add(self.src[start:pos])
         return pos
 
 
@@ -396,15 +414,21 @@ def _deflate(data: bytes) -> bytes:
     return compressor.compress(data) + compressor.flush()
 
 
-def reencode_undefined_length(data: bytes, ts: str) -> tuple[bytes, dict[int, str]]:
-    """(re-encoded data set, {tag: value} of top-level SOP Class/Instance UID)."""
+def reencode_parts(data: bytes, ts: str) -> tuple[list[bytes | bytearray | memoryview], dict[int, str]]:
+    """Like ``reencode_undefined_length`` but as a list of parts (views into
+    ``data`` where nothing changed), ready for ``writev``."""
     raw = _inflate(data) if ts == DEFLATED_LE else data
     walker = _Walker(raw, ts)
     walker.dataset(0, len(raw), True, False)
-    out = bytes(walker.out)
     if ts == DEFLATED_LE:
-        out = _deflate(out)
-    return out, walker.found
+        return [_deflate(b"".join(walker.out.parts))], walker.found
+    return walker.out.parts, walker.found
+
+
+def reencode_undefined_length(data: bytes, ts: str) -> tuple[bytes, dict[int, str]]:
+    """(re-encoded data set, {tag: value} of top-level SOP Class/Instance UID)."""
+    parts, found = reencode_parts(data, ts)
+    return b"".join(parts), found
 
 
 def scan_dataset(data: bytes, ts: str) -> tuple[str | None, str | None]:
@@ -429,7 +453,7 @@ class ObjectInfo:
     dataset_sop_class: str | None = None
     dataset_sop_instance: str | None = None
     data: bytes | None = None
-    encoded: bytes | None = None  # getscu's re-encoded data set (internal cache)
+    encoded: list[bytes | bytearray | memoryview] | None = None  # getscu's re-encoded data set, as parts
 
     @property
     def request_sop_class(self) -> str:
@@ -456,12 +480,18 @@ class StoreResult:
 def getscu_file_bytes(data: bytes, info: ObjectInfo) -> Sequence[bytes]:
     """getscu normal mode file: new meta header (no 0002,0016) + data set as received,
     sequences/items with undefined length, group lengths recalculated."""
-    encoded = info.encoded
-    if encoded is None:
-        encoded, _found = reencode_undefined_length(data, info.transfer_syntax)
+    parts = info.encoded
+    if parts is None:
+        parts, _found = reencode_parts(data, info.transfer_syntax)
     meta = file_meta(info.dataset_sop_class or "", info.dataset_sop_instance or "",
                      info.transfer_syntax, DCMTK_VERSION_NAME)
-    return [meta, encoded]
+    return [meta, *parts]
+
+
+try:
+    _IOV_MAX = max(16, min(1024, os.sysconf("SC_IOV_MAX")))
+except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+    _IOV_MAX = 16
 
 
 class _TempFile:
@@ -489,16 +519,17 @@ class _TempFile:
 
     def write_parts(self, parts: Sequence[bytes | memoryview]) -> None:
         """All parts with one ``writev`` (one system call per small object)."""
-        views = [memoryview(part) for part in parts]
-        total = sum(len(v) for v in views)
-        written = os.writev(self.fd, views) if views else 0
-        if written < total:  # partial write: finish part by part
-            for view in views:
-                if written >= len(view):
-                    written -= len(view)
-                    continue
-                self.write(view[written:])
-                written = 0
+        for start in range(0, len(parts), _IOV_MAX):
+            views = [memoryview(part) for part in parts[start:start + _IOV_MAX]]
+            total = sum(len(v) for v in views)
+            written = os.writev(self.fd, views) if views else 0
+            if written < total:  # partial write: finish part by part
+                for view in views:
+                    if written >= len(view):
+                        written -= len(view)
+                        continue
+                    self.write(view[written:])
+                    written = 0
 
     def _close(self) -> None:
         if self.open:
@@ -591,7 +622,7 @@ class StorePipeline:
         if self.on_received:
             self.on_received(info)
         try:
-            info.encoded, found = reencode_undefined_length(data, info.transfer_syntax)
+            info.encoded, found = reencode_parts(data, info.transfer_syntax)
         except DatasetFormatError as exc:
             return StoreResult("receive-error", info, error=exc)
         info.dataset_sop_class = found.get(0x00080016) or None
