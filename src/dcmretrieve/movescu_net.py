@@ -291,6 +291,11 @@ class Listener:
         except ul.AssociationError as exc:
             logger.error(exc.condition.dump())
             return
+        except OSError:
+            # the peer vanished between accept() and negotiation (reset socket)
+            logger.error(ul.COND_PEER_ABORTED.dump())
+            conn.close()
+            return
         logger.info("Sub-Association Received")
         if logger.isEnabledFor(logging.DEBUG):
             rq = ul._dump_parameters(  # noqa: SLF001 - the RQ as received
