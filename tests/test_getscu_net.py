@@ -591,11 +591,11 @@ def test_hostile_uids_deviation_2(make_fakeqr, tmp_path: Path) -> None:
     fakeqr (pynetdicom) cannot parse a C-STORE-RSP echoing a UID longer than
     64 characters, so it aborts after the third object: exit 1 is expected
     then, the files are what matters.  The absolute-path UID is kept short
-    (a fresh directory under /tmp) for the same reason."""
+    (a fresh directory in the system temp dir) for the same reason."""
     import shutil
     import tempfile
 
-    outside = Path(tempfile.mkdtemp(prefix="ev", dir="/tmp"))
+    outside = Path(tempfile.mkdtemp(prefix="ev"))  # short path: see above
     try:
         server = make_fakeqr(extra_args=["--evil-abs", str(outside / "evil-abs")])
         _hostile_uids(server, tmp_path, outside)
