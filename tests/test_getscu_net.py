@@ -303,8 +303,62 @@ def test_no_get_context_storescp(storescp, tmp_path: Path) -> None:
     assert "F: No adequate Presentation Contexts for sending C-GET" in ours.stderr
 
 
-def _scripted_peer(tool: str, cwd: Path, script, args: list[str] | None = None  # type: ignore[no-untyped-def]
-                   ) -> tuple[list[bytes], str, int]:
+def _deflated_with_sequences() -> bytes:
+    """A data set with nested sequences and a group length, Deflated Explicit LE."""
+    import zlib
+
+    from pydicom.dataset import Dataset
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+    from pydicom.sequence import Sequence
+
+    inner = Dataset()
+    inner.CodeValue = "123"
+    item = Dataset()
+    item.ReferencedSOPClassUID = _SC
+    item.ConceptNameCodeSequence = Sequence([inner])
+    ds = Dataset()
+    ds.SOPClassUID = _SC
+    ds.SOPInstanceUID = "1.2.3.4"
+    ds.PatientName = "Doe^John"
+    ds.ReferencedStudySequence = Sequence([item])
+    buf = DicomBytesIO()
+    buf.is_little_endian, buf.is_implicit_VR = True, False
+    write_dataset(buf, ds)
+    comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return comp.compress(buf.getvalue()) + comp.flush()
+
+
+def _send_deflated(assoc, pdus: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+    assoc.receive_command()
+    assoc.receive_dataset(1, None)
+    ctx = assoc.accepted_context(_SC)
+    pdus.append(ctx.transfer_syntax.encode())
+    assoc.send_command(ctx.id, _store_rq(), _deflated_with_sequences())
+    assoc.receive_command()
+    assoc.send_command(1, _get_rsp())
+    assoc._read_pdu(20)
+    assoc.acknowledge_release()
+
+
+@pytest.mark.parametrize("mode", ["-B", "+B"])
+def test_deflated_object_written_like_dcmtk(tmp_path: Path, mode: str) -> None:
+    """An object received Deflated (+xd): DCMTK inflates, re-encodes sequences
+    with undefined length and deflates again; the files must be identical."""
+    from dcmretrieve import association as A
+
+    results = {}
+    for tool in ("dcmtk", "ours"):
+        pdus, err, rc = _scripted_peer(tool, tmp_path / tool, _send_deflated, ["-v", "+xd", mode],
+                                       storage_ts=[A.DEFLATED_LE])
+        assert pdus[-1] == A.DEFLATED_LE.encode()
+        results[tool] = (err, rc, {p.name: p.read_bytes() for p in (tmp_path / tool).iterdir()})
+    assert results["ours"] == results["dcmtk"]
+    assert len(results["ours"][2]) == 1
+
+
+def _scripted_peer(tool: str, cwd: Path, script, args: list[str] | None = None,  # type: ignore[no-untyped-def]
+                   storage_ts: list[str] | None = None) -> tuple[list[bytes], str, int]:
     """Play the peer for one getscu run: accept the association (GET context
     and every storage context, Explicit LE), then ``script(assoc, pdus)``.
     Returns (raw PDUs recorded: the A-ASSOCIATE-RQ first, stderr, exit status)."""
@@ -336,7 +390,8 @@ def _scripted_peer(tool: str, cwd: Path, script, args: list[str] | None = None  
             raw += chunk
         pdus = [raw]
         negotiate = A.preference_negotiator([u for u, _ in sopclasses.GETSCU_PROPOSED_STORAGE]
-                                            + [sopclasses.QR_MODELS["patient"][2]], [A.EXPLICIT_LE])
+                                            + [sopclasses.QR_MODELS["patient"][2]],
+                                            [*(storage_ts or []), A.EXPLICIT_LE])
         assoc = _accept_replayed(conn, raw, negotiate)
         try:
             script(assoc, pdus)
