@@ -1,7 +1,7 @@
 """One exception hierarchy; every error carries the exit code DCMTK uses.
 
 Entry points never call ``sys.exit`` from deep inside; they raise one of these
-and the single top-level handler (``cmdline.run_tool``) prints DCMTK's text and
+and the single top-level handler (``app.run``) prints DCMTK's text and
 exits with ``exc.exit_code``.
 """
 
