@@ -303,14 +303,17 @@ def test_no_get_context_storescp(storescp, tmp_path: Path) -> None:
     assert "F: No adequate Presentation Contexts for sending C-GET" in ours.stderr
 
 
-def _deflated_with_sequences() -> bytes:
-    """A data set with nested sequences and a group length, Deflated Explicit LE."""
+def _encoded_with_sequences(ts: str, rows: bool = True) -> bytes:
+    """A data set with nested sequences in transfer syntax ``ts`` (Deflated:
+    117 bytes with ``rows``, an odd length, else an even length)."""
     import zlib
 
     from pydicom.dataset import Dataset
     from pydicom.filebase import DicomBytesIO
     from pydicom.filewriter import write_dataset
     from pydicom.sequence import Sequence
+
+    from dcmretrieve import association as A
 
     inner = Dataset()
     inner.CodeValue = "123"
@@ -321,40 +324,52 @@ def _deflated_with_sequences() -> bytes:
     ds.SOPClassUID = _SC
     ds.SOPInstanceUID = "1.2.3.4"
     ds.PatientName = "Doe^John"
+    if rows:
+        ds.Rows = 2
     ds.ReferencedStudySequence = Sequence([item])
     buf = DicomBytesIO()
-    buf.is_little_endian, buf.is_implicit_VR = True, False
+    buf.is_little_endian = ts != A.EXPLICIT_BE
+    buf.is_implicit_VR = ts == A.IMPLICIT_LE
     write_dataset(buf, ds)
-    comp = zlib.compressobj(6, zlib.DEFLATED, -15)
-    return comp.compress(buf.getvalue()) + comp.flush()
+    data = buf.getvalue()
+    if ts == A.DEFLATED_LE:
+        comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+        data = comp.compress(data) + comp.flush()
+    return data
 
 
-def _send_deflated(assoc, pdus: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+def _send_encoded(assoc, pdus: list[bytes], rows: bool = True) -> None:  # type: ignore[no-untyped-def]
     assoc.receive_command()
     assoc.receive_dataset(1, None)
     ctx = assoc.accepted_context(_SC)
     pdus.append(ctx.transfer_syntax.encode())
-    assoc.send_command(ctx.id, _store_rq(), _deflated_with_sequences())
+    assoc.send_command(ctx.id, _store_rq(), _encoded_with_sequences(ctx.transfer_syntax, rows))
     assoc.receive_command()
     assoc.send_command(1, _get_rsp())
     assoc._read_pdu(20)
     assoc.acknowledge_release()
 
 
-@pytest.mark.parametrize("mode", ["-B", "+B"])
-def test_deflated_object_written_like_dcmtk(tmp_path: Path, mode: str) -> None:
-    """An object received Deflated (+xd): DCMTK inflates, re-encodes sequences
-    with undefined length and deflates again; the files must be identical."""
-    from dcmretrieve import association as A
-
+@pytest.mark.parametrize("mode", ["-B", "+B", "--ignore"])
+@pytest.mark.parametrize("prefer,ts,rows", [
+    ("+xd", "1.2.840.10008.1.2.1.99", False), ("+xd", "1.2.840.10008.1.2.1.99", True),
+    ("+xb", "1.2.840.10008.1.2.2", True), ("+x=", "1.2.840.10008.1.2", True),
+], ids=["deflated", "deflated-odd-fragment", "big-endian", "implicit"])
+def test_encodings_written_like_dcmtk(tmp_path: Path, mode: str, prefer: str, ts: str, rows: bool) -> None:
+    """Objects received Deflated / Big Endian / Implicit with nested sequences:
+    DCMTK re-encodes sequences with undefined length (and re-deflates); the
+    files must be identical byte for byte.  An odd fragment length is refused
+    (0xC000, session ends) unless the data set is ignored."""
     results = {}
     for tool in ("dcmtk", "ours"):
-        pdus, err, rc = _scripted_peer(tool, tmp_path / tool, _send_deflated, ["-v", "+xd", mode],
-                                       storage_ts=[A.DEFLATED_LE])
-        assert pdus[-1] == A.DEFLATED_LE.encode()
+        pdus, err, rc = _scripted_peer(tool, tmp_path / tool, lambda a, p: _send_encoded(a, p, rows),
+                                       ["-v", prefer, mode], storage_ts=[ts])
+        assert pdus[-1] == ts.encode()
         results[tool] = (err, rc, {p.name: p.read_bytes() for p in (tmp_path / tool).iterdir()})
     assert results["ours"] == results["dcmtk"]
-    assert len(results["ours"][2]) == 1
+    odd = len(_encoded_with_sequences(ts, rows)) % 2 == 1
+    assert len(results["ours"][2]) == (0 if odd or mode == "--ignore" else 1)
+    assert ("Odd Fragment Length" in results["ours"][0]) == (odd and mode == "-B")
 
 
 def _scripted_peer(tool: str, cwd: Path, script, args: list[str] | None = None,  # type: ignore[no-untyped-def]

@@ -81,7 +81,9 @@ Association (a requestor or an acceptor; single-threaded, blocking):
       then DimseError 0006:0203).
   ``.receive_dataset(pc_id, sink, timeout=...) -> int``  calls
       ``sink(memoryview)`` for every fragment (PDV) as it arrives; ``sink``
-      None discards.  Returns the byte count.  The views are read-only views
+      None discards.  Returns the byte count.  An odd fragment length fails
+      (0006:020d "DIMSE: Odd Fragment Length: n") unless ``sink`` is None,
+      as in DCMTK.  The views are read-only views
       of immutable bytes: a sink may keep them without copying.
   ``.release()`` A-RELEASE-RQ, wait for RP (ACSE timeout); raises DimseError
       e.g. 0006:0316 when a P-DATA PDU arrives instead.
@@ -1234,6 +1236,10 @@ class Association:
                 raise DimseError(COND_NO_VALID_PC)
             total += len(data)
             if sink is not None:
+                if len(data) % 2:
+                    # DCMTK refuses odd fragments when it keeps the data (not when it
+                    # ignores it, observed); PS3.7 Annex F requires even lengths
+                    raise DimseError(_dul(0x020D, f"DIMSE: Odd Fragment Length: {len(data)}"))
                 sink(data)
             if control & 0x02:
                 return total
