@@ -166,6 +166,18 @@ def test_fast_path_equals_full_codec():
             fast = b"".join(bytes(c) for c in enc.encode(data, ELE, opts)[0])
             full = b"".join(bytes(c) for c in enc.encode(data, ELE, opts, enc.parse(data, ELE))[0])
             assert fast == full
-    assert enc.scan_canonical(UIDS + NAME, ELE, True)[0]
-    assert not enc.scan_canonical(UIDS + seq_undefined([item]), ELE, True)[0]
-    assert not enc.scan_canonical(UIDS + el(0x00181030, "UT", b"ab"), ELE, False)[0]
+    assert enc.fast_rewrite(UIDS + NAME, ELE, True)[0] is not None
+    assert enc.fast_rewrite(UIDS + seq_undefined([item]), ELE, True)[0] is not None
+    assert enc.fast_rewrite(UIDS + el(0x00181030, "UT", b"ab"), ELE, False)[0] is None
+    assert enc.fast_rewrite(el(0x00080000, "UL", b"\0\0\0\0") + UIDS, ELE, True)[0] is None
+
+
+def test_fast_path_nested_sequences():
+    inner = seq_undefined([el(0x00081150, "UI", b"1.2\0")])
+    nested_item = el(0x00080100, "SH", b"AB") + inner
+    data = UIDS + seq_undefined([nested_item, el(0x00081155, "UI", b"4.5\0")]) + NAME
+    for opts in (enc.WriteOptions(), enc.WriteOptions(write_file=False)):
+        fast = b"".join(bytes(c) for c in enc.encode(data, ELE, opts)[0])
+        full = b"".join(bytes(c) for c in enc.encode(data, ELE, opts, enc.parse(data, ELE))[0])
+        assert fast == full
+        assert b"\xfe\xff\x0d\xe0" not in fast and b"\xfe\xff\xdd\xe0" not in fast

@@ -338,92 +338,140 @@ _LE_U32 = struct.Struct("<I")
 _LE_TAG_LEN = struct.Struct("<HHI")
 
 
-def scan_canonical(
+class _NotSimple(Exception):
+    """The data set needs the full codec (group lengths, padding, -u, odd data)."""
+
+
+def fast_rewrite(
     data: bytes | memoryview, ts_uid: str, new_vr_ok: bool
-) -> tuple[bool, int, str | None, str | None]:
-    """Fast check whether DCMTK's default rewrite (+e, +g=, -p, and +u or no
-    new VRs) of an Explicit VR Little Endian data set gives back exactly the
-    received bytes: no undefined-length sequence or item, no group length, no
-    trailing padding other than a final (FFFC,FFFC) element.  Returns
-    ``(canonical, length to keep, raw SOP Class UID, raw SOP Instance UID)``
-    (UIDs with trailing NULs removed, None if absent/empty).
+) -> tuple[list | None, str | None, str | None]:
+    """DCMTK's default rewrite (+e, +g=, -p; +u, or -u without new VRs) of an
+    Explicit VR Little Endian data set, done on the raw bytes.
+
+    Runs of ordinary elements are copied as slices of the received buffer;
+    only sequences are re-framed: undefined-length sequences and items get
+    explicit lengths (delimiters dropped), a final (FFFC,FFFC) padding
+    element is cut off.  Returns ``(chunks, raw SOP Class UID, raw SOP
+    Instance UID)`` (UIDs with trailing NULs removed, None if absent/empty),
+    or ``(None, None, None)`` when the data set contains anything the full
+    codec must handle (group lengths, other padding, new VRs with ``-u``,
+    undefined-length UN ...).
 
     Why: parsing and re-emitting every element costs milliseconds per object
-    in Python; this walk only reads tags and lengths, which keeps the
-    per-object overhead of 2000 tiny objects within the speed budget.
-    Anything unusual answers False and the full codec takes over.
+    in Python; this walk reads only tags and lengths, which keeps the
+    per-object overhead of thousands of small objects within the speed budget.
     """
-    if ts_uid == IMPLICIT_LE or ts_uid == EXPLICIT_BE or ts_uid == DEFLATED_LE:
-        return False, 0, None, None
+    if ts_uid != EXPLICIT_LE:
+        return None, None, None
     buf = memoryview(data)
     uids: dict[int, str] = {}
-    trailing: list[int] = []
 
-    def walk(pos: int, end: int, top: bool) -> bool:
+    def walk(pos: int, end: int, top: bool, in_item: bool) -> tuple[list, int, int]:
+        """Rewrite elements in [pos, end); returns (chunks, new length, end pos)."""
+        chunks: list = []
+        total = 0
+        run = pos
         while pos < end:
             if end - pos < 8:
-                return False
+                raise _NotSimple
             group, elem, vrb, short_len = _LE_TAG_VR.unpack_from(buf, pos)
+            if group == 0xFFFE:
+                if in_item and elem == 0xE00D:
+                    if pos > run:
+                        chunks.append(buf[run:pos])
+                        total += pos - run
+                    return chunks, total, pos + 8
+                raise _NotSimple
             if top and group == 0xFFFC and elem == 0xFFFC and vrb == b"OB" and end - pos >= 12:
-                # a Data Set Trailing Padding element that ends the data set is
-                # simply dropped by -p
                 (length,) = _LE_U32.unpack_from(buf, pos + 8)
-                if pos + 12 + length == end:
-                    trailing.append(pos)
-                    return True
-                return False
-            if elem == 0 or group == 0xFFFC or group == 0xFFFE:
-                return False
+                if pos + 12 + length != end:
+                    raise _NotSimple
+                break  # a final Data Set Trailing Padding element is dropped by -p
+            if elem == 0 or group == 0xFFFC:
+                raise _NotSimple
             vr = vrb.decode("latin-1")
             if vr in LONG_VRS:
                 if end - pos < 12:
-                    return False
+                    raise _NotSimple
                 (length,) = _LE_U32.unpack_from(buf, pos + 8)
-                pos += 12
                 if not new_vr_ok and vr in NEW_VRS:
-                    return False
+                    raise _NotSimple
+                if vr == "SQ":
+                    if pos > run:
+                        chunks.append(buf[run:pos])
+                        total += pos - run
+                    items, seq_len, pos = sequence(pos + 12, end, length)
+                    chunks.append(struct.pack("<HH2sHI", group, elem, b"SQ", 0, seq_len))
+                    chunks.extend(items)
+                    total += 12 + seq_len
+                    run = pos
+                    continue
+                pos += 12
                 if length == UNDEFINED:
-                    if vr == "SQ" or not ((group << 16) | elem) == PIXEL_DATA:
-                        return False
-                    # encapsulated pixel data: written as received
-                    while True:
+                    if (group << 16) | elem != PIXEL_DATA:
+                        raise _NotSimple
+                    while True:  # encapsulated pixel data: written as received
                         if pos + 8 > end:
-                            return False
+                            raise _NotSimple
                         g, e, flen = _LE_TAG_LEN.unpack_from(buf, pos)
                         pos += 8
                         if g == 0xFFFE and e == 0xE0DD:
                             break
                         if g != 0xFFFE or e != 0xE000 or flen == UNDEFINED or pos + flen > end:
-                            return False
+                            raise _NotSimple
                         pos += flen
                     continue
-                if pos + length > end:
-                    return False
-                if vr == "SQ":
-                    ipos, iend = pos, pos + length
-                    while ipos < iend:
-                        if ipos + 8 > iend:
-                            return False
-                        g, e, ilen = _LE_TAG_LEN.unpack_from(buf, ipos)
-                        if g != 0xFFFE or e != 0xE000 or ilen == UNDEFINED or ipos + 8 + ilen > iend:
-                            return False
-                        if not walk(ipos + 8, ipos + 8 + ilen, False):
-                            return False
-                        ipos += 8 + ilen
             else:
                 if not (vrb[0:1].isalpha() and vrb[1:2].isalpha()):
-                    return False
+                    raise _NotSimple
                 length = short_len
                 pos += 8
-                if pos + length > end:
-                    return False
-                if top and group == 0x0008 and elem in (0x0016, 0x0018):
+                if top and group == 0x0008 and elem in (0x0016, 0x0018) and pos + length <= end:
                     uids[elem] = bytes(buf[pos : pos + length]).decode("latin-1").rstrip("\0")
+            if pos + length > end:
+                raise _NotSimple
             pos += length
-        return True
+        if in_item:
+            raise _NotSimple
+        if pos > run:
+            chunks.append(buf[run:pos])
+            total += pos - run
+        return chunks, total, end
 
-    ok = walk(0, len(buf), True)
-    return ok, trailing[0] if trailing else len(buf), uids.get(0x0016) or None, uids.get(0x0018) or None
+    def sequence(pos: int, end: int, length: int) -> tuple[list, int, int]:
+        stop = end if length == UNDEFINED else pos + length
+        if stop > end:
+            raise _NotSimple
+        chunks: list = []
+        total = 0
+        while pos < stop:
+            if pos + 8 > stop:
+                raise _NotSimple
+            g, e, ilen = _LE_TAG_LEN.unpack_from(buf, pos)
+            pos += 8
+            if g == 0xFFFE and e == 0xE0DD and length == UNDEFINED:
+                return chunks, total, pos
+            if g != 0xFFFE or e != 0xE000:
+                raise _NotSimple
+            if ilen == UNDEFINED:
+                sub, sub_len, pos = walk(pos, stop, False, True)
+            else:
+                if pos + ilen > stop:
+                    raise _NotSimple
+                sub, sub_len, _ = walk(pos, pos + ilen, False, False)
+                pos += ilen
+            chunks.append(struct.pack("<HHI", 0xFFFE, 0xE000, sub_len))
+            chunks.extend(sub)
+            total += 8 + sub_len
+        if length == UNDEFINED:
+            raise _NotSimple
+        return chunks, total, pos
+
+    try:
+        chunks, _total, _pos = walk(0, len(buf), True, False)
+    except _NotSimple:
+        return None, None, None
+    return chunks, uids.get(0x0016) or None, uids.get(0x0018) or None
 
 
 def _fast_path(opts: WriteOptions, ts_uid: str) -> bool:
@@ -677,13 +725,11 @@ def encode(
     ``elems`` is the already parsed tree of ``data``, if the caller has it.
     """
     if elems is None and _fast_path(opts, ts_uid):
-        canonical, keep, sop_class, sop_instance = scan_canonical(data, ts_uid, opts.enable_new_vr)
-        if canonical:
-            if keep != len(data):
-                data = memoryview(data)[:keep]
-            if not opts.write_file:
-                return [data], sop_class, sop_instance
-            return [meta_header(sop_class or "", sop_instance or "", ts_uid), data], sop_class, sop_instance
+        chunks, sop_class, sop_instance = fast_rewrite(data, ts_uid, opts.enable_new_vr)
+        if chunks is not None:
+            if opts.write_file:
+                chunks.insert(0, meta_header(sop_class or "", sop_instance or "", ts_uid))
+            return chunks, sop_class, sop_instance
     if elems is None:
         elems = parse(data, ts_uid)
     target = opts.write_xfer or ts_uid
