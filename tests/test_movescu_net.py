@@ -418,3 +418,14 @@ def test_move_context_missing(tmp_path, make_fakeqr, mode):
     (d, _), (o, _) = pair(tmp_path, args, od=False)
     assert (o.returncode, o.stderr) == (d.returncode, d.stderr)
     assert o.returncode == (0 if mode == "nofind" else 66)
+
+
+def test_error_status_is_sticky_across_requests(tmp_path, qr, query_files):
+    """First C-MOVE fails (unknown destination), the second succeeds: exit 69."""
+    server, _port = qr
+    args = ["-v", "-aec", "COMMON", "-aem", "NOSUCHAE", "--repeat", "2", "127.0.0.1", str(server.port),
+            str(query_files["pat_ct"]), str(query_files["pat_none"])]
+    (d, _), (o, _) = pair(tmp_path, args, od=False)
+    assert (o.returncode, o.stderr) == (d.returncode, d.stderr)
+    assert o.returncode == 69
+    assert "I: Sending Move Request (MsgID 4)" in o.stderr
