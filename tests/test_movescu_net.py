@@ -429,3 +429,12 @@ def test_error_status_is_sticky_across_requests(tmp_path, qr, query_files):
     assert (o.returncode, o.stderr) == (d.returncode, d.stderr)
     assert o.returncode == 69
     assert "I: Sending Move Request (MsgID 4)" in o.stderr
+
+
+@pytest.mark.parametrize("level", [["-ll", "info"], ["-ll", "warn"], ["-q"]], ids=lambda o: " ".join(o))
+def test_progress_only_at_info(tmp_path, qr, query_files, level):
+    server, port = qr
+    args = level + ["-aec", "COMMON", "--port", str(port), "127.0.0.1", str(server.port), str(query_files["pat_all"])]
+    results = pair(tmp_path, args)
+    assert_same(results)
+    assert results[1][0].stdout == ("RECV: ...\nRECV: .\nRECV: .\n" if "info" in level else "")
