@@ -184,6 +184,20 @@ def machine() -> str:
     return f"{os.cpu_count()} cores{mem}{', ' + cpu if cpu else ''}; Python {platform.python_version()}"
 
 
+def revision() -> str:
+    """The measured code: commit of the checkout (and whether it had local edits)."""
+    try:
+        rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown revision"
+    if not rev:
+        return "unknown revision"
+    return f"commit {rev}" + (" with local changes in src/" if dirty else "")
+
+
 def fmt(x: float, unit: str = "") -> str:
     return "n/a" if x != x else f"{x:.2f}{unit}"  # NaN check
 
@@ -281,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     load = f"1-min load average {load_start:.1f} at start, {os.getloadavg()[0]:.1f} at end"
     body = (
         f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC with "
-        f"`benchmarks/retrieve.py{' --quick' if args.quick else ''}` on {machine()} "
+        f"`benchmarks/retrieve.py{' --quick' if args.quick else ''}` ({revision()}) on {machine()} "
         f"({load}).\n"
         f"Archive: DCMTK dcmqrscp 3.6.7 (fork mode, max PDU 16384, `TCP_NODELAY=1`) on 127.0.0.1; "
         f"get-ct/move-ct: one study of {n_ct} CT images ({ct_mb / max(n_ct, 1):.2f} MB each), "
