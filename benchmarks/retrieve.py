@@ -252,9 +252,14 @@ def main(argv: list[str] | None = None) -> int:
     tools = [t for t in args.tools.split(",") if t]
     if args.pynetdicom and "pynetdicom" not in tools:
         tools.append("pynetdicom")
-    if "ours" in tools and not (Path(sys.executable).parent / "getscu").exists():
-        print("benchmark: our getscu is not installed next to this python", file=sys.stderr)
-        return 2
+    if "ours" in tools:
+        for name in ("getscu", "movescu"):
+            exe = Path(sys.executable).parent / name
+            version = subprocess.run([str(exe), "--version"], capture_output=True, text=True,
+                                     timeout=30).stdout if exe.exists() else ""
+            if "dcmretrieve" not in version:  # e.g. pynetdicom's app of the same name
+                print(f"benchmark: {exe} is not dcmretrieve's {name}", file=sys.stderr)
+                return 2
 
     load_start = os.getloadavg()[0]
     work = args.workdir or Path(tempfile.mkdtemp(prefix="dcmretrieve-bench-"))
