@@ -297,6 +297,22 @@ def test_proposed_storage_transfer_syntaxes(qrscp, tmp_path: Path, prefer: str) 
     assert ours.stderr.count("Proposed Transfer Syntax(es):") == 121
 
 
+@pytest.mark.parametrize("dictionary", ["/nonexistent", "custom.dic"], ids=["missing", "no-command-group"])
+@pytest.mark.parametrize("level", ["-q", "-v", "-d"])
+def test_data_dictionary_unusable(qrscp, tmp_path: Path, dictionary: str, level: str) -> None:
+    """DCMTK builds the C-GET-RQ command set with its data dictionary: without
+    one, or with one lacking the command group, the request fails after it was
+    logged ("0006:0213 Data dictionary missing" / "0006:0204 DIMSE: Command
+    Build Failed: ..."), getscu exits 1 without A-RELEASE."""
+    if dictionary != "/nonexistent":
+        dictionary = str(Path(__file__).parent / "data" / "keys" / dictionary)
+    args = [level, "-aec", "COMMON", *_peer(qrscp), "-k", "0008,0052=PATIENT", "-k", "0010,0020=1CT1"]
+    dcmtk, ours = run_both(args, tmp_path, env={"DCMDICTPATH": dictionary})
+    assert_same(dcmtk, ours, debug=level == "-d")
+    assert ours.rc == 1
+    assert ("E: Failed sending C-GET request: 0006:02" in ours.stderr) is (level != "-q")  # -q: silent, exit 1
+
+
 def test_no_get_context_storescp(storescp, tmp_path: Path) -> None:
     dcmtk, ours = run_both(["-v", "-aec", "STORESCP", *_peer(storescp), *PAT], tmp_path)
     assert_same(dcmtk, ours)

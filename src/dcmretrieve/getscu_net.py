@@ -25,7 +25,7 @@ import zlib
 from typing import TYPE_CHECKING
 
 from . import association as A
-from . import log, sopclasses
+from . import dicts, log, sopclasses
 from .pipeline import ObjectInfo, StorePipeline, bit_preserving_name, getscu_name
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -175,6 +175,13 @@ class GetSCU:
             self.net.debug("%s", A.dump_command(cmd, True, ctx.id, dump_dataset(ds, ctx.transfer_syntax)))
         else:
             self.net.info("Sending C-GET Request (MsgID %d)", msg_id)
+        problem = dicts.dimse_request_problem()
+        if problem is not None:
+            # DCMTK builds the command set with its data dictionary: without one
+            # (or without the command group) every request fails here, after the
+            # request was logged, and getscu exits 1 without A-RELEASE (observed)
+            self.net.error("Failed sending C-GET request: %s", problem)
+            raise _SessionFailed()
         try:
             assoc.send_command(ctx.id, cmd, data)
         except A.DimseError as exc:
