@@ -21,6 +21,7 @@ DCMTK binaries are always called by absolute path: our own console scripts
 from __future__ import annotations
 
 import atexit
+import ctypes
 import json
 import os
 import signal
@@ -114,6 +115,23 @@ def _tail(path: Path, lines: int = 30) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def _die_with_parent(parent: int) -> None:
+    """In the child before exec: get SIGTERM when the test process dies.
+
+    Why: a test run killed with SIGKILL (a tool call's timeout, Ctrl-C twice)
+    runs neither fixture teardown nor ``atexit``; without this its servers,
+    being in their own sessions, would keep running.  Linux only
+    (``PR_SET_PDEATHSIG``); elsewhere teardown/atexit remain the only guard.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 class ManagedProcess:
     """One server process in its own process group, with a log file.
 
@@ -140,9 +158,11 @@ class ManagedProcess:
 
     def start(self) -> None:
         self._log = open(self.log_path, "ab")
+        parent = os.getpid()
         self.proc = subprocess.Popen(
             self.argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
             cwd=self.cwd, env=self.env, start_new_session=True,
+            preexec_fn=lambda: _die_with_parent(parent),
         )
         _RUNNING.add(self)
 
