@@ -26,6 +26,7 @@ import os
 import sys
 
 from . import DCMTK_DATE, DCMTK_VERSION, __version__, options
+from .cscan import C_SPACE, scan_c_int
 from .errors import CommandLineError
 from .options import Block, Find, Option
 
@@ -328,50 +329,30 @@ def parse(tool: str, args: list[str]) -> tuple[str, CommandLine]:
 # ---------------------------------------------------------------------------
 # numbers, C sscanf style
 
-_C_SPACE = " \t\n\v\f\r"
-
-
 def scan_long(text: str) -> int | None:
     """``sscanf(text, "%ld")``: leading blanks, optional sign, decimal
     digits, trailing garbage ignored, saturating at LONG_MIN/LONG_MAX (glibc).
     None if no number could be read."""
-    digits, negative = _scan_digits(text)
-    if digits is None:
+    scanned = scan_c_int(text, 0, 10, wrap=False)
+    if scanned is None:
         return None
-    value = -int(digits) if negative else int(digits)
-    return max(-options.LONG_MAX - 1, min(options.LONG_MAX, value))
+    return max(-options.LONG_MAX - 1, min(options.LONG_MAX, scanned[0]))
 
 
 def scan_ulong(text: str) -> int | None:
     """``sscanf(text, "%lu")``: like ``scan_long`` but a negative number
     wraps modulo 2**64 (``-1`` → ULONG_MAX) and overflow saturates."""
-    digits, negative = _scan_digits(text)
-    if digits is None:
+    scanned = scan_c_int(text, 0, 10, wrap=False)
+    if scanned is None:
         return None
-    magnitude = int(digits)
-    if magnitude > options.ULONG_MAX:
+    value = scanned[0]
+    if abs(value) > options.ULONG_MAX:
         return options.ULONG_MAX
-    return (-magnitude) % (options.ULONG_MAX + 1) if negative else magnitude
-
-
-def _scan_digits(text: str) -> tuple[str | None, bool]:
-    i = 0
-    while i < len(text) and text[i] in _C_SPACE:
-        i += 1
-    negative = False
-    if i < len(text) and text[i] in "+-":
-        negative = text[i] == "-"
-        i += 1
-    start = i
-    while i < len(text) and "0" <= text[i] <= "9":
-        i += 1
-    if i == start:
-        return None, False
-    return text[start:i], negative
+    return value % (options.ULONG_MAX + 1)
 
 
 def _first_non_blank(text: str) -> str:
-    stripped = text.lstrip(_C_SPACE)
+    stripped = text.lstrip(C_SPACE)
     return stripped[:1]
 
 

@@ -27,6 +27,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from .cscan import scan_c_int
+
 #: DCMTK's logger for dcmdata messages.
 _LOG = logging.getLogger("dcmtk.dcmdata")
 
@@ -386,31 +388,9 @@ def _builtin() -> DataDictionary:
 # dicom.dic parsing (DcmDataDictionary::loadDictionary)
 
 
-def _scan_int(text: str, pos: int, base: int) -> tuple[int, int] | None:
-    """C ``sscanf`` ``%d``/``%x`` at *pos*: blanks, sign, (0x), digits.
-    Returns (value, new position) or None if no digits."""
-    n = len(text)
-    while pos < n and text[pos] in " \t\n\r\f\v":
-        pos += 1
-    negative = False
-    if pos < n and text[pos] in "+-":
-        negative = text[pos] == "-"
-        pos += 1
-    digits = "0123456789abcdefABCDEF" if base == 16 else "0123456789"
-    if base == 16 and text[pos : pos + 2] in ("0x", "0X") and pos + 2 < n and text[pos + 2] in digits:
-        pos += 2
-    start = pos
-    while pos < n and text[pos] in digits:
-        pos += 1
-    if pos == start:
-        return None
-    value = int(text[start:pos], base)
-    return (-value if negative else value), pos
-
-
 def _parse_tag_part(part: str) -> tuple[int, int, str] | None:
     """parseTagPart: ``lo``, ``lo-hi`` (even), ``lo-[oeu]-hi``."""
-    first = _scan_int(part, 0, 16)
+    first = scan_c_int(part, 0, 16, wrap=False)
     if first is None:
         return None
     low, pos = first
@@ -418,7 +398,7 @@ def _parse_tag_part(part: str) -> tuple[int, int, str] | None:
         # "%x-%c-%x" (three conversions), else "%x-%x", else "%x"
         if pos + 2 < len(part) and part[pos + 2] == "-":
             restrictor = part[pos + 1]
-            high = _scan_int(part, pos + 3, 16)
+            high = scan_c_int(part, pos + 3, 16, wrap=False)
             if high is not None:
                 if restrictor in "oO":
                     return low & 0xFFFF, high[0] & 0xFFFF, ODD
@@ -428,7 +408,7 @@ def _parse_tag_part(part: str) -> tuple[int, int, str] | None:
                     return low & 0xFFFF, high[0] & 0xFFFF, UNSPECIFIED
                 _LOG.error("DcmDataDictionary: Unknown range restrictor: %s", restrictor)
                 return None
-        high = _scan_int(part, pos + 1, 16)
+        high = scan_c_int(part, pos + 1, 16, wrap=False)
         if high is not None:
             return low & 0xFFFF, high[0] & 0xFFFF, EVEN
     return low & 0xFFFF, low & 0xFFFF, UNSPECIFIED
@@ -477,12 +457,12 @@ def parse_vm_field(field: str) -> bool:
     (``%d-%d%c``, ``%d-%d``, ``%d-%c``, ``%d%c``, ``%d``, ``%c``) on the
     field with all whitespace removed; only ``n``/``N`` may follow."""
     vm = "".join(field.split())
-    first = _scan_int(vm, 0, 10)
+    first = scan_c_int(vm, 0, 10, wrap=False)
     if first is None:
         return vm[:1] in ("n", "N")
     _, pos = first
     if vm[pos : pos + 1] == "-":
-        second = _scan_int(vm, pos + 1, 10)
+        second = scan_c_int(vm, pos + 1, 10, wrap=False)
         if second is not None:
             tail = vm[second[1] :]
             return tail == "" or tail[0] in "nN"

@@ -27,6 +27,7 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from . import dicts
+from .cscan import scan_c_int
 from .errors import CommandLineError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -67,31 +68,6 @@ class PutStringError(Exception):
 
 # ---------------------------------------------------------------------------
 # C scanf emulation
-
-
-def scan_c_int(text: str, pos: int = 0, base: int = 10) -> tuple[int, int] | None:
-    """``sscanf`` ``%d``/``%u``/``%x`` conversion at *pos*: leading blanks,
-    optional sign, ``0x`` for hex, digits.  Returns (value as strtoul would
-    give it, wrapped to 64 bits; new position) or None when nothing matched."""
-    n = len(text)
-    while pos < n and text[pos] in " \t\n\r\f\v":
-        pos += 1
-    negative = False
-    if pos < n and text[pos] in "+-":
-        negative = text[pos] == "-"
-        pos += 1
-    digits = "0123456789abcdefABCDEF" if base == 16 else "0123456789"
-    if base == 16 and text[pos : pos + 2] in ("0x", "0X") and pos + 2 < n and text[pos + 2] in digits:
-        pos += 2
-    start = pos
-    while pos < n and text[pos] in digits:
-        pos += 1
-    if pos == start:
-        return None
-    value = min(int(text[start:pos], base), 2**64 - 1)  # strtoul saturates
-    if negative:
-        value = (-value) % 2**64
-    return value, pos
 
 
 def _to_int(value: int, bits: int, signed: bool) -> int:
