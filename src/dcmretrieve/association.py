@@ -66,7 +66,8 @@ Helpers:
   ``dimse_status_text(status)`` C-MOVE/C-GET response text (movescu.md §3.2)
   ``store_status_text(status)`` C-STORE response text (getscu.md §4)
   ``dump_associate_rq(assoc_or_params)`` / ``dump_associate_ac(assoc)``
-      DCMTK's ``ASC_dumpParameters`` text (one string, several lines)
+      DCMTK's ``ASC_dumpParameters`` text (one string, several lines); an
+      accepted ``Association`` gives the RQ as received
   ``dump_command(cmd, outgoing, dataset_dump=None)``  DIMSE dump text
 
 Failures:
@@ -116,6 +117,9 @@ Association (a requestor or an acceptor; single-threaded, blocking):
   ``.close()`` drop the connection without A-RELEASE/A-ABORT (never raises).
   ``.fileno()`` for select() (movescu waits on this and its listen socket);
       ``.has_buffered_data()`` tells whether bytes are already buffered.
+  ``.next_pdv_is_command(timeout) -> bool``  look at the next PDV: a command
+      fragment stays unread (for ``receive_command``), a data fragment is
+      consumed as DCMTK's receiveCommand does (movescu -pi uses it).
 """
 
 from __future__ import annotations
@@ -1074,8 +1078,18 @@ def _dump_parameters(kind: str, calling: str, called: str, our_max: int, their_m
     return "\n".join(lines)
 
 
-def dump_associate_rq(params: AssociationParams) -> str:
-    """``Request Parameters:`` block (print it before ``Requesting Association``)."""
+def dump_associate_rq(params: "AssociationParams | Association") -> str:
+    """A-ASSOCIATE-RQ block of ``ASC_dumpParameters``.
+
+    With ``AssociationParams``: the ``Request Parameters:`` block a requestor
+    prints before ``Requesting Association`` (nothing known of the peer yet).
+    With an accepted ``Association``: the RQ as received (movescu's
+    sub-association ``Parameters:`` block), with the peer's max PDU and
+    implementation identifiers."""
+    if isinstance(params, Association):
+        return _dump_parameters("RQ", params.calling_ae, params.called_ae, params.max_pdu, params.peer_max_pdu,
+                                params.peer_impl_class_uid, params.peer_impl_version,
+                                ((ctx, None) for ctx in params.proposed))
     return _dump_parameters("RQ", params.calling_ae, params.called_ae, params.max_pdu, 0, "", "",
                             ((ctx, None) for ctx in params.contexts))
 
@@ -1429,6 +1443,20 @@ class Association:
         pdv = self._pdvs[self._pdv_index]
         self._pdv_index += 1
         return pdv
+
+    def next_pdv_is_command(self, timeout: float | None) -> bool:
+        """Whether the next PDV is a command fragment (waiting up to *timeout*).
+
+        WHY: movescu -pi leaves a Pending response's data set unread, and
+        DCMTK's next receiveCommand then meets a data PDV and fails.  A
+        command PDV is left in place for ``receive_command``; a data PDV is
+        consumed, as DCMTK's read consumed it (a later ``release`` then finds
+        nothing pending).  Raises DimseError like ``receive_command``."""
+        _pc, control, _data = self._next_pdv(timeout)
+        if control & 0x01:
+            self._pdv_index -= 1
+            return True
+        return False
 
     def _send_pdvs(self, pc_id: int, data: bytes | memoryview, is_command: bool) -> None:
         max_chunk = (self.peer_max_pdu - 12) if self.peer_max_pdu >= 16 else (1 << 20)

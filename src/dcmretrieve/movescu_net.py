@@ -298,11 +298,7 @@ class Listener:
             return
         logger.info("Sub-Association Received")
         if logger.isEnabledFor(logging.DEBUG):
-            rq = ul._dump_parameters(  # noqa: SLF001 - the RQ as received
-                "RQ", sub.calling_ae, sub.called_ae, sub.max_pdu, sub.peer_max_pdu,
-                sub.peer_impl_class_uid, sub.peer_impl_version, ((c, None) for c in sub.proposed),
-            )
-            logger.debug("Parameters:\n" + rq)
+            logger.debug("Parameters:\n" + ul.dump_associate_rq(sub))
         logger.info(f"Sub-Association Acknowledged (Max Send PDV: {sub.max_send_pdv})")
         if not any(c.accepted for c in sub.contexts.values()):
             logger.info("    (but no valid presentation contexts)")
@@ -540,14 +536,8 @@ class MoveSCU:
     def _check_unread_dataset(self) -> None:
         """-pi: the data set of a Pending response is not read, so DCMTK's
         next receiveCommand meets a data PDV and fails (observed 3.6.7 text)."""
-        assoc = self.assoc
-        try:
-            _pc, control, _data = assoc._next_pdv(self.settings.dimse_timeout)  # noqa: SLF001
-        except ul.DimseError:
-            raise
-        if control & 0x01:
-            assoc._pdv_index -= 1  # noqa: SLF001 - a command after all: read it normally
-            return
+        if self.assoc.next_pdv_is_command(self.settings.dimse_timeout):
+            return  # a command after all: read it normally
         raise ul.DimseError(COND_COMMAND_PDV_EXPECTED)
 
     def _debug_identifiers(self, data: bytes, ts_uid: str) -> None:
