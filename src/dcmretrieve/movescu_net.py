@@ -21,11 +21,15 @@ import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 from . import association as ul
 from . import encoding, hostsaccess, log, pipeline, sopclasses
 from .exitcodes import ExitCode
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .keys import MoveKeys
 
 COND_BAD_COMMAND = ul.Condition(0x0006, 0x0203, "DIMSE Bad command type")
 COND_COMMAND_PDV_EXPECTED = ul.Condition(
@@ -374,11 +378,9 @@ class MoveSCU:
         self.logger = log.app_logger("movescu")
         self.net = logging.getLogger(log.NET)
         self.exit_code = ExitCode.NO_ERROR
-        self.keys = None
-        if settings.keys:
-            from . import keys
-
-            self.keys = keys.MoveKeys.parse(settings.keys)
+        # -k was parsed and validated by app at start-up (PHASE_KEYS, keys.md
+        # §1), before anything touched the network; None without -k
+        self.keys = cast("MoveKeys | None", settings.move_keys)
 
     def _load_query(self, path: str | None) -> tuple[object, str]:
         from pydicom.dataset import Dataset
