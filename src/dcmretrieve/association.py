@@ -130,9 +130,10 @@ import os
 import socket
 import struct
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from io import BytesIO
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from pydicom import config as pydicom_config
 from pydicom.dataelem import DataElement
@@ -1247,19 +1248,13 @@ class Association:
                     params.dimse_timeout, params.acse_timeout)
         assoc.chatter = chatter
         assoc.proposed = list(params.contexts)
-        try:
+        with assoc._acse_read_errors():
             if debug:
                 chatter.debug("Constructing Associate RQ PDU")  # type: ignore[union-attr]
             assoc._sendall(encode_associate_rq(params))
             pdu_type, body = assoc._read_pdu(params.acse_timeout)
             if debug and pdu_type == 0x02:
                 chatter.debug("%s", _pdu_dump(pdu_type, body))  # type: ignore[union-attr]
-        except _Timeout:
-            assoc._close()
-            raise AssociationError("timeout", COND_READ_TIMEOUT) from None
-        except (_Closed, OSError):
-            assoc._close()
-            raise AssociationError("closed", COND_PEER_ABORTED) from None
         if pdu_type == 0x03:  # A-ASSOCIATE-RJ
             assoc._close()
             result, source, reason = _decode_reject(body)
@@ -1272,11 +1267,7 @@ class Association:
             raise AssociationError("protocol", COND_UNEXPECTED_PDU)
         if debug:
             chatter.debug("Parsing an A-ASSOCIATE PDU")  # type: ignore[union-attr]
-        try:
-            info = _parse_associate(pdu_type, bytes(body))
-        except DimseError:
-            assoc.abort()
-            raise AssociationError("protocol", COND_ILLEGAL_PDU) from None
+        info = assoc._parse_associate_or_abort(pdu_type, body)
         assoc.peer_max_pdu = info.max_pdu
         assoc.peer_impl_class_uid = info.impl_class_uid
         assoc.peer_impl_version = info.impl_version
@@ -1300,6 +1291,29 @@ class Association:
             raise AssociationError("no-contexts", COND_NO_ACCEPTABLE_PC)
         return assoc
 
+    @contextmanager
+    def _acse_read_errors(self) -> Iterator[None]:
+        """Waiting for the peer's A-ASSOCIATE PDU (requestor and acceptor):
+        an ACSE timeout or a lost connection closes the socket and becomes
+        DCMTK's AssociationError (0006:0317 / read timeout)."""
+        try:
+            yield
+        except _Timeout:
+            self._close()
+            raise AssociationError("timeout", COND_READ_TIMEOUT) from None
+        except (_Closed, OSError):
+            self._close()
+            raise AssociationError("closed", COND_PEER_ABORTED) from None
+
+    def _parse_associate_or_abort(self, pdu_type: int, body: bytes | memoryview) -> _AssocInfo:
+        """Decode an A-ASSOCIATE-RQ/AC; an undecodable one aborts the
+        association and becomes DCMTK's "Illegal PDU" AssociationError."""
+        try:
+            return _parse_associate(pdu_type, bytes(body))
+        except DimseError:
+            self.abort()
+            raise AssociationError("protocol", COND_ILLEGAL_PDU) from None
+
     @classmethod
     def accept(cls, sock: socket.socket, ae_title: str, max_pdu: int, acse_timeout: float | None,
                dimse_timeout: float | None, negotiate: Callable[[ProposedContext], tuple[int, str]],
@@ -1313,22 +1327,12 @@ class Association:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         assoc = cls(sock, "", ae_title, max_pdu, dimse_timeout, acse_timeout)
         assoc.chatter = chatter
-        try:
+        with assoc._acse_read_errors():
             pdu_type, body = assoc._read_pdu(acse_timeout)
-        except _Timeout:
-            assoc._close()
-            raise AssociationError("timeout", COND_READ_TIMEOUT) from None
-        except (_Closed, OSError):
-            assoc._close()
-            raise AssociationError("closed", COND_PEER_ABORTED) from None
         if pdu_type != 0x01:
             assoc.abort()
             raise AssociationError("protocol", COND_UNEXPECTED_PDU)
-        try:
-            info = _parse_associate(pdu_type, bytes(body))
-        except DimseError:
-            assoc.abort()
-            raise AssociationError("protocol", COND_ILLEGAL_PDU) from None
+        info = assoc._parse_associate_or_abort(pdu_type, body)
         assoc.calling_ae = info.calling_ae
         assoc.called_ae = info.called_ae
         assoc.peer_max_pdu = info.max_pdu
