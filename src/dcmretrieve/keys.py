@@ -24,7 +24,8 @@ from __future__ import annotations
 import logging
 import math
 import struct
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import dicts
 from .cscan import scan_c_int
@@ -33,6 +34,8 @@ from .errors import CommandLineError
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom.dataelem import DataElement
     from pydicom.dataset import Dataset
+
+_T = TypeVar("_T")
 
 #: String VRs: stored as given (DCMTK's DcmByteString::putString never fails).
 STRING_VRS = frozenset("AE AS CS DA DS DT IS LO LT PN SH ST TM UC UI UR UT".split())
@@ -214,12 +217,7 @@ def put_string(elem: "DataElement", value: str) -> None:
     parts = split_values(value)
     if vr in INT_VRS:
         bits, signed = INT_VRS[vr]
-        numbers = []
-        for part in parts:
-            scanned = scan_c_int(part, 0, 10) if part else None
-            if scanned is None:
-                raise PutStringError()
-            numbers.append(_to_int(scanned[0], bits, signed))
+        numbers = [_to_int(v[0], bits, signed) for v in _scan_values(parts, lambda p: scan_c_int(p, 0, 10))]
         if vr == "OL":
             elem._value = struct.pack(f"<{len(numbers)}L", *numbers)
         elif vr == "OV":
@@ -228,12 +226,7 @@ def put_string(elem: "DataElement", value: str) -> None:
             elem._value = numbers[0] if len(numbers) == 1 else _multi(numbers)
         return
     if vr in FLOAT_VRS:
-        floats = []
-        for part in parts:
-            number = scan_c_float(part) if part else None
-            if number is None:
-                raise PutStringError()
-            floats.append(number)
+        floats = _scan_values(parts, scan_c_float)
         if vr in ("FL", "OF"):
             floats = [struct.unpack("<f", struct.pack("<f", _clamp32(f)))[0] for f in floats]
         if vr == "OF":
@@ -244,23 +237,13 @@ def put_string(elem: "DataElement", value: str) -> None:
             elem._value = floats[0] if len(floats) == 1 else _multi(floats)
         return
     if vr == "AT":
-        tags = []
-        for part in parts:
-            tag = _scan_at(part)
-            if tag is None:
-                raise PutStringError()
-            tags.append(tag)
+        tags = _scan_values(parts, _scan_at)
         converted = DataElement(elem.tag, "AT", tags[0] if len(tags) == 1 else tags,
                                 validation_mode=config.IGNORE)
         elem._value = converted.value
         return
     if vr in BYTE_VRS or vr in WORD_VRS:
-        words = []
-        for part in parts:
-            scanned = scan_c_int(part, 0, 16) if part else None
-            if scanned is None:
-                raise PutStringError()
-            words.append(scanned[0] & 0xFFFF)
+        words = [v[0] & 0xFFFF for v in _scan_values(parts, lambda p: scan_c_int(p, 0, 16))]
         if vr in WORD_VRS:
             elem._value = struct.pack(f"<{len(words)}H", *words)
         else:
@@ -268,6 +251,19 @@ def put_string(elem: "DataElement", value: str) -> None:
             elem._value = data + b"\0" if len(data) % 2 else data
         return
     raise PutStringError(ILLEGAL_CALL)  # pragma: no cover - every VR is handled above
+
+
+def _scan_values(parts: list[str], scan: Callable[[str], _T | None]) -> list[_T]:
+    """Each value of a multi-valued string through *scan* (an ``sscanf``
+    conversion); an empty value or one *scan* cannot read makes putString
+    fail as a whole, like DCMTK (no partial assignment)."""
+    values = []
+    for part in parts:
+        value = scan(part) if part else None
+        if value is None:
+            raise PutStringError()
+        values.append(value)
+    return values
 
 
 def _clamp32(value: float) -> float:
