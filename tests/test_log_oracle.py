@@ -63,10 +63,12 @@ def _env() -> dict[str, str]:
 
 
 def _normalise(text: str, pid: int) -> str:
-    text = text.replace(str(pid), "<PID>")
-    # TTCC layout: relative milliseconds and the thread id differ per run
+    # TTCC layout: relative milliseconds and the thread id differ per run.
+    # The thread id first: it is a long number that may contain the PID's
+    # digits, which the PID substitution below would otherwise break up.
     text = re.sub(r" \[\d{5,}\] ", " [<TID>] ", text)
     text = re.sub(r"(?m)(^%?)\d+ \[<TID>\] ", r"\1<REL> [<TID>] ", text)
+    text = re.sub(rf"(?<!\d){pid}(?!\d)", "<PID>", text)
     return text
 
 
