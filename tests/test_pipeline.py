@@ -219,3 +219,42 @@ def test_overwrite_warning_only_for_files(tmp_path: Path, caplog: pytest.LogCapt
     assert result.kind == "stored" and result.path == str(tmp_path / "SC.1.2.3.4")
     assert caplog.messages == [f"DICOM file already exists, overwriting: {tmp_path}/SC.1.2.3.4"]
     assert (tmp_path / "SC.1.2.3.4").read_bytes() != b"old"
+
+
+def test_encoder_failure_is_a_write_error(tmp_path: Path) -> None:
+    """An object movescu's encoder cannot write (e.g. a representation it cannot
+    change) is a failed write like DCMTK's saveFile failure: write-error
+    (0xA700, "cannot write DICOM file"), no file, no temporary file, and the
+    program goes on."""
+    from dcmretrieve import encoding
+
+    def encoder(data: bytes, info: P.ObjectInfo) -> bytes:
+        raise encoding.EncodingError("cannot change representation")
+
+    data = _encode(_nested(), A.EXPLICIT_LE)
+    pipe = P.StorePipeline(str(tmp_path), "normal", logging.getLogger("test"), P.getscu_name, encoder=encoder)
+    result = pipe.receive(_FakeAssoc([data]), 1, _request(), A.EXPLICIT_LE)  # type: ignore[arg-type]
+    assert result.kind == "write-error"
+    assert os.listdir(tmp_path) == []
+
+
+def test_movescu_encoder_failure_answers_a700(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """movescu's own encoder on an unparsable data set: logged and answered like
+    DCMTK's failed write, never an exception out of the storage SCP."""
+    from dcmretrieve import movescu_net
+    from dcmretrieve.settings import Settings
+
+    settings = Settings(tool="movescu", aetitle="MOVESCU", output_directory=str(tmp_path),
+                        write_xfer="write-xfer-big")
+    logger = logging.getLogger("dcmtk.apps.movescu.test")
+    ctx = movescu_net.StoreContext.create(settings, logger)
+    data = _encode(_nested(), A.EXPLICIT_LE)
+    # a VR of the first element that is no VR: the pipeline's walk passes it
+    # through, the encoder (asked to re-encode in big endian) cannot
+    broken = data[:4] + bytes(b ^ 0xFF for b in data[4:6]) + data[6:]
+    result = ctx.pipeline.receive(_FakeAssoc([broken]), 1, _request(), A.EXPLICIT_LE)  # type: ignore[arg-type]
+    assert result.kind == "write-error"
+    with caplog.at_level(logging.ERROR, logger=logger.name):
+        assert movescu_net.store_status(ctx, result) == movescu_net.STORE_OUT_OF_RESOURCES
+    assert any("cannot write DICOM file" in r.getMessage() for r in caplog.records)
+    assert [n for n in os.listdir(tmp_path)] == []

@@ -70,8 +70,13 @@ SOP_CLASS_UID = 0x00080016
 SOP_INSTANCE_UID = 0x00080018
 
 
-class EncodingError(Exception):
-    """The received data set cannot be parsed or written in the requested form."""
+class EncodingError(ValueError):
+    """The received data set cannot be parsed or written in the requested form.
+
+    A ``ValueError`` because the pipeline treats an encoder's ``ValueError`` as
+    a failed write: like DCMTK's failed ``saveFile`` it logs ``cannot write
+    DICOM file``, answers 0xA700 and leaves no file behind, instead of ending
+    the program."""
 
 
 @dataclass(slots=True)

@@ -44,7 +44,10 @@ API (stable; movescu relies on it)
     ``encoder(data, info) -> bytes-like | list of bytes-like``: the file
     content for normal mode (default ``getscu_file_bytes``: new meta header
     + data set in the received TS with undefined-length sequences).
-    movescu passes its +F/-F/+t?/+e/+g/+p/+u encoder (encoding.py).
+    movescu passes its +F/-F/+t?/+e/+g/+p/+u encoder (encoding.py).  An
+    encoder raises ``ValueError`` (``encoding.EncodingError`` is one) when
+    the data cannot be written in the requested form: the result is a
+    ``write-error``, as for a failing disk, and no file is left behind.
     ``bp_header(info) -> bytes``: what precedes the streamed bytes in
     ``+B`` mode (default ``bit_preserving_meta`` with the association's
     calling AE; movescu ``-F`` passes ``lambda info: b""``).
