@@ -9,8 +9,10 @@ the ``make_qrscp`` factory (function scope, stopped at test teardown).
 
 from __future__ import annotations
 
+import contextlib
+
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,33 @@ from servers import (  # noqa: E402
 
 __all__ = ["free_port"]
 
+
+
+@contextlib.contextmanager
+def _server_factory(
+    tmp_path_factory: pytest.TempPathFactory, cls: Callable[..., Any], prefix: str,
+    fill: Callable[[Any, Sequence[Path]], object] | None = None,
+) -> Iterator[Callable[..., Any]]:
+    """The body of every ``make_*`` fixture: a factory that makes a server of
+    ``cls`` in a fresh directory and starts it (and, with ``fill``, loads the
+    ``files=`` it was given, by default the three samples); every server made
+    is stopped when the fixture ends, whatever the test did."""
+    made: list[Any] = []
+
+    def factory(**kwargs: Any) -> Any:
+        files = kwargs.pop("files", None) if fill is not None else None
+        server = cls(tmp_path_factory.mktemp(prefix), **kwargs)
+        made.append(server)
+        server.start()
+        if fill is not None:
+            fill(server, sampledata.sample_paths() if files is None else files)
+        return server
+
+    try:
+        yield factory
+    finally:
+        for server in made:
+            server.stop()
 
 @pytest.fixture(scope="session")
 def sample_files() -> list[Path]:
@@ -69,21 +98,8 @@ def make_qrscp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..
     unused ports).  Further keywords go to :class:`servers.DcmQRSCP`.
     Every server made is stopped at test teardown.
     """
-    made: list[DcmQRSCP] = []
-
-    def factory(files: Sequence[Path] | None = None,
-                host_table: Mapping[str, int] | None = None, **kwargs: Any) -> DcmQRSCP:
-        server = DcmQRSCP(tmp_path_factory.mktemp("qrscp"), host_table=host_table, **kwargs)
-        made.append(server)
-        server.start()
-        server.load(sampledata.sample_paths() if files is None else files)
-        return server
-
-    try:
+    with _server_factory(tmp_path_factory, DcmQRSCP, "qrscp", DcmQRSCP.load) as factory:
         yield factory
-    finally:
-        for server in made:
-            server.stop()
 
 
 @pytest.fixture
@@ -100,18 +116,8 @@ def storescp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreSCP]:
 @pytest.fixture
 def make_storescp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., StoreSCP]]:
     """Factory: ``make_storescp(aetitle="STORESCP", port=None, extra_args=())``."""
-    made: list[StoreSCP] = []
-
-    def factory(**kwargs: Any) -> StoreSCP:
-        server = StoreSCP(tmp_path_factory.mktemp("storescp"), **kwargs)
-        made.append(server)
-        return server.start()
-
-    try:
+    with _server_factory(tmp_path_factory, StoreSCP, "storescp") as factory:
         yield factory
-    finally:
-        for server in made:
-            server.stop()
 
 
 @pytest.fixture
@@ -130,18 +136,8 @@ def fakeqr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeQR]:
 def make_fakeqr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., FakeQR]]:
     """Factory: ``make_fakeqr(mode="qr", destinations={"MOVESCU": port}, delay=5.0,
     big_size=None, aetitle="ANY-SCP")``; stopped at teardown."""
-    made: list[FakeQR] = []
-
-    def factory(**kwargs: Any) -> FakeQR:
-        server = FakeQR(tmp_path_factory.mktemp("fakeqr"), **kwargs)
-        made.append(server)
-        return server.start()
-
-    try:
+    with _server_factory(tmp_path_factory, FakeQR, "fakeqr") as factory:
         yield factory
-    finally:
-        for server in made:
-            server.stop()
 
 
 @pytest.fixture
@@ -151,17 +147,5 @@ def make_orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
     ``files`` defaults to the three samples (uploaded over REST).  Orthanc
     starts in about 1-2 s, so it is function scoped only through this factory.
     """
-    made: list[OrthancServer] = []
-
-    def factory(files: Sequence[Path] | None = None, **kwargs: Any) -> OrthancServer:
-        server = OrthancServer(tmp_path_factory.mktemp("orthanc"), **kwargs)
-        made.append(server)
-        server.start()
-        server.upload(sampledata.sample_paths() if files is None else files)
-        return server
-
-    try:
+    with _server_factory(tmp_path_factory, OrthancServer, "orthanc", OrthancServer.upload) as factory:
         yield factory
-    finally:
-        for server in made:
-            server.stop()
