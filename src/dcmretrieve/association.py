@@ -63,6 +63,7 @@ Helpers:
   ``acceptor_ts_list(option)`` movescu +x? -> acceptor preference list
   ``getscu_contexts(model, propose_xfer, prefer_xfer)`` the 121 contexts
   ``truncate_ae(title)``       DCMTK keeps the first 16 characters
+  ``encode_identifier(ds, ts_uid, pad_deflated=False)`` query data set -> bytes
   ``dimse_status_text(status)`` C-MOVE/C-GET response text (movescu.md §3.2)
   ``store_status_text(status)`` C-STORE response text (getscu.md §4)
   ``dump_associate_rq(assoc_or_params)`` / ``dump_associate_ac(assoc)``
@@ -222,6 +223,30 @@ def tcp_nodelay_default() -> bool:
         return int(value.strip() or "0") != 0
     except ValueError:
         return True
+
+
+def encode_identifier(ds: object, ts_uid: str, pad_deflated: bool = False) -> bytes:
+    """A query identifier (pydicom data set) encoded in the negotiated transfer
+    syntax, for C-GET-RQ / C-MOVE-RQ; one implementation for both tools.
+
+    ``pad_deflated``: pad a deflated stream of odd length with one NUL byte
+    (movescu does; getscu sends the stream as it is)."""
+    import zlib
+
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
+    fp = DicomBytesIO()
+    fp.is_little_endian = ts_uid != EXPLICIT_BE
+    fp.is_implicit_VR = ts_uid == IMPLICIT_LE
+    write_dataset(fp, ds)  # type: ignore[arg-type]
+    data = fp.getvalue()
+    if ts_uid == DEFLATED_LE:
+        comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+        data = comp.compress(data) + comp.flush()
+        if pad_deflated and len(data) % 2:
+            data += b"\0"
+    return data
 
 
 def truncate_ae(title: str) -> str:

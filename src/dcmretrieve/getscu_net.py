@@ -21,7 +21,6 @@ their loggers and levels, and the exit status match:
 from __future__ import annotations
 
 import logging
-import zlib
 from typing import TYPE_CHECKING
 
 from . import association as A
@@ -126,20 +125,6 @@ class GetSCU:
             self.app.fatal("%s", _condition_dump(exc))
             raise _SessionFailed() from None
 
-    def encode_identifier(self, ds: "Dataset", ts: str) -> bytes:
-        from pydicom.filebase import DicomBytesIO
-        from pydicom.filewriter import write_dataset
-
-        buf = DicomBytesIO()
-        buf.is_little_endian = ts != A.EXPLICIT_BE
-        buf.is_implicit_VR = ts == A.IMPLICIT_LE
-        write_dataset(buf, ds)
-        data = buf.getvalue()
-        if ts == A.DEFLATED_LE:
-            comp = zlib.compressobj(6, zlib.DEFLATED, -15)
-            data = comp.compress(data) + comp.flush()
-        return data
-
     def run_requests(self) -> None:
         """The loop of getscu.md §3.1 (all query files processed: deviation #1)."""
         from pydicom import Dataset
@@ -164,7 +149,7 @@ class GetSCU:
         msg_id = assoc.next_message_id()
         cmd = A.c_get_rq(msg_id, ctx.abstract_syntax)
         try:
-            data = self.encode_identifier(ds, ctx.transfer_syntax)
+            data = A.encode_identifier(ds, ctx.transfer_syntax)
         except Exception:  # noqa: BLE001 - a value pydicom cannot encode: DCMTK's "bad data"
             self.net.error("Failed sending C-GET request: %s", A.COND_BAD_DATA.dump())
             raise _SessionFailed() from None

@@ -74,26 +74,6 @@ def final_status_effect(status: int) -> str:
 # ---------------------------------------------------------- query requests --
 
 
-def _encode_identifier(ds: object, ts_uid: str) -> bytes:
-    """Encode a query data set in the negotiated transfer syntax (pydicom)."""
-    import zlib
-
-    from pydicom.filebase import DicomBytesIO
-    from pydicom.filewriter import write_dataset
-
-    fp = DicomBytesIO()
-    fp.is_little_endian = ts_uid != ul.EXPLICIT_BE
-    fp.is_implicit_VR = ts_uid == ul.IMPLICIT_LE
-    write_dataset(fp, ds)  # type: ignore[arg-type]
-    data = fp.getvalue()
-    if ts_uid == ul.DEFLATED_LE:
-        comp = zlib.compressobj(6, zlib.DEFLATED, -15)
-        data = comp.compress(data) + comp.flush()
-        if len(data) % 2:
-            data += b"\0"
-    return data
-
-
 def _dump_identifiers(ds: object, ts_uid: str) -> str:
     from . import dump
 
@@ -420,7 +400,7 @@ class MoveSCU:
         if logger.isEnabledFor(logging.INFO):
             logger.info("Request Identifiers:\n\n" + _dump_identifiers(ds, file_ts) + "\n")
         try:
-            self.assoc.send_command(ctx.id, req, _encode_identifier(ds, ctx.transfer_syntax))
+            self.assoc.send_command(ctx.id, req, ul.encode_identifier(ds, ctx.transfer_syntax, pad_deflated=True))
         except ul.DimseError as exc:
             logger.error(f"Move Request Failed: {exc.condition.dump()}")
             raise MoveFailure(exc.condition) from None
