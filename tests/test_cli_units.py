@@ -36,7 +36,7 @@ def run_captured(tool: str, argv: list[str]) -> tuple[int, str, str]:
 @pytest.mark.parametrize(
     "text, expected",
     [("104", 104), (" 104", 104), ("\t+104", 104), ("104abc", 104), ("127.0.0.1", 127),
-     ("0x68", 0), ("-5", -5), ("-0", 0), ("abc", None), ("", None), (" ", None), ("+", None),
+     ("0x68", 104), ("010", 8), ("08", 0), ("-0x10", -16), ("-5", -5), ("-0", 0), ("abc", None), ("", None), (" ", None), ("+", None),
      ("+-1", None), ("99999999999999999999", 2**63 - 1), ("-99999999999999999999", -(2**63))],
 )
 def test_scan_long(text, expected):

@@ -330,10 +330,12 @@ def parse(tool: str, args: list[str]) -> tuple[str, CommandLine]:
 # numbers, C sscanf style
 
 def scan_long(text: str) -> int | None:
-    """``sscanf(text, "%ld")``: leading blanks, optional sign, decimal
-    digits, trailing garbage ignored, saturating at LONG_MIN/LONG_MAX (glibc).
-    None if no number could be read."""
-    scanned = scan_c_int(text, 0, 10, wrap=False)
+    """What DCMTK's ``OFCommandLine`` reads for a signed option value:
+    ``sscanf(text, "%li")`` (the C library decides the base: ``0x10`` is 16,
+    ``010`` is 8, ``08`` is 0), leading blanks, optional sign, trailing
+    garbage ignored, saturating at LONG_MIN/LONG_MAX (glibc).  None if no
+    number could be read."""
+    scanned = scan_c_int(text, 0, 0, wrap=False)
     if scanned is None:
         return None
     return max(-options.LONG_MAX - 1, min(options.LONG_MAX, scanned[0]))

@@ -13,12 +13,15 @@ from __future__ import annotations
 #: The characters C's ``isspace`` accepts in the "C" locale.
 C_SPACE = " \t\n\v\f\r"
 
+_HEX_DIGITS = "0123456789abcdefABCDEF"
+
 #: strtoul's range on LP64 (unsigned long is 64 bits).
 _ULONG_LIMIT = 2**64
 
 
 def scan_c_int(text: str, pos: int = 0, base: int = 10, *, wrap: bool = True) -> tuple[int, int] | None:
-    """One ``sscanf`` integer conversion at *pos* (*base* 10 or 16).
+    """One ``sscanf`` integer conversion at *pos* (*base* 10, 16, or 0 for
+    ``%i``: ``0x`` prefix hexadecimal, leading ``0`` octal, else decimal).
 
     Returns ``(value, new position)`` or None when no digit was found.  With
     *wrap* (default) the value is what ``strtoul`` stores: the magnitude
@@ -32,7 +35,14 @@ def scan_c_int(text: str, pos: int = 0, base: int = 10, *, wrap: bool = True) ->
     if pos < n and text[pos] in "+-":
         negative = text[pos] == "-"
         pos += 1
-    digits = "0123456789abcdefABCDEF" if base == 16 else "0123456789"
+    if base == 0:
+        if text[pos : pos + 2] in ("0x", "0X") and pos + 2 < n and text[pos + 2] in _HEX_DIGITS:
+            base = 16
+        elif text[pos : pos + 1] == "0":
+            base = 8
+        else:
+            base = 10
+    digits = _HEX_DIGITS if base == 16 else "01234567" if base == 8 else "0123456789"
     if base == 16 and text[pos : pos + 2] in ("0x", "0X") and pos + 2 < n and text[pos + 2] in digits:
         pos += 2
     start = pos

@@ -1412,7 +1412,9 @@ class Properties:
 
 def read_config(path: str) -> Properties:
     """Read and validate a ``-lc`` file with DCMTK's checks, in its order."""
-    if not os.path.isfile(path):
+    # OFStandard::fileExists: anything that exists and is not a directory
+    # (so /dev/null exists and "does not contain any settings")
+    if not os.path.exists(path) or os.path.isdir(path):
         raise CommandLineError("Specified --log-config file does not exist")
     if not os.access(path, os.R_OK):
         raise CommandLineError("Specified --log-config file cannot be read")
