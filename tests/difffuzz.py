@@ -292,7 +292,7 @@ class Vector:
 
 
 def _option_words(rng: random.Random, tool: str, option) -> list[str]:  # noqa: ANN001
-    from dcmretrieve import options as opts
+    from dcmretrieve.cli import options as opts
 
     name = option.long if (option.short is None or rng.random() < 0.5) else option.short
     if option.nvalues == 0:
@@ -325,7 +325,7 @@ EXCLUSIVE = {"--help", "--version"}
 
 def generate(tool: str, seed: int, index: int) -> Vector:
     """Vector ``index`` of ``tool`` under ``seed`` (deterministic)."""
-    from dcmretrieve import options as opts
+    from dcmretrieve.cli import options as opts
 
     rng = random.Random(f"{seed}:{tool}:{index}")
     other = "getscu" if tool == "movescu" else "movescu"

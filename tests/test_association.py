@@ -14,8 +14,8 @@ import threading
 import pytest
 from pynetdicom.pdu import A_ASSOCIATE_RQ
 
-from dcmretrieve import association as A
-from dcmretrieve import sopclasses
+from dcmretrieve.net import association as A
+from dcmretrieve.dicom import sopclasses
 
 
 def test_getscu_contexts_like_dcmtk() -> None:

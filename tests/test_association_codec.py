@@ -22,7 +22,7 @@ from pynetdicom.dimse_primitives import C_GET, C_MOVE, C_STORE
 from pynetdicom.dsutils import decode, encode
 from pynetdicom.pdu import A_ASSOCIATE_AC, A_ASSOCIATE_RQ, A_RELEASE_RQ, P_DATA_TF
 
-from dcmretrieve import association as A
+from dcmretrieve.net import association as A
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 SOP_INSTANCE = "1.2.826.0.1.3680043.8.498.1234567890123456789012345678901"  # odd length: NUL padding

@@ -76,7 +76,7 @@ ALL_CASES = [case for tool in TOOLS for case in load_cases(tool)]
 
 
 def network_available(tool: str) -> bool:
-    return importlib.util.find_spec(f"dcmretrieve.{tool}_net") is not None
+    return importlib.util.find_spec("dcmretrieve.scu." + ("move" if tool == "movescu" else "get")) is not None
 
 
 def _ephemeral_low() -> int:
@@ -175,7 +175,7 @@ def test_dcmtk_binaries_present():
 @pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.id)
 def test_same_as_dcmtk(case: Case, corpus_results):
     if case.net and not network_available(case.tool):
-        pytest.skip(f"dcmretrieve.{case.tool}_net not importable yet")
+        pytest.skip(f"dcmretrieve.scu network module not importable yet")
     results = corpus_results[case.id]
     expected, actual = results["dcmtk"], results["ours"]
     assert expected[0] != -999, "DCMTK timed out"

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from dcmretrieve import __version__, app, cmdline
+from dcmretrieve import __version__
+from dcmretrieve.cli import app
+from dcmretrieve.cli import cmdline
 
 HELP_DIR = Path(__file__).parent / "data" / "help"
 TOOLS = ("movescu", "getscu")

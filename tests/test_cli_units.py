@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from dcmretrieve import app, cmdline, options
+from dcmretrieve.cli import app
+from dcmretrieve.cli import cmdline
+from dcmretrieve.cli import options
 from dcmretrieve.errors import CommandLineError
-from dcmretrieve.options import ULONG_MAX, Block, Find
+from dcmretrieve.cli.options import ULONG_MAX, Block, Find
 
 CORPUS = Path(__file__).parent / "cli_corpus"
 
@@ -255,7 +257,7 @@ def test_output_directory_not_writeable(monkeypatch, tmp_path, tool, code):
 
 
 def test_missing_network_module_is_reported(monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "dcmretrieve.getscu_net", None)
+    monkeypatch.setitem(sys.modules, "dcmretrieve.scu.get", None)
     (tmp_path / "q").write_text("x")
     code, out, err = run_captured("getscu", ["-od", str(tmp_path), "h", "1", str(tmp_path / "q")])
     assert (code, out, err) == (1, "", "F: network retrieval is not available in this build\n")
@@ -428,9 +430,10 @@ def test_accepted_command_line_reaches_the_network_module(monkeypatch, tmp_path,
     import types
 
     seen = []
-    fake = types.ModuleType(f"dcmretrieve.{tool}_net")
+    net_module = "dcmretrieve.scu." + ("move" if tool == "movescu" else "get")
+    fake = types.ModuleType(net_module)
     fake.run = lambda settings: seen.append(settings) or 68  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, f"dcmretrieve.{tool}_net", fake)
+    monkeypatch.setitem(sys.modules, net_module, fake)
     argv = ["-aec", "QR", "-k", "PatientID=1", "-od", str(tmp_path), "127.0.0.1", "104"]
     if tool == "movescu":
         argv += ["--port", "11310"]  # -od needs it; nothing listens (fake network module)

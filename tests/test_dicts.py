@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from pydicom.dataset import Dataset
 
-from dcmretrieve import dicts
-from dcmretrieve.dump import dump_dataset
+from dcmretrieve.dicom import dicts
+from dcmretrieve.dicom.dump import dump_dataset
 from dcmretrieve.errors import CommandLineError
-from dcmretrieve.keys import MoveKeys, apply_get_keys
+from dcmretrieve.dicom.keys import MoveKeys, apply_get_keys
 
 DATA = Path(__file__).parent / "data" / "keys"
 EXAMPLE = Path(__file__).parents[1] / "dicts" / "example-private.dic"

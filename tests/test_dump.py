@@ -11,9 +11,9 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from dcmretrieve.dump import dump_dataset, format_number, transfer_syntax_of
-from dcmretrieve.keys import MoveKeys
-from dcmretrieve.query import load_query_file
+from dcmretrieve.dicom.dump import dump_dataset, format_number, transfer_syntax_of
+from dcmretrieve.dicom.keys import MoveKeys
+from dcmretrieve.dicom.query import load_query_file
 
 DCMDUMP = "/usr/bin/dcmdump"
 
@@ -141,7 +141,7 @@ def test_own_transfer_syntax_wins_over_the_context() -> None:
     """DCMTK names the data set's own transfer syntax (observed: getscu -d
     and movescu -v with an implicit VR context show Little Endian Explicit
     for key-only identifiers and Little Endian Implicit for an implicit file)."""
-    from dcmretrieve.keys import apply_get_keys
+    from dcmretrieve.dicom.keys import apply_get_keys
     import logging
 
     ds = Dataset()

@@ -11,7 +11,7 @@ import zlib
 
 import pytest
 
-from dcmretrieve import encoding as enc
+from dcmretrieve.store import encoding as enc
 
 ELE = enc.EXPLICIT_LE
 ILE = enc.IMPLICIT_LE

@@ -26,7 +26,7 @@ import pytest
 
 import difffuzz
 
-from dcmretrieve import options
+from dcmretrieve.cli import options
 
 pytestmark = pytest.mark.fuzz
 

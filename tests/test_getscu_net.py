@@ -329,7 +329,7 @@ def _encoded_with_sequences(ts: str, rows: bool = True) -> bytes:
     from pydicom.filewriter import write_dataset
     from pydicom.sequence import Sequence
 
-    from dcmretrieve import association as A
+    from dcmretrieve.net import association as A
 
     inner = Dataset()
     inner.CodeValue = "123"
@@ -395,8 +395,8 @@ def _scripted_peer(tool: str, cwd: Path, script, args: list[str] | None = None, 
     Returns (raw PDUs recorded: the A-ASSOCIATE-RQ first, stderr, exit status)."""
     import socket
 
-    from dcmretrieve import association as A
-    from dcmretrieve import sopclasses
+    from dcmretrieve.net import association as A
+    from dcmretrieve.dicom import sopclasses
 
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -449,7 +449,7 @@ def _tiny_dataset(with_instance: bool = True) -> bytes:
 
 
 def _store_rq(**fields):  # type: ignore[no-untyped-def]
-    from dcmretrieve import association as A
+    from dcmretrieve.net import association as A
 
     values = dict(command_field=A.C_STORE_RQ, message_id=5, affected_sop_class_uid=_SC,
                   affected_sop_instance_uid="1.2.3.4", priority=0)
@@ -458,8 +458,8 @@ def _store_rq(**fields):  # type: ignore[no-untyped-def]
 
 
 def _get_rsp(status: int = 0):  # type: ignore[no-untyped-def]
-    from dcmretrieve import association as A
-    from dcmretrieve import sopclasses
+    from dcmretrieve.net import association as A
+    from dcmretrieve.dicom import sopclasses
 
     return A.Command(command_field=A.C_GET_RSP, message_id_being_responded_to=1,
                      affected_sop_class_uid=sopclasses.QR_MODELS["patient"][2], status=status,
@@ -483,7 +483,7 @@ def _capture_wire(tool: str, cwd: Path) -> tuple[list[bytes], str]:
 
 def _no_dataset_announced(assoc, pdus: list[bytes]) -> None:  # type: ignore[no-untyped-def]
     """C-STORE-RQ claiming no data set, followed by one anyway."""
-    from dcmretrieve import association as A
+    from dcmretrieve.net import association as A
 
     assoc.receive_command()
     assoc.receive_dataset(1, None)
@@ -497,7 +497,7 @@ def _no_dataset_announced(assoc, pdus: list[bytes]) -> None:  # type: ignore[no-
 
 
 def _unexpected_command(assoc, pdus: list[bytes]) -> None:  # type: ignore[no-untyped-def]
-    from dcmretrieve import association as A
+    from dcmretrieve.net import association as A
 
     assoc.receive_command()
     assoc.receive_dataset(1, None)
@@ -539,7 +539,7 @@ def test_scripted_peer_differential(tmp_path: Path, script, level: str) -> None:
 
 def _accept_replayed(conn, raw_rq: bytes, negotiate):  # type: ignore[no-untyped-def]
     """Association.accept on a socket whose A-ASSOCIATE-RQ was already read."""
-    from dcmretrieve import association as A
+    from dcmretrieve.net import association as A
 
     class _Replay:
         def __init__(self) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dcmretrieve import hostsaccess
+from dcmretrieve.net import hostsaccess
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from pydicom.dataset import Dataset
 
-from dcmretrieve import dicts
-from dcmretrieve.dump import dump_dataset
+from dcmretrieve.dicom import dicts
+from dcmretrieve.dicom.dump import dump_dataset
 from dcmretrieve.errors import CommandLineError
-from dcmretrieve.keys import MoveKeys, apply_get_keys
-from dcmretrieve.query import load_query_file
+from dcmretrieve.dicom.keys import MoveKeys, apply_get_keys
+from dcmretrieve.dicom.query import load_query_file
 
 DATA = Path(__file__).parent / "data" / "keys"
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dcmretrieve import manpage, options
+from dcmretrieve.cli import manpage
+from dcmretrieve.cli import options
 
 MAN_DIR = Path(__file__).resolve().parent.parent / "docs" / "man"
 
@@ -15,7 +16,7 @@ MAN_DIR = Path(__file__).resolve().parent.parent / "docs" / "man"
 def test_committed_page_matches_the_tables(tool: str) -> None:
     committed = (MAN_DIR / f"{tool}.1").read_text(encoding="utf-8")
     assert committed == manpage.render(tool), (
-        f"docs/man/{tool}.1 is stale: python -m dcmretrieve.manpage {tool} > docs/man/{tool}.1"
+        f"docs/man/{tool}.1 is stale: python -m dcmretrieve.cli.manpage {tool} > docs/man/{tool}.1"
     )
 
 

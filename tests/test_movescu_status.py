@@ -12,8 +12,9 @@ import struct
 
 import pytest
 
-from dcmretrieve import association as ul
-from dcmretrieve import movescu_net, pipeline
+from dcmretrieve.net import association as ul
+from dcmretrieve.scu import move as movescu_net
+from dcmretrieve.store import pipeline
 from dcmretrieve.settings import Settings
 
 CT = "1.2.840.10008.5.1.4.1.1.2"

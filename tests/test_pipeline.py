@@ -21,8 +21,8 @@ from pydicom.filewriter import write_dataset
 from pydicom.sequence import Sequence
 
 import sampledata
-from dcmretrieve import association as A
-from dcmretrieve import pipeline as P
+from dcmretrieve.net import association as A
+from dcmretrieve.store import pipeline as P
 
 
 def _encode(ds: Dataset, ts: str) -> bytes:
@@ -226,7 +226,7 @@ def test_encoder_failure_is_a_write_error(tmp_path: Path) -> None:
     change) is a failed write like DCMTK's saveFile failure: write-error
     (0xA700, "cannot write DICOM file"), no file, no temporary file, and the
     program goes on."""
-    from dcmretrieve import encoding
+    from dcmretrieve.store import encoding
 
     def encoder(data: bytes, info: P.ObjectInfo) -> bytes:
         raise encoding.EncodingError("cannot change representation")
@@ -241,7 +241,7 @@ def test_encoder_failure_is_a_write_error(tmp_path: Path) -> None:
 def test_movescu_encoder_failure_answers_a700(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """movescu's own encoder on an unparsable data set: logged and answered like
     DCMTK's failed write, never an exception out of the storage SCP."""
-    from dcmretrieve import movescu_net
+    from dcmretrieve.scu import move as movescu_net
     from dcmretrieve.settings import Settings
 
     settings = Settings(tool="movescu", aetitle="MOVESCU", output_directory=str(tmp_path),

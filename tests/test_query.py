@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from pydicom.dataset import Dataset
 
-from dcmretrieve import dicts
-from dcmretrieve.dump import dump_dataset
-from dcmretrieve.query import QueryFileError, load_query_file, query_file_accessible
+from dcmretrieve.dicom import dicts
+from dcmretrieve.dicom.dump import dump_dataset
+from dcmretrieve.dicom.query import QueryFileError, load_query_file, query_file_accessible
 
 DATA = Path(__file__).parent / "data" / "keys"
 PAT_CT = (DATA / "pat_ct.dcm").read_bytes()
@@ -194,7 +194,7 @@ def test_adopt_dataset_gives_received_data_the_dcmtk_view() -> None:
     from pydicom.filebase import DicomBytesIO
     from pydicom.filereader import read_dataset
 
-    from dcmretrieve.query import adopt_dataset
+    from dcmretrieve.dicom.query import adopt_dataset
 
     ds = Dataset()
     ds.add_new(0x00280106, "US", 3)

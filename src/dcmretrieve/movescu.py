@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from .app import run
+from .cli.app import run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,9 +25,10 @@ from __future__ import annotations
 import os
 import sys
 
-from . import DCMTK_DATE, DCMTK_VERSION, __version__, options
-from .cscan import C_SPACE, scan_c_int
-from .errors import CommandLineError
+from .. import DCMTK_DATE, DCMTK_VERSION, __version__
+from . import options
+from ..dicom.cscan import C_SPACE, scan_c_int
+from ..errors import CommandLineError
 from .options import Block, Find, Option
 
 # ---------------------------------------------------------------------------
@@ -432,7 +433,7 @@ def convert_value(option: Option, values: list[str]) -> object:
 def initial_state(tool: str) -> dict[str, object]:
     """Evaluation state before any option is found: the Settings defaults of
     ``tool`` plus the pseudo-fields of the logger options."""
-    from .settings import Settings
+    from ..settings import Settings
 
     settings = Settings(tool=tool, aetitle=options.TOOLS[tool].default_aetitle)
     state: dict[str, object] = dict(vars(settings))
@@ -560,7 +561,7 @@ def _lenient(option: Option, raw: object) -> object:
 def build_settings(line: CommandLine, argv0: str):  # -> Settings
     """The ``Settings`` of a syntactically valid command line: every value
     as argparse stored it (rightmost wins), converted to its type."""
-    from .settings import Settings
+    from ..settings import Settings
 
     namespace = parse_namespace(line)
     tool = line.tool

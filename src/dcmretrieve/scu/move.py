@@ -23,13 +23,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
-from . import association as ul
-from . import encoding, hostsaccess, log, pipeline, sopclasses
-from .exitcodes import ExitCode
-from .settings import Settings
+from ..net import association as ul
+from ..store import encoding
+from ..net import hostsaccess
+from .. import log
+from ..store import pipeline
+from ..dicom import sopclasses
+from ..exitcodes import ExitCode
+from ..settings import Settings
 
 if TYPE_CHECKING:
-    from .keys import MoveKeys
+    from ..dicom.keys import MoveKeys
 
 COND_BAD_COMMAND = ul.Condition(0x0006, 0x0203, "DIMSE Bad command type")
 COND_COMMAND_PDV_EXPECTED = ul.Condition(
@@ -75,7 +79,7 @@ def final_status_effect(status: int) -> str:
 
 
 def _dump_identifiers(ds: object, ts_uid: str) -> str:
-    from . import dump
+    from ..dicom import dump
 
     return dump.dump_dataset(ds, ts_uid)  # type: ignore[arg-type]
 
@@ -367,7 +371,7 @@ class MoveSCU:
 
         if path is None:
             return Dataset(), ul.EXPLICIT_LE
-        from . import query
+        from ..dicom import query
 
         try:
             ds = query.load_query_file(path)

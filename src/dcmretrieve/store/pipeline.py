@@ -82,8 +82,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from . import sopclasses
-from .association import (
+from ..dicom import sopclasses
+from ..net.association import (
     DEFLATED_LE,
     EXPLICIT_BE,
     IMPLEMENTATION_CLASS_UID,

@@ -142,7 +142,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID
 from pynetdicom import _config, dsutils, pdu, pdu_items
 
-from . import sopclasses
+from ..dicom import sopclasses
 
 # ---------------------------------------------------------------------------
 # constants

@@ -7,7 +7,7 @@ another.  ``docs/man/<tool>.1`` are the rendered pages, kept in the
 repository for readers; ``tests/test_manpage.py`` fails when they drift from
 the tables.
 
-Usage: ``python -m dcmretrieve.manpage movescu > docs/man/movescu.1``
+Usage: ``python -m dcmretrieve.cli.manpage movescu > docs/man/movescu.1``
 (``--check FILE`` exits 1 when FILE differs from what would be rendered).
 """
 
@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import sys
 
-from . import DCMTK_VERSION, __version__, options
+from .. import DCMTK_VERSION, __version__
+from . import options
 
 #: What each tool does, in a few sentences (the DESCRIPTION section).
 DESCRIPTIONS = {
@@ -133,7 +134,7 @@ def render(tool: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] not in options.TOOLS:
-        sys.stderr.write("usage: python -m dcmretrieve.manpage {movescu|getscu} [--check FILE]\n")
+        sys.stderr.write("usage: python -m dcmretrieve.cli.manpage {movescu|getscu} [--check FILE]\n")
         return 2
     text = render(args[0])
     if len(args) == 3 and args[1] == "--check":

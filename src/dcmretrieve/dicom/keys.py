@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import dicts
 from .cscan import scan_c_int
-from .errors import CommandLineError
+from ..errors import CommandLineError
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom.dataelem import DataElement

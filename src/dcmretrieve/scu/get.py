@@ -23,14 +23,16 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from . import association as A
-from . import dicts, log, sopclasses
-from .pipeline import ObjectInfo, StorePipeline, bit_preserving_name, getscu_name
+from ..net import association as A
+from ..dicom import dicts
+from .. import log
+from ..dicom import sopclasses
+from ..store.pipeline import ObjectInfo, StorePipeline, bit_preserving_name, getscu_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom import Dataset
 
-    from .settings import Settings
+    from ..settings import Settings
 
 MAX_PEER_HOST = 57
 FAILURE = 1
@@ -117,7 +119,7 @@ class GetSCU:
 
     # ---- requests -----------------------------------------------------------------
     def load_query(self, path: str) -> "Dataset":
-        from .query import QueryFileError, load_query_file
+        from ..dicom.query import QueryFileError, load_query_file
 
         try:
             return load_query_file(path)
@@ -129,7 +131,7 @@ class GetSCU:
         """The loop of getscu.md §3.1 (all query files processed: deviation #1)."""
         from pydicom import Dataset
 
-        from .keys import apply_get_keys
+        from ..dicom.keys import apply_get_keys
 
         s = self.settings
         files = list(s.query_files)
@@ -154,7 +156,7 @@ class GetSCU:
             self.net.error("Failed sending C-GET request: %s", A.COND_BAD_DATA.dump())
             raise _SessionFailed() from None
         if self.net.isEnabledFor(log.DEBUG):
-            from .dump import dump_dataset
+            from ..dicom.dump import dump_dataset
 
             self.net.info("Sending C-GET Request")
             self.net.debug("%s", A.dump_command(cmd, True, ctx.id, dump_dataset(ds, ctx.transfer_syntax)))

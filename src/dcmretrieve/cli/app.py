@@ -13,16 +13,18 @@ the network modules) are imported only in the phase that needs them, so
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
-from . import cmdline, options
-from .errors import CommandLineError, ExitRequest, FatalError
-from .exitcodes import ExitCode
+from . import cmdline
+from . import options
+from ..errors import CommandLineError, ExitRequest, FatalError
+from ..exitcodes import ExitCode
 
 TYPE_CHECKING = False  # typing costs ~10 ms of start-up; type checkers treat this as True
 if TYPE_CHECKING:  # pragma: no cover
-    from .settings import Settings
+    from ..settings import Settings
 
 
 class _Run:
@@ -66,20 +68,20 @@ class _Run:
         if name == options.PHASE_PORT:
             settings.port = cmdline.check_port_parameter(self.line.params[1])
         elif name == options.PHASE_LOGGER:
-            from . import log
+            from .. import log
 
             log.setup(self.tool, settings)
             self.logger_ready = True
             self.state[options.FACT_INFO_ENABLED] = log.app_logger(self.tool).isEnabledFor(log.INFO)
         elif name == options.PHASE_ARGUMENTS:
             if settings.arguments:
-                from . import log
+                from .. import log
 
                 log.log_arguments(self.argv0, settings.expanded_args)
         elif name == options.PHASE_KEYS:
             if self.tool == "movescu" and settings.keys:
                 # validated at start-up, right to left (keys.md §1)
-                from . import keys
+                from ..dicom import keys
 
                 settings.move_keys = keys.MoveKeys.parse(settings.keys)
         elif name == options.PHASE_QUERY_FILES:
@@ -111,13 +113,13 @@ class _Run:
     # -- phases with more to say ----------------------------------------------
 
     def logger(self):  # -> logging.Logger
-        from . import log
+        from .. import log
 
         return log.app_logger(self.tool)
 
     def check_dictionary(self) -> None:
         """DCMTK warns (and carries on) when no data dictionary is loaded."""
-        from . import dicts
+        from ..dicom import dicts
 
         if not dicts.load_data_dictionaries():
             self.logger().warning(dicts.NO_DICTIONARY_WARNING)
@@ -139,9 +141,9 @@ class _Run:
             raise FatalError("specified output directory is not writeable", unwritable)
 
     def network(self) -> int:
-        module_name = "movescu_net" if self.tool == "movescu" else "getscu_net"
+        module_name = "move" if self.tool == "movescu" else "get"
         try:
-            module = __import__(f"{__package__}.{module_name}", fromlist=["run"])
+            module = importlib.import_module(f"dcmretrieve.scu.{module_name}")
         except ImportError:  # the module or what it needs (pynetdicom) is missing
             raise FatalError("network retrieval is not available in this build", 1) from None
         return int(module.run(self.settings))
@@ -153,8 +155,8 @@ class _Run:
         early internal error still has DCMTK's format)."""
         try:
             if not self.logger_ready:
-                from . import log
-                from .settings import Settings
+                from .. import log
+                from ..settings import Settings
 
                 log.setup(self.tool, Settings(tool=self.tool))
             self.logger().critical(message)
@@ -232,7 +234,7 @@ def _quiet(current: _Run) -> bool:
     """Errors after the logger options were evaluated obey quiet mode."""
     if not current.logger_ready:
         return False
-    from . import log
+    from .. import log
 
     return log.is_quiet()
 
