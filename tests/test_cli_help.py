@@ -122,5 +122,4 @@ def test_cheap_paths_do_not_import_pydicom_or_pynetdicom(tool, argv):
     code, parser_loaded, heavy = result.stdout.split(" ", 2)
     assert heavy.strip() == "[]"
     assert code in ("0", "1")
-    if argv[0] in ("--help", "--version", "--foo", "-aet") or argv == ["x"]:
-        assert parser_loaded == "False"  # syntax problems never build the parser
+    assert parser_loaded == "False"  # configargparse is for config files (not read by default)

@@ -153,12 +153,13 @@ def _evaluate_all(tool: str, argv: list[str]):
     action, line = cmdline.parse(tool, argv)
     if action != cmdline.RUN:
         return None
-    settings = cmdline.build_settings(line, tool)
-    state = cmdline.initial_state(tool)
+    state = cmdline.State(line, tool)
     state[options.FACT_INFO_ENABLED] = True
     for item in options.EVALUATION[tool]:
         if not isinstance(item, str):
             cmdline.evaluate(line, item, state)
+    settings = state.settings
+    settings.port = cmdline.check_port_parameter(line.params[1])
     return settings, state
 
 
@@ -171,29 +172,6 @@ def _corpus_vectors(tool: str) -> list[list[str]]:
         words = shlex.split(text.replace("[net]", "").replace("{PORT}", "11399").replace("{LPORT}", "11310"))
         vectors.append([w for w in words if not (w[:1].isupper() and "=" in w and w.split("=")[0].isupper())])
     return vectors
-
-
-@pytest.mark.parametrize("tool", options.TOOLS)
-def test_argparse_settings_agree_with_dcmtk_evaluation(tool):
-    """Settings come from configargparse's store semantics, the checks from
-    DCMTK's block evaluation: on every accepted corpus vector both must end
-    in the same values."""
-    compared = 0
-    skipped = ("keys", "peer", "port", "query_files", "expanded_args", "argv0", "log_level",
-               "output_directory_given", "move_keys", "tool")
-    for argv in _corpus_vectors(tool):
-        try:
-            result = _evaluate_all(tool, argv)
-        except CommandLineError:
-            continue
-        if result is None:
-            continue
-        settings, state = result
-        for field, value in vars(settings).items():
-            if field not in skipped:
-                assert state[field] == value, (argv, field)
-        compared += 1
-    assert compared >= 10
 
 
 def test_settings_contents():
@@ -210,7 +188,7 @@ def test_settings_contents():
     assert (settings.listen_port, settings.pending_read, settings.max_pdu) == (11310, True, 8192)
     assert (settings.disable_host_lookup, settings.repeat, settings.abort, settings.ignore) == (True, 3, True, True)
     assert (settings.cancel, settings.uid_padding) == (2, True)
-    assert (settings.output_directory, settings.output_directory_given) == ("out", True)
+    assert settings.output_directory == "out"
     assert (settings.write_file, settings.enable_new_vr, settings.group_length, settings.length_explicit) == (
         True, False, "group-length-create", False)
     assert (settings.padding, settings.compression_level, settings.log_level) == ((8, 16), 9, "info")
@@ -223,7 +201,7 @@ def test_settings_defaults(tool, aetitle):
     settings, _ = _evaluate_all(tool, ["peer", "104", "-q"])
     assert settings.aetitle == aetitle and settings.log_level == "quiet"
     assert (settings.max_pdu, settings.acse_timeout, settings.timeout, settings.dimse_timeout) == (16384, 30, None, None)
-    assert (settings.output_directory, settings.output_directory_given) == (".", False)
+    assert settings.output_directory == "."
 
 
 def test_expanded_args_use_long_names(tmp_path, monkeypatch):
@@ -267,7 +245,7 @@ def test_internal_errors_never_show_a_traceback(monkeypatch):
     def boom(*args, **kwargs):
         raise ValueError("boom")
 
-    monkeypatch.setattr(cmdline, "build_settings", boom)
+    monkeypatch.setattr(cmdline, "State", boom)
     assert run_captured("movescu", ["h", "1"]) == (1, "", "F: internal error: ValueError: boom\n")
 
 
@@ -390,7 +368,7 @@ def test_undecodable_argument_bytes_are_printed_unchanged():
 @pytest.mark.parametrize("tool", options.TOOLS)
 def test_random_command_lines_agree_and_never_crash(tool):
     """Seeded random vectors: parsing either fails with a CommandLineError or
-    yields Settings, and when DCMTK's checks pass, they agree with it."""
+    yields Settings whose fields have their declared kinds."""
     import random
 
     rnd = random.Random(20221122)
@@ -398,8 +376,6 @@ def test_random_command_lines_agree_and_never_crash(tool):
              if n and o.action != "exclusive" and o.long != "--log-config"]
     values = ["0", "1", "-1", "abc", "", "8192", "x", "PatientID=1", ".", "5", " 7", "+3", "131072",
               "info", "-v", "--", "a=b", "-k", "+B", "\u00e9"]
-    skipped = ("keys", "peer", "port", "query_files", "expanded_args", "argv0", "log_level",
-               "output_directory_given", "move_keys", "tool")
     agreed = 0
     for _ in range(400):
         argv: list[str] = []
@@ -415,10 +391,12 @@ def test_random_command_lines_agree_and_never_crash(tool):
             continue
         if result is None:
             continue
-        settings, state = result
+        settings, _ = result
+        defaults = type(settings)(tool=tool)
         for field, value in vars(settings).items():
-            if field not in skipped:
-                assert state[field] == value, (argv, field)
+            default = getattr(defaults, field)
+            if default is not None and value is not None and field != "padding":
+                assert isinstance(value, type(default)), (argv, field, value)
         agreed += 1
     assert agreed >= 40
 

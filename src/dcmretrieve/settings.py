@@ -61,7 +61,6 @@ class Settings:
 
     # output options
     output_directory: str = "."
-    output_directory_given: bool = False
     bit_preserving: bool = False  # +B
     write_file: bool = True  # +F / -F
     # +t? : "write-xfer-same" | "write-xfer-little" | "write-xfer-big" |

@@ -38,7 +38,7 @@ class _Run:
         # set by execute() once the command line is syntactically valid
         self.line: cmdline.CommandLine
         self.settings: Settings
-        self.state: dict[str, object] = {}
+        self.state: cmdline.State
 
     # -- the main sequence ---------------------------------------------------
 
@@ -51,8 +51,8 @@ class _Run:
             _write(sys.stdout, cmdline.version_text(self.tool))
             return ExitCode.NO_ERROR
         self.line = line
-        self.settings = cmdline.build_settings(line, self.argv0)
-        self.state = cmdline.initial_state(self.tool)
+        self.state = cmdline.State(line, self.argv0)
+        self.settings = self.state.settings
         for item in options.EVALUATION[self.tool]:
             if isinstance(item, str):
                 result = self.phase(item)

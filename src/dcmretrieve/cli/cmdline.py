@@ -3,21 +3,17 @@
 Everything here is driven by the tables in ``options``:
 
 * ``expand_command_files``: ``@file`` expansion with DCMTK's quoting (cli.md §6).
-* ``classify``: DCMTK's option/parameter rule (cli.md §2).  argparse cannot do
-  it natively (values are consumed verbatim even when they look like options,
-  ``-1``/``+5`` are parameters, ``--`` is an unknown option, ``+p f i`` takes
-  two values), so tokens are classified first and argparse is fed a
-  normalised list (``--long=value`` … ``--`` parameters).
-* ``parse_namespace``: the configargparse parser built from the tables;
-  rightmost-wins storage is argparse's own ``store``/``store_const``.
-* ``evaluate``: DCMTK's checks for one ``Find``/``Block`` of
+* ``classify``: DCMTK's option/parameter rule (cli.md §2): values are
+  consumed verbatim even when they look like options, ``-1``/``+5`` are
+  parameters, ``--`` is an unknown option, ``+p f i`` takes two values.
+* ``State`` + ``evaluate``: DCMTK's checks for one ``Find``/``Block`` of
   ``options.EVALUATION`` (value ranges with sscanf semantics, conflicts,
-  dependencies), in DCMTK's order, raising ``CommandLineError``.
+  dependencies), in DCMTK's order, raising ``CommandLineError``; each value
+  is converted once, into the ``Settings`` the tools run on.
 * ``help_text``/``version_text``/``error_block``: DCMTK's output formats.
 
-Nothing here imports pydicom or pynetdicom, and configargparse is imported
-only once the command line is known to be syntactically valid, so ``--help``,
-``--version`` and syntax errors stay fast (docs/performance.md).
+Nothing here imports pydicom or pynetdicom, so ``--help``, ``--version`` and
+syntax errors stay fast (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -258,24 +254,6 @@ class CommandLine:
                 return occurrence
         return None
 
-    def argparse_tokens(self) -> list[str]:
-        """The normalised token list fed to argparse: ``--long`` for flags,
-        ``--long=<NUL>value`` for one value, ``--long=<NUL>v1<NUL>v2`` for
-        two, then ``--`` and the parameters.
-
-        Values never contain NUL (``c_str``), so the split is unambiguous;
-        the leading NUL keeps argparse from eating a value that is exactly
-        ``--`` (it drops ``--`` from an option's argument strings)."""
-        tokens: list[str] = []
-        for occurrence in self.occurrences:
-            if occurrence.values:
-                tokens.append(occurrence.option.long + "=\0" + "\0".join(occurrence.values))
-            else:
-                tokens.append(occurrence.option.long)
-        tokens.append("--")
-        tokens.extend(self.params)
-        return tokens
-
 
 def classify(tool: str, args: list[str]) -> CommandLine:
     """Split ``args`` into option occurrences and parameters, left to right,
@@ -430,17 +408,53 @@ def convert_value(option: Option, values: list[str]) -> object:
 # DCMTK's evaluation of Find / Block entries
 
 
-def initial_state(tool: str) -> dict[str, object]:
-    """Evaluation state before any option is found: the Settings defaults of
-    ``tool`` plus the pseudo-fields of the logger options."""
-    from ..settings import Settings
+class State:
+    """The evaluation state of one run: the ``Settings`` being filled, plus
+    the facts DCMTK's checks look at that are no settings (the -q/-v/-d
+    block, the raw -ll value, facts ``app`` supplies such as
+    ``@info_enabled``).
 
-    settings = Settings(tool=tool, aetitle=options.TOOLS[tool].default_aetitle)
-    state: dict[str, object] = dict(vars(settings))
-    for option in options.options_of(tool):
-        if option.dest and option.dest not in state:
-            state[option.dest] = None
-    return state
+    This is the one path from the classified command line to ``Settings``:
+    parameters and ``-k`` values are taken as classified, every option value
+    is converted and checked exactly once, when DCMTK's evaluation order
+    reaches it (``evaluate``), and phases of ``app`` complete the rest (the
+    port parameter, parsed -k keys)."""
+
+    __slots__ = ("settings", "facts")
+
+    def __init__(self, line: CommandLine, argv0: str) -> None:
+        from ..settings import Settings
+
+        tool = line.tool
+        settings = Settings(tool=tool, aetitle=options.TOOLS[tool].default_aetitle)
+        settings.argv0 = argv0
+        settings.expanded_args = list(line.normalized)
+        settings.peer = line.params[0] if line.params else ""
+        settings.query_files = list(line.params[2:])
+        settings.keys = [o.values[0] for o in line.occurrences if o.option.action == "append"]
+        self.settings = settings
+        self.facts: dict[str, object] = {}
+        for option in options.options_of(tool):
+            if option.dest and not hasattr(settings, option.dest):
+                self.facts[option.dest] = None
+
+    def get(self, field: str) -> object:
+        if field in self.facts or field.startswith("@"):
+            return self.facts.get(field)
+        return getattr(self.settings, field)
+
+    def __getitem__(self, field: str) -> object:
+        return self.get(field)
+
+    def __setitem__(self, field: str, value: object) -> None:
+        if field in self.facts or field.startswith("@"):
+            self.facts[field] = value
+            if field == options.VERBOSITY:
+                self.settings.log_level = value  # type: ignore[assignment]
+            elif field == options.LOG_LEVEL_RAW and self.facts.get(options.VERBOSITY) is None:
+                self.settings.log_level = value  # type: ignore[assignment]
+        else:
+            setattr(self.settings, field, value)
 
 
 def _apply(occurrence: Occurrence, state: dict[str, object]) -> None:
@@ -477,119 +491,3 @@ def evaluate(line: CommandLine, item: object, state: dict[str, object]) -> None:
                 after = occurrence.position
     else:
         raise TypeError(f"not an option item: {item!r}")
-
-
-# ---------------------------------------------------------------------------
-# configargparse and Settings
-
-
-def build_parser(tool: str):  # -> configargparse.ArgumentParser
-    """The configargparse parser of ``tool``, generated from the tables.
-
-    Long names only (the classifier has already normalised short names),
-    ``+``/``-`` prefixes, no abbreviations, no automatic ``-h``, and errors
-    raise ``CommandLineError`` instead of printing argparse's usage."""
-    import argparse
-
-    import configargparse
-
-    class Parser(configargparse.ArgumentParser):
-        def error(self, message: str):  # type: ignore[override]
-            raise CommandLineError(message)
-
-        def exit(self, status: int = 0, message: str | None = None):  # type: ignore[override]
-            raise CommandLineError(message or f"exit {status}")
-
-    class Formatter(argparse.HelpFormatter):
-        """argparse builds a formatter on every ``add_argument`` and asks the
-        terminal for its width (importing shutil); the help text is ours, so
-        a fixed width saves ~10 ms per start."""
-
-        def __init__(self, prog: str) -> None:
-            super().__init__(prog, width=80)
-
-    class Values(argparse.Action):
-        """Store (or, with ``const="append"``, append) the value(s) encoded
-        by ``CommandLine.argparse_tokens``: one string or a tuple of two."""
-
-        def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
-            parts = str(values)[1:].split("\0")
-            value = parts[0] if len(parts) == 1 else tuple(parts)
-            if self.const == "append":
-                value = [*(getattr(namespace, self.dest) or []), value]
-            setattr(namespace, self.dest, value)
-
-    parser = Parser(
-        prog=tool,
-        add_help=False,
-        prefix_chars="-+",
-        allow_abbrev=False,
-        ignore_unknown_config_file_keys=True,
-        formatter_class=Formatter,
-    )
-    for option in options.options_of(tool):
-        if option.action == "exclusive":
-            parser.add_argument(option.long, action="store_true", dest=option.long[2:])
-        elif option.nvalues == 0:
-            parser.add_argument(
-                option.long, action="store_const", const=option.const, dest=option.dest, default=None
-            )
-        else:
-            const = "append" if option.action == "append" else None
-            parser.add_argument(option.long, action=Values, const=const, dest=option.dest, default=None)
-    parser.add_argument("peer")
-    parser.add_argument("port")
-    parser.add_argument("dcmfile_in", nargs="*")
-    return parser
-
-
-def parse_namespace(line: CommandLine):  # -> argparse.Namespace
-    parser = build_parser(line.tool)
-    return parser.parse_args(args=line.argparse_tokens(), env_vars={})
-
-
-def _lenient(option: Option, raw: object) -> object:
-    """Convert a stored raw value for Settings.  Values that DCMTK rejects
-    are left to ``evaluate`` (which runs before anything uses them)."""
-    values = list(raw) if isinstance(raw, tuple) else [str(raw)]
-    try:
-        return convert_value(option, values)
-    except CommandLineError:
-        return None
-
-
-def build_settings(line: CommandLine, argv0: str):  # -> Settings
-    """The ``Settings`` of a syntactically valid command line: every value
-    as argparse stored it (rightmost wins), converted to its type."""
-    from ..settings import Settings
-
-    namespace = parse_namespace(line)
-    tool = line.tool
-    settings = Settings(tool=tool, aetitle=options.TOOLS[tool].default_aetitle)
-    settings.argv0 = argv0
-    settings.expanded_args = list(line.normalized)
-    value_option: dict[str, Option] = {}
-    for option in options.options_of(tool):
-        if option.dest and option.nvalues:
-            value_option[option.dest] = option
-    fields = set(vars(settings)) - {"peer", "port"}  # parameters: below
-    for dest, raw in vars(namespace).items():
-        if raw is None or dest not in fields:
-            continue
-        if isinstance(raw, list):
-            setattr(settings, dest, list(raw))
-        elif isinstance(raw, (str, tuple)) and dest in value_option:
-            converted = _lenient(value_option[dest], raw)
-            if converted is not None:
-                setattr(settings, dest, converted)
-        else:
-            setattr(settings, dest, raw)
-    verbosity = getattr(namespace, "verbosity", None)
-    level = getattr(namespace, "log_level_option", None)
-    settings.log_level = verbosity if verbosity is not None else (level.lower() if level is not None else None)
-    settings.output_directory_given = namespace.output_directory is not None
-    settings.peer = namespace.peer
-    port = scan_ulong(namespace.port)
-    settings.port = port if port is not None and 0 < port <= 65535 else 0
-    settings.query_files = list(namespace.dcmfile_in)
-    return settings

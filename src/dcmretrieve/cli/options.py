@@ -256,29 +256,29 @@ PARAMCOL = LONGCOL + SHORTCOL + 4
 # ---------------------------------------------------------------------------
 # options shared by both tools
 
-_VERBOSITY = "verbosity"  # state field of the -q/-v/-d block (not a Settings field)
-_LOG_LEVEL_RAW = "log_level_option"  # state field of -ll
+VERBOSITY = "verbosity"  # state field of the -q/-v/-d block (not a Settings field)
+LOG_LEVEL_RAW = "log_level_option"  # state field of -ll (not a Settings field)
 _VDQ = "--verbose, --debug or --quiet"
 
 HELP = Option("--help", "-h", "print this help text and exit", action="exclusive")
 VERSION = Option("--version", None, "print version information and exit", action="exclusive")
 ARGUMENTS = Option("--arguments", None, "print expanded command line arguments", dest="arguments")
-QUIET = Option("--quiet", "-q", "quiet mode, print no warnings and errors", dest=_VERBOSITY, const="quiet")
-VERBOSE = Option("--verbose", "-v", "verbose mode, print processing details", dest=_VERBOSITY, const="verbose")
-DEBUG = Option("--debug", "-d", "debug mode, print debug information", dest=_VERBOSITY, const="debug")
+QUIET = Option("--quiet", "-q", "quiet mode, print no warnings and errors", dest=VERBOSITY, const="quiet")
+VERBOSE = Option("--verbose", "-v", "verbose mode, print processing details", dest=VERBOSITY, const="verbose")
+DEBUG = Option("--debug", "-d", "debug mode, print debug information", dest=VERBOSITY, const="debug")
 LOG_LEVEL = Option(
     "--log-level", "-ll",
     "(fatal, error, warn, info, debug, trace)\nuse level l for the logger",
-    value_help="[l]evel: string constant", nvalues=1, vtype=LOGLEVEL, dest=_LOG_LEVEL_RAW,
-    checks=(conflict(_VDQ, _VERBOSITY, None, "!="),),
+    value_help="[l]evel: string constant", nvalues=1, vtype=LOGLEVEL, dest=LOG_LEVEL_RAW,
+    checks=(conflict(_VDQ, VERBOSITY, None, "!="),),
     invalid_message="Invalid log level for --log-level option",
 )
 LOG_CONFIG = Option(
     "--log-config", "-lc", "use config file f for the logger",
     value_help="[f]ilename: string", nvalues=1, vtype=STRING, dest="log_config",
     checks=(
-        conflict("--log-level", _LOG_LEVEL_RAW, None, "!="),
-        conflict(_VDQ, _VERBOSITY, None, "!="),
+        conflict("--log-level", LOG_LEVEL_RAW, None, "!="),
+        conflict(_VDQ, VERBOSITY, None, "!="),
     ),
 )
 GENERAL = (HELP, VERSION, ARGUMENTS, QUIET, VERBOSE, DEBUG, LOG_LEVEL, LOG_CONFIG)
