@@ -158,7 +158,7 @@ def _preimport() -> None:
     import dcmretrieve.getscu  # noqa: F401
     import dcmretrieve.movescu  # noqa: F401
 
-    for name in ("getscu_net", "movescu_net", "log", "keys", "dicts", "query"):
+    for name in ("getscu_net", "movescu_net", "oflog", "keys", "dicts", "query"):
         try:
             __import__(f"dcmretrieve.{name}")
         except ImportError:
