@@ -735,3 +735,50 @@ def test_undecodable_bytes_are_written_as_bytes(tmp_path: Path) -> None:
     env = dict(os.environ, LANG="C.UTF-8", PYTHONIOENCODING="utf-8")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30, env=env)
     assert proc.stderr == b"W: DICOM file already exists, overwriting: CT.\xff\xfe\nW: caf\xc3\xa9\n"
+
+
+# --- package structure -------------------------------------------------------
+
+#: ``dcmretrieve.oflog``'s modules in import order: each may import only
+#: modules before it (no cycles; see docs/architecture.md).
+OFLOG_ORDER = [
+    "levels", "state", "properties", "layouts", "filters",
+    "appenders", "netappenders", "factory", "config", "__init__",
+]  # fmt: skip
+
+
+def test_oflog_imports_point_one_way() -> None:
+    import ast
+
+    package_dir = Path(oflog.__file__).parent
+    assert sorted(p.stem for p in package_dir.glob("*.py")) == sorted(OFLOG_ORDER)
+    for index, name in enumerate(OFLOG_ORDER):
+        tree = ast.parse((package_dir / f"{name}.py").read_text())
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 1}
+        assert imported <= set(OFLOG_ORDER[:index]), (name, imported)
+
+
+def test_reset_undoes_a_setup(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = write_cfg(
+        tmp_path,
+        "log4cplus.rootLogger = INFO, c",
+        "log4cplus.logger.dcmtk.dcmnet = DEBUG",
+        "log4cplus.appender.c = log4cplus::ConsoleAppender",
+    )
+    oflog.setup("movescu", settings(config=cfg))
+    assert state.STATE.root_handlers and logging.getLogger(oflog.NET).level == oflog.DEBUG
+    state.reset()
+    assert state.STATE.root_handlers == [] and state.STATE.all_handlers == [] and state.STATE.configured == []
+    assert state.STATE.root_level == oflog.WARN
+    assert logging.getLogger(oflog.ROOT).handlers == [] and logging.getLogger(oflog.NET).level == logging.NOTSET
+    assert logging.getLogger(oflog.NET).propagate
+
+
+def test_help_does_not_import_the_logging_package() -> None:
+    code = (
+        "import sys, contextlib, io\nfrom dcmretrieve import movescu\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n    movescu.main(['--help'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('dcmretrieve.oflog')))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert proc.stdout == "[]\n", proc.stderr
