@@ -158,7 +158,7 @@ def _preimport() -> None:
     import dcmretrieve.getscu  # noqa: F401
     import dcmretrieve.movescu  # noqa: F401
 
-    for name in ("scu.get", "scu.move", "log", "dicom.keys", "dicom.dicts", "dicom.query"):
+    for name in ("scu.get", "scu.move", "oflog", "dicom.keys", "dicom.dicts", "dicom.query"):
         try:
             __import__(f"dcmretrieve.{name}")
         except ImportError:

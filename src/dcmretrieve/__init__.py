@@ -2,7 +2,7 @@
 
 The package is split into small modules (see ``docs/architecture.md``):
 the command line (``options``, ``cmdline``, ``settings``), query keys
-(``keys``, ``dicts``, ``dump``), logging (``log``), the association layer
+(``keys``, ``dicts``, ``dump``), logging (``oflog``), the association layer
 (``association``), the receive-and-write pipeline (``pipeline``) and the two
 thin entry points (``movescu``, ``getscu``).
 

@@ -68,16 +68,16 @@ class _Run:
         if name == options.PHASE_PORT:
             settings.port = cmdline.check_port_parameter(self.line.params[1])
         elif name == options.PHASE_LOGGER:
-            from .. import log
+            from .. import oflog
 
-            log.setup(self.tool, settings)
+            oflog.setup(self.tool, settings)
             self.logger_ready = True
-            self.state[options.FACT_INFO_ENABLED] = log.app_logger(self.tool).isEnabledFor(log.INFO)
+            self.state[options.FACT_INFO_ENABLED] = oflog.app_logger(self.tool).isEnabledFor(oflog.INFO)
         elif name == options.PHASE_ARGUMENTS:
             if settings.arguments:
-                from .. import log
+                from .. import oflog
 
-                log.log_arguments(self.argv0, settings.expanded_args)
+                oflog.log_arguments(self.argv0, settings.expanded_args)
         elif name == options.PHASE_KEYS:
             if self.tool == "movescu" and settings.keys:
                 # validated at start-up, right to left (keys.md §1)
@@ -113,9 +113,9 @@ class _Run:
     # -- phases with more to say ----------------------------------------------
 
     def logger(self):  # -> logging.Logger
-        from .. import log
+        from .. import oflog
 
-        return log.app_logger(self.tool)
+        return oflog.app_logger(self.tool)
 
     def check_dictionary(self) -> None:
         """DCMTK warns (and carries on) when no data dictionary is loaded."""
@@ -155,10 +155,10 @@ class _Run:
         early internal error still has DCMTK's format)."""
         try:
             if not self.logger_ready:
-                from .. import log
+                from .. import oflog
                 from ..settings import Settings
 
-                log.setup(self.tool, Settings(tool=self.tool))
+                oflog.setup(self.tool, Settings(tool=self.tool))
             self.logger().critical(message)
         except Exception:  # the logger itself failed: plain stderr
             _write(sys.stderr, "".join(f"F: {text}\n" for text in message.split("\n")))
@@ -234,9 +234,9 @@ def _quiet(current: _Run) -> bool:
     """Errors after the logger options were evaluated obey quiet mode."""
     if not current.logger_ready:
         return False
-    from .. import log
+    from .. import oflog
 
-    return log.is_quiet()
+    return oflog.is_quiet()
 
 
 def _silence_stdout() -> None:

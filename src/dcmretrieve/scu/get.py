@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from ..net import association as A
 from ..dicom import dicts
-from .. import log
+from .. import oflog
 from ..dicom import sopclasses
 from ..store.pipeline import ObjectInfo, StorePipeline, bit_preserving_name, getscu_name
 
@@ -47,8 +47,8 @@ class GetSCU:
 
     def __init__(self, settings: "Settings") -> None:
         self.settings = settings
-        self.app = log.app_logger("getscu")
-        self.net = logging.getLogger(log.NET)
+        self.app = oflog.app_logger("getscu")
+        self.net = logging.getLogger(oflog.NET)
         self.assoc: A.Association | None = None
         self.get_pc: A.NegotiatedContext | None = None
         self.last_response: A.Command | None = None
@@ -89,7 +89,7 @@ class GetSCU:
             return FAILURE
         params = self.params()
         self.net.debug("Configured a total of %d presentation contexts for SCU", len(params.contexts))
-        dump_level = log.INFO if s.verbose_pc else log.DEBUG
+        dump_level = oflog.INFO if s.verbose_pc else oflog.DEBUG
         if self.net.isEnabledFor(dump_level):
             self.net.log(dump_level, "Request Parameters:\n%s", A.dump_associate_rq(params))
         self.net.info("Requesting Association")
@@ -155,7 +155,7 @@ class GetSCU:
         except Exception:  # noqa: BLE001 - a value pydicom cannot encode: DCMTK's "bad data"
             self.net.error("Failed sending C-GET request: %s", A.COND_BAD_DATA.dump())
             raise _SessionFailed() from None
-        if self.net.isEnabledFor(log.DEBUG):
+        if self.net.isEnabledFor(oflog.DEBUG):
             from ..dicom.dump import dump_dataset
 
             self.net.info("Sending C-GET Request")
@@ -180,7 +180,7 @@ class GetSCU:
         """Read C-GET-RSPs and C-STORE-RQs until the final response (getscu.md §3.2)."""
         assoc = self.assoc
         assert assoc is not None
-        debug = self.net.isEnabledFor(log.DEBUG)
+        debug = self.net.isEnabledFor(oflog.DEBUG)
         while True:
             try:
                 pc_id, cmd = assoc.receive_command()

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, cast
 from ..net import association as ul
 from ..store import encoding
 from ..net import hostsaccess
-from .. import log
+from .. import oflog
 from ..store import pipeline
 from ..dicom import sopclasses
 from ..exitcodes import ExitCode
@@ -124,7 +124,7 @@ class StoreContext:
                 info.calling_ae,
             )
 
-        progress = _progress_printer() if log.progress_enabled() else None
+        progress = _progress_printer() if oflog.progress_enabled() else None
         store = pipeline.StorePipeline(
             settings.output_directory,
             mode,
@@ -257,7 +257,7 @@ class Listener:
             conn, (ip, _port) = self.sock.accept()
         except OSError:
             return
-        net = logging.getLogger(log.NET)
+        net = logging.getLogger(oflog.NET)
         name: str | None = None
         if settings.access_control or net.isEnabledFor(logging.DEBUG):
             name = "unknown" if settings.disable_host_lookup else _reverse_lookup(ip)
@@ -359,8 +359,8 @@ class MoveSCU:
         self.settings = settings
         self.assoc = assoc
         self.listener = listener
-        self.logger = log.app_logger("movescu")
-        self.net = logging.getLogger(log.NET)
+        self.logger = oflog.app_logger("movescu")
+        self.net = logging.getLogger(oflog.NET)
         self.exit_code = ExitCode.NO_ERROR
         # -k was parsed and validated by app at start-up (PHASE_KEYS, keys.md
         # §1), before anything touched the network; None without -k
@@ -548,7 +548,7 @@ def _log_lines(logger: logging.Logger, level: int, *lines: str) -> None:
 
 def run(settings: Settings) -> int:
     """The network part of movescu (after all command-line checks)."""
-    logger = log.app_logger("movescu")
+    logger = oflog.app_logger("movescu")
     store = StoreContext.create(settings, logger)
     listener: Listener | None = None
     if settings.listen_port > 0:
@@ -597,7 +597,7 @@ def _run_association(settings: Settings, logger: logging.Logger, listener: Liste
             logger.critical("No Acceptable Presentation Contexts")
             return ExitCode.NO_PRESENTATION_CONTEXT
         if exc.kind == "illegal-parameter":
-            logging.getLogger(log.NET).error(exc.condition.text)
+            logging.getLogger(oflog.NET).error(exc.condition.text)
         logger.critical("Association Request Failed:")
         logger.critical(exc.condition.dump())
         return ExitCode.CANNOT_NEGOTIATE_ASSOCIATION

@@ -1,7 +1,7 @@
-"""Unit tests of ``dcmretrieve.log`` (DCMTK's oflog/log4cplus behaviour).
+"""Unit tests of ``dcmretrieve.oflog`` (DCMTK's oflog/log4cplus behaviour).
 
 Expected texts come from runs of DCMTK 3.6.7 (see docs/logging.md and
-test_log_oracle.py, which compares against the binary directly).
+test_oflog_oracle.py, which compares against the binary directly).
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ from typing import Iterator
 
 import pytest
 
-from dcmretrieve import log
+from dcmretrieve import oflog
 from dcmretrieve.errors import CommandLineError
+from dcmretrieve.oflog import appenders, layouts, netappenders, properties, state
 from dcmretrieve.settings import Settings
 
 CFG_DIR = Path(__file__).parent / "data" / "logcfg"
-MOVESCU = log.app_logger("movescu")
-NET = logging.getLogger(log.NET)
+MOVESCU = oflog.app_logger("movescu")
+NET = logging.getLogger(oflog.NET)
 
 
 def settings(level: str | None = None, config: str | None = None) -> Settings:
@@ -33,10 +34,10 @@ def settings(level: str | None = None, config: str | None = None) -> Settings:
 @pytest.fixture(autouse=True)
 def default_logging() -> Iterator[None]:
     """Every test starts from and returns to the default set-up."""
-    log.setup("movescu", settings())
+    oflog.setup("movescu", settings())
     yield
-    log.shutdown()
-    log.setup("movescu", settings())
+    oflog.shutdown()
+    oflog.setup("movescu", settings())
 
 
 def write_cfg(tmp_path: Path, *lines: str, name: str = "t.cfg") -> str:
@@ -45,7 +46,7 @@ def write_cfg(tmp_path: Path, *lines: str, name: str = "t.cfg") -> str:
     return str(path)
 
 
-def record(msg: str, level: int = log.INFO, name: str = "dcmtk.apps.movescu") -> logging.LogRecord:
+def record(msg: str, level: int = oflog.INFO, name: str = "dcmtk.apps.movescu") -> logging.LogRecord:
     return logging.LogRecord(name, level, "", 0, msg, None, None)
 
 
@@ -53,7 +54,7 @@ def record(msg: str, level: int = log.INFO, name: str = "dcmtk.apps.movescu") ->
 
 
 def test_default_pattern_prefixes_every_line(capsys: pytest.CaptureFixture[str]) -> None:
-    log.setup("movescu", settings("verbose"))
+    oflog.setup("movescu", settings("verbose"))
     MOVESCU.info("Request Identifiers:\n\n# Dicom-Data-Set\n# Used TransferSyntax: Little Endian Explicit\n")
     MOVESCU.info("Requesting Association")
     out = capsys.readouterr()
@@ -65,8 +66,8 @@ def test_default_pattern_prefixes_every_line(capsys: pytest.CaptureFixture[str])
 
 
 def test_level_letters(capsys: pytest.CaptureFixture[str]) -> None:
-    log.setup("movescu", settings("trace"))
-    for level in (log.TRACE, log.DEBUG, log.INFO, log.WARN, log.ERROR, log.FATAL):
+    oflog.setup("movescu", settings("trace"))
+    for level in (oflog.TRACE, oflog.DEBUG, oflog.INFO, oflog.WARN, oflog.ERROR, oflog.FATAL):
         NET.log(level, "x")
     assert capsys.readouterr().err == "T: x\nD: x\nI: x\nW: x\nE: x\nF: x\n"
 
@@ -76,42 +77,42 @@ def test_default_level_is_warn(capsys: pytest.CaptureFixture[str]) -> None:
     MOVESCU.debug("hidden")
     MOVESCU.warning("DICOM file already exists, overwriting: x")
     assert capsys.readouterr().err == "W: DICOM file already exists, overwriting: x\n"
-    assert not MOVESCU.isEnabledFor(log.INFO)
+    assert not MOVESCU.isEnabledFor(oflog.INFO)
 
 
 def test_default_layout_equals_pattern_layout() -> None:
-    pattern = log.PatternLayout("%P: %m%n")
+    pattern = layouts.PatternLayout("%P: %m%n")
     for msg in ("", "a", "a\n", "\n", "a\n\nb", "x\ny\n\n"):
-        for level in (log.TRACE, log.INFO, log.FATAL):
+        for level in (oflog.TRACE, oflog.INFO, oflog.FATAL):
             rec = record(msg, level)
-            assert log.DefaultLayout().format(rec) == pattern.format(rec)
+            assert layouts.DefaultLayout().format(rec) == pattern.format(rec)
 
 
 @pytest.mark.parametrize(
     ("level", "enabled", "quiet", "progress"),
     [
-        (None, log.WARN, False, False),
-        ("quiet", log.FATAL, True, False),
-        ("verbose", log.INFO, False, True),
-        ("debug", log.DEBUG, False, False),
-        ("fatal", log.FATAL, True, False),
-        ("FATAL", log.FATAL, True, False),
+        (None, oflog.WARN, False, False),
+        ("quiet", oflog.FATAL, True, False),
+        ("verbose", oflog.INFO, False, True),
+        ("debug", oflog.DEBUG, False, False),
+        ("fatal", oflog.FATAL, True, False),
+        ("FATAL", oflog.FATAL, True, False),
         ("off", None, True, False),
-        ("error", log.ERROR, False, False),
-        ("Warn", log.WARN, False, False),
-        ("INFO", log.INFO, False, True),
-        ("Info", log.INFO, False, True),
-        ("debug", log.DEBUG, False, False),
-        ("trace", log.TRACE, False, False),
-        ("all", log.TRACE, False, False),
+        ("error", oflog.ERROR, False, False),
+        ("Warn", oflog.WARN, False, False),
+        ("INFO", oflog.INFO, False, True),
+        ("Info", oflog.INFO, False, True),
+        ("debug", oflog.DEBUG, False, False),
+        ("trace", oflog.TRACE, False, False),
+        ("all", oflog.TRACE, False, False),
     ],
 )
 def test_levels_quiet_and_progress(level: str | None, enabled: int | None, quiet: bool, progress: bool) -> None:
-    log.setup("movescu", settings(level))
-    assert log.is_quiet() is quiet
-    assert log.progress_enabled() is progress
+    oflog.setup("movescu", settings(level))
+    assert oflog.is_quiet() is quiet
+    assert oflog.progress_enabled() is progress
     if enabled is None:
-        assert not MOVESCU.isEnabledFor(log.FATAL)
+        assert not MOVESCU.isEnabledFor(oflog.FATAL)
     else:
         assert MOVESCU.isEnabledFor(enabled)
         assert not MOVESCU.isEnabledFor(enabled - 1)
@@ -120,13 +121,13 @@ def test_levels_quiet_and_progress(level: str | None, enabled: int | None, quiet
 @pytest.mark.parametrize("value", ["warning", "notset", " info", "info ", "", "fatal1", "i"])
 def test_invalid_log_level(value: str) -> None:
     with pytest.raises(CommandLineError) as exc:
-        log.setup("movescu", settings(value))
+        oflog.setup("movescu", settings(value))
     assert exc.value.message == "Invalid log level for --log-level option"
 
 
 def test_arguments_message(capsys: pytest.CaptureFixture[str]) -> None:
-    log.setup("movescu", settings("quiet"))
-    log.log_arguments("/usr/bin/movescu", ["--quiet", "--arguments", "", "127.0.0.1", "11399", "--key", "PatientID=1"])
+    oflog.setup("movescu", settings("quiet"))
+    oflog.log_arguments("/usr/bin/movescu", ["--quiet", "--arguments", "", "127.0.0.1", "11399", "--key", "PatientID=1"])
     MOVESCU.error("suppressed in quiet mode")
     assert capsys.readouterr().err == (
         "I: calling '/usr/bin/movescu' with 7 arguments: '--quiet' '--arguments' "
@@ -159,7 +160,7 @@ def test_nothing_reaches_python_root_and_foreign_loggers_are_silent(capsys: pyte
     catcher = Catch()
     logging.getLogger().addHandler(catcher)
     try:
-        log.setup("movescu", settings("trace"))
+        oflog.setup("movescu", settings("trace"))
         MOVESCU.critical("a")
         logging.getLogger("dcmtk.somewhere.else").error("b")
         for name in ("pynetdicom", "pynetdicom.assoc", "pydicom"):
@@ -178,7 +179,7 @@ def test_nothing_reaches_python_root_and_foreign_loggers_are_silent(capsys: pyte
 def test_lc_validation_messages_in_dcmtk_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def message(path: str) -> str:
         with pytest.raises(CommandLineError) as exc:
-            log.setup("movescu", settings(config=path))
+            oflog.setup("movescu", settings(config=path))
         return exc.value.message
 
     prefix = "Specified --log-config file "
@@ -192,7 +193,7 @@ def test_lc_validation_messages_in_dcmtk_order(tmp_path: Path, monkeypatch: pyte
         prefix + "does not set up log4cplus.rootLogger"
     )
     readable = write_cfg(tmp_path, "log4cplus.rootLogger = INFO")
-    monkeypatch.setattr(log.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(properties.os, "access", lambda path, mode: False)
     assert message(readable) == prefix + "cannot be read"
 
 
@@ -214,7 +215,7 @@ def test_properties_syntax(tmp_path: Path) -> None:
         "crlf = x\r",
         f"include {inc}",
     )
-    props = log.Properties.read(path)
+    props = properties.Properties.read(path)
     assert props.data == {
         "! bang": "not a comment",
         "key one": "spaced value",
@@ -233,7 +234,7 @@ def test_properties_syntax(tmp_path: Path) -> None:
     [("true", True), ("TRUE", True), ("False", False), ("1", True), ("0", False), ("42 x", True), ("yes", None)],
 )
 def test_get_bool(text: str, value: bool | None) -> None:
-    props = log.Properties({"k": text})
+    props = properties.Properties({"k": text})
     assert props.get_bool("k", True) is (True if value is None else value)
     assert props.get_bool("k", False) is (False if value is None else value)
 
@@ -243,7 +244,7 @@ def test_variable_expansion(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
     monkeypatch.setenv("LOGTEST_SHADOW", "env")
     monkeypatch.setenv("empty", "from-env")
     monkeypatch.delenv("LOGTEST_UNDEF", raising=False)
-    props = log.Properties(
+    props = properties.Properties(
         {
             "a": "${LOGTEST_HOME}/${b}",
             "b": "${c}!",
@@ -259,8 +260,8 @@ def test_variable_expansion(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
             "appname": "overridden",
         }
     )
-    log.add_variables(props, "movescu", now=time.mktime((2026, 11, 22, 11, 57, 31, 0, 0, -1)))
-    log.expand_variables(props)
+    properties.add_variables(props, "movescu", now=time.mktime((2026, 11, 22, 11, 57, 31, 0, 0, -1)))
+    properties.expand_variables(props)
     data = props.data
     assert data["a"] == "/home/x/C!"
     assert data["shadow"] == "prop"
@@ -292,26 +293,26 @@ def test_variable_expansion(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
     ],
 )
 def test_pattern_layout(pattern: str, expected: str) -> None:
-    assert log.PatternLayout(pattern).format(record("msg")) == expected
+    assert layouts.PatternLayout(pattern).format(record("msg")) == expected
 
 
 def test_pattern_layout_default_date_format() -> None:
     import re
 
-    text = log.PatternLayout("%d{}|%d|%10.3d{%H}").format(record("x"))
+    text = layouts.PatternLayout("%d{}|%d|%10.3d{%H}").format(record("x"))
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\|        \d\d", text)
 
 
 def test_pattern_layout_format_each_line() -> None:
     rec = record("a\n\nb")
-    assert log.PatternLayout("[%p] %m%n").format(rec) == "[INFO] a\n[INFO] \n[INFO] b\n"
-    assert log.PatternLayout("[%p] %m%n", format_each_line=False).format(rec) == "[INFO] a\n\nb\n"
+    assert layouts.PatternLayout("[%p] %m%n").format(rec) == "[INFO] a\n[INFO] \n[INFO] b\n"
+    assert layouts.PatternLayout("[%p] %m%n", format_each_line=False).format(rec) == "[INFO] a\n\nb\n"
 
 
 def test_pattern_layout_diagnostics(capsys: pytest.CaptureFixture[str]) -> None:
-    assert log.PatternLayout("[%Z]%m").format(record("x")) == "[%Z]x"
-    assert log.PatternLayout("[%5.x]%m").format(record("x")) == "[%5.x]x"
-    assert log.PatternLayout("[%c{1][%m").format(record("x")) == "[dcmtk.apps.movescu"
+    assert layouts.PatternLayout("[%Z]%m").format(record("x")) == "[%Z]x"
+    assert layouts.PatternLayout("[%5.x]%m").format(record("x")) == "[%5.x]x"
+    assert layouts.PatternLayout("[%c{1][%m").format(record("x")) == "[dcmtk.apps.movescu"
     assert capsys.readouterr().err == (
         "log4cplus:ERROR Unexpected char [Z] at position 3 in conversion pattern.\n"
         "log4cplus:ERROR Error occurred in position 5.\n"
@@ -322,19 +323,19 @@ def test_pattern_layout_diagnostics(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_simple_and_ttcc_layouts_do_not_split_lines() -> None:
     rec = record("calling 'x' with 0 arguments: \n", name="root")
-    assert log.SimpleLayout().format(rec) == "INFO - calling 'x' with 0 arguments: \n\n"
-    ttcc = log.TTCCLayout().format(rec)
+    assert layouts.SimpleLayout().format(rec) == "INFO - calling 'x' with 0 arguments: \n\n"
+    ttcc = layouts.TTCCLayout().format(rec)
     assert ttcc.endswith(f" [{rec.thread}] INFO root <> - calling 'x' with 0 arguments: \n\n")
     assert ttcc.split(" ")[0].isdigit()
-    dated = log.TTCCLayout("%Y|%%q|", use_gmtime=True).format(rec)
+    dated = layouts.TTCCLayout("%Y|%%q|", use_gmtime=True).format(rec)
     assert dated.startswith(time.strftime("%Y", time.gmtime(rec.created)) + "|%q| [")
 
 
 def test_format_time_log4cplus_extensions() -> None:
     stamp = 1795358136.106798
-    assert log.format_time("%H:%M:%S,%q", stamp, True) == time.strftime("%H:%M:%S", time.gmtime(stamp)) + ",106"
-    assert log.format_time("%Q|%s|%%s", stamp, True) == "106.798|1795358136|%s"
-    assert log.format_time("", stamp, True) == ""
+    assert layouts.format_time("%H:%M:%S,%q", stamp, True) == time.strftime("%H:%M:%S", time.gmtime(stamp)) + ",106"
+    assert layouts.format_time("%Q|%s|%%s", stamp, True) == "106.798|1795358136|%s"
+    assert layouts.format_time("", stamp, True) == ""
 
 
 # --- appenders, filters, hierarchy ------------------------------------------
@@ -360,7 +361,7 @@ def emit_refused() -> None:
 
 def test_console_appender_defaults_to_stdout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = write_cfg(tmp_path, "log4cplus.rootLogger = INFO, a, b", *console("a", "a:%m%n"), *console("b", "b:%m%n", True))
-    log.setup("movescu", settings(config=cfg))
+    oflog.setup("movescu", settings(config=cfg))
     MOVESCU.info("x")
     out = capsys.readouterr()
     assert (out.out, out.err) == ("a:x\n", "b:x\n")
@@ -373,8 +374,8 @@ def test_threshold_applies_to_forced_arguments(tmp_path: Path, capsys: pytest.Ca
         *console("c", "%c|%p|%m%n"),
         "log4cplus.appender.c.Threshold = warn",
     )
-    log.setup("movescu", settings(config=cfg))
-    log.log_arguments("movescu", ["a"])
+    oflog.setup("movescu", settings(config=cfg))
+    oflog.log_arguments("movescu", ["a"])
     emit_refused()
     assert capsys.readouterr().out == (
         "dcmtk.apps.movescu|FATAL|Association Request Failed:\n"
@@ -397,8 +398,8 @@ def test_filter_chain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         "log4cplus.appender.c.filters.3.AcceptOnMatch = true",
         "log4cplus.appender.c.filters.5 = log4cplus::spi::DenyAllFilter",  # not consecutive: ignored
     )
-    log.setup("movescu", settings(config=cfg))
-    NET.log(log.TRACE, "below range")  # DENY by range
+    oflog.setup("movescu", settings(config=cfg))
+    NET.log(oflog.TRACE, "below range")  # DENY by range
     NET.debug("secret debug")  # DENY by string match (AcceptOnMatch defaults to false)
     NET.info("plain info")  # neutral, neutral, neutral -> accepted
     NET.warning("warn")  # accepted by level match
@@ -422,9 +423,9 @@ def test_file_appenders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         "log4cplus.appender.a.layout.ConversionPattern = %P|%c{1}|%m%n",
         "log4cplus.appender.n = log4cplus::NullAppender",
     )
-    log.setup("movescu", settings(config=cfg))
+    oflog.setup("movescu", settings(config=cfg))
     emit_refused()
-    log.shutdown()
+    oflog.shutdown()
     assert (tmp_path / "trunc.log").read_text() == (
         "INFO - Requesting Association\nFATAL - Association Request Failed:\n"
         "FATAL - 0006:031c TCP Initialization Error: Connection refused\n"
@@ -444,7 +445,7 @@ def test_file_appender_errors_reported_once(tmp_path: Path, capsys: pytest.Captu
         "log4cplus.appender.g = log4cplus::FileAppender",
         "log4cplus.appender.g.File =",
     )
-    log.setup("movescu", settings(config=cfg))
+    oflog.setup("movescu", settings(config=cfg))
     emit_refused()
     assert capsys.readouterr().err == (
         f"log4cplus:ERROR Unable to open file: {tmp_path}/no/such/dir.log\nlog4cplus:ERROR Invalid filename\n"
@@ -463,7 +464,7 @@ def test_rolling_file_appender(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         "log4cplus.appender.r.layout = log4cplus::PatternLayout",
         "log4cplus.appender.r.layout.ConversionPattern = %m%n",
     )
-    log.setup("movescu", settings(config=cfg))
+    oflog.setup("movescu", settings(config=cfg))
     chunk = "x" * 150_000
     MOVESCU.info(chunk)  # 150 KB: below the effective limit
     assert not (tmp_path / "r.log.1").exists()
@@ -472,7 +473,7 @@ def test_rolling_file_appender(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert (tmp_path / "r.log").stat().st_size == 0
     for c in "abc":
         MOVESCU.info(c * 250_000)
-    log.shutdown()
+    oflog.shutdown()
     assert sorted(p.name for p in tmp_path.glob("r.log*")) == ["r.log", "r.log.1", "r.log.2"]
     assert (tmp_path / "r.log.1").read_text() == "c" * 250_000 + "\n"
     assert (tmp_path / "r.log.2").read_text() == "b" * 250_000 + "\n"
@@ -489,10 +490,10 @@ def test_daily_rolling_file_appender_rolls_at_exit(tmp_path: Path, monkeypatch: 
         "log4cplus.appender.d.MaxBackupIndex = 1",
     )
     for run in range(3):
-        log.setup("movescu", settings(config=cfg))
+        oflog.setup("movescu", settings(config=cfg))
         MOVESCU.info(f"run {run}")
-        scheduled = tmp_path / Path(log._state.root_handlers[0].scheduled).name  # type: ignore[attr-defined]
-        log.shutdown()
+        scheduled = tmp_path / Path(state.STATE.root_handlers[0].scheduled).name  # type: ignore[attr-defined]
+        oflog.shutdown()
     names = sorted(p.name for p in tmp_path.glob("d.log*"))
     # third run: the oldest copy (".1" is the maximum) was dropped
     assert names == ["d.log", scheduled.name, scheduled.name + ".1"]
@@ -513,8 +514,8 @@ def test_daily_rolling_file_appender_rolls_at_exit(tmp_path: Path, monkeypatch: 
     ],
 )
 def test_daily_rolling_schedules(schedule: str, suffix: str, tmp_path: Path) -> None:
-    props = log.Properties({"File": str(tmp_path / "d.log"), "Schedule": schedule})
-    app = log.DailyRollingFileAppender(props)
+    props = properties.Properties({"File": str(tmp_path / "d.log"), "Schedule": schedule})
+    app = appenders.DailyRollingFileAppender(props)
     stamp = time.mktime((2026, 11, 22, 14, 39, 12, 0, 0, -1))
     start = app._period_start(stamp)
     assert app._scheduled_name(start) == str(tmp_path / "d.log") + "." + suffix
@@ -535,7 +536,7 @@ def test_invalid_schedule_and_config_diagnostics(tmp_path: Path, capsys: pytest.
         "log4cplus.appender.y.filters.1 = log4cplus::spi::NoSuchFilter",
         "log4cplus.logger.dcmtk.dcmnet =",
     )
-    log.setup("movescu", settings(config=cfg))
+    oflog.setup("movescu", settings(config=cfg))
     assert capsys.readouterr().err == (
         'log4cplus:WARN DailyRollingFileAppender::ctor()- "Schedule" not valid: fortnightly\n'
         "log4cplus:ERROR PropertyConfigurator::configureAppenders()- Cannot find AppenderFactory: "
@@ -549,7 +550,7 @@ def test_invalid_schedule_and_config_diagnostics(tmp_path: Path, capsys: pytest.
 
 def test_no_appenders_warning_once_and_quiet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = write_cfg(tmp_path, "log4cplus.rootLogger = WARN")
-    log.setup("movescu", settings(config=cfg))
+    oflog.setup("movescu", settings(config=cfg))
     emit_refused()
     NET.error("again")
     assert capsys.readouterr().err == (
@@ -557,10 +558,10 @@ def test_no_appenders_warning_once_and_quiet(tmp_path: Path, capsys: pytest.Capt
         "log4cplus:ERROR Please initialize the log4cplus system properly.\n"
     )
     quiet = write_cfg(tmp_path, "log4cplus.rootLogger = FATAL", "log4cplus.logger.dcmtk.apps.movescu = INFO")
-    log.setup("movescu", settings(config=quiet))
-    assert log.is_quiet()
+    oflog.setup("movescu", settings(config=quiet))
+    assert oflog.is_quiet()
     emit_refused()
-    log.log_arguments("movescu", [])
+    oflog.log_arguments("movescu", [])
     assert capsys.readouterr().err == ""
 
 
@@ -575,8 +576,8 @@ def test_hierarchy_inherited_additivity_and_progress(tmp_path: Path, capsys: pyt
         "log4cplus.logger.dcmtk.dcmnet = DEBUG, err",
         "log4cplus.additivity.dcmtk.dcmnet = false",
     )
-    log.setup("movescu", settings(config=cfg))
-    log.log_arguments("m", [])
+    oflog.setup("movescu", settings(config=cfg))
+    oflog.log_arguments("m", [])
     emit_refused()
     NET.debug("net")
     out = capsys.readouterr()
@@ -590,20 +591,20 @@ def test_hierarchy_inherited_additivity_and_progress(tmp_path: Path, capsys: pyt
         "err:dcmtk.apps.movescu:0006:031c TCP Initialization Error: Connection refused\n"
         "err:dcmtk.dcmnet:net\n"
     )
-    assert not log.is_quiet()
-    assert not log.progress_enabled()  # inherits FATAL
+    assert not oflog.is_quiet()
+    assert not oflog.progress_enabled()  # inherits FATAL
 
 
 def test_progress_follows_app_logger_in_config() -> None:
-    log.setup("movescu", settings(config=str(CFG_DIR / "log-appinfo.cfg")))
-    assert log.progress_enabled()
-    assert not log.is_quiet()
+    oflog.setup("movescu", settings(config=str(CFG_DIR / "log-appinfo.cfg")))
+    assert oflog.progress_enabled()
+    assert not oflog.is_quiet()
 
 
 def test_dcmtk_logger_merges_with_root(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    log.setup("movescu", settings(config=str(CFG_DIR / "dcmtk-noadd.cfg")))
-    assert log.is_quiet()  # the root is OFF
-    log.log_arguments("m", ["x"])
+    oflog.setup("movescu", settings(config=str(CFG_DIR / "dcmtk-noadd.cfg")))
+    assert oflog.is_quiet()  # the root is OFF
+    oflog.log_arguments("m", ["x"])
     MOVESCU.info("i")
     out = capsys.readouterr()
     assert out.out == "out:root:calling 'm' with 1 arguments: 'x' \nout:root:\n"
@@ -611,7 +612,7 @@ def test_dcmtk_logger_merges_with_root(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_unusable_root_logger_keeps_startup_configuration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    log.setup("movescu", settings(config=str(CFG_DIR / "emptyroot.cfg")))
+    oflog.setup("movescu", settings(config=str(CFG_DIR / "emptyroot.cfg")))
     MOVESCU.info("Requesting Association")
     assert capsys.readouterr().err == (
         'log4cplus:ERROR PropertyConfigurator::configureLogger()- Invalid config string(Logger = root): ""\n'
@@ -623,10 +624,10 @@ def test_root_without_level_keeps_info(tmp_path: Path, capsys: pytest.CaptureFix
     """DCMTK aborts here; we refuse the level like log4cplus' RootLogger."""
     for level in ("NOSUCHLEVEL", "INHERITED"):
         cfg = write_cfg(tmp_path, f"log4cplus.rootLogger = {level}, c", *console("c", "%P %m%n"))
-        log.setup("movescu", settings(config=cfg))
+        oflog.setup("movescu", settings(config=cfg))
         MOVESCU.info("Requesting Association")
         MOVESCU.debug("hidden")
-        assert not log.is_quiet()
+        assert not oflog.is_quiet()
         out = capsys.readouterr()
         assert out.err == "log4cplus:ERROR You have tried to set NOT_SET_LOG_LEVEL to root.\n"
         assert out.out == "I Requesting Association\n"
@@ -640,7 +641,7 @@ def test_syslog_local_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
         server.bind(path)
         server.settimeout(5)
-        monkeypatch.setattr(log.SysLogAppender, "SOCKET_PATH", path)
+        monkeypatch.setattr(netappenders.SysLogAppender, "SOCKET_PATH", path)
         cfg = write_cfg(
             tmp_path,
             "log4cplus.rootLogger = INFO, s",
@@ -648,7 +649,7 @@ def test_syslog_local_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
             "log4cplus.appender.s.ident = myid",
             "log4cplus.appender.s.facility = LOCAL3",
         )
-        log.setup("movescu", settings(config=cfg))
+        oflog.setup("movescu", settings(config=cfg))
         MOVESCU.info("Requesting Association")
         MOVESCU.critical("Association Request Failed:")
         first, second = server.recv(4096).decode(), server.recv(4096).decode()
@@ -658,9 +659,9 @@ def test_syslog_local_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_syslog_without_daemon_is_silent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(log.SysLogAppender, "SOCKET_PATH", str(tmp_path / "absent.sock"))
+    monkeypatch.setattr(netappenders.SysLogAppender, "SOCKET_PATH", str(tmp_path / "absent.sock"))
     cfg = write_cfg(tmp_path, "log4cplus.rootLogger = INFO, s", "log4cplus.appender.s = log4cplus::SysLogAppender")
-    log.setup("movescu", settings(config=cfg))
+    oflog.setup("movescu", settings(config=cfg))
     emit_refused()
     out = capsys.readouterr()
     assert (out.out, out.err) == ("", "")
@@ -679,20 +680,20 @@ def test_syslog_remote_udp(tmp_path: Path) -> None:
             f"log4cplus.appender.s.port = {port}",
             "log4cplus.appender.s.facility = local1",
         )
-        log.setup("movescu", settings(config=cfg))
+        oflog.setup("movescu", settings(config=cfg))
         MOVESCU.info("Requesting Association")
         data = server.recv(4096).decode()
     head, rest = data.split(" ", 1)
     assert head == "<142>1"
     stamp, host, ident_and_more = rest.split(" ", 2)
     assert stamp.endswith("Z") and len(stamp) == len("2026-11-22T14:43:32.494Z")
-    assert host == log.hostname()
+    assert host == state.hostname()
     assert ident_and_more == f" {os.getpid()} dcmtk.apps.movescu - INFO - Requesting Association\n"
 
 
 def test_network_appenders_without_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Nobody listening: DCMTK 3.6.7 says exactly this (observed in a private
-    network namespace, see test_log_oracle.py); events are lost."""
+    network namespace, see test_oflog_oracle.py); events are lost."""
     def unused_port(kind: int) -> int:
         with socket.socket(socket.AF_INET, kind) as s:
             s.bind(("127.0.0.1", 0))
@@ -708,8 +709,8 @@ def test_network_appenders_without_server(tmp_path: Path, capsys: pytest.Capture
         "log4cplus.appender.t.host = 127.0.0.1",
         f"log4cplus.appender.t.port = {unused_port(socket.SOCK_STREAM)}",
     )
-    log.setup("movescu", settings(config=cfg))
-    log.log_arguments("/usr/bin/movescu", ["x"])
+    oflog.setup("movescu", settings(config=cfg))
+    oflog.log_arguments("/usr/bin/movescu", ["x"])
     emit_refused()
     assert capsys.readouterr().err == (
         "log4cplus:ERROR SocketAppender::ConnectorThread::run()- Cannot connect to server\n"
@@ -719,18 +720,65 @@ def test_network_appenders_without_server(tmp_path: Path, capsys: pytest.Capture
 
 
 def test_log4j_xml_escaping() -> None:
-    assert log._xml_escaped("<a & 'b' \"c\">\n\x7f\u00e9") == "&lt;a &amp; &apos;b&apos; &quot;c&quot;&gt;&#x0a;&#x7f;\u00e9"
+    assert netappenders._xml_escaped("<a & 'b' \"c\">\n\x7f\u00e9") == "&lt;a &amp; &apos;b&apos; &quot;c&quot;&gt;&#x0a;&#x7f;\u00e9"
 
 
 def test_undecodable_bytes_are_written_as_bytes(tmp_path: Path) -> None:
     """A file name with invalid UTF-8 (surrogate-escaped in Python) is
     written as its original bytes, like DCMTK does."""
     code = (
-        "import os\nfrom dcmretrieve import log\nfrom dcmretrieve.settings import Settings\n"
-        "log.setup('movescu', Settings(tool='movescu'))\n"
-        "log.app_logger('movescu').warning('DICOM file already exists, overwriting: ' + os.fsdecode(b'CT.\\xff\\xfe'))\n"
-        "log.app_logger('movescu').warning('caf\\u00e9')\n"
+        "import os\nfrom dcmretrieve import oflog\nfrom dcmretrieve.settings import Settings\n"
+        "oflog.setup('movescu', Settings(tool='movescu'))\n"
+        "oflog.app_logger('movescu').warning('DICOM file already exists, overwriting: ' + os.fsdecode(b'CT.\\xff\\xfe'))\n"
+        "oflog.app_logger('movescu').warning('caf\\u00e9')\n"
     )
     env = dict(os.environ, LANG="C.UTF-8", PYTHONIOENCODING="utf-8")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30, env=env)
     assert proc.stderr == b"W: DICOM file already exists, overwriting: CT.\xff\xfe\nW: caf\xc3\xa9\n"
+
+
+# --- package structure -------------------------------------------------------
+
+#: ``dcmretrieve.oflog``'s modules in import order: each may import only
+#: modules before it (no cycles; see docs/architecture.md).
+OFLOG_ORDER = [
+    "levels", "state", "properties", "layouts", "filters",
+    "appenders", "netappenders", "factory", "config", "__init__",
+]  # fmt: skip
+
+
+def test_oflog_imports_point_one_way() -> None:
+    import ast
+
+    package_dir = Path(oflog.__file__).parent
+    assert sorted(p.stem for p in package_dir.glob("*.py")) == sorted(OFLOG_ORDER)
+    for index, name in enumerate(OFLOG_ORDER):
+        tree = ast.parse((package_dir / f"{name}.py").read_text())
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 1}
+        assert imported <= set(OFLOG_ORDER[:index]), (name, imported)
+
+
+def test_reset_undoes_a_setup(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = write_cfg(
+        tmp_path,
+        "log4cplus.rootLogger = INFO, c",
+        "log4cplus.logger.dcmtk.dcmnet = DEBUG",
+        "log4cplus.appender.c = log4cplus::ConsoleAppender",
+    )
+    oflog.setup("movescu", settings(config=cfg))
+    assert state.STATE.root_handlers and logging.getLogger(oflog.NET).level == oflog.DEBUG
+    state.reset()
+    assert state.STATE.root_handlers == [] and state.STATE.all_handlers == [] and state.STATE.configured == []
+    assert state.STATE.root_level == oflog.WARN
+    assert logging.getLogger(oflog.ROOT).handlers == [] and logging.getLogger(oflog.NET).level == logging.NOTSET
+    assert logging.getLogger(oflog.NET).propagate
+
+
+def test_help_does_not_import_the_logging_package() -> None:
+    code = (
+        "import sys, contextlib, io\nfrom dcmretrieve import movescu\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n    movescu.main(['--help'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('dcmretrieve.oflog')))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert proc.stdout == "[]\n", proc.stderr

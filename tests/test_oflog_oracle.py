@@ -3,7 +3,7 @@
 For every ``-lc`` file in ``data/logcfg`` the real ``/usr/bin/movescu`` is run
 against a port where nothing listens; it logs ``--arguments``, ``Requesting
 Association`` (INFO) and the two ``Association Request Failed`` FATAL
-messages.  The same records are then emitted through ``dcmretrieve.log`` in a
+messages.  The same records are then emitted through ``dcmretrieve.oflog`` in a
 fresh interpreter (so start-up, variables and exit-time behaviour such as the
 daily-rolling rename are real) and stdout, stderr and every file written are
 compared byte for byte after masking process ids and thread ids.
@@ -33,13 +33,13 @@ pytestmark = pytest.mark.skipif(not os.path.exists(DCMTK_MOVESCU), reason="DCMTK
 #: Emits exactly what DCMTK's movescu logs for a refused connection.
 EMULATE = r"""
 import sys
-from dcmretrieve import log
+from dcmretrieve import oflog
 from dcmretrieve.settings import Settings
 cfg, argv0, args = sys.argv[1], sys.argv[2], sys.argv[3:]
 sys.argv[0] = argv0  # what syslog(3) takes as the default ident
-log.setup("movescu", Settings(tool="movescu", argv0=argv0, log_config=cfg))
-log.log_arguments(argv0, args)
-lg = log.app_logger("movescu")
+oflog.setup("movescu", Settings(tool="movescu", argv0=argv0, log_config=cfg))
+oflog.log_arguments(argv0, args)
+lg = oflog.app_logger("movescu")
 lg.info("Requesting Association")
 lg.critical("Association Request Failed:")
 lg.critical("0006:031c TCP Initialization Error: Connection refused")
