@@ -1282,7 +1282,8 @@ def _pdu_dump(pdu_type: int, body: memoryview | bytes) -> str:
     raw = raw[:512]
     for offset in range(0, len(raw), 16):
         lines.append("".join(f"  {b:02x}" for b in raw[offset:offset + 16]))
-    return "\n".join(lines) + "\n"
+    # DCMTK ends every full row of 16 with a newline: an empty last line after a full row
+    return "\n".join(lines) + ("\n" if len(raw) % 16 == 0 else "")
 
 
 def _decode_p_data(raw_pdu: memoryview) -> list[tuple[int, int, memoryview]]:
