@@ -253,7 +253,7 @@ class Listener:
 
     def _accept(self) -> None:
         settings, logger = self.settings, self.store.logger
-        net = logging.getLogger(log.NET)
+        net = logging.getLogger(oflog.NET)
         # ASC_receiveAssociation creates its parameters (odd -pdu warning) first
         max_pdu = ul.receive_pdu_size(settings.max_pdu, net)
         try:
@@ -569,7 +569,7 @@ def run(settings: Settings) -> int:
 
 def _run_association(settings: Settings, logger: logging.Logger, listener: Listener | None) -> int:
     model = sopclasses.QR_MODELS[settings.model]
-    net = logging.getLogger(log.NET)
+    net = logging.getLogger(oflog.NET)
     max_pdu = ul.receive_pdu_size(settings.max_pdu, net)  # ASC_createAssociationParameters
     ts_list = ul.query_ts_list(settings.propose_xfer)
     params = ul.AssociationParams(
