@@ -20,7 +20,7 @@ import os
 import struct
 from typing import TYPE_CHECKING
 
-from . import dicts
+from . import dicts, uids
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom.dataset import Dataset
@@ -36,10 +36,10 @@ _CODES = {END_OF_STREAM: "0001:0005", PREMATURE_END: "0001:000a", INVALID_STREAM
 #: read on demand, which changes the diagnostics for a truncated file.
 MAX_READ_LENGTH = 4096
 
-IMPLICIT_LITTLE = "1.2.840.10008.1.2"
-EXPLICIT_LITTLE = "1.2.840.10008.1.2.1"
-DEFLATED = "1.2.840.10008.1.2.1.99"
-EXPLICIT_BIG = "1.2.840.10008.1.2.2"
+IMPLICIT_LITTLE = uids.IMPLICIT_LE
+EXPLICIT_LITTLE = uids.EXPLICIT_LE
+DEFLATED = uids.DEFLATED_LE
+EXPLICIT_BIG = uids.EXPLICIT_BE
 
 #: VRs with a 2-byte reserved field and a 4-byte length in explicit VR.
 _LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
