@@ -251,6 +251,20 @@ class HeaderReader:
         return tag, vr, self.u16(self.buf, pos + 6)[0], 8
 
 
+def _name(tag: int) -> str:
+    return dicts.get_dictionary().tag_name(tag)
+
+
+def _bad_item_tag(tag: int) -> None:
+    """An item or sequence delimiter where an element is expected (DCMTK's texts)."""
+    if tag == ITEM:
+        _LOG.warning("DcmItem: Parse error while parsing element (fffe,e000)")
+        raise MalformedDataset(INVALID_TAG)
+    _LOG.error("DcmItem: Parse error in sequence item, found (%04x,%04x) instead of item delimiter (fffe,e00d)",
+               tag >> 16, tag & 0xFFFF)
+    raise MalformedDataset(ITEM_DELIM_MISSING)
+
+
 def _nonstandard_vr(vrb: bytes, tag: int) -> None:
     shown = "".join(chr(b) if 0x20 < b < 0x7F else " " for b in vrb)
     _LOG.warning(
@@ -284,7 +298,7 @@ class _Parser(HeaderReader):
                 if group == 0xFFFE:
                     if tag == ITEM_DELIM and (in_item or top):
                         return self._done(out), pos + 8 if in_item else end
-                    raise MalformedDataset(INVALID_TAG if tag == ITEM else ITEM_DELIM_MISSING)
+                    _bad_item_tag(tag)
                 vr = vrb.decode("latin-1")
                 if vr in LONG_VRS:
                     if end - pos < 12:
@@ -306,7 +320,7 @@ class _Parser(HeaderReader):
                 if group == 0xFFFE:
                     if tag == ITEM_DELIM and (in_item or top):
                         return self._done(out), pos if in_item else end
-                    raise MalformedDataset(INVALID_TAG if tag == ITEM else ITEM_DELIM_MISSING)
+                    _bad_item_tag(tag)
                 if group & 1 and elem >= 0x1000:
                     vr = _private_vr(tag, out)
                 else:
@@ -325,14 +339,16 @@ class _Parser(HeaderReader):
                         _LOG.warning(
                             "Found element (%04x,%04x) with VR UN and undefined length, reading a sequence "
                             "with transfer syntax LittleEndianImplicit (CP-246)", group, elem)
-                    items, pos = self.sequence(pos, end, UNDEFINED, vr == "UN" and explicit)
+                    items, pos = self.sequence(pos, end, UNDEFINED, vr == "UN" and explicit, tag)
                     out.append(Element(tag, "SQ", items))
                 continue
             stop = pos + length
             if stop > end:
+                _LOG.error("DcmElement: %s (%04x,%04x) larger (%d) than remaining bytes (%d) in file, "
+                           "premature end of stream", _name(tag), group, elem, length, end - pos)
                 raise MalformedDataset(INVALID_STREAM)
             if vr == "SQ":
-                items, _ = self.sequence(pos, stop, length, False)
+                items, _ = self.sequence(pos, stop, length, False, tag)
                 out.append(Element(tag, "SQ", items))
             else:
                 out.append(Element(tag, vr, buf[pos:stop], False, not self.little, start if raw_ok else -1, stop))
@@ -346,7 +362,7 @@ class _Parser(HeaderReader):
             _resolve_ambiguous(out)
         return out
 
-    def sequence(self, pos: int, end: int, length: int, implicit_un: bool) -> tuple[list, int]:
+    def sequence(self, pos: int, end: int, length: int, implicit_un: bool, seq_tag: int) -> tuple[list, int]:
         sub = _Parser(self.buf, False, True, False) if implicit_un else self
         items: list[list[Element]] = []
         stop = end if length == UNDEFINED else pos + length
@@ -359,6 +375,8 @@ class _Parser(HeaderReader):
             if tag == SEQ_DELIM:
                 return items, pos
             if tag != ITEM:
+                _LOG.error("DcmSequenceOfItems: Parse error in sequence (%04x,%04x), found (%04x,%04x) instead of "
+                           "sequence delimiter (fffe,e0dd)", seq_tag >> 16, seq_tag & 0xFFFF, group, elem)
                 raise MalformedDataset(SEQ_DELIM_MISSING)
             if ilen == UNDEFINED:
                 elems, pos = sub.elements(pos, stop, True)
@@ -369,6 +387,8 @@ class _Parser(HeaderReader):
                 pos += ilen
             items.append(elems)
         if length == UNDEFINED:
+            _LOG.warning("DcmSequenceOfItems: Reached end of stream before the end of sequence %s (%04x,%04x)",
+                         _name(seq_tag), seq_tag >> 16, seq_tag & 0xFFFF)
             raise MalformedDataset(SEQ_DELIM_MISSING)
         return items, pos
 
