@@ -59,6 +59,7 @@ STANDARD_VRS = frozenset(
     "AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN "
     "UR US UT UV".split()
 )
+_VR_NAMES = {vr.encode(): vr for vr in STANDARD_VRS}
 #: VRs DCMTK writes as OB after ``-u`` (dcmDisableGenerationOfNewVRs)
 NEW_VRS = frozenset({"UN", "UT", "UC", "UR", "OD", "OF", "OL", "OV", "SV", "UV"})
 
@@ -299,7 +300,7 @@ class _Parser(HeaderReader):
                     if tag == ITEM_DELIM and (in_item or top):
                         return self._done(out), pos + 8 if in_item else end
                     _bad_item_tag(tag)
-                vr = vrb.decode("latin-1")
+                vr = _VR_NAMES.get(vrb) or vrb.decode("latin-1")
                 if vr in LONG_VRS:
                     if end - pos < 12:
                         raise MalformedDataset(PREMATURE_END)

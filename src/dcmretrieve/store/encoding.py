@@ -191,7 +191,18 @@ class Writer:
         glmode = self.opts.group_length
         padding = self.opts.padding is not None
         out: list[Element] = []
+        recalc = glmode == "group-length-recalc"
+        keep_padding = self.opts.keep_padding
+        has_gl = False
         for el in elems:
+            tag = el.tag
+            if not tag & 0xFFFF:
+                has_gl = True
+            if type(el.value) is not list:  # noqa: E721 - the common case, kept cheap
+                if (tag == PADDING and not keep_padding) or (not recalc and not tag & 0xFFFF):
+                    continue
+                out.append(el)
+                continue
             if el.is_sequence:
                 seq_base = instance_len + self.header_len(el)
                 el = Element(
@@ -205,7 +216,7 @@ class Writer:
                     el.tag == PADDING and not self.opts.keep_padding):
                 continue
             out.append(el)
-        if glmode in ("group-length-recalc", "group-length-create"):
+        if glmode == "group-length-create" or (recalc and has_gl):
             result: list[Element] = []
             i = 0
             while i < len(out):
@@ -328,6 +339,11 @@ def _pad(text: str, pad: bytes) -> bytes:
     return raw + pad if len(raw) % 2 else raw
 
 
+_PREAMBLE = bytes(128) + b"DICM"
+_META_VERSION = _meta_element(0x00020001, "OB", b"\x00\x01")
+_META_IMPLEMENTATION = _meta_element(0x00020012, "UI", _pad(IMPLEMENTATION_CLASS_UID, b"\0"))
+
+
 def meta_header(
     sop_class: str,
     sop_instance: str,
@@ -341,16 +357,16 @@ def meta_header(
     Application Entity Title only when ``source_ae`` is given (``+B``)."""
     body = b"".join(
         [
-            _meta_element(0x00020001, "OB", b"\x00\x01"),
+            _META_VERSION,
             _meta_element(0x00020002, "UI", _pad(sop_class, b"\0")),
             _meta_element(0x00020003, "UI", _pad(sop_instance, b"\0")),
             _meta_element(0x00020010, "UI", _pad(ts_uid, b"\0")),
-            _meta_element(0x00020012, "UI", _pad(IMPLEMENTATION_CLASS_UID, b"\0")),
+            _META_IMPLEMENTATION,
             _meta_element(0x00020013, "SH", _pad(version_name, b" ")),
         ]
         + ([_meta_element(0x00020016, "AE", _pad(source_ae, b" "))] if source_ae is not None else [])
     )
-    return bytes(128) + b"DICM" + _meta_element(0x00020000, "UL", struct.pack("<I", len(body))) + body
+    return _PREAMBLE + struct.pack("<HH2sHI", 0x0002, 0x0000, b"UL", 4, len(body)) + body
 
 
 def encode(
