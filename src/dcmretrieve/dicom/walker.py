@@ -273,10 +273,35 @@ def _nonstandard_vr(vrb: bytes, tag: int) -> None:
         "assuming 2 byte length field", shown, vrb[0], vrb[1], tag >> 16, tag & 0xFFFF)
 
 
+#: VR of a run: consecutive ordinary elements of one group (defined length,
+#: no sequence, nothing a reader or writer looks at), kept as one slice;
+#: ``expand_runs`` turns it into its elements when they must be re-encoded
+RUN = ""
+
+
+def expand_runs(elems: list[Element], source: TSInfo) -> list[Element]:
+    """``elems`` with every run replaced by its elements (walked again)."""
+    if not any(el.vr is RUN for el in elems):
+        return elems
+    out: list[Element] = []
+    for el in elems:
+        if el.vr is RUN:
+            value = memoryview(el.value)
+            part, _ = _Parser(value, source.explicit, source.little, False).elements(0, len(value), False)
+            out.extend(part)
+        else:
+            out.append(el)
+    if not source.explicit:
+        _resolve_ambiguous(out)
+    return out
+
+
 class _Parser(HeaderReader):
     """Builds the element tree (see module docstring for the rules)."""
 
     def __init__(self, buf: memoryview, explicit: bool, little: bool, copyable: bool = True) -> None:
+        """``copyable``: elements may be copied from ``buf`` unchanged (and so
+        be kept as runs)."""
         super().__init__(buf, explicit, little)
         self.copyable = copyable
 
@@ -351,6 +376,13 @@ class _Parser(HeaderReader):
             if vr == "SQ":
                 items, _ = self.sequence(pos, stop, length, False, tag)
                 out.append(Element(tag, "SQ", items))
+            elif (raw_ok and elem and group < 0xFFFC and tag != SOP_CLASS_UID and tag != SOP_INSTANCE_UID
+                  and (explicit or not (group & 1 or tag in _xs_tags or tag == 0x00280103))):
+                last = out[-1] if out else None
+                if last is not None and last.vr is RUN and last.end == start and last.tag >> 16 == group:
+                    last.end = stop
+                else:
+                    out.append(Element(tag, RUN, b"", False, False, start, stop))
             else:
                 out.append(Element(tag, vr, buf[pos:stop], False, not self.little, start if raw_ok else -1, stop))
             pos = stop
@@ -359,6 +391,10 @@ class _Parser(HeaderReader):
         return self._done(out), pos
 
     def _done(self, out: list[Element]) -> list[Element]:
+        buf = self.buf
+        for el in out:
+            if el.vr is RUN:
+                el.value = buf[el.start:el.end]
         if not self.explicit:
             _resolve_ambiguous(out)
         return out

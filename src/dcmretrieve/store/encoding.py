@@ -140,8 +140,8 @@ class Writer:
     ``start``/``end`` range are copied from it (consecutive ones as one
     slice) when the target encoding is the same."""
 
-    def __init__(self, info: TSInfo, opts: WriteOptions,
-                 source: tuple[memoryview, TSInfo] | None = None) -> None:
+    def __init__(self, info: TSInfo, opts: WriteOptions, source_info: TSInfo | None = None,
+                 source: memoryview | None = None) -> None:
         self.explicit = info.explicit
         self.little = info.little
         self.opts = opts
@@ -152,9 +152,13 @@ class Writer:
         self.pack_u32 = struct.Struct(e + "I").pack
         self.explicit_len = opts.length_explicit
         self.src: memoryview | None = None
-        if source is not None and source[1].explicit == info.explicit and source[1].little == info.little:
-            self.src = source[0]
         self.new_vr_ok = opts.enable_new_vr
+        self.source_info = source_info or info
+        same = self.source_info.explicit == info.explicit and self.source_info.little == info.little
+        if source is not None and same:
+            self.src = source
+        # runs (walker.RUN) are copied as they are, or walked into elements
+        self.expand = self.src is None or not self.new_vr_ok
 
     # -- preparation: group lengths and padding (DcmItem::computeGroupLengthAndPadding)
     def out_vr(self, el: Element) -> str:
@@ -164,6 +168,8 @@ class Writer:
         return vr
 
     def header_len(self, el: Element) -> int:
+        if el.vr is walker.RUN:
+            return 0
         if not self.explicit:
             return 8
         return 12 if self.out_vr(el) in LONG_VRS else 8
@@ -190,6 +196,8 @@ class Writer:
         """Return a new element list with group lengths/padding applied."""
         glmode = self.opts.group_length
         padding = self.opts.padding is not None
+        if self.expand:
+            elems = walker.expand_runs(elems, self.source_info)
         out: list[Element] = []
         recalc = glmode == "group-length-recalc"
         keep_padding = self.opts.keep_padding
@@ -394,8 +402,7 @@ def encode(
         # DCMTK's movescu registers no codecs: no conversion from/to compressed
         raise EncodingError("cannot change representation")
     sop_class, sop_instance = find_uids(elems)
-    buf = getattr(elems, "buf", None)
-    writer = Writer(dst, opts, (buf, src) if buf is not None else None)
+    writer = Writer(dst, opts, src, getattr(elems, "buf", None))
     meta = b""
     if opts.write_file:
         meta_class, meta_instance = meta_uids or (sop_class or "", sop_instance or "")
