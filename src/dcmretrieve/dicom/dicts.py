@@ -549,7 +549,7 @@ def load_data_dictionaries() -> bool:
     openable file.  Messages go to the ``dcmtk.dcmdata`` logger exactly as
     DCMTK writes them.
     """
-    global _dictionary, _loaded
+    global _dictionary, _loaded, generation
     if _dictionary is not None:
         return _loaded
     paths = dictionary_paths()
@@ -575,6 +575,7 @@ def load_data_dictionaries() -> bool:
     _dictionary = dictionary
     _loaded = loaded
     _register_with_pydicom(dictionary)
+    generation += 1
     return _loaded
 
 
@@ -629,10 +630,16 @@ def get_dictionary() -> DataDictionary:
 _pydicom_changes: list[tuple[dict, object, object]] = []
 
 
+#: bumped whenever the dictionary (and pydicom's view of it) changes, so
+#: caches of dictionary lookups (``walker``) know to start again
+generation = 0
+
+
 def reset_for_tests() -> None:
     """Forget the loaded dictionary and undo its pydicom registrations
     (tests change DCMDICTPATH within one process; a program never does)."""
-    global _dictionary, _loaded
+    global _dictionary, _loaded, generation
+    generation += 1
     _dictionary = None
     _loaded = False
     while _pydicom_changes:

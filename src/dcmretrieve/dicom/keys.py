@@ -27,7 +27,7 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import dicts
+from . import dicts, uids
 from .cscan import scan_c_int
 from ..errors import CommandLineError
 
@@ -362,7 +362,7 @@ def mark_in_memory(ds: "Dataset") -> None:
     dump, whatever context it is sent on; one read from a query file keeps
     the file's transfer syntax (set by ``query.load_query_file``)."""
     if not getattr(ds, "dcmtk_transfer_syntax", None):
-        ds.dcmtk_transfer_syntax = "1.2.840.10008.1.2.1"
+        ds.dcmtk_transfer_syntax = uids.EXPLICIT_LE
 
 
 def _parse_move_key(key: str) -> "DataElement":

@@ -20,7 +20,7 @@ import os
 import struct
 from typing import TYPE_CHECKING
 
-from . import dicts
+from . import dicts, uids, walker
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom.dataset import Dataset
@@ -36,18 +36,14 @@ _CODES = {END_OF_STREAM: "0001:0005", PREMATURE_END: "0001:000a", INVALID_STREAM
 #: read on demand, which changes the diagnostics for a truncated file.
 MAX_READ_LENGTH = 4096
 
-IMPLICIT_LITTLE = "1.2.840.10008.1.2"
-EXPLICIT_LITTLE = "1.2.840.10008.1.2.1"
-DEFLATED = "1.2.840.10008.1.2.1.99"
-EXPLICIT_BIG = "1.2.840.10008.1.2.2"
+IMPLICIT_LITTLE = uids.IMPLICIT_LE
+EXPLICIT_LITTLE = uids.EXPLICIT_LE
+DEFLATED = uids.DEFLATED_LE
+EXPLICIT_BIG = uids.EXPLICIT_BE
 
-#: VRs with a 2-byte reserved field and a 4-byte length in explicit VR.
-_LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
-_STANDARD_VRS = frozenset(
-    "AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN "
-    "UR US UT UV".split()
-)
-_UNDEFINED = 0xFFFFFFFF
+_LONG_VRS = walker.LONG_VRS
+_STANDARD_VRS = walker.STANDARD_VRS
+_UNDEFINED = walker.UNDEFINED
 
 
 class QueryFileError(Exception):
@@ -219,33 +215,18 @@ def _check_value(tag: int, length: int, remaining: int, first: bool) -> None:
     raise QueryFileError(INVALID_STREAM)
 
 
-class _Walker:
+class _Walker(walker.HeaderReader):
     """Structural check of an encoded data set (lengths within the data,
-    items and delimiters well formed), with DCMTK's parser diagnostics."""
+    items and delimiters well formed), with DCMTK's parser diagnostics for
+    files; element headers are decoded by the one walker's ``HeaderReader``."""
 
     def __init__(self, data: bytes, implicit: bool, little: bool) -> None:
+        super().__init__(data, not implicit, little)
         self.data = data
-        self.implicit = implicit
-        self.endian = "<" if little else ">"
         self.duplicates: list[tuple[int, int]] = []
 
-    def header(self, pos: int, end: int) -> tuple[int, str | None, int, int]:
-        """(tag, VR or None, length, header size) of the element at *pos*."""
-        if end - pos < 8:
-            raise QueryFileError(PREMATURE_END)
-        group, element = struct.unpack_from(self.endian + "HH", self.data, pos)
-        tag = (group << 16) | element
-        if self.implicit or group == 0xFFFE:
-            length = struct.unpack_from(self.endian + "L", self.data, pos + 4)[0]
-            return tag, None, length, 8
-        vr = self.data[pos + 4 : pos + 6].decode("latin-1")
-        if vr in _LONG_VRS:
-            if end - pos < 12:
-                raise QueryFileError(PREMATURE_END)
-            length = struct.unpack_from(self.endian + "L", self.data, pos + 8)[0]
-            return tag, vr, length, 12
-        length = struct.unpack_from(self.endian + "H", self.data, pos + 6)[0]
-        return tag, vr, length, 8
+    def short(self) -> None:
+        raise QueryFileError(PREMATURE_END)
 
     def walk_items(self, pos: int, end: int, top: bool = False, delimited: bool = False) -> int:
         """Walk elements from *pos*; stop at *end* or an item delimiter.

@@ -147,19 +147,20 @@ from pynetdicom import _config, dsutils, pdu, pdu_items
 
 from .. import oflog
 from ..dicom import sopclasses
+from ..dicom.uids import (  # noqa: F401 - re-exported (A.EXPLICIT_LE ...)
+    DEFLATED_LE,
+    EXPLICIT_BE,
+    EXPLICIT_LE,
+    IMPLEMENTATION_CLASS_UID,
+    IMPLEMENTATION_VERSION_NAME,
+    IMPLICIT_LE,
+    UNCOMPRESSED,
+)
 
 # ---------------------------------------------------------------------------
 # constants
 
-IMPLEMENTATION_CLASS_UID = "1.2.276.0.7230010.3.0.3.6.7"
-IMPLEMENTATION_VERSION_NAME = "OFFIS_DCMTK_367"
 APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
-
-IMPLICIT_LE = "1.2.840.10008.1.2"
-EXPLICIT_LE = "1.2.840.10008.1.2.1"
-EXPLICIT_BE = "1.2.840.10008.1.2.2"
-DEFLATED_LE = "1.2.840.10008.1.2.1.99"
-UNCOMPRESSED = (EXPLICIT_LE, EXPLICIT_BE, IMPLICIT_LE)
 
 #: +x? option (long name without dashes) -> compressed TS proposed/preferred first
 COMPRESSED_PREFERENCE: dict[str, str] = {

@@ -109,7 +109,7 @@ class StoreContext:
         def encoder(data: bytes, info: pipeline.ObjectInfo) -> list:
             # DcmFileFormat::saveFile with the +F/+t/+e/+g/+p/+u options; the
             # data set's UIDs are kept for the consistency check
-            chunks, sop_class, sop_instance = encoding.encode(data, info.transfer_syntax, opts)
+            chunks, sop_class, sop_instance = encoding.encode(data, info.transfer_syntax, opts, info.elements)
             info.uids = (sop_class, sop_instance)  # type: ignore[attr-defined]
             return chunks
 

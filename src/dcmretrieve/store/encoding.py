@@ -1,44 +1,53 @@
-"""movescu's output encodings: a received data set (raw bytes) → file bytes.
+"""Data set encodings: a walked data set → the bytes of the file DCMTK writes.
 
-DCMTK's movescu parses every received object into memory and writes it again
-with ``DcmFileFormat::saveFile(xfer, +e/-e, +g?, +p?, +F/-F)``.  Decoding the
-object with pydicom would be slow (speed budget: 3x DCMTK) and would not give
+DCMTK parses every received object into memory and writes it again with
+``DcmFileFormat::saveFile``: getscu with undefined-length sequences and
+recalculated group lengths, movescu with its options ``+F/-F +t? +u/-u +g?
++e/-e +p/-p +cl``.  Decoding with pydicom would be slow and would not give
 DCMTK's encoding rules (pydicom cannot write explicit-length sequences, for
-one), so this module has its own small element-level codec:
+one), so the tree of ``dicom.walker`` (one walk per object, values are
+views into the received buffer) is written by ``Writer`` here:
 
-* ``parse()`` splits the received bytes into elements, sequences, items and
-  encapsulated fragments *without decoding values* (values stay memoryviews
-  into the received buffer, so a 0.5 MB pixel data element is never copied
-  until it is written);
-* ``Writer`` re-emits that tree in the target transfer syntax with DCMTK's
-  sequence/item length rules (``+e`` explicit, ``-e`` undefined), group
-  lengths (``+g=`` recalc, ``+g`` create, ``-g`` remove), trailing padding
-  (``+p f i``), ``-u`` (new VRs written as OB) and byte swapping for Big
-  Endian;
-* ``encode()`` adds the meta header DCMTK creates for ``+F`` and deflates for
-  ``+td`` / a deflated arrival with ``+t=``.
-
-For the default options the output equals "meta + received bytes" whenever the
-received data set has no undefined-length sequences/items, no stale group
-lengths and no padding, which is the common case; the writer yields the
-original memoryviews so no value is copied.
+* sequence/item lengths: ``+e`` explicit, ``-e`` undefined; group lengths
+  (``+g=`` recalc, ``+g`` create, ``-g`` remove); trailing padding
+  (``+p f i``; movescu drops existing padding, getscu keeps it); ``-u`` (new
+  VRs written as OB); byte swapping for Big Endian;
+* runs of elements that are written unchanged (same encoding, VR kept) are
+  emitted as one slice of the received buffer each, so an ordinary object
+  becomes a handful of slices and no value is copied;
+* ``encode()`` adds the meta header (``meta_header``, the one meta-header
+  writer of both tools, also used for ``+B``) and deflates for ``+td`` / a
+  deflated arrival.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-IMPLICIT_LE = "1.2.840.10008.1.2"
-EXPLICIT_LE = "1.2.840.10008.1.2.1"
-DEFLATED_LE = "1.2.840.10008.1.2.1.99"
-EXPLICIT_BE = "1.2.840.10008.1.2.2"
+from ..dicom import walker
+from ..dicom.uids import (
+    BIT_PRESERVING_VERSION_NAME,
+    DEFLATED_LE,
+    EXPLICIT_BE,
+    EXPLICIT_LE,
+    IMPLEMENTATION_CLASS_UID,
+    IMPLEMENTATION_VERSION_NAME,
+    IMPLICIT_LE,
+)
+from ..dicom.walker import (  # noqa: F401 - re-exported for movescu and the tests
+    LONG_VRS,
+    NEW_VRS,
+    PADDING,
+    UNDEFINED,
+    Element,
+    TSInfo,
+    ts_info,
+)
 
-IMPLEMENTATION_CLASS_UID = "1.2.276.0.7230010.3.0.3.6.7"
-IMPLEMENTATION_VERSION_NAME = "OFFIS_DCMTK_367"
-BIT_PRESERVING_VERSION_NAME = "OFFIS_DCMBP_367"
+__all__ = ["BIT_PRESERVING_VERSION_NAME", "DEFLATED_LE", "EXPLICIT_BE", "EXPLICIT_LE", "IMPLICIT_LE",
+           "IMPLEMENTATION_VERSION_NAME"]
 
 #: ``+t?`` option value → transfer syntax UID (``None`` = same as received).
 WRITE_XFER: dict[str, str | None] = {
@@ -49,25 +58,12 @@ WRITE_XFER: dict[str, str | None] = {
     "write-xfer-deflated": DEFLATED_LE,
 }
 
-#: explicit VRs with a 2-byte reserved field and a 4-byte length
-LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
-#: VRs DCMTK writes as OB after ``-u`` (dcmDisableGenerationOfNewVRs)
-NEW_VRS = frozenset({"UN", "UT", "UC", "UR", "OD", "OF", "OL", "OV", "SV", "UV"})
 #: byte-swap unit per VR (Big Endian conversion)
 SWAP_UNIT: dict[str, int] = {
     "US": 2, "SS": 2, "OW": 2, "AT": 2,
     "UL": 4, "SL": 4, "FL": 4, "OF": 4, "OL": 4,
     "FD": 8, "OD": 8, "SV": 8, "UV": 8, "OV": 8,
 }
-
-UNDEFINED = 0xFFFFFFFF
-ITEM = 0xFFFEE000
-ITEM_DELIM = 0xFFFEE00D
-SEQ_DELIM = 0xFFFEE0DD
-PIXEL_DATA = 0x7FE00010
-PADDING = 0xFFFCFFFC
-SOP_CLASS_UID = 0x00080016
-SOP_INSTANCE_UID = 0x00080018
 
 
 class EncodingError(ValueError):
@@ -79,415 +75,21 @@ class EncodingError(ValueError):
     the program."""
 
 
-@dataclass(slots=True)
-class Element:
-    """One data element: ``value`` is raw bytes, a list of items (SQ) or a
-    list of fragments (encapsulated pixel data)."""
-
-    tag: int
-    vr: str
-    value: memoryview | bytes | list
-    encapsulated: bool = False
-    swapped: bool = False  # value bytes are in Big Endian order
-
-    @property
-    def is_sequence(self) -> bool:
-        return isinstance(self.value, list) and not self.encapsulated
-
-
-@dataclass(frozen=True, slots=True)
-class TSInfo:
-    explicit: bool
-    little: bool
-    deflated: bool = False
-    encapsulated: bool = False
-
-
-def ts_info(ts_uid: str) -> TSInfo:
-    """Encoding rules of a transfer syntax; unknown/compressed ones are
-    Explicit VR Little Endian with encapsulated pixel data."""
-    if ts_uid == IMPLICIT_LE:
-        return TSInfo(False, True)
-    if ts_uid == EXPLICIT_LE:
-        return TSInfo(True, True)
-    if ts_uid == EXPLICIT_BE:
-        return TSInfo(True, False)
-    if ts_uid == DEFLATED_LE:
-        return TSInfo(True, True, deflated=True)
-    return TSInfo(True, True, encapsulated=True)
-
-
-# ---------------------------------------------------------------- parsing ---
-
-_dictionary_vr_cache: dict[int, str] = {}
-
-
-def _implicit_vr(tag: int) -> str:
-    """VR of a tag read in Implicit VR (DCMTK's dictionary; pydicom's here)."""
-    vr = _dictionary_vr_cache.get(tag)
-    if vr is not None:
-        return vr
-    group, elem = tag >> 16, tag & 0xFFFF
-    if elem == 0:
-        vr = "UL"
-    elif group & 1:
-        vr = "LO" if 0x10 <= elem <= 0xFF else "UN"
-    else:
-        try:
-            from pydicom.datadict import dictionary_VR
-
-            vr = dictionary_VR(tag)
-        except KeyError:
-            vr = "UN"
-        if vr == "US or SS":
-            _XS_TAGS.add(tag)
-        if " or " in vr:
-            vr = {"OB or OW": "OW", "US or SS": "US", "US or OW": "US", "US or SS or OW": "US"}.get(vr, vr[:2])
-    _dictionary_vr_cache[tag] = vr
-    return vr
-
-
-#: tags whose dictionary VR is "US or SS": DCMTK reads them as SS when the
-#: data set's Pixel Representation is 1
-_XS_TAGS: set[int] = set()
-
-
-def _resolve_ambiguous(elems: list[Element]) -> None:
-    """Implicit VR: apply DCMTK's Pixel Representation rule to US/SS tags."""
-    signed = False
-    for el in elems:
-        if el.tag == 0x00280103 and not isinstance(el.value, list) and len(el.value) >= 2:
-            signed = bytes(el.value[:2]) in (b"\x01\x00", b"\x00\x01")
-            break
-    if not signed:
-        return
-    for el in elems:
-        if el.vr == "US" and el.tag in _XS_TAGS:
-            el.vr = "SS"
-
-
-def _private_vr(tag: int, elems: list[Element]) -> str:
-    """VR of a private element read in Implicit VR: the private dictionary
-    entry for its creator (DCMTK's private.dic; pydicom's here), else UN."""
-    group, elem = tag >> 16, tag & 0xFFFF
-    creator_tag = (group << 16) | (elem >> 8)
-    creator = None
-    for el in elems:
-        if el.tag == creator_tag and not isinstance(el.value, list):
-            creator = bytes(el.value).decode("latin-1").strip(" \0")
-            break
-    if not creator:
-        return "UN"
+def parse(data: bytes | memoryview, ts_uid: str) -> walker.Dataset:
+    """``walker.parse``, with a malformed data set reported as ``EncodingError``."""
     try:
-        from pydicom.datadict import private_dictionary_VR
-
-        vr = private_dictionary_VR(tag, creator)
-    except KeyError:
-        return "UN"
-    if " or " in vr:
-        vr = vr[:2]
-    return vr if len(vr) == 2 else "UN"
-
-
-class _Parser:
-    def __init__(self, buf: memoryview, explicit: bool, little: bool) -> None:
-        self.buf = buf
-        self.explicit = explicit
-        self.little = little
-        e = "<" if little else ">"
-        self.u16 = struct.Struct(e + "H").unpack_from
-        self.u32 = struct.Struct(e + "I").unpack_from
-        self.tag_len = struct.Struct(e + "HHI").unpack_from
-        self.tag_vr = struct.Struct(e + "HH2s").unpack_from
-
-    def elements(self, pos: int, end: int, in_item: bool) -> tuple[list[Element], int]:
-        """Parse elements in ``[pos, end)``; with an undefined-length item,
-        stop after its Item Delimitation Item."""
-        out: list[Element] = []
-        buf = self.buf
-        while pos < end:
-            if end - pos < 8:
-                raise EncodingError("premature end of stream")
-            if self.explicit:
-                group, elem, vrb = self.tag_vr(buf, pos)
-                tag = (group << 16) | elem
-                if group == 0xFFFE:
-                    length = self.u32(buf, pos + 4)[0]
-                    if tag == ITEM_DELIM and in_item:
-                        return out, pos + 8
-                    raise EncodingError("unexpected item tag")
-                vr = vrb.decode("latin-1")
-                if vr in LONG_VRS:
-                    if end - pos < 12:
-                        raise EncodingError("premature end of stream")
-                    length = self.u32(buf, pos + 8)[0]
-                    pos += 12
-                else:
-                    if not vr.isalpha() or not vr.isupper():
-                        raise EncodingError("invalid VR")
-                    length = self.u16(buf, pos + 6)[0]
-                    pos += 8
-            else:
-                group, elem, length = self.tag_len(buf, pos)
-                tag = (group << 16) | elem
-                pos += 8
-                if group == 0xFFFE:
-                    if tag == ITEM_DELIM and in_item:
-                        _resolve_ambiguous(out)
-                        return out, pos
-                    raise EncodingError("unexpected item tag")
-                if group & 1 and elem >= 0x1000:
-                    vr = _private_vr(tag, out)
-                else:
-                    vr = _implicit_vr(tag)
-            if length == UNDEFINED:
-                if tag == PIXEL_DATA or (vr in ("OB", "OW") and self.explicit):
-                    frags, pos = self.fragments(pos, end)
-                    out.append(Element(tag, vr, frags, encapsulated=True))
-                else:
-                    # SQ, or UN/implicit data of undefined length: a sequence
-                    items, pos = self.sequence(pos, end, UNDEFINED, vr == "UN")
-                    out.append(Element(tag, "SQ", items))
-                continue
-            if pos + length > end:
-                raise EncodingError("premature end of stream")
-            if vr == "SQ":
-                items, _ = self.sequence(pos, pos + length, length, False)
-                out.append(Element(tag, "SQ", items))
-            else:
-                out.append(Element(tag, vr, buf[pos : pos + length], swapped=not self.little))
-            pos += length
-        if in_item:
-            raise EncodingError("premature end of stream")
-        if not self.explicit:
-            _resolve_ambiguous(out)
-        return out, pos
-
-    def sequence(self, pos: int, end: int, length: int, implicit_un: bool) -> tuple[list, int]:
-        sub = self
-        if implicit_un:
-            sub = _Parser(self.buf, False, True)
-        items: list[list[Element]] = []
-        stop = end if length == UNDEFINED else pos + length
-        while pos < stop:
-            if stop - pos < 8:
-                raise EncodingError("premature end of stream")
-            group, elem, ilen = sub.tag_len(self.buf, pos)
-            tag = (group << 16) | elem
-            pos += 8
-            if tag == SEQ_DELIM:
-                return items, pos
-            if tag != ITEM:
-                raise EncodingError("item tag expected")
-            if ilen == UNDEFINED:
-                elems, pos = sub.elements(pos, stop, True)
-            else:
-                if pos + ilen > stop:
-                    raise EncodingError("premature end of stream")
-                elems, _ = sub.elements(pos, pos + ilen, False)
-                pos += ilen
-            items.append(elems)
-        if length == UNDEFINED:
-            raise EncodingError("premature end of stream")
-        return items, pos
-
-    def fragments(self, pos: int, end: int) -> tuple[list, int]:
-        frags: list[memoryview] = []
-        while pos + 8 <= end:
-            group, elem, flen = self.tag_len(self.buf, pos)
-            tag = (group << 16) | elem
-            pos += 8
-            if tag == SEQ_DELIM:
-                return frags, pos
-            if tag != ITEM or flen == UNDEFINED or pos + flen > end:
-                raise EncodingError("bad pixel data fragment")
-            frags.append(self.buf[pos : pos + flen])
-            pos += flen
-        raise EncodingError("premature end of stream")
-
-
-def parse(data: bytes | memoryview, ts_uid: str) -> list[Element]:
-    """Parse a received data set (as it arrived in ``ts_uid``)."""
-    info = ts_info(ts_uid)
-    buf = memoryview(data)
-    if info.deflated:
-        try:
-            buf = memoryview(zlib.decompress(bytes(buf), -15))
-        except zlib.error as exc:
-            raise EncodingError(str(exc)) from exc
-    elems, _ = _Parser(buf, info.explicit, info.little).elements(0, len(buf), False)
-    return elems
+        return walker.parse(data, ts_uid)
+    except walker.MalformedDataset as exc:
+        raise EncodingError(exc.reason) from None
 
 
 def find_uids(elems: list[Element], strip_one_space: bool = False) -> tuple[str | None, str | None]:
-    """SOP Class / Instance UID of a parsed data set (``None`` if absent or
-    empty), as DU_findSOPClassAndInstanceInDataSet reads them (trailing NULs
-    removed; with ``-up`` one trailing space removed too)."""
-
-    def value(tag: int) -> str | None:
-        for el in elems:
-            if el.tag == tag and not isinstance(el.value, list):
-                text = bytes(el.value).decode("latin-1").rstrip("\0")
-                if strip_one_space and text.endswith(" "):
-                    text = text[:-1]
-                return text or None
-            if el.tag > tag:
-                break
-        return None
-
-    return value(SOP_CLASS_UID), value(SOP_INSTANCE_UID)
-
-
-_LE_TAG_VR = struct.Struct("<HH2sH")
-_LE_U32 = struct.Struct("<I")
-_LE_TAG_LEN = struct.Struct("<HHI")
-
-
-class _NotSimple(Exception):
-    """The data set needs the full codec (group lengths, padding, -u, odd data)."""
-
-
-def fast_rewrite(
-    data: bytes | memoryview, ts_uid: str, new_vr_ok: bool
-) -> tuple[list | None, str | None, str | None]:
-    """DCMTK's default rewrite (+e, +g=, -p; +u, or -u without new VRs) of an
-    Explicit VR Little Endian data set, done on the raw bytes.
-
-    Runs of ordinary elements are copied as slices of the received buffer;
-    only sequences are re-framed: undefined-length sequences and items get
-    explicit lengths (delimiters dropped), a final (FFFC,FFFC) padding
-    element is cut off.  Returns ``(chunks, raw SOP Class UID, raw SOP
-    Instance UID)`` (UIDs with trailing NULs removed, None if absent/empty),
-    or ``(None, None, None)`` when the data set contains anything the full
-    codec must handle (group lengths, other padding, new VRs with ``-u``,
-    undefined-length UN ...).
-
-    Why: parsing and re-emitting every element costs milliseconds per object
-    in Python; this walk reads only tags and lengths, which keeps the
-    per-object overhead of thousands of small objects within the speed budget.
-    """
-    if ts_uid != EXPLICIT_LE:
-        return None, None, None
-    buf = memoryview(data)
-    uids: dict[int, str] = {}
-
-    def walk(pos: int, end: int, top: bool, in_item: bool) -> tuple[list, int, int]:
-        """Rewrite elements in [pos, end); returns (chunks, new length, end pos)."""
-        chunks: list = []
-        total = 0
-        run = pos
-        while pos < end:
-            if end - pos < 8:
-                raise _NotSimple
-            group, elem, vrb, short_len = _LE_TAG_VR.unpack_from(buf, pos)
-            if group == 0xFFFE:
-                if in_item and elem == 0xE00D:
-                    if pos > run:
-                        chunks.append(buf[run:pos])
-                        total += pos - run
-                    return chunks, total, pos + 8
-                raise _NotSimple
-            if top and group == 0xFFFC and elem == 0xFFFC and vrb == b"OB" and end - pos >= 12:
-                (length,) = _LE_U32.unpack_from(buf, pos + 8)
-                if pos + 12 + length != end:
-                    raise _NotSimple
-                break  # a final Data Set Trailing Padding element is dropped by -p
-            if elem == 0 or group == 0xFFFC:
-                raise _NotSimple
-            vr = vrb.decode("latin-1")
-            if vr in LONG_VRS:
-                if end - pos < 12:
-                    raise _NotSimple
-                (length,) = _LE_U32.unpack_from(buf, pos + 8)
-                if not new_vr_ok and vr in NEW_VRS:
-                    raise _NotSimple
-                if vr == "SQ":
-                    if pos > run:
-                        chunks.append(buf[run:pos])
-                        total += pos - run
-                    items, seq_len, pos = sequence(pos + 12, end, length)
-                    chunks.append(struct.pack("<HH2sHI", group, elem, b"SQ", 0, seq_len))
-                    chunks.extend(items)
-                    total += 12 + seq_len
-                    run = pos
-                    continue
-                pos += 12
-                if length == UNDEFINED:
-                    if (group << 16) | elem != PIXEL_DATA:
-                        raise _NotSimple
-                    while True:  # encapsulated pixel data: written as received
-                        if pos + 8 > end:
-                            raise _NotSimple
-                        g, e, flen = _LE_TAG_LEN.unpack_from(buf, pos)
-                        pos += 8
-                        if g == 0xFFFE and e == 0xE0DD:
-                            break
-                        if g != 0xFFFE or e != 0xE000 or flen == UNDEFINED or pos + flen > end:
-                            raise _NotSimple
-                        pos += flen
-                    continue
-            else:
-                if not (vrb[0:1].isalpha() and vrb[1:2].isalpha()):
-                    raise _NotSimple
-                length = short_len
-                pos += 8
-                if top and group == 0x0008 and elem in (0x0016, 0x0018) and pos + length <= end:
-                    uids[elem] = bytes(buf[pos : pos + length]).decode("latin-1").rstrip("\0")
-            if pos + length > end:
-                raise _NotSimple
-            pos += length
-        if in_item:
-            raise _NotSimple
-        if pos > run:
-            chunks.append(buf[run:pos])
-            total += pos - run
-        return chunks, total, end
-
-    def sequence(pos: int, end: int, length: int) -> tuple[list, int, int]:
-        stop = end if length == UNDEFINED else pos + length
-        if stop > end:
-            raise _NotSimple
-        chunks: list = []
-        total = 0
-        while pos < stop:
-            if pos + 8 > stop:
-                raise _NotSimple
-            g, e, ilen = _LE_TAG_LEN.unpack_from(buf, pos)
-            pos += 8
-            if g == 0xFFFE and e == 0xE0DD and length == UNDEFINED:
-                return chunks, total, pos
-            if g != 0xFFFE or e != 0xE000:
-                raise _NotSimple
-            if ilen == UNDEFINED:
-                sub, sub_len, pos = walk(pos, stop, False, True)
-            else:
-                if pos + ilen > stop:
-                    raise _NotSimple
-                sub, sub_len, _ = walk(pos, pos + ilen, False, False)
-                pos += ilen
-            chunks.append(struct.pack("<HHI", 0xFFFE, 0xE000, sub_len))
-            chunks.extend(sub)
-            total += 8 + sub_len
-        if length == UNDEFINED:
-            raise _NotSimple
-        return chunks, total, pos
-
-    try:
-        chunks, _total, _pos = walk(0, len(buf), True, False)
-    except _NotSimple:
-        return None, None, None
-    return chunks, uids.get(0x0016) or None, uids.get(0x0018) or None
-
-
-def _fast_path(opts: WriteOptions, ts_uid: str) -> bool:
-    """Options under which a canonical data set is written unchanged."""
-    return (
-        (opts.write_xfer is None or opts.write_xfer == ts_uid)
-        and ts_uid == EXPLICIT_LE
-        and opts.length_explicit
-        and opts.group_length == "group-length-recalc"
-        and opts.padding is None
-    )
+    """SOP Class / Instance UID as movescu's DU_findSOPClassAndInstanceInDataSet
+    reads them (trailing NULs removed; with ``-up`` one trailing space too)."""
+    uids = walker.find_uids(elems)
+    if strip_one_space:
+        return strip_uid_padding(uids[0]), strip_uid_padding(uids[1])
+    return uids
 
 
 def strip_uid_padding(uid: str | None) -> str | None:
@@ -511,6 +113,7 @@ class WriteOptions:
     length_explicit: bool = True  # +e / -e
     padding: tuple[int, int] | None = None  # +p f i
     compression_level: int = 6  # +cl
+    keep_padding: bool = False  # existing (FFFC,FFFC) kept (getscu) or dropped (movescu)
 
     @classmethod
     def from_settings(cls, settings: object) -> WriteOptions:
@@ -525,10 +128,20 @@ class WriteOptions:
         )
 
 
-class Writer:
-    """Emits a parsed element tree in one target encoding, DCMTK style."""
+#: getscu normal mode: DCMTK's saveFile defaults (same transfer syntax,
+#: undefined lengths, existing group lengths recalculated, padding kept)
+GETSCU_OPTIONS = WriteOptions(length_explicit=False, keep_padding=True)
 
-    def __init__(self, info: TSInfo, opts: WriteOptions) -> None:
+
+class Writer:
+    """Emits a walked element tree in one target encoding, DCMTK style.
+
+    ``source``: the walked buffer and its encoding; elements with a
+    ``start``/``end`` range are copied from it (consecutive ones as one
+    slice) when the target encoding is the same."""
+
+    def __init__(self, info: TSInfo, opts: WriteOptions, source_info: TSInfo | None = None,
+                 source: memoryview | None = None) -> None:
         self.explicit = info.explicit
         self.little = info.little
         self.opts = opts
@@ -538,6 +151,14 @@ class Writer:
         self.tag_vr32 = struct.Struct(e + "HH2sHI").pack
         self.pack_u32 = struct.Struct(e + "I").pack
         self.explicit_len = opts.length_explicit
+        self.src: memoryview | None = None
+        self.new_vr_ok = opts.enable_new_vr
+        self.source_info = source_info or info
+        same = self.source_info.explicit == info.explicit and self.source_info.little == info.little
+        if source is not None and same:
+            self.src = source
+        # runs (walker.RUN) are copied as they are, or walked into elements
+        self.expand = self.src is None or not self.new_vr_ok
 
     # -- preparation: group lengths and padding (DcmItem::computeGroupLengthAndPadding)
     def out_vr(self, el: Element) -> str:
@@ -547,6 +168,8 @@ class Writer:
         return vr
 
     def header_len(self, el: Element) -> int:
+        if el.vr is walker.RUN:
+            return 0
         if not self.explicit:
             return 8
         return 12 if self.out_vr(el) in LONG_VRS else 8
@@ -573,8 +196,21 @@ class Writer:
         """Return a new element list with group lengths/padding applied."""
         glmode = self.opts.group_length
         padding = self.opts.padding is not None
+        if self.expand:
+            elems = walker.expand_runs(elems, self.source_info)
         out: list[Element] = []
+        recalc = glmode == "group-length-recalc"
+        keep_padding = self.opts.keep_padding
+        has_gl = False
         for el in elems:
+            tag = el.tag
+            if not tag & 0xFFFF:
+                has_gl = True
+            if type(el.value) is not list:  # noqa: E721 - the common case, kept cheap
+                if (tag == PADDING and not keep_padding) or (not recalc and not tag & 0xFFFF):
+                    continue
+                out.append(el)
+                continue
             if el.is_sequence:
                 seq_base = instance_len + self.header_len(el)
                 el = Element(
@@ -584,10 +220,11 @@ class Writer:
                 )
             # movescu always writes with EPD_withoutPadding (-p) or EPD_withPadding
             # (+p): both drop existing Data Set Trailing Padding elements
-            if (glmode != "group-length-recalc" and el.tag & 0xFFFF == 0) or el.tag == PADDING:
+            if (glmode != "group-length-recalc" and el.tag & 0xFFFF == 0) or (
+                    el.tag == PADDING and not self.opts.keep_padding):
                 continue
             out.append(el)
-        if glmode in ("group-length-recalc", "group-length-create"):
+        if glmode == "group-length-create" or (recalc and has_gl):
             result: list[Element] = []
             i = 0
             while i < len(out):
@@ -630,8 +267,20 @@ class Writer:
 
     # -- emission
     def emit(self, elems: list[Element], out: list) -> None:
-        explicit, little = self.explicit, self.little
+        little = self.little
+        src = self.src
+        run_start = run_end = -1  # pending slice of unchanged elements
         for el in elems:
+            if src is not None and el.start >= 0 and (self.new_vr_ok or el.vr not in NEW_VRS):
+                if el.start != run_end:
+                    if run_end > run_start:
+                        out.append(src[run_start:run_end])
+                    run_start = el.start
+                run_end = el.end
+                continue
+            if run_end > run_start:
+                out.append(src[run_start:run_end])
+                run_start = run_end = -1
             vr = self.out_vr(el)
             tag_g, tag_e = el.tag >> 16, el.tag & 0xFFFF
             if el.encapsulated:
@@ -665,7 +314,8 @@ class Writer:
                     value = _swap(value, unit)
                 self._header(out, tag_g, tag_e, vr, len(value))
                 out.append(value)
-        del explicit
+        if run_end > run_start:
+            out.append(src[run_start:run_end])  # type: ignore[index]
 
     def _header(self, out: list, group: int, elem: int, vr: str, length: int) -> None:
         if not self.explicit:
@@ -693,8 +343,13 @@ def _meta_element(tag: int, vr: str, value: bytes) -> bytes:
 
 
 def _pad(text: str, pad: bytes) -> bytes:
-    raw = text.encode("latin-1")
+    raw = text.encode("latin-1", "replace")
     return raw + pad if len(raw) % 2 else raw
+
+
+_PREAMBLE = bytes(128) + b"DICM"
+_META_VERSION = _meta_element(0x00020001, "OB", b"\x00\x01")
+_META_IMPLEMENTATION = _meta_element(0x00020012, "UI", _pad(IMPLEMENTATION_CLASS_UID, b"\0"))
 
 
 def meta_header(
@@ -704,37 +359,41 @@ def meta_header(
     version_name: str = IMPLEMENTATION_VERSION_NAME,
     source_ae: str | None = None,
 ) -> bytes:
-    """Preamble, ``DICM`` and the group 0002 DCMTK creates (Explicit VR LE)."""
+    """128-byte preamble, ``DICM`` and the group 0002 DCMTK writes (Explicit
+    VR LE): version 00\\01, the SOP Class/Instance UIDs, transfer syntax,
+    implementation class UID and version name, and (0002,0016) Source
+    Application Entity Title only when ``source_ae`` is given (``+B``)."""
     body = b"".join(
         [
-            _meta_element(0x00020001, "OB", b"\x00\x01"),
+            _META_VERSION,
             _meta_element(0x00020002, "UI", _pad(sop_class, b"\0")),
             _meta_element(0x00020003, "UI", _pad(sop_instance, b"\0")),
             _meta_element(0x00020010, "UI", _pad(ts_uid, b"\0")),
-            _meta_element(0x00020012, "UI", _pad(IMPLEMENTATION_CLASS_UID, b"\0")),
+            _META_IMPLEMENTATION,
             _meta_element(0x00020013, "SH", _pad(version_name, b" ")),
         ]
         + ([_meta_element(0x00020016, "AE", _pad(source_ae, b" "))] if source_ae is not None else [])
     )
-    return bytes(128) + b"DICM" + _meta_element(0x00020000, "UL", struct.pack("<I", len(body))) + body
+    return _PREAMBLE + struct.pack("<HH2sHI", 0x0002, 0x0000, b"UL", 4, len(body)) + body
 
 
 def encode(
-    data: bytes | memoryview, ts_uid: str, opts: WriteOptions, elems: list[Element] | None = None
+    data: bytes | memoryview,
+    ts_uid: str,
+    opts: WriteOptions,
+    elems: list[Element] | None = None,
+    meta_uids: tuple[str, str] | None = None,
+    version_name: str = IMPLEMENTATION_VERSION_NAME,
 ) -> tuple[list, str | None, str | None]:
     """Turn a received data set into the chunks of the file DCMTK writes.
 
     Returns ``(chunks, sop_class_uid, sop_instance_uid)``; the UIDs are read
-    from the data set (for the meta header and the consistency check).
-    Raises ``EncodingError`` if the data set cannot be parsed or converted.
-    ``elems`` is the already parsed tree of ``data``, if the caller has it.
+    from the data set (movescu's consistency check) and, unless
+    ``meta_uids`` is given, written to the meta header.  ``elems``: the
+    tree ``walker.parse`` made of ``data`` (walked here if None; a
+    malformed data set then raises ``EncodingError``).  Raises
+    ``EncodingError`` if the data set cannot be converted.
     """
-    if elems is None and _fast_path(opts, ts_uid):
-        chunks, sop_class, sop_instance = fast_rewrite(data, ts_uid, opts.enable_new_vr)
-        if chunks is not None:
-            if opts.write_file:
-                chunks.insert(0, meta_header(sop_class or "", sop_instance or "", ts_uid))
-            return chunks, sop_class, sop_instance
     if elems is None:
         elems = parse(data, ts_uid)
     target = opts.write_xfer or ts_uid
@@ -743,23 +402,18 @@ def encode(
         # DCMTK's movescu registers no codecs: no conversion from/to compressed
         raise EncodingError("cannot change representation")
     sop_class, sop_instance = find_uids(elems)
-    writer = Writer(dst, opts)
+    writer = Writer(dst, opts, src, getattr(elems, "buf", None))
     meta = b""
     if opts.write_file:
-        meta = meta_header(sop_class or "", sop_instance or "", target)
+        meta_class, meta_instance = meta_uids or (sop_class or "", sop_instance or "")
+        meta = meta_header(meta_class, meta_instance, target, version_name)
     padlen, subpad = opts.padding or (0, 0)
     prepared = writer.prepare(elems, padlen, subpad, len(meta), True)
     chunks: list = []
     writer.emit(prepared, chunks)
     if dst.deflated:
         comp = zlib.compressobj(opts.compression_level, zlib.DEFLATED, -15)
-        parts = [comp.compress(c) for c in chunks]
-        parts.append(comp.flush())
-        chunks = [b"".join(parts)]  # DCMTK does not pad the deflated stream
+        chunks = [comp.compress(b"".join(chunks)) + comp.flush()]  # DCMTK does not pad the deflated stream
     if meta:
         chunks.insert(0, meta)
     return chunks, sop_class, sop_instance
-
-
-def total_length(chunks: Iterable) -> int:
-    return sum(len(c) for c in chunks)

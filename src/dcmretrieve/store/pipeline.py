@@ -14,9 +14,12 @@ WHY like this:
   ``safe_name`` (valid UIDs are unchanged, so normal names stay identical).
 * Received objects are never decoded with pydicom: the data set bytes are
   either streamed straight to disk (``+B``: memory stays flat for any object
-  size) or walked once at the byte level (normal mode) to find the SOP
-  Class/Instance UIDs and to re-encode sequences with undefined length the
-  way getscu writes them.
+  size) or walked once at the byte level (normal mode, ``dicom.walker``):
+  the walk gives the SOP Class/Instance UIDs and the element tree the
+  encoder writes from (getscu: undefined-length sequences; movescu: its
+  output options).  A data set the walk refuses (docs/architecture.md,
+  "Malformed data sets") is a "receive-error", like DCMTK's failing
+  ``dset->read()``.
 
 API (stable; movescu relies on it)
 ----------------------------------
@@ -25,8 +28,8 @@ API (stable; movescu relies on it)
     C-STORE-RQ ``association.Command``), ``request_sop_class`` /
     ``request_sop_instance``, ``calling_ae`` / ``called_ae`` of the
     association, and after a normal-mode receive ``dataset_sop_class`` /
-    ``dataset_sop_instance`` (None when absent) and ``data`` (the received
-    data set bytes).
+    ``dataset_sop_instance`` (None when absent), ``data`` (the received
+    data set bytes) and ``elements`` (``walker.parse`` of them).
 ``StoreResult``: ``kind`` in {"stored", "ignored", "missing-uid",
     "write-error", "create-error", "receive-error"}, ``path`` (DCMTK's
     printed path ``od/NAME``), ``info``, ``error`` (``DimseError`` for
@@ -42,9 +45,10 @@ API (stable; movescu relies on it)
     ``getscu_name``, ``movescu_name``, ``bit_preserving_name``); None means
     "UIDs missing" (kind "missing-uid", nothing written).
     ``encoder(data, info) -> bytes-like | list of bytes-like``: the file
-    content for normal mode (default ``getscu_file_bytes``: new meta header
-    + data set in the received TS with undefined-length sequences).
-    movescu passes its +F/-F/+t?/+e/+g/+p/+u encoder (encoding.py).  An
+    content for normal mode, from ``info.elements`` (default
+    ``getscu_file_bytes``: new meta header + data set in the received TS
+    with undefined-length sequences).  movescu passes its
+    +F/-F/+t?/+e/+g/+p/+u encoder (encoding.py).  An
     encoder raises ``ValueError`` (``encoding.EncodingError`` is one) when
     the data cannot be written in the requested form: the result is a
     ``write-error``, as for a failing disk, and no file is left behind.
@@ -64,11 +68,8 @@ API (stable; movescu relies on it)
 ``safe_name(name)``: deviation #2 sanitising.
 ``join_output(output_dir, name)``: DCMTK's ``od/name`` text (trailing
     slashes collapsed; for ``.`` just ``name``).
-``scan_dataset(data, ts) -> (sop_class, sop_instance)``,
-``reencode_undefined_length(data, ts) -> (bytes, found)`` and
-``reencode_parts(data, ts) -> (parts, found)``: the byte-level walker.
-``file_meta(sop_class, sop_instance, ts, version_name, source_ae=None) -> bytes``:
-    preamble + ``DICM`` + DCMTK's meta header.
+``bit_preserving_meta(info) -> bytes``: getscu's ``+B`` meta header
+    (``encoding.meta_header``, the one meta-header writer).
 """
 
 from __future__ import annotations
@@ -77,24 +78,13 @@ import logging
 import os
 import re
 import secrets
-import struct
-import zlib
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from ..dicom import sopclasses
-from ..net.association import (
-    DEFLATED_LE,
-    EXPLICIT_BE,
-    IMPLEMENTATION_CLASS_UID,
-    IMPLICIT_LE,
-    Association,
-    Command,
-    DimseError,
-)
-
-BP_VERSION_NAME = "OFFIS_DCMBP_367"
-DCMTK_VERSION_NAME = "OFFIS_DCMTK_367"
+from ..dicom import sopclasses, walker
+from ..dicom.uids import BIT_PRESERVING_VERSION_NAME
+from ..net.association import Association, Command, DimseError
+from . import encoding
 MAX_NAME_BYTES = 255
 _UNSAFE = re.compile("[/\\\\\x00-\x1f\x7f]")
 
@@ -150,294 +140,13 @@ def bit_preserving_name(info: "ObjectInfo") -> str | None:
 
 
 # ---------------------------------------------------------------------------
-# meta header
-
-
-def _element(group: int, elem: int, vr: bytes, value: bytes) -> bytes:
-    if vr in (b"OB", b"OW", b"UN", b"SQ", b"UT"):
-        return struct.pack("<HH2sHI", group, elem, vr, 0, len(value)) + value
-    return struct.pack("<HH2sH", group, elem, vr, len(value)) + value
-
-
-def _ui(uid: str) -> bytes:
-    raw = uid.encode("ascii", "replace")
-    return raw + b"\0" if len(raw) % 2 else raw
-
-
-def _text(value: str) -> bytes:
-    raw = value.encode("latin-1", "replace")
-    return raw + b" " if len(raw) % 2 else raw
-
-
-def file_meta(sop_class: str, sop_instance: str, ts: str, version_name: str,
-              source_ae: str | None = None) -> bytes:
-    """128-byte preamble, ``DICM`` and the meta header DCMTK writes."""
-    body = _element(0x0002, 0x0001, b"OB", b"\x00\x01")
-    body += _element(0x0002, 0x0002, b"UI", _ui(sop_class))
-    body += _element(0x0002, 0x0003, b"UI", _ui(sop_instance))
-    body += _element(0x0002, 0x0010, b"UI", _ui(ts))
-    body += _element(0x0002, 0x0012, b"UI", _ui(IMPLEMENTATION_CLASS_UID))
-    body += _element(0x0002, 0x0013, b"SH", _text(version_name))
-    if source_ae is not None:
-        body += _element(0x0002, 0x0016, b"AE", _text(source_ae))
-    group_length = _element(0x0002, 0x0000, b"UL", struct.pack("<I", len(body)))
-    return bytes(128) + b"DICM" + group_length + body
+# meta header (+B)
 
 
 def bit_preserving_meta(info: "ObjectInfo") -> bytes:
     """getscu ``+B`` meta header: built from the request, (0002,0016) = calling AE."""
-    return file_meta(info.request_sop_class, info.request_sop_instance, info.transfer_syntax,
-                     BP_VERSION_NAME, info.calling_ae)
-
-
-# ---------------------------------------------------------------------------
-# byte-level data set walker
-
-_UNDEFINED = 0xFFFFFFFF
-_ITEM, _ITEM_DELIM, _SEQ_DELIM = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
-_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UR", b"UT", b"UN", b"SV", b"UV"}
-_PIXEL_DATA = 0x7FE00010
-
-
-class DatasetFormatError(Exception):
-    """The received bytes are not a well-formed data set."""
-
-
-class _Parts:
-    """The walker's output: slices of the received bytes plus small new pieces
-    (headers, delimiters, patched group lengths).  Written with writev, so the
-    bulk of an object (pixel data) is never copied."""
-
-    __slots__ = ("parts", "size")
-
-    def __init__(self) -> None:
-        self.parts: list[bytes | bytearray | memoryview] = []
-        self.size = 0
-
-    def add(self, part: bytes | bytearray | memoryview) -> None:
-        if len(part):
-            self.parts.append(part)
-            self.size += len(part)
-
-
-class _Walker:
-    """Copies a data set, re-encoding sequences/items with undefined length
-    and recalculating existing group length elements (DCMTK's write defaults
-    for getscu), while noting the top-level SOP Class/Instance UIDs."""
-
-    def __init__(self, data: bytes, ts: str) -> None:
-        self.src = memoryview(data)
-        self.explicit = ts != IMPLICIT_LE
-        self.little = ts != EXPLICIT_BE
-        self.e = "<" if self.little else ">"
-        self.out = _Parts()
-        self.found: dict[int, str] = {}
-        self._vr_cache: dict[int, bool] = {}
-
-    # header: (tag, vr, length, header_length)
-    def header(self, pos: int) -> tuple[int, bytes, int, int]:
-        src = self.src
-        if pos + 8 > len(src):
-            raise DatasetFormatError("premature end")
-        group, elem = struct.unpack_from(self.e + "HH", src, pos)
-        tag = (group << 16) | elem
-        if group == 0xFFFE or not self.explicit:
-            (length,) = struct.unpack_from(self.e + "I", src, pos + 4)
-            return tag, b"", length, 8
-        vr = bytes(src[pos + 4:pos + 6])
-        if vr in _LONG_VRS:
-            if pos + 12 > len(src):
-                raise DatasetFormatError("premature end")
-            (length,) = struct.unpack_from(self.e + "I", src, pos + 8)
-            return tag, vr, length, 12
-        (length,) = struct.unpack_from(self.e + "H", src, pos + 6)
-        return tag, vr, length, 8
-
-    def is_sequence(self, tag: int, vr: bytes, length: int) -> bool:
-        if tag == _PIXEL_DATA:
-            return False
-        if self.explicit:
-            return vr == b"SQ"
-        if length == _UNDEFINED:
-            return True
-        cached = self._vr_cache.get(tag)
-        if cached is None:
-            try:
-                from pydicom.datadict import dictionary_VR
-
-                cached = dictionary_VR(tag) == "SQ"
-            except KeyError:
-                cached = False
-            self._vr_cache[tag] = cached
-        return cached
-
-    def put_header(self, tag: int, vr: bytes, length: int) -> None:
-        e = self.e
-        if (tag >> 16) == 0xFFFE or not self.explicit:
-            self.out.add(struct.pack(e + "HHI", tag >> 16, tag & 0xFFFF, length))
-        else:
-            self.out.add(struct.pack(e + "HH", tag >> 16, tag & 0xFFFF) + vr + struct.pack(e + "HI", 0, length))
-
-    def dataset(self, pos: int, end: int, top: bool, until_delimiter: bool) -> int:
-        """Copy one data set (or item body).  Unchanged elements are copied in
-        runs (one slice per run), which keeps the walk cheap for big objects."""
-        src = self.src
-        size = len(src)
-        e = self.e
-        explicit = self.explicit
-        tag_len = struct.Struct(e + "HHI")  # group, element, 32-bit length (implicit / items)
-        tag_vr = struct.Struct(e + "HH2sH")  # group, element, VR, 16-bit length
-        long_len = struct.Struct(e + "I")
-        gl_value: bytearray | None = None  # pending group length value (patched in place)
-        gl_start = 0
-        gl_group = -1
-        run = pos  # start of the not yet copied run of unchanged bytes
-        found = self.found
-        while pos < end:
-            if pos + 8 > size:
-                raise DatasetFormatError("premature end")
-            if explicit:
-                group, elem, vr, length = tag_vr.unpack_from(src, pos)
-                if group == 0xFFFE:
-                    length = long_len.unpack_from(src, pos + 4)[0]
-                    vr, hlen = b"", 8
-                elif vr in _LONG_VRS:
-                    if pos + 12 > size:
-                        raise DatasetFormatError("premature end")
-                    length = long_len.unpack_from(src, pos + 8)[0]
-                    hlen = 12
-                else:
-                    hlen = 8
-            else:
-                group, elem, length = tag_len.unpack_from(src, pos)
-                vr, hlen = b"", 8
-            tag = (group << 16) | elem
-            if group == 0xFFFE and elem == 0xE00D:
-                if not until_delimiter:
-                    raise DatasetFormatError("unexpected item delimiter")
-                self.out.add(src[run:pos])
-                pos += hlen
-                run = pos
-                break
-            if gl_value is not None and group != gl_group:
-                self.out.add(src[run:pos])
-                run = pos
-                struct.pack_into(e + "I", gl_value, 0, self.out.size - gl_start)
-                gl_value = None
-            if elem == 0 and length == 4:
-                self.out.add(src[run:pos + hlen])
-                gl_value, gl_group = bytearray(src[pos + hlen:pos + hlen + 4]), group
-                self.out.add(gl_value)
-                gl_start = self.out.size
-                pos += hlen + 4
-                run = pos
-                continue
-            if (vr == b"SQ" if explicit else (tag != _PIXEL_DATA and self.is_sequence(tag, vr, length))):
-                self.out.add(src[run:pos])
-                self.put_header(tag, vr or b"SQ", _UNDEFINED)
-                body = pos + hlen
-                if length == _UNDEFINED:
-                    pos = self.items(body, size, True)
-                else:
-                    if body + length > end:
-                        raise DatasetFormatError("sequence overruns")
-                    self.items(body, body + length, False)
-                    pos = body + length
-                self.put_header(_SEQ_DELIM, b"", 0)
-                run = pos
-                continue
-            if length == _UNDEFINED:
-                self.out.add(src[run:pos])
-                pos = self.copy_encapsulated(pos, hlen)
-                run = pos
-                continue
-            stop = pos + hlen + length
-            if stop > size:
-                raise DatasetFormatError("element overruns")
-            if top and group == 0x0008 and elem in (0x0016, 0x0018):
-                found[tag] = bytes(src[pos + hlen:stop]).decode("latin-1").rstrip("\0 ")
-            pos = stop
-        else:
-            self.out.add(src[run:pos])
-            run = pos
-            if until_delimiter:
-                raise DatasetFormatError("missing item delimiter")
-        if gl_value is not None:
-            struct.pack_into(e + "I", gl_value, 0, self.out.size - gl_start)
-        return pos
-
-    def items(self, pos: int, end: int, until_delimiter: bool) -> int:
-        while pos < end:
-            tag, _vr, length, hlen = self.header(pos)
-            if tag == _SEQ_DELIM:
-                return pos + hlen
-            if tag != _ITEM:
-                raise DatasetFormatError("expected item")
-            self.put_header(_ITEM, b"", _UNDEFINED)
-            body = pos + hlen
-            if length == _UNDEFINED:
-                pos = self.dataset(body, len(self.src), False, True)
-            else:
-                if body + length > end:
-                    raise DatasetFormatError("item overruns")
-                self.dataset(body, body + length, False, False)
-                pos = body + length
-            self.put_header(_ITEM_DELIM, b"", 0)
-        if until_delimiter:
-            raise DatasetFormatError("missing sequence delimiter")
-        return pos
-
-    def copy_encapsulated(self, pos: int, hlen: int) -> int:
-        """Undefined-length non-SQ element (encapsulated pixel data): copy verbatim."""
-        start = pos
-        pos += hlen
-        while True:
-            tag, _vr, length, ihlen = self.header(pos)
-            if tag == _SEQ_DELIM:
-                pos += ihlen
-                break
-            if tag != _ITEM or length == _UNDEFINED:
-                raise DatasetFormatError("bad fragment")
-            pos += ihlen + length
-            if pos > len(self.src):
-                raise DatasetFormatError("fragment overruns")
-        self.out.add(self.src[start:pos])
-        return pos
-
-
-def _inflate(data: bytes) -> bytes:
-    try:
-        return zlib.decompress(data, -15)
-    except zlib.error as exc:
-        raise DatasetFormatError(str(exc)) from None
-
-
-def _deflate(data: bytes) -> bytes:
-    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
-    return compressor.compress(data) + compressor.flush()
-
-
-def reencode_parts(data: bytes, ts: str) -> tuple[list[bytes | bytearray | memoryview], dict[int, str]]:
-    """Like ``reencode_undefined_length`` but as a list of parts (views into
-    ``data`` where nothing changed), ready for ``writev``."""
-    raw = _inflate(data) if ts == DEFLATED_LE else data
-    walker = _Walker(raw, ts)
-    walker.dataset(0, len(raw), True, False)
-    if ts == DEFLATED_LE:
-        return [_deflate(b"".join(walker.out.parts))], walker.found
-    return walker.out.parts, walker.found
-
-
-def reencode_undefined_length(data: bytes, ts: str) -> tuple[bytes, dict[int, str]]:
-    """(re-encoded data set, {tag: value} of top-level SOP Class/Instance UID)."""
-    parts, found = reencode_parts(data, ts)
-    return b"".join(parts), found
-
-
-def scan_dataset(data: bytes, ts: str) -> tuple[str | None, str | None]:
-    """Top-level (0008,0016) and (0008,0018) of an encoded data set."""
-    _out, found = reencode_undefined_length(data, ts)
-    return found.get(0x00080016), found.get(0x00080018)
+    return encoding.meta_header(info.request_sop_class, info.request_sop_instance, info.transfer_syntax,
+                                BIT_PRESERVING_VERSION_NAME, info.calling_ae)
 
 
 # ---------------------------------------------------------------------------
@@ -456,7 +165,7 @@ class ObjectInfo:
     dataset_sop_class: str | None = None
     dataset_sop_instance: str | None = None
     data: bytes | None = None
-    encoded: list[bytes | bytearray | memoryview] | None = None  # getscu's re-encoded data set, as parts
+    elements: walker.Dataset | None = None  # the walked data set (normal mode)
 
     @property
     def request_sop_class(self) -> str:
@@ -483,12 +192,9 @@ class StoreResult:
 def getscu_file_bytes(data: bytes, info: ObjectInfo) -> Sequence[bytes]:
     """getscu normal mode file: new meta header (no 0002,0016) + data set as received,
     sequences/items with undefined length, group lengths recalculated."""
-    parts = info.encoded
-    if parts is None:
-        parts, _found = reencode_parts(data, info.transfer_syntax)
-    meta = file_meta(info.dataset_sop_class or "", info.dataset_sop_instance or "",
-                     info.transfer_syntax, DCMTK_VERSION_NAME)
-    return [meta, *parts]
+    chunks, _c, _i = encoding.encode(data, info.transfer_syntax, encoding.GETSCU_OPTIONS, info.elements,
+                                     (info.dataset_sop_class or "", info.dataset_sop_instance or ""))
+    return chunks
 
 
 try:
@@ -625,11 +331,15 @@ class StorePipeline:
         if self.on_received:
             self.on_received(info)
         try:
-            info.encoded, found = reencode_parts(data, info.transfer_syntax)
-        except DatasetFormatError as exc:
+            info.elements = walker.parse(data, info.transfer_syntax)
+        except walker.MalformedDataset as exc:
+            chatter = getattr(assoc, "chatter", None)
+            if chatter is not None:
+                chatter.warning("DIMSE Warning: (%s,%s): DIMSE receiveDataSetInMemory: dset->read() Failed (%s)",
+                                assoc.calling_ae, assoc.called_ae, exc.reason)
             return StoreResult("receive-error", info, error=exc)
-        info.dataset_sop_class = found.get(0x00080016) or None
-        info.dataset_sop_instance = found.get(0x00080018) or None
+        # getscu names files after these (NULs and spaces removed)
+        info.dataset_sop_class, info.dataset_sop_instance = walker.find_uids(info.elements, "\0 ")
         name = self.name_rule(info)
         if name is None:
             return StoreResult("missing-uid", info)
