@@ -42,6 +42,8 @@ DEFLATED = "1.2.840.10008.1.2.1.99"
 EXPLICIT_BIG = "1.2.840.10008.1.2.2"
 
 #: VRs with a 2-byte reserved field and a 4-byte length in explicit VR.
+#: string VRs: the dump shows their length field as read (``_normalize``)
+_STRING_VRS = frozenset("AE AS CS DA DS DT IS LO LT PN SH ST TM UC UI UR UT".split())
 _LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
 _STANDARD_VRS = frozenset(
     "AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN "
@@ -322,6 +324,34 @@ def _is_sequence(tag: int) -> bool:
     return entry is not None and entry.vr == "SQ"
 
 
+def _convert_all(ds: "Dataset") -> None:
+    """Convert every raw element (recursively), recording the string lengths."""
+    lengths = _raw_lengths(ds)
+    for elem in ds:
+        if elem.VR == "SQ":
+            for item in elem.value:
+                _convert_all(item)
+    _record_string_lengths(ds, lengths)
+
+
+def _raw_lengths(ds: "Dataset") -> dict[int, int]:
+    """The length fields of the elements of *ds* not decoded yet."""
+    from pydicom.dataelem import RawDataElement
+
+    return {tag: raw.length for tag, raw in ds._dict.items()
+            if isinstance(raw, RawDataElement) and raw.length != _UNDEFINED}
+
+
+def _record_string_lengths(ds: "Dataset", lengths: dict[int, int]) -> None:
+    """String elements keep the length field as read in ``dcmtk_length``
+    (made even, as DcmByteString::postLoadValue does): pydicom strips the
+    padding that DCMTK's dump still counts."""
+    for tag, length in lengths.items():
+        elem = ds[tag]
+        if elem.VR in _STRING_VRS:
+            elem.dcmtk_length = length + (length & 1)
+
+
 def _build_dataset(body: bytes, implicit: bool, little: bool) -> "Dataset":
     from pydicom.filebase import DicomBytesIO
     from pydicom.filereader import read_dataset
@@ -345,8 +375,7 @@ def _build_dataset(body: bytes, implicit: bool, little: bool) -> "Dataset":
             ds = read_dataset(fp, implicit, little)
             if implicit:
                 _keep_unknown_raw(ds)
-            for elem in ds.iterall():  # force conversion now: failures are bad files
-                _ = elem.value
+            _convert_all(ds)  # now: failures are bad files
     except Exception:  # noqa: BLE001 - any pydicom failure is a bad file for DCMTK
         raise QueryFileError(PREMATURE_END) from None
     finally:
@@ -364,6 +393,7 @@ def _keep_unknown_raw(ds: "Dataset") -> None:
 
     dictionary = dicts.get_dictionary()
     raw_elements = ds._dict  # pydicom keeps undecoded RawDataElements here
+    lengths = _raw_lengths(ds)
     for tag in list(raw_elements):
         raw = raw_elements[tag]
         if not isinstance(raw, RawDataElement) or raw.length == _UNDEFINED:
@@ -383,6 +413,7 @@ def _keep_unknown_raw(ds: "Dataset") -> None:
         if elem.VR == "SQ":
             for item in elem.value:
                 _keep_unknown_raw(item)
+    _record_string_lengths(ds, lengths)
 
 
 #: DICOMDIR offsets, typed ``up`` in DCMTK's dictionary.
