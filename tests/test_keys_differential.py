@@ -156,3 +156,20 @@ def test_uid_white_space_on_the_wire(qrscp, tmp_path: Path, tool: str, opts: lis
     assert "contains one or more space characters, which were removed" in expected[2] + expected[1]
     if tool == "getscu" and not keys:
         assert any(name.startswith("CT.") for name in expected[3])  # matched on the corrected UID
+
+
+KEYS_NET_CASES = [
+    # an unknown Specific Character Set: the values are sent as typed, no Python warning
+    ("movescu", ["-k", "QueryRetrieveLevel=PATIENT", "-k", "SpecificCharacterSet=1.2.3", "-k", "PatientName=x"]),
+    ("getscu", ["-v", "-k", "QueryRetrieveLevel=PATIENT", "-k", "SpecificCharacterSet=1.2.3\\4.5.6",
+                "-k", "PatientName=x"]),
+]
+
+
+@pytest.mark.network
+@pytest.mark.parametrize(("tool", "args"), KEYS_NET_CASES, ids=[f"{t}:{' '.join(a)}" for t, a in KEYS_NET_CASES])
+def test_keys_on_the_wire(qrscp, tmp_path: Path, tool: str, args: list[str]) -> None:
+    argv = ["-aec", "COMMON", "-P", qrscp.host, str(qrscp.port), *args]
+    expected = _run_net(["/usr/bin/" + tool], argv, tmp_path / "dcmtk")
+    ours = _run_net([sys.executable, "-m", f"dcmretrieve.{tool}"], argv, tmp_path / "ours")
+    assert ours == expected

@@ -94,7 +94,7 @@ def dump_dataset(ds: "Dataset", transfer_syntax_uid: str | None = None, *, short
 
     With *start* (an element of *ds*), only the lines from that element's
     line on: what remains of a log message when DCMTK logs a warning while
-    printing that element (``keys.log_message``).
+    printing that element (see ``keys.repair_uids``).
     """
     uid = getattr(ds, "dcmtk_transfer_syntax", None) or transfer_syntax_uid or EXPLICIT_LITTLE
     name = TRANSFER_SYNTAX_NAMES.get(uid, "Unknown Transfer Syntax")
