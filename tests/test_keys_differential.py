@@ -163,6 +163,10 @@ KEYS_NET_CASES = [
     ("movescu", ["-k", "QueryRetrieveLevel=PATIENT", "-k", "SpecificCharacterSet=1.2.3", "-k", "PatientName=x"]),
     ("getscu", ["-v", "-k", "QueryRetrieveLevel=PATIENT", "-k", "SpecificCharacterSet=1.2.3\\4.5.6",
                 "-k", "PatientName=x"]),
+    # non-ASCII bytes in DA/DT/TM/DS/IS values: sent as typed (pydicom's writers take no bytes)
+    ("movescu", ["-v", "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientBirthDate=\u00e4\u00f6\u00fc"]),
+    ("getscu", ["-v", "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientBirthDate=\u00e4",
+                "-k", "PatientWeight=1\\\u00e4", "-k", "StudyTime=\u65e5", "-k", "PatientID=1CT1"]),
 ]
 
 

@@ -249,6 +249,9 @@ def _string_value(elem: "DataElement") -> str:
 
 
 def _one_string(value: Any) -> str:
+    typed = getattr(value, "dcmtk_bytes", None)  # keys.RawString
+    if isinstance(typed, bytes):
+        return typed.decode("utf-8", "surrogateescape")
     original = getattr(value, "original_string", None)
     if isinstance(original, str):
         return original
@@ -263,7 +266,8 @@ def _encode(text: str, elem: "DataElement", encodings: list[str] | None) -> byte
     if text.isascii():
         return text.encode("ascii")
     raw_value = elem.value
-    if isinstance(raw_value, bytes) or isinstance(getattr(raw_value, "original_string", None), bytes):
+    if (isinstance(raw_value, bytes) or isinstance(getattr(raw_value, "original_string", None), bytes)
+            or isinstance(getattr(raw_value, "dcmtk_bytes", None), bytes)):
         return text.encode("utf-8", "surrogateescape")
     if encodings:
         try:

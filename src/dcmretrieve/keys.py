@@ -67,6 +67,24 @@ _C_SPACE = frozenset(" \t\n\v\f\r")
 _LOG = logging.getLogger("dcmtk.dcmdata")
 
 
+#: String VRs whose pydicom writers take no bytes values.
+_NO_BYTES_VRS = frozenset({"DA", "DT", "TM", "DS", "IS"})
+
+
+class RawString(str):
+    """Bytes typed on the command line, for VRs whose pydicom writers need a
+    ``str``: decoded as Latin-1, so pydicom writes them back byte for byte;
+    ``dcmtk_bytes`` keeps them for the dump."""
+
+    dcmtk_bytes: bytes
+
+    @classmethod
+    def of(cls, raw: bytes) -> "RawString":
+        text = cls(raw.decode("latin-1"))
+        text.dcmtk_bytes = raw
+        return text
+
+
 class PutStringError(Exception):
     """``putString`` failed (DCMTK: EC_CorruptedData / EC_IllegalCall)."""
 
@@ -223,7 +241,10 @@ def put_string(elem: "DataElement", value: str, item: "Dataset | None" = None) -
             from pydicom.valuerep import PersonName
 
             raw = os.fsencode(text)
-            elem._value = PersonName(raw) if vr == "PN" else raw
+            if vr in _NO_BYTES_VRS:
+                elem._value = RawString.of(raw)
+            else:
+                elem._value = PersonName(raw) if vr == "PN" else raw
             return
         if vr == "PN":
             converted = DataElement(elem.tag, "PN", text, validation_mode=config.IGNORE)
