@@ -255,17 +255,13 @@ class _Walker:
         the top-level data set are recorded in ``duplicates`` (DCMTK keeps
         the first, pydicom the last occurrence)."""
         seen: set[int] = set()
+        highest = -1
         while pos < end:
             start = pos
             tag, vr, length, size = self.header(pos, end)
             if tag == 0xFFFEE00D:  # item delimitation
                 return pos + size
             duplicate = tag in seen
-            if duplicate:
-                _LOG.warning(
-                    "DcmItem: Element (%04x,%04x) found twice in one data set or item, "
-                    "ignoring second entry", tag >> 16, tag & 0xFFFF,
-                )
             first = not seen
             seen.add(tag)
             pos += size
@@ -279,6 +275,17 @@ class _Walker:
                 if vr == "SQ" or (vr is None and _is_sequence(tag)):
                     self.walk_sequence(pos, pos + length, delimited=False)
                 pos += length
+            # DcmItem::readSubElement inserts the element after reading its
+            # value (nested items first): DcmItem::insert's diagnostics
+            if duplicate:
+                _LOG.warning(
+                    "DcmItem: Element (%04x,%04x) found twice in one data set or item, "
+                    "ignoring second entry", tag >> 16, tag & 0xFFFF,
+                )
+            elif tag < highest:
+                _LOG.warning("DcmItem: Dataset not in ascending tag order, at element (%04x,%04x)",
+                             tag >> 16, tag & 0xFFFF)
+            highest = max(highest, tag)
             if duplicate and top:
                 self.duplicates.append((start, pos))
         if delimited:
