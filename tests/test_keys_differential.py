@@ -167,6 +167,11 @@ KEYS_NET_CASES = [
     ("movescu", ["-v", "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientBirthDate=\u00e4\u00f6\u00fc"]),
     ("getscu", ["-v", "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientBirthDate=\u00e4",
                 "-k", "PatientWeight=1\\\u00e4", "-k", "StudyTime=\u65e5", "-k", "PatientID=1CT1"]),
+    # a PixelData element made by a key without a value cannot be written:
+    # DIMSE refuses to send (movescu aborts, exit 0; getscu exits 1)
+    ("movescu", ["-v", "-k", "QueryRetrieveLevel=PATIENT", "-k", "PixelData", "-k", "PatientID=1CT1"]),
+    ("getscu", ["-v", "-k", "QueryRetrieveLevel=PATIENT", "-k", "ReferencedStudySequence[0].PixelData="]),
+    ("getscu", ["-v", "-k", "QueryRetrieveLevel=PATIENT", "-k", "PixelData=00ff", "-k", "PatientID=NONE"]),
 ]
 
 

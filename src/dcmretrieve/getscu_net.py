@@ -144,7 +144,7 @@ class GetSCU:
                 self.final_report(self.last_response)
 
     def c_get(self, ds: "Dataset") -> None:
-        from .keys import log_repairs, repair_uids
+        from .keys import log_repairs, repair_uids, unconvertible_identifier
 
         assoc, ctx = self.assoc, self.get_pc
         assert assoc is not None and ctx is not None
@@ -177,6 +177,11 @@ class GetSCU:
             self.net.error("Failed sending C-GET request: %s", problem)
             raise _SessionFailed()
         try:
+            unconvertible = unconvertible_identifier(ds, ctx.transfer_syntax)
+            if unconvertible is not None:  # DIMSE's check before sending (keys.md)
+                self.net.warning("DIMSE Warning: (%s,%s): sendMessage: %s", assoc.calling_ae, assoc.called_ae,
+                                 unconvertible)
+                raise A.DimseError(A.COND_SEND_FAILED)
             assoc.send_command(ctx.id, cmd, data)
         except A.DimseError as exc:
             self.net.error("Failed sending C-GET request: %s", exc.condition.dump())

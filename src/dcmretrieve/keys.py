@@ -200,6 +200,9 @@ def new_element(tag: int, vr: str) -> "DataElement":
     else:
         elem = DataElement(tag, pvr, b"", validation_mode=config.IGNORE)
     elem.dcmtk_vr = vr  # type: ignore[attr-defined]
+    if tag == 0x7FE00010:
+        # DcmPixelData: no representation until a value is put (unconvertible_identifier)
+        elem.dcmtk_no_representation = True  # type: ignore[attr-defined]
     return elem
 
 
@@ -282,6 +285,7 @@ def put_string(elem: "DataElement", value: str, item: "Dataset | None" = None) -
         return
     if vr in BYTE_VRS or vr in WORD_VRS:
         words = [v[0] & 0xFFFF for v in _scan_values(parts, lambda p: scan_c_int(p, 0, 16))]
+        elem.dcmtk_no_representation = False  # type: ignore[attr-defined]
         if vr in WORD_VRS:
             elem._value = struct.pack(f"<{len(words)}H", *words)
         else:
@@ -477,6 +481,33 @@ def mark_in_memory(ds: "Dataset") -> None:
     the file's transfer syntax (set by ``query.load_query_file``)."""
     if not getattr(ds, "dcmtk_transfer_syntax", None):
         ds.dcmtk_transfer_syntax = "1.2.840.10008.1.2.1"
+        ds.dcmtk_in_memory = True  # DcmDataset::getOriginalXfer() is EXS_Unknown
+
+
+def unconvertible_identifier(ds: "Dataset", ts_uid: str) -> str | None:
+    """DIMSE's check before sending a data set: a PixelData element created
+    by a key and never given a value (DcmPixelData without any
+    representation, also inside items) cannot be written in any transfer
+    syntax.  Returns DCMTK's warning text after ``sendMessage: `` (the caller
+    then fails with ``DIMSE Failed to send message``), None when writable."""
+    if not _empty_pixel_data(ds):
+        return None
+    from .dump import TRANSFER_SYNTAX_NAMES
+
+    unknown = "Unknown Transfer Syntax"
+    source = unknown if getattr(ds, "dcmtk_in_memory", False) else TRANSFER_SYNTAX_NAMES.get(
+        str(getattr(ds, "dcmtk_transfer_syntax", "")), unknown)
+    target = TRANSFER_SYNTAX_NAMES.get(ts_uid, unknown)
+    return f"unable to convert dataset from '{source}' transfer syntax to '{target}'"
+
+
+def _empty_pixel_data(ds: "Dataset") -> bool:
+    for elem in ds.values():
+        if getattr(elem, "dcmtk_no_representation", False):
+            return True
+        if getattr(elem, "VR", None) == "SQ" and any(_empty_pixel_data(item) for item in elem.value):
+            return True
+    return False
 
 
 def _parse_move_key(key: str) -> "DataElement":

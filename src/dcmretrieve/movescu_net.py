@@ -383,7 +383,7 @@ class MoveSCU:
     def move(self, path: str | None) -> None:
         """One C-MOVE; raises MoveFailure (logged as DCMTK does)."""
         from . import dump
-        from .keys import log_repairs, repair_uids
+        from .keys import log_repairs, repair_uids, unconvertible_identifier
 
         settings, logger = self.settings, self.logger
         msg_id = self.assoc.next_message_id()
@@ -412,6 +412,10 @@ class MoveSCU:
             else:
                 logger.info("Request Identifiers:\n\n" + _dump_identifiers(ds, file_ts) + "\n")
         try:
+            problem = unconvertible_identifier(ds, ctx.transfer_syntax)
+            if problem is not None:
+                self.net.warning(f"DIMSE Warning: ({self.assoc.calling_ae},{self.assoc.called_ae}): sendMessage: {problem}")
+                raise ul.DimseError(ul.COND_SEND_FAILED)
             self.assoc.send_command(ctx.id, req, ul.encode_identifier(ds, ctx.transfer_syntax, pad_deflated=True))
         except ul.DimseError as exc:
             logger.error(f"Move Request Failed: {exc.condition.dump()}")
