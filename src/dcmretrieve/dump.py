@@ -117,11 +117,15 @@ def _encodings(ds: "Dataset", inherited: list[str] | None) -> list[str] | None:
     if 0x00080005 not in ds:
         return inherited
     try:
+        import warnings
+
         from pydicom.charset import convert_encodings
 
         value = ds[0x00080005].value
         terms = list(value) if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue" else [value]
-        return convert_encodings([str(t) for t in terms if t is not None] or [""])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pydicom warns about unknown terms (DCMTK's dump does not)
+            return convert_encodings([str(t) for t in terms if t is not None] or [""])
     except Exception:  # noqa: BLE001 - unknown terms: DCMTK counts the raw bytes anyway
         return inherited
 
