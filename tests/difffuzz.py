@@ -434,8 +434,9 @@ def normalise(tool: str, text: str, *, dcmtk: bool, vector: Vector | None = None
         # docs/deviations.md ("Known differences"): dcmdata-internal debug
         # and trace lines are not printed, nor the loading of DCMTK's
         # built-in dictionary files
-        if vector is None or "DCMDICTPATH" not in vector.env:
-            for name in DEFAULT_DICTIONARIES:
+        named = vector.env.get("DCMDICTPATH", "") if vector is not None else ""
+        for name in DEFAULT_DICTIONARIES:
+            if name not in named:
                 text = re.sub(rf"(?m)^.*DcmDataDictionary: Loading file: {re.escape(name)}\n", "", text)
         text = _DCMDATA_INTERNAL.sub("", text)
     if vector is not None and vector.tool == "getscu" and _mentions(vector, ("-xi", "--propose-implicit")):

@@ -159,9 +159,29 @@ def test_refused_and_rejected() -> None:
         A.Association.request(A.AssociationParams("A", "B", "127.0.0.1", port))
     assert info.value.kind == "tcp"
     assert info.value.condition.dump() == "0006:031c TCP Initialization Error: Connection refused"
+    # DCMTK checks the AE titles only after the TCP connection was made
     with pytest.raises(A.AssociationError) as info:
         A.Association.request(A.AssociationParams("", "B", "127.0.0.1", port))
-    assert info.value.condition.text == "Illegal service parameter: Calling AP Title"
+    assert info.value.condition.text == "TCP Initialization Error: Connection refused"
+    # the peer is scanned back from "host:port" like DCMTK's "%[^:]:%d"
+    for host, text in (("", f"Illegal service parameter: :{port}"),
+                       ("::1", f"Illegal service parameter: ::1:{port}"),
+                       ("a" * 70, "Illegal service parameter: " + "a" * 63),
+                       ("256.1.1.1", "Attempt to connect to unknown host: 256.1.1.1"),
+                       (f"127.0.0.1:{port}", "TCP Initialization Error: Connection refused")):
+        with pytest.raises(A.AssociationError) as info:
+            A.Association.request(A.AssociationParams("A", "B", host, 1))
+        assert info.value.condition.text == text.replace(f":{port}", ":1") if host in ("", "::1") else text
+
+
+def test_dcmtk_timeout_arithmetic() -> None:
+    """-to/-ta/-td are cast to a C int and waited for with poll(ms) (int)."""
+    assert A.c_int(2147483648) == -2147483648 and A.c_int(4294967296) == 0
+    assert A.poll_wait(4294968) == 0.704 and A.poll_wait(-1) == float("inf")
+    assert A.acse_seconds(4294967296) == 100 and A.acse_seconds(2147483648) == 100
+    assert A.acse_seconds(30) == 30 and A.acse_seconds(None) is None
+    assert A.dimse_wait(None) is None and A.dimse_wait(2**63 - 1) == float("inf")
+    assert A.select_wait(2**63 - 1) is None and A.select_wait(4294967296) == 0.0
     error = A.AssociationError("rejected", A.COND_REJECTED, 1, 1, 7)
     assert error.reject_lines() == ("Rejected Permanent", "Service User", "Called AE Title Not Recognized")
     assert A.AssociationError("rejected", A.COND_REJECTED, 2, 3, 9).reject_lines()[2] == "UNKNOWN"

@@ -127,7 +127,10 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
+import re
+import select
 import socket
 import struct
 import warnings
@@ -142,7 +145,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID
 from pynetdicom import _config, dsutils, pdu, pdu_items
 
-from . import sopclasses
+from . import log, sopclasses
 
 # ---------------------------------------------------------------------------
 # constants
@@ -223,6 +226,120 @@ def tcp_nodelay_default() -> bool:
         return int(value.strip() or "0") != 0
     except ValueError:
         return True
+
+
+
+# ---------------------------------------------------------------------------
+# DCMTK's arithmetic on timeouts, PDU sizes and peer addresses
+
+#: DUL's DEFAULT_TIMEOUT: an ACSE timeout that is not positive (after the
+#: cast to a C int) becomes 100 s (dul.cc createNetworkKey)
+DEFAULT_ACSE_TIMEOUT = 100
+
+
+def c_int(value: int) -> int:
+    """``OFstatic_cast(int, value)`` of a C long: the low 32 bits, signed."""
+    value = int(value) & 0xFFFFFFFF
+    return value - (1 << 32) if value & 0x80000000 else value
+
+
+def poll_wait(seconds: float) -> float:
+    """How long DCMTK waits for ``seconds``: it calls ``poll(fd, 1, seconds*1000)``
+    and the product reaches poll() as a C int, so it wraps; a negative value
+    waits forever (``math.inf``).  E.g. -to 4294968 waits 0.704 s."""
+    ms = c_int(int(seconds * 1000))
+    return math.inf if ms < 0 else ms / 1000
+
+
+def _c_seconds(value: float) -> float:
+    """An option value as the C int DCMTK keeps (fractions, used by tests, stay)."""
+    return c_int(value) if isinstance(value, int) else value
+
+
+def acse_seconds(value: float | None) -> float | None:
+    """-ta as DUL keeps it: cast to a C int, not positive -> 100 s (None: unlimited)."""
+    if value is None:
+        return None
+    seconds = _c_seconds(value)
+    return seconds if seconds > 0 else DEFAULT_ACSE_TIMEOUT
+
+
+def dimse_wait(value: float | None) -> float | None:
+    """How long a DIMSE read waits for -td ``value``: None without -td (a
+    blocking read, which DCMTK's 60 s socket receive timeout still ends),
+    else ``poll_wait`` of it (0: only what is already there, inf: forever)."""
+    return None if value is None else poll_wait(_c_seconds(value))
+
+
+def select_wait(value: float | None) -> float | None:
+    """``dimse_wait`` for ``select.select`` (None = forever)."""
+    wait = dimse_wait(value)
+    return None if wait is None or math.isinf(wait) else wait
+
+
+def receive_pdu_size(max_pdu: int, chatter: logging.Logger | None) -> int:
+    """ASC_createAssociationParameters: an odd -pdu is warned about and made even."""
+    if max_pdu % 2:
+        if chatter is not None:
+            chatter.warning("ASSOC: PDV receive length %d is odd (using %d)", max_pdu, max_pdu - 1)
+        max_pdu -= 1
+    return max_pdu
+
+
+#: DUL_ASSOCIATESERVICEPARAMETERS.calledPresentationAddress is char[64]
+_PRESENTATION_ADDRESS_SIZE = 64
+
+
+def presentation_address(host: str, port: int) -> bytes:
+    """``sprintf("%s:%d")`` copied with strlcpy into DCMTK's 64-byte field."""
+    address = os.fsencode(host) + b":" + str(port).encode("ascii")
+    return address[:_PRESENTATION_ADDRESS_SIZE - 1]
+
+
+def _scan_int(text: bytes) -> int | None:
+    """glibc ``sscanf("%d")``: blanks, sign, digits; strtol saturation, then
+    the store into an int keeps the low 32 bits."""
+    match = re.match(rb"[ \t\n\v\f\r]*([+-]?[0-9]+)", text)
+    if match is None:
+        return None
+    value = max(min(int(match.group(1)), (1 << 63) - 1), -(1 << 63))
+    return c_int(value)
+
+
+def parse_presentation_address(address: bytes) -> tuple[bytes, int] | None:
+    """requestAssociationTCP's ``sscanf(address, "%[^:]:%d", node, &port)``:
+    (node, port as unsigned short), or None when it does not give 2 fields
+    ("Illegal service parameter: <address>")."""
+    match = re.match(rb"([^:]+):", address)
+    if match is None:
+        return None
+    port = _scan_int(address[match.end():])
+    if port is None:
+        return None
+    return match.group(1), port & 0xFFFF
+
+
+def _resolve(node: bytes) -> str | None:
+    """IPv4 address of ``node`` as DCMTK finds it: inet_addr() first (so
+    "127.1" or "0x7f.1" work, 255.255.255.255 counts as failed), then
+    getaddrinfo(AF_INET), repeated on EAI_AGAIN up to 5 times."""
+    try:
+        packed = socket.inet_aton(node.decode("ascii"))
+    except (OSError, UnicodeError, ValueError):
+        packed = b"\xff\xff\xff\xff"
+    if packed != b"\xff\xff\xff\xff":
+        return socket.inet_ntoa(packed)
+    for _attempt in range(5):
+        try:
+            infos = socket.getaddrinfo(node, None, socket.AF_INET)
+        except socket.gaierror as exc:
+            if exc.errno == socket.EAI_AGAIN:
+                continue
+            return None
+        except (OSError, UnicodeError, ValueError):
+            return None
+        return str(infos[0][4][0]) if infos else None
+    return None
 
 
 def encode_identifier(ds: object, ts_uid: str, pad_deflated: bool = False) -> bytes:
@@ -1167,7 +1284,8 @@ def _pdu_dump(pdu_type: int, body: memoryview | bytes) -> str:
     raw = raw[:512]
     for offset in range(0, len(raw), 16):
         lines.append("".join(f"  {b:02x}" for b in raw[offset:offset + 16]))
-    return "\n".join(lines) + "\n"
+    # DCMTK ends every full row of 16 with a newline: an empty last line after a full row
+    return "\n".join(lines) + ("\n" if len(raw) % 16 == 0 else "")
 
 
 def _decode_p_data(raw_pdu: memoryview) -> list[tuple[int, int, memoryview]]:
@@ -1198,6 +1316,118 @@ def _encode_p_data(pc_id: int, control: int, fragment: memoryview) -> bytes:
     return p_data.encode()  # type: ignore[no-any-return]
 
 
+#: DUL state machine events and the actions DCMTK's StateTable gives them,
+#: for its TRACE lines (dulfsm.cc: Event_Table / StateTable), keyed (state, event)
+_FSM_EVENTS = {
+    0: "A-ASSOCIATE request (local user)",
+    1: "Transport conn confirmation (local)",
+    16: "Transport connection closed",
+    17: "ARTIM timer expired (rej/rel)",
+}
+_FSM_ACTIONS = {
+    (1, 0): "AE 1 Transport Connect",
+    (4, 1): "AE 2 Send Associate RQ PDU",
+    (4, 16): "AA 4 Indicate AP Abort",
+    (5, 16): "AA 4 Indicate AP Abort",
+    (5, 17): "AA 2 Close Transport (Read Timeout)",
+}
+
+
+def _fsm_trace(chatter: logging.Logger, state: int, event: int) -> None:
+    """PRV_StateMachine's TRACE lines for one transition."""
+    chatter.log(log.TRACE, "DUL  FSM Table: State: %d Event: %d\nDUL  Event:  %s\nDUL  Action: %s",
+                state, event, _FSM_EVENTS[event], _FSM_ACTIONS[(state, event)])
+
+
+def _transport_connect(params: AssociationParams, chatter: logging.Logger | None) -> socket.socket:
+    """requestAssociationTCP up to the connected socket; raises AssociationError.
+
+    The peer is "host:port" in a 64-byte field scanned back with
+    ``%[^:]:%d`` (so an empty host, "::1" or a cut-off address are "Illegal
+    service parameter: <address>", and "a:5" is host "a" port 5); the host is
+    resolved IPv4 only.  ``connect_timeout`` is -to as DCMTK holds it: None
+    or negative (as a C int) = a blocking connect, else a non-blocking one
+    that poll()s that long (see ``poll_wait``)."""
+    address = presentation_address(params.peer_host, params.peer_port)
+    parsed = parse_presentation_address(address)
+    if parsed is None:
+        # (kind "tcp": unlike the AE title checks, DCMTK logs no E: line for it)
+        raise AssociationError("tcp", illegal_service_parameter(os.fsdecode(address)))
+    node, port = parsed
+    ip = _resolve(node)
+    if ip is None:
+        raise AssociationError(
+            "tcp", _dul(0x0320, f"Attempt to connect to unknown host: {os.fsdecode(node)}"))
+    connect_timeout = None if params.connect_timeout is None else c_int(params.connect_timeout)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        if connect_timeout is None or connect_timeout < 0:
+            err = sock.connect_ex((ip, port))
+        else:
+            sock.setblocking(False)
+            err = sock.connect_ex((ip, port))
+            if err == errno.EINPROGRESS:
+                wait = poll_wait(connect_timeout)
+                poller = select.poll()
+                poller.register(sock, select.POLLOUT)
+                ready = poller.poll(None if math.isinf(wait) else int(wait * 1000))
+                if chatter is not None and chatter.isEnabledFor(logging.DEBUG):
+                    chatter.log(log.TRACE, "Receiving data via select()" if ready
+                                else "Timeout while waiting for incoming network data")
+                if not ready:
+                    raise AssociationError("tcp", _dul(
+                        0x031C, f"TCP Initialization Error: {os.strerror(errno.EINPROGRESS)} (Timeout)"))
+                err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            sock.setblocking(True)
+        if err:
+            raise AssociationError("tcp", tcp_init_error(OSError(err, os.strerror(err))))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _socket_options(sock: socket.socket, tcp_nodelay: bool, chatter: logging.Logger | None) -> None:
+    """requestAssociationTCP after connect(): TCP_BUFFER_LENGTH and TCP_NODELAY
+    from the environment, with DCMTK's messages; TCP_NODELAY is on by
+    default here (deviation #6, ``tcp_nodelay_default``)."""
+    trace = chatter is not None and chatter.isEnabledFor(log.TRACE)
+    if trace:
+        chatter.log(log.TRACE, "checking whether environment variable TCP_BUFFER_LENGTH is set")  # type: ignore[union-attr]
+    length = os.environ.get("TCP_BUFFER_LENGTH")
+    if length is not None:
+        value = _scan_int(os.fsencode(length))
+        if value is None:
+            if chatter is not None:
+                chatter.warning("DULFSM: cannot parse environment variable TCP_BUFFER_LENGTH=%s", length)
+        else:
+            value = value or 65536
+            if chatter is not None:
+                chatter.debug("DULFSM: setting TCP buffer length to %d bytes", value)
+            for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, option, value)
+                except OSError:
+                    pass
+    elif trace:
+        chatter.log(log.TRACE, "  environment variable TCP_BUFFER_LENGTH not set, using the system defaults")  # type: ignore[union-attr]
+    if trace:
+        chatter.log(log.TRACE, "checking whether environment variable TCP_NODELAY is set")  # type: ignore[union-attr]
+    nodelay = os.environ.get("TCP_NODELAY")
+    if nodelay is None:
+        if trace:
+            chatter.log(log.TRACE, "  environment variable TCP_NODELAY not set, using the default value (0)")  # type: ignore[union-attr]
+    else:
+        value = _scan_int(os.fsencode(nodelay))
+        if value is None:
+            if chatter is not None:
+                chatter.warning("DULFSM: cannot parse environment variable TCP_NODELAY=%s", nodelay)
+        elif value and chatter is not None:
+            chatter.debug("DULFSM: disabling Nagle algorithm as requested at runtime (TCP_NODELAY=%s)", nodelay)
+    if tcp_nodelay:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class _Timeout(Exception):
     pass
 
@@ -1224,8 +1454,8 @@ class Association:
         self.calling_ae = calling_ae
         self.called_ae = called_ae
         self.max_pdu = max_pdu
-        self.dimse_timeout = dimse_timeout
-        self.acse_timeout = acse_timeout
+        self.dimse_timeout = dimse_timeout  # DCMTK seconds (-td), None = blocking
+        self.acse_timeout = acse_seconds(acse_timeout)  # DCMTK seconds (-ta), None = unlimited
         self.proposed: list[ProposedContext] = []
         self.contexts: dict[int, NegotiatedContext] = {}
         self.peer_max_pdu = 0
@@ -1251,35 +1481,43 @@ class Association:
         lines (timeouts, "Constructing Associate RQ PDU", PDU hex dump).
         """
         debug = chatter is not None and chatter.isEnabledFor(logging.DEBUG)
-        if not params.calling_ae:
-            raise AssociationError("illegal-parameter", illegal_service_parameter("Calling AP Title"))
-        if not params.called_ae:
-            raise AssociationError("illegal-parameter", illegal_service_parameter("Called AP Title"))
+        trace = chatter is not None and chatter.isEnabledFor(log.TRACE)
+        # DUL_RequestAssociation: A-ASSOCIATE request -> AE 1 (transport
+        # connect); a failure is followed by "transport connection closed"
+        if trace:
+            _fsm_trace(chatter, 1, 0)  # type: ignore[arg-type]
+        try:
+            sock = _transport_connect(params, chatter)
+        except AssociationError:
+            if trace:
+                _fsm_trace(chatter, 4, 16)  # type: ignore[arg-type]
+            raise
         if debug:
+            # DcmTransportConnection's constructor (dcmSocketSend/ReceiveTimeout)
             chatter.debug("setting network send timeout to 60 seconds")  # type: ignore[union-attr]
             chatter.debug("setting network receive timeout to 60 seconds")  # type: ignore[union-attr]
-        try:
-            # IPv4 like DCMTK's gethostbyname(); "localhost" must not try ::1 first
-            address = socket.gethostbyname(params.peer_host)
-            sock = socket.create_connection((address, params.peer_port), timeout=params.connect_timeout)
-        except socket.timeout:
-            raise AssociationError("tcp", tcp_init_error(OSError(errno.ETIMEDOUT, ""))) from None
-        except (socket.gaierror, socket.herror, UnicodeError):
-            raise AssociationError(
-                "tcp", _dul(0x0320, f"Attempt to connect to unknown host: {params.peer_host}")) from None
-        except OSError as exc:
-            raise AssociationError("tcp", tcp_init_error(exc)) from None
-        if params.tcp_nodelay:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        _socket_options(sock, params.tcp_nodelay, chatter)
+        if trace:
+            _fsm_trace(chatter, 4, 1)  # type: ignore[arg-type]
+        # AE 2: constructAssociatePDU checks the AE titles only now, after the
+        # TCP connection was made (DCMTK then just drops the connection)
+        for title, what in ((params.called_ae, "Called AP Title"), (params.calling_ae, "Calling AP Title")):
+            if not title:
+                sock.close()
+                raise AssociationError("illegal-parameter", illegal_service_parameter(what))
         assoc = cls(sock, params.calling_ae, params.called_ae, params.max_pdu,
                     params.dimse_timeout, params.acse_timeout)
         assoc.chatter = chatter
         assoc.proposed = list(params.contexts)
-        with assoc._acse_read_errors():
+        acse = assoc.acse_timeout
+        with assoc._acse_read_errors(trace):
             if debug:
                 chatter.debug("Constructing Associate RQ PDU")  # type: ignore[union-attr]
             assoc._sendall(encode_associate_rq(params))
-            pdu_type, body = assoc._read_pdu(params.acse_timeout)
+            if trace and acse is not None:
+                chatter.log(log.TRACE, "setting timeout for first PDU to be read to %d seconds",  # type: ignore[union-attr]
+                            acse)
+            pdu_type, body = assoc._read_pdu(assoc._acse_wait())
             if debug and pdu_type == 0x02:
                 chatter.debug("%s", _pdu_dump(pdu_type, body))  # type: ignore[union-attr]
         if pdu_type == 0x03:  # A-ASSOCIATE-RJ
@@ -1319,17 +1557,22 @@ class Association:
         return assoc
 
     @contextmanager
-    def _acse_read_errors(self) -> Iterator[None]:
+    def _acse_read_errors(self, trace: bool = False) -> Iterator[None]:
         """Waiting for the peer's A-ASSOCIATE PDU (requestor and acceptor):
         an ACSE timeout or a lost connection closes the socket and becomes
-        DCMTK's AssociationError (0006:0317 / read timeout)."""
+        DCMTK's AssociationError (0006:0317 / read timeout).  ``trace``: the
+        requestor's DUL state machine lines (state 5, awaiting the AC)."""
         try:
             yield
         except _Timeout:
             self._close()
+            if trace:
+                _fsm_trace(self.chatter, 5, 17)  # type: ignore[arg-type]
             raise AssociationError("timeout", COND_READ_TIMEOUT) from None
         except (_Closed, OSError):
             self._close()
+            if trace:
+                _fsm_trace(self.chatter, 5, 16)  # type: ignore[arg-type]
             raise AssociationError("closed", COND_PEER_ABORTED) from None
 
     def _parse_associate_or_abort(self, pdu_type: int, body: bytes | memoryview) -> _AssocInfo:
@@ -1355,7 +1598,7 @@ class Association:
         assoc = cls(sock, "", ae_title, max_pdu, dimse_timeout, acse_timeout)
         assoc.chatter = chatter
         with assoc._acse_read_errors():
-            pdu_type, body = assoc._read_pdu(acse_timeout)
+            pdu_type, body = assoc._read_pdu(assoc._acse_wait())
         if pdu_type != 0x01:
             assoc.abort()
             raise AssociationError("protocol", COND_UNEXPECTED_PDU)
@@ -1408,7 +1651,13 @@ class Association:
     def _sendall(self, data: bytes | bytearray | memoryview) -> None:
         self.sock.sendall(data)
 
+    def _acse_wait(self) -> float | None:
+        return None if self.acse_timeout is None else poll_wait(self.acse_timeout)
+
     def _set_timeout(self, timeout: float | None) -> None:
+        """``timeout``: seconds, None or inf = no limit; 0 is handled by ``_fill``."""
+        if timeout is not None and (math.isinf(timeout) or timeout <= 0):
+            timeout = None
         if timeout != self._current_timeout:
             self.sock.settimeout(timeout)
             self._current_timeout = timeout
@@ -1422,6 +1671,13 @@ class Association:
             self._pos = 0
         self._set_timeout(timeout)
         while len(self._buf) < need:
+            if timeout is not None and timeout <= 0:
+                # poll(0): only what has already arrived
+                try:
+                    if not select.select([self.sock], [], [], 0)[0]:
+                        raise _Timeout()
+                except (OSError, ValueError):
+                    raise _Closed() from None
             try:
                 chunk = self.sock.recv(max(_RECV_CHUNK, need - len(self._buf)))
             except socket.timeout:
@@ -1522,7 +1778,7 @@ class Association:
 
     def receive_command(self, timeout: float | None | str = "dimse") -> tuple[int, Command]:
         """Read the next command set; ``timeout`` defaults to the DIMSE timeout."""
-        limit = self.dimse_timeout if timeout == "dimse" else timeout  # type: ignore[assignment]
+        limit = dimse_wait(self.dimse_timeout) if timeout == "dimse" else timeout  # type: ignore[assignment]
         if self.closed:
             raise DimseError(COND_PEER_ABORTED)
         parts: list[bytes] = []
@@ -1548,7 +1804,7 @@ class Association:
     def receive_dataset(self, pc_id: int, sink: Callable[[memoryview], None] | None,
                         timeout: float | None | str = "dimse") -> int:
         """Stream the data set that follows a command into ``sink`` (None: discard)."""
-        limit = self.dimse_timeout if timeout == "dimse" else timeout
+        limit = dimse_wait(self.dimse_timeout) if timeout == "dimse" else timeout
         total = 0
         while True:
             pc, control, data = self._next_pdv(limit)  # type: ignore[arg-type]
@@ -1578,7 +1834,7 @@ class Association:
         if self._pdv_index < len(self._pdvs):
             raise DimseError(COND_PDATA_ARRIVED)
         try:
-            pdu_type, _body = self._read_pdu(self.acse_timeout)
+            pdu_type, _body = self._read_pdu(self._acse_wait())
         except _Timeout:
             raise DimseError(COND_READ_TIMEOUT) from None
         except _Closed:

@@ -80,12 +80,16 @@ class GetSCU:
     def negotiate(self) -> int | None:
         """Establish the association; returns an exit code on failure."""
         s = self.settings
+        max_pdu = A.receive_pdu_size(s.max_pdu, self.net)  # ASC_createAssociationParameters
         if len(s.peer) > MAX_PEER_HOST:
             self.net.error("Maximum length of peer host name '%s' is longer than maximum of %d characters",
                            s.peer, MAX_PEER_HOST)
             self.app.fatal("0001:0007 Illegal call, perhaps wrong parameters")
             return FAILURE
         params = self.params()
+        params.max_pdu = max_pdu
+        self.net.log(log.TRACE, "Configured 0 presentation contexts from config file")
+        self.net.log(log.TRACE, "Adding another %d presentation contexts configured for SCU", len(params.contexts))
         self.net.debug("Configured a total of %d presentation contexts for SCU", len(params.contexts))
         dump_level = log.INFO if s.verbose_pc else log.DEBUG
         if self.net.isEnabledFor(dump_level):
@@ -97,10 +101,12 @@ class GetSCU:
             if exc.kind == "rejected":
                 result, source, reason = exc.reject_lines()
                 self.net.debug("Association Rejected:\nResult: %s, Source: %s\nReason: %s", result, source, reason)
-            elif exc.kind == "illegal-parameter":
-                self.net.error("%s", exc.condition.text)
             elif exc.kind == "no-contexts":
                 self.net.error("No Acceptable Presentation Contexts")
+            else:
+                if exc.kind == "illegal-parameter":
+                    self.net.error("%s", exc.condition.text)
+                self.net.debug("Association Request Failed: %s", exc.condition.dump())
             self.app.fatal("Could not negotiate association: %s", exc.condition.text)
             return FAILURE
         assoc = self.assoc

@@ -249,11 +249,13 @@ class Listener:
 
     def _accept(self) -> None:
         settings, logger = self.settings, self.store.logger
+        net = logging.getLogger(log.NET)
+        # ASC_receiveAssociation creates its parameters (odd -pdu warning) first
+        max_pdu = ul.receive_pdu_size(settings.max_pdu, net)
         try:
             conn, (ip, _port) = self.sock.accept()
         except OSError:
             return
-        net = logging.getLogger(log.NET)
         name: str | None = None
         if settings.access_control or net.isEnabledFor(logging.DEBUG):
             name = "unknown" if settings.disable_host_lookup else _reverse_lookup(ip)
@@ -267,7 +269,7 @@ class Listener:
             sub = ul.Association.accept(
                 conn,
                 settings.aetitle,
-                settings.max_pdu,
+                max_pdu,
                 settings.acse_timeout,
                 settings.dimse_timeout,
                 self.negotiate,  # type: ignore[arg-type]
@@ -444,7 +446,7 @@ class MoveSCU:
         """Service the listener until the main association is readable
         (DIMSE_moveUser's select loop); raises DimseError on a -td timeout."""
         assoc, listener = self.assoc, self.listener
-        timeout = self.settings.dimse_timeout
+        timeout = ul.select_wait(self.settings.dimse_timeout)
         while True:
             # selectReadable(): a waiting connection request is looked at
             # first, then the main association wins over the sub-association
@@ -524,7 +526,7 @@ class MoveSCU:
         while listener is not None and listener.sub is not None:
             if not listener.has_buffered():
                 try:
-                    ready = select.select([listener.sub], [], [], self.settings.dimse_timeout)[0]
+                    ready = select.select([listener.sub], [], [], ul.select_wait(self.settings.dimse_timeout))[0]
                 except (OSError, ValueError):
                     ready = []
                 if not ready:
@@ -534,7 +536,7 @@ class MoveSCU:
     def _check_unread_dataset(self) -> None:
         """-pi: the data set of a Pending response is not read, so DCMTK's
         next receiveCommand meets a data PDV and fails (observed 3.6.7 text)."""
-        if self.assoc.next_pdv_is_command(self.settings.dimse_timeout):
+        if self.assoc.next_pdv_is_command(ul.dimse_wait(self.settings.dimse_timeout)):
             return  # a command after all: read it normally
         raise ul.DimseError(COND_COMMAND_PDV_EXPECTED)
 
@@ -579,13 +581,15 @@ def run(settings: Settings) -> int:
 
 def _run_association(settings: Settings, logger: logging.Logger, listener: Listener | None) -> int:
     model = sopclasses.QR_MODELS[settings.model]
+    net = logging.getLogger(log.NET)
+    max_pdu = ul.receive_pdu_size(settings.max_pdu, net)  # ASC_createAssociationParameters
     ts_list = ul.query_ts_list(settings.propose_xfer)
     params = ul.AssociationParams(
         calling_ae=settings.aetitle,
         called_ae=settings.call,
         peer_host=settings.peer,
         peer_port=settings.port,
-        max_pdu=settings.max_pdu,
+        max_pdu=max_pdu,
         contexts=[
             ul.ProposedContext(1, model[0], list(ts_list)),
             ul.ProposedContext(3, model[1], list(ts_list)),
@@ -598,7 +602,7 @@ def _run_association(settings: Settings, logger: logging.Logger, listener: Liste
         logger.debug("Request Parameters:\n" + ul.dump_associate_rq(params))
     logger.info("Requesting Association")
     try:
-        assoc = ul.Association.request(params)
+        assoc = ul.Association.request(params, net)
     except ul.AssociationError as exc:
         if exc.kind == "rejected":
             result, source, reason = exc.reject_lines()
