@@ -439,8 +439,9 @@ def normalise(tool: str, text: str, *, dcmtk: bool, vector: Vector | None = None
             if name not in named:
                 text = re.sub(rf"(?m)^.*DcmDataDictionary: Loading file: {re.escape(name)}\n", "", text)
         text = _DCMDATA_INTERNAL.sub("", text)
-    if vector is not None and vector.tool == "getscu" and _mentions(vector, ("-xi", "--propose-implicit")):
-        # deviation #4: getscu -xi proposes Implicit VR (DCMTK 3.6.7: Explicit)
+    if vector is not None and vector.tool == "getscu" and _mentions(
+            vector, ("-xi", "--propose-implicit", "+xi", "--implicit")):
+        # deviation #4: getscu -xi/+xi propose Implicit VR (DCMTK 3.6.7: Explicit)
         text = re.sub(r"(?m)^(.*)=LittleEndian(?:Explicit|Implicit)$", r"\1=LittleEndian<#4>", text)
     return text
 

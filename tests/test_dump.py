@@ -278,3 +278,20 @@ def test_random_datasets_match_dcmdump(tmp_path: Path) -> None:
         assert dump_dataset(load_query_file(str(path))).splitlines() == real
         checked += 1
     assert checked >= 8
+
+
+def test_unknown_specific_character_set_dumps_without_python_warning() -> None:
+    """An unknown term (``-k SpecificCharacterSet='q'``): DCMTK prints the
+    stored bytes; pydicom's UserWarning must not reach stderr (found by a
+    keys fuzz against dcmqrscp)."""
+    import warnings
+
+    ds = Dataset()
+    MoveKeys.parse(["SpecificCharacterSet='q'", "ReferringPhysicianName=nan"]).apply(ds)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lines = dump_dataset(ds).split("\n")[2:]
+    assert lines == [
+        "(0008,0005) CS ['q']                                    #   4, 1 SpecificCharacterSet",
+        "(0008,0090) PN [nan]                                    #   4, 1 ReferringPhysicianName",
+    ]

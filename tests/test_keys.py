@@ -152,6 +152,21 @@ MOVE_ROWS = [
     (['RETIRED_CommandLengthToEnd=4'], [
         '(0000,0001) UL 4                                        #   4, 1 RETIRED_CommandLengthToEnd',
     ]),
+    # "=Name": the UID of a name of DCMTK's uidNameMap (observed)
+    (['StudyInstanceUID==CTImageStorage'], [
+        '(0020,000d) UI =CTImageStorage                          #  26, 1 StudyInstanceUID',
+    ]),
+    # white space removed from UIDs; the length field keeps the length given,
+    # made even, until the value is written (observed with dcmqrscp)
+    (['StudyInstanceUID=1. 2 '], [
+        '(0020,000d) UI [1.2]                                    #   6, 1 StudyInstanceUID',
+    ]),
+    (['StudyInstanceUID= '], [
+        '(0020,000d) UI (no value available)                     #   2, 0 StudyInstanceUID',
+    ]),
+    (['PatientID=1CT1   '], [
+        '(0010,0020) LO [1CT1]                                   #   8, 1 PatientID',
+    ]),
 ]
 
 
@@ -199,6 +214,12 @@ MOVE_ERRORS = [
     (["SyntheticData=YES"], "bad key format or dictionary name not found in dictionary: SyntheticData"),
     # processed right to left: the rightmost bad key is reported
     (["NoSuch=1", "Rows=abc"], 'cannot put tag value: (0028,0010)="abc"'),
+    # a UI value "=Name" needs a known UID name (found by tests/difffuzz.py)
+    (["StudyInstanceUID=="], 'cannot put tag value: (0020,000d)="="'),
+    (["ReferencedSOPInstanceUID==ctimagestorage"], 'cannot put tag value: (0008,1155)="=ctimagestorage"'),
+    (["SOPInstanceUID==CTImageStorage\\1.2"], 'cannot put tag value: (0008,0018)="=CTImageStorage\\1.2"'),
+    (["OtherPatientIDsSequence=-1", "SpecificCharacterSet=1", "SOPInstanceUID=="],
+     'cannot put tag value: (0008,0018)="="'),
 ]
 
 
@@ -406,6 +427,13 @@ GET_ERRORS = [
 ]
 
 
+GET_ERRORS += [
+    ("StudyInstanceUID==", "Unknown UID name: No mapping to UID value defined"),
+    ("ReferencedStudySequence[0].ReferencedSOPClassUID==NoSuchName",
+     "Unknown UID name: No mapping to UID value defined"),
+]
+
+
 @pytest.mark.parametrize(("key", "reason"), GET_ERRORS, ids=[k for k, _ in GET_ERRORS])
 def test_getscu_key_errors(key: str, reason: str) -> None:
     _, errors = get([key])
@@ -467,3 +495,45 @@ def test_non_ascii_values_keep_the_typed_bytes() -> None:
     raw = encode(ds, False, True)
     assert b"PN\x0e\x00M\xc3\xbcller^J\xc3\xb6rg " in raw
     assert b"LO\x06\x00\xc3\xbc\\\xc3\xa4 " in raw
+
+
+def test_uid_white_space_warning_and_unknown_name_debug(caplog: pytest.LogCaptureFixture) -> None:
+    """DcmUniqueIdentifier's messages (logger dcmtk.dcmdata), observed with
+    ``movescu -d`` and ``getscu -v`` (paths into items too)."""
+    caplog.set_level(logging.DEBUG, logger="dcmtk.dcmdata")
+    with pytest.raises(CommandLineError):
+        MoveKeys.parse(["StudyInstanceUID=1 2", "SOPInstanceUID=\t1\\2 ", "SeriesInstanceUID==foo"])
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "dcmtk.dcmdata"] == [
+        ("DEBUG", "DcmUniqueIdentifier::putString() cannot map UID name 'foo' to UID value"),
+    ]
+    caplog.clear()
+    keys = MoveKeys.parse(["StudyInstanceUID=1 2", "SOPInstanceUID=\t1\\2 "])
+    assert [r.getMessage() for r in caplog.records if r.name == "dcmtk.dcmdata"] == [
+        "DcmUniqueIdentifier: Element SOPInstanceUID (0008,0018) contains one or more space characters,"
+        " which were removed",
+        "DcmUniqueIdentifier: Element StudyInstanceUID (0020,000d) contains one or more space characters,"
+        " which were removed",
+    ]
+    caplog.clear()
+    ds = Dataset()
+    keys.apply(ds)  # no second warning: the values are corrected already
+    assert (str(ds.StudyInstanceUID), str(ds[0x00080018].value)) == ("12", "1\\2")
+    assert not caplog.records
+    lines, errors = get(["ReferencedStudySequence[0].ReferencedSOPInstanceUID= 1.2"])
+    assert errors == []
+    assert lines[2] == "    (0008,1155) UI [1.2]                                    #   4, 1 ReferencedSOPInstanceUID"
+    assert [r.getMessage() for r in caplog.records if r.name == "dcmtk.dcmdata"] == [
+        "DcmUniqueIdentifier: Element ReferencedSOPInstanceUID (0008,1155) contains one or more space"
+        " characters, which were removed",
+    ]
+
+
+def test_uid_names_are_dcmtk_uid_name_map() -> None:
+    """dcmFindUIDFromName / dcmFindNameOfUID over DCMTK 3.6.7's uidNameMap."""
+    from dcmretrieve import sopclasses
+
+    assert len(sopclasses.UID_NAMES) == 436
+    assert sopclasses.uid_from_name("RETIRED_XRayAngiographicBiPlaneImageStorage") == "1.2.840.10008.5.1.4.1.1.12.3"
+    assert sopclasses.uid_from_name("PrivateGELittleEndianImplicitWithBigEndianPixelData") == "1.2.840.113619.5.2"
+    assert sopclasses.uid_from_name("") is None
+    assert sopclasses.uid_from_name("UID") is None

@@ -268,3 +268,28 @@ def test_defined_length_sequence_at_end_of_file(tmp_path: Path, messages: list[s
     if cut is not None:
         with pytest.raises(QueryFileError):
             load_query_file(write(tmp_path, cut, "cut.dcm"))
+
+
+def test_elements_out_of_order_warn_like_dcmtk(tmp_path: Path, messages: list[str]) -> None:
+    """DcmItem::insert's diagnostics, in DCMTK's order (an element is inserted
+    after its value, nested items included, was read); observed with dcmdump
+    and with movescu/getscu -v against dcmqrscp (found by a keys fuzz)."""
+    import struct
+
+    def element(group: int, elem: int, vr: str, value: bytes) -> bytes:
+        return struct.pack("<HH", group, elem) + vr.encode() + struct.pack("<H", len(value)) + value
+
+    item = element(0x0008, 0x1155, "UI", b"1.2.3\0") + element(0x0008, 0x1150, "UI", b"1.2\0")
+    sequence = (struct.pack("<HH", 0x0008, 0x1115) + b"SQ\0\0" + struct.pack("<L", 8 + len(item))
+                + struct.pack("<HHL", 0xFFFE, 0xE000, len(item)) + item)
+    body = (element(0x0010, 0x0020, "LO", b"1CT1") + element(0x0008, 0x0052, "CS", b"STUDY ") + sequence
+            + element(0x0010, 0x0020, "LO", b"XX") + element(0x0008, 0x0060, "CS", b"CT"))
+    ds = load_query_file(write(tmp_path, body))
+    assert ds.PatientID == "1CT1"
+    assert messages == [
+        "W: DcmItem: Dataset not in ascending tag order, at element (0008,0052)",
+        "W: DcmItem: Dataset not in ascending tag order, at element (0008,1150)",
+        "W: DcmItem: Dataset not in ascending tag order, at element (0008,1115)",
+        "W: DcmItem: Element (0010,0020) found twice in one data set or item, ignoring second entry",
+        "W: DcmItem: Dataset not in ascending tag order, at element (0008,0060)",
+    ]

@@ -361,6 +361,22 @@ _BUILTIN_EXTRA = """\
 """
 
 
+#: DcmDataDictionary's skeleton: what DCMTK knows before (and whatever) it
+#: loads from DCMDICTPATH: the command and meta group lengths, item and
+#: delimitation tags, and the group length of every group (with a missing
+#: or broken dictionary ``-k 0008,0000=1`` is still accepted, while
+#: ``(fffe,e000)`` is known but cannot be created and ``(0009,0010)`` is
+#: unknown).
+_SKELETON = """\
+(0000,0000)\tUL\tCommandGroupLength\t1\tdicom98
+(0002,0000)\tUL\tMetaElementGroupLength\t1\tdicom98
+(FFFE,E000)\tna\tItem\t1\tdicom98
+(FFFE,E00D)\tna\tItemDelimitationItem\t1\tdicom98
+(FFFE,E0DD)\tna\tSequenceDelimitationItem\t1\tdicom98
+(0000-u-FFFF,0000)\tUL\tGenericGroupLength\t1\tGENERIC
+"""
+
+
 def _builtin() -> DataDictionary:
     """pydicom's public table, renamed and retyped like DCMTK 3.6.7's dicom.dic."""
     from pydicom.datadict import DicomDictionary
@@ -558,6 +574,7 @@ def load_data_dictionaries() -> bool:
         _loaded = True
         return _loaded
     dictionary = DataDictionary()
+    _parse_lines(_SKELETON.splitlines(), "<skeleton>", dictionary)
     loaded = False
     for path in paths:
         try:

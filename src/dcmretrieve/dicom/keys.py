@@ -59,6 +59,30 @@ _PYDICOM_VR = {"xs": "US", "up": "UL", "ox": "OB", "px": "OW", "lt": "OW", "??":
 CORRUPTED_DATA = "Corrupted data"
 ILLEGAL_PARAMETER = "Illegal parameter"
 ILLEGAL_CALL = "Illegal call, perhaps wrong parameters"
+UNKNOWN_UID_NAME = "Unknown UID name: No mapping to UID value defined"
+
+#: C's isspace() in the "C" locale (DcmUniqueIdentifier removes these).
+_C_SPACE = frozenset(" \t\n\v\f\r")
+
+_LOG = logging.getLogger("dcmtk.dcmdata")
+
+
+#: String VRs whose pydicom writers take no bytes values.
+_NO_BYTES_VRS = frozenset({"DA", "DT", "TM", "DS", "IS"})
+
+
+class RawString(str):
+    """Bytes typed on the command line, for VRs whose pydicom writers need a
+    ``str``: decoded as Latin-1, so pydicom writes them back byte for byte;
+    ``dcmtk_bytes`` keeps them for the dump."""
+
+    dcmtk_bytes: bytes
+
+    @classmethod
+    def of(cls, raw: bytes) -> "RawString":
+        text = cls(raw.decode("latin-1"))
+        text.dcmtk_bytes = raw
+        return text
 
 
 class PutStringError(Exception):
@@ -176,14 +200,19 @@ def new_element(tag: int, vr: str) -> "DataElement":
     else:
         elem = DataElement(tag, pvr, b"", validation_mode=config.IGNORE)
     elem.dcmtk_vr = vr  # type: ignore[attr-defined]
+    if tag == 0x7FE00010:
+        # DcmPixelData: no representation until a value is put (unconvertible_identifier)
+        elem.dcmtk_no_representation = True  # type: ignore[attr-defined]
     return elem
 
 
-def put_string(elem: "DataElement", value: str) -> None:
+def put_string(elem: "DataElement", value: str, item: "Dataset | None" = None) -> None:
     """DcmElement::putString(value) for the element's DCMTK VR.
 
     On failure the element keeps its previous value (as in DCMTK) and
     ``PutStringError`` is raised.  An empty *value* empties the element.
+    *item* (the data set holding *elem*) only serves to name a private tag
+    in DcmUniqueIdentifier's warning.
     """
     from pydicom import config
     from pydicom.dataelem import DataElement
@@ -195,9 +224,18 @@ def put_string(elem: "DataElement", value: str) -> None:
     if vr == "SQ" or vr == "na":
         raise PutStringError(ILLEGAL_CALL)
     if vr in STRING_VRS:
-        text = value.rstrip(" ")
         if vr == "UI":
-            text = text.rstrip("\0")
+            value = _uid_of_name(value)
+        # the length field keeps the length given (made even) until the
+        # value is written; the dump shows it (DcmObject::printInfoLineEnd)
+        import os
+
+        given = len(os.fsencode(value))
+        if vr == "UI":
+            text = _remove_uid_spaces(elem, value, item).rstrip("\0")
+        else:
+            text = value.rstrip(" ")
+        elem.dcmtk_length = given + (given & 1)  # type: ignore[attr-defined]
         if not text.isascii():
             # DCMTK stores the bytes as typed (no character set conversion):
             # keep the original command-line bytes for the wire.
@@ -206,7 +244,10 @@ def put_string(elem: "DataElement", value: str) -> None:
             from pydicom.valuerep import PersonName
 
             raw = os.fsencode(text)
-            elem._value = PersonName(raw) if vr == "PN" else raw
+            if vr in _NO_BYTES_VRS:
+                elem._value = RawString.of(raw)
+            else:
+                elem._value = PersonName(raw) if vr == "PN" else raw
             return
         if vr == "PN":
             converted = DataElement(elem.tag, "PN", text, validation_mode=config.IGNORE)
@@ -244,6 +285,7 @@ def put_string(elem: "DataElement", value: str) -> None:
         return
     if vr in BYTE_VRS or vr in WORD_VRS:
         words = [v[0] & 0xFFFF for v in _scan_values(parts, lambda p: scan_c_int(p, 0, 16))]
+        elem.dcmtk_no_representation = False  # type: ignore[attr-defined]
         if vr in WORD_VRS:
             elem._value = struct.pack(f"<{len(words)}H", *words)
         else:
@@ -251,6 +293,81 @@ def put_string(elem: "DataElement", value: str) -> None:
             elem._value = data + b"\0" if len(data) % 2 else data
         return
     raise PutStringError(ILLEGAL_CALL)  # pragma: no cover - every VR is handled above
+
+
+def _uid_of_name(value: str) -> str:
+    """DcmUniqueIdentifier::putString: ``=Name`` stands for the UID of that
+    name (dcmFindUIDFromName); an unknown name fails."""
+    from . import sopclasses
+
+    if not value.startswith("="):
+        return value
+    uid = sopclasses.uid_from_name(value[1:])
+    if uid is None:
+        _LOG.debug("DcmUniqueIdentifier::putString() cannot map UID name '%s' to UID value", value[1:])
+        raise PutStringError(UNKNOWN_UID_NAME)
+    return uid
+
+
+def _remove_uid_spaces(elem: "DataElement", value: str, item: "Dataset | None") -> str:
+    """DcmUniqueIdentifier::makeMachineByteString: every white-space
+    character (leading, embedded, trailing) is removed, with a warning."""
+    text = "".join(char for char in value if char not in _C_SPACE)
+    if len(text) < len(value):
+        _LOG.warning("%s", _uid_space_warning(elem, item))
+    return text
+
+
+def _uid_space_warning(elem: "DataElement", item: "Dataset | None") -> str:
+    from pydicom.dataset import Dataset
+
+    tag = elem.tag
+    name = _tag_name(tag, item if item is not None else Dataset())
+    return (f"DcmUniqueIdentifier: Element {name} ({tag >> 16:04x},{tag & 0xFFFF:04x}) "
+            "contains one or more space characters, which were removed")
+
+
+def repair_uids(ds: "Dataset") -> list[tuple[str, "DataElement"]]:
+    """DcmUniqueIdentifier::makeMachineByteString for the UI values read
+    from a query file, which DCMTK corrects when it first looks at them (the
+    dump or the encoder): white space is removed.  Returns the warnings, in
+    print order (tags ascending, depth first), with their elements, not yet
+    logged: the callers log them where DCMTK does (``log_repairs``).  Values
+    set by ``put_string`` are corrected already."""
+    from .dump import _string_value
+
+    repairs: list[tuple[str, DataElement]] = []
+    for tag in sorted(ds.keys()):
+        elem = ds[tag]
+        if elem.VR == "SQ":
+            for child in elem.value:
+                repairs.extend(repair_uids(child))
+            continue
+        if dcmtk_vr(elem) != "UI" or elem.value is None or isinstance(elem.value, bytes):
+            continue
+        value = _string_value(elem)
+        text = "".join(char for char in value if char not in _C_SPACE)
+        if len(text) < len(value):
+            elem._value = text
+            repairs.append((_uid_space_warning(elem, ds), elem))
+    return repairs
+
+
+def log_repairs(repairs: list[tuple[str, "DataElement"]]) -> None:
+    for text, _elem in repairs:
+        _LOG.warning("%s", text)
+
+
+def _tag_name(tag: int, item: "Dataset") -> str:
+    """DcmTag::getTagName (a private tag is named through its creator in *item*)."""
+    group, element = tag >> 16, tag & 0xFFFF
+    creator = None
+    if group % 2 == 1 and element >= 0x1000:
+        creator_tag = (group << 16) | (element >> 8)
+        if creator_tag in item:
+            raw = item[creator_tag].value
+            creator = str(raw).rstrip(" ") if raw not in (None, "") else None
+    return dicts.get_dictionary().tag_name(tag, creator)
 
 
 def _scan_values(parts: list[str], scan: Callable[[str], _T | None]) -> list[_T]:
@@ -301,6 +418,7 @@ def clear_element(elem: "DataElement") -> None:
         elem._value = Sequence()
     elif vr in STRING_VRS:
         elem._value = ""
+        elem.dcmtk_length = 0  # type: ignore[attr-defined]
     elif vr in ("US", "xs", "SS", "UL", "up", "SL", "UV", "SV", "FL", "FD", "AT"):
         elem._value = None
     else:
@@ -363,6 +481,33 @@ def mark_in_memory(ds: "Dataset") -> None:
     the file's transfer syntax (set by ``query.load_query_file``)."""
     if not getattr(ds, "dcmtk_transfer_syntax", None):
         ds.dcmtk_transfer_syntax = uids.EXPLICIT_LE
+        ds.dcmtk_in_memory = True  # DcmDataset::getOriginalXfer() is EXS_Unknown
+
+
+def unconvertible_identifier(ds: "Dataset", ts_uid: str) -> str | None:
+    """DIMSE's check before sending a data set: a PixelData element created
+    by a key and never given a value (DcmPixelData without any
+    representation, also inside items) cannot be written in any transfer
+    syntax.  Returns DCMTK's warning text after ``sendMessage: `` (the caller
+    then fails with ``DIMSE Failed to send message``), None when writable."""
+    if not _empty_pixel_data(ds):
+        return None
+    from .dump import TRANSFER_SYNTAX_NAMES
+
+    unknown = "Unknown Transfer Syntax"
+    source = unknown if getattr(ds, "dcmtk_in_memory", False) else TRANSFER_SYNTAX_NAMES.get(
+        str(getattr(ds, "dcmtk_transfer_syntax", "")), unknown)
+    target = TRANSFER_SYNTAX_NAMES.get(ts_uid, unknown)
+    return f"unable to convert dataset from '{source}' transfer syntax to '{target}'"
+
+
+def _empty_pixel_data(ds: "Dataset") -> bool:
+    for elem in ds.values():
+        if getattr(elem, "dcmtk_no_representation", False):
+            return True
+        if getattr(elem, "VR", None) == "SQ" and any(_empty_pixel_data(item) for item in elem.value):
+            return True
+    return False
 
 
 def _parse_move_key(key: str) -> "DataElement":
@@ -441,7 +586,7 @@ def apply_path_with_value(ds: "Dataset", key: str) -> None:
         raise PathError(ILLEGAL_PARAMETER)
     if "*" in path:
         raise PathError("Item wildcard '*' found in path but wildcards disabled")
-    target = _find_or_create_item_path(ds, path)
+    target, target_item = _find_or_create_item_path(ds, path)
     from pydicom.dataset import Dataset
 
     if isinstance(target, Dataset) or dcmtk_vr(target) == "SQ":
@@ -452,7 +597,7 @@ def apply_path_with_value(ds: "Dataset", key: str) -> None:
         clear_element(target)
         return
     try:
-        put_string(target, value)
+        put_string(target, value, target_item)
     except PutStringError as exc:
         raise PathError(exc.reason) from None
 
@@ -504,8 +649,9 @@ def _vr_for_tag(tag: int, item: "Dataset", dictionary: dicts.DataDictionary) -> 
     return entry.vr if entry is not None else "??"
 
 
-def _find_or_create_item_path(item: "Dataset", path: str) -> Any:
-    """DcmPathProcessor::findOrCreateItemPath; returns the last node."""
+def _find_or_create_item_path(item: "Dataset", path: str) -> tuple[Any, "Dataset | None"]:
+    """DcmPathProcessor::findOrCreateItemPath; returns the last node and
+    the item that holds it (None when the node is an item)."""
     tag, vr, rest = _parse_tag_from_path(path, item)
     created = False
     if tag not in item:
@@ -517,10 +663,10 @@ def _find_or_create_item_path(item: "Dataset", path: str) -> Any:
     try:
         if dcmtk_vr(elem) == "SQ":
             if rest == "":
-                return elem
+                return elem, item
             return _find_or_create_sequence_path(elem, rest)
         if rest == "":
-            return elem
+            return elem, item
         raise PathError("Invalid Path: Non-sequence tag found with rest path following")
     except PathError:
         if created:
@@ -528,7 +674,7 @@ def _find_or_create_item_path(item: "Dataset", path: str) -> Any:
         raise
 
 
-def _find_or_create_sequence_path(seq_elem: "DataElement", path: str) -> Any:
+def _find_or_create_sequence_path(seq_elem: "DataElement", path: str) -> tuple[Any, "Dataset | None"]:
     """DcmPathProcessor::findOrCreateSequencePath (no wildcards)."""
     from pydicom.dataset import Dataset
 
@@ -540,7 +686,7 @@ def _find_or_create_sequence_path(seq_elem: "DataElement", path: str) -> Any:
         appended += 1
     item = sequence[number]
     if rest == "":
-        return item
+        return item, None
     try:
         return _find_or_create_item_path(item, rest)
     except PathError:

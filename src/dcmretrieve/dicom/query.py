@@ -44,6 +44,8 @@ EXPLICIT_BIG = uids.EXPLICIT_BE
 _LONG_VRS = walker.LONG_VRS
 _STANDARD_VRS = walker.STANDARD_VRS
 _UNDEFINED = walker.UNDEFINED
+#: string VRs: the dump shows their length field as read (``_normalize``)
+_STRING_VRS = frozenset("AE AS CS DA DS DT IS LO LT PN SH ST TM UC UI UR UT".split())
 
 
 class QueryFileError(Exception):
@@ -234,17 +236,13 @@ class _Walker(walker.HeaderReader):
         the top-level data set are recorded in ``duplicates`` (DCMTK keeps
         the first, pydicom the last occurrence)."""
         seen: set[int] = set()
+        highest = -1
         while pos < end:
             start = pos
             tag, vr, length, size = self.header(pos, end)
             if tag == 0xFFFEE00D:  # item delimitation
                 return pos + size
             duplicate = tag in seen
-            if duplicate:
-                _LOG.warning(
-                    "DcmItem: Element (%04x,%04x) found twice in one data set or item, "
-                    "ignoring second entry", tag >> 16, tag & 0xFFFF,
-                )
             first = not seen
             seen.add(tag)
             pos += size
@@ -258,6 +256,17 @@ class _Walker(walker.HeaderReader):
                 if vr == "SQ" or (vr is None and _is_sequence(tag)):
                     self.walk_sequence(pos, pos + length, delimited=False)
                 pos += length
+            # DcmItem::readSubElement inserts the element after reading its
+            # value (nested items first): DcmItem::insert's diagnostics
+            if duplicate:
+                _LOG.warning(
+                    "DcmItem: Element (%04x,%04x) found twice in one data set or item, "
+                    "ignoring second entry", tag >> 16, tag & 0xFFFF,
+                )
+            elif tag < highest:
+                _LOG.warning("DcmItem: Dataset not in ascending tag order, at element (%04x,%04x)",
+                             tag >> 16, tag & 0xFFFF)
+            highest = max(highest, tag)
             if duplicate and top:
                 self.duplicates.append((start, pos))
         if delimited:
@@ -303,6 +312,34 @@ def _is_sequence(tag: int) -> bool:
     return entry is not None and entry.vr == "SQ"
 
 
+def _convert_all(ds: "Dataset") -> None:
+    """Convert every raw element (recursively), recording the string lengths."""
+    lengths = _raw_lengths(ds)
+    for elem in ds:
+        if elem.VR == "SQ":
+            for item in elem.value:
+                _convert_all(item)
+    _record_string_lengths(ds, lengths)
+
+
+def _raw_lengths(ds: "Dataset") -> dict[int, int]:
+    """The length fields of the elements of *ds* not decoded yet."""
+    from pydicom.dataelem import RawDataElement
+
+    return {tag: raw.length for tag, raw in ds._dict.items()
+            if isinstance(raw, RawDataElement) and raw.length != _UNDEFINED}
+
+
+def _record_string_lengths(ds: "Dataset", lengths: dict[int, int]) -> None:
+    """String elements keep the length field as read in ``dcmtk_length``
+    (made even, as DcmByteString::postLoadValue does): pydicom strips the
+    padding that DCMTK's dump still counts."""
+    for tag, length in lengths.items():
+        elem = ds[tag]
+        if elem.VR in _STRING_VRS:
+            elem.dcmtk_length = length + (length & 1)
+
+
 def _build_dataset(body: bytes, implicit: bool, little: bool) -> "Dataset":
     from pydicom.filebase import DicomBytesIO
     from pydicom.filereader import read_dataset
@@ -326,8 +363,7 @@ def _build_dataset(body: bytes, implicit: bool, little: bool) -> "Dataset":
             ds = read_dataset(fp, implicit, little)
             if implicit:
                 _keep_unknown_raw(ds)
-            for elem in ds.iterall():  # force conversion now: failures are bad files
-                _ = elem.value
+            _convert_all(ds)  # now: failures are bad files
     except Exception:  # noqa: BLE001 - any pydicom failure is a bad file for DCMTK
         raise QueryFileError(PREMATURE_END) from None
     finally:
@@ -345,6 +381,7 @@ def _keep_unknown_raw(ds: "Dataset") -> None:
 
     dictionary = dicts.get_dictionary()
     raw_elements = ds._dict  # pydicom keeps undecoded RawDataElements here
+    lengths = _raw_lengths(ds)
     for tag in list(raw_elements):
         raw = raw_elements[tag]
         if not isinstance(raw, RawDataElement) or raw.length == _UNDEFINED:
@@ -364,6 +401,7 @@ def _keep_unknown_raw(ds: "Dataset") -> None:
         if elem.VR == "SQ":
             for item in elem.value:
                 _keep_unknown_raw(item)
+    _record_string_lengths(ds, lengths)
 
 
 #: DICOMDIR offsets, typed ``up`` in DCMTK's dictionary.

@@ -358,7 +358,9 @@ def encode_identifier(ds: object, ts_uid: str, pad_deflated: bool = False) -> by
     fp = DicomBytesIO()
     fp.is_little_endian = ts_uid != EXPLICIT_BE
     fp.is_implicit_VR = ts_uid == IMPLICIT_LE
-    write_dataset(fp, ds)  # type: ignore[arg-type]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # e.g. an unknown SpecificCharacterSet: DCMTK writes the bytes as they are
+        write_dataset(fp, ds)  # type: ignore[arg-type]
     data = fp.getvalue()
     if ts_uid == DEFLATED_LE:
         comp = zlib.compressobj(6, zlib.DEFLATED, -15)

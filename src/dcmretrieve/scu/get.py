@@ -152,10 +152,15 @@ class GetSCU:
                 self.final_report(self.last_response)
 
     def c_get(self, ds: "Dataset") -> None:
+        from .keys import log_repairs, repair_uids, unconvertible_identifier
+
         assoc, ctx = self.assoc, self.get_pc
         assert assoc is not None and ctx is not None
         msg_id = assoc.next_message_id()
         cmd = A.c_get_rq(msg_id, ctx.abstract_syntax)
+        # UIDs read with white space: corrected now, warned about where DCMTK
+        # prints or writes them (after "Sending C-GET Request", keys.md)
+        repairs = repair_uids(ds)
         try:
             data = A.encode_identifier(ds, ctx.transfer_syntax)
         except Exception:  # noqa: BLE001 - a value pydicom cannot encode: DCMTK's "bad data"
@@ -165,9 +170,13 @@ class GetSCU:
             from ..dicom.dump import dump_dataset
 
             self.net.info("Sending C-GET Request")
-            self.net.debug("%s", A.dump_command(cmd, True, ctx.id, dump_dataset(ds, ctx.transfer_syntax)))
+            log_repairs(repairs)
+            # a warning logged while the message is built stays in front of it
+            clobbered = repairs[-1][0] if repairs else ""
+            self.net.debug("%s", clobbered + A.dump_command(cmd, True, ctx.id, dump_dataset(ds, ctx.transfer_syntax)))
         else:
             self.net.info("Sending C-GET Request (MsgID %d)", msg_id)
+            log_repairs(repairs)
         problem = dicts.dimse_request_problem()
         if problem is not None:
             # DCMTK builds the command set with its data dictionary: without one
@@ -176,6 +185,11 @@ class GetSCU:
             self.net.error("Failed sending C-GET request: %s", problem)
             raise _SessionFailed()
         try:
+            unconvertible = unconvertible_identifier(ds, ctx.transfer_syntax)
+            if unconvertible is not None:  # DIMSE's check before sending (keys.md)
+                self.net.warning("DIMSE Warning: (%s,%s): sendMessage: %s", assoc.calling_ae, assoc.called_ae,
+                                 unconvertible)
+                raise A.DimseError(A.COND_SEND_FAILED)
             assoc.send_command(ctx.id, cmd, data)
         except A.DimseError as exc:
             self.net.error("Failed sending C-GET request: %s", exc.condition.dump())

@@ -388,6 +388,9 @@ class MoveSCU:
 
     def move(self, path: str | None) -> None:
         """One C-MOVE; raises MoveFailure (logged as DCMTK does)."""
+        from . import dump
+        from .keys import log_repairs, repair_uids, unconvertible_identifier
+
         settings, logger = self.settings, self.logger
         msg_id = self.assoc.next_message_id()
         ds, file_ts = self._load_query(path)
@@ -403,9 +406,22 @@ class MoveSCU:
             logger.debug(ul.dump_command(req, True, ctx.id))
         else:
             logger.info(f"Sending Move Request (MsgID {msg_id})")
+        # UIDs read with white space are corrected (and warned about) while
+        # DCMTK prints or writes them; a warning logged while the message is
+        # built leaves only its own text and the rest of the dump (keys.md)
+        repairs = repair_uids(ds)
+        log_repairs(repairs)
         if logger.isEnabledFor(logging.INFO):
-            logger.info("Request Identifiers:\n\n" + _dump_identifiers(ds, file_ts) + "\n")
+            if repairs:
+                text, elem = repairs[-1]
+                logger.info(text + dump.dump_dataset(ds, file_ts, start=elem) + "\n")
+            else:
+                logger.info("Request Identifiers:\n\n" + _dump_identifiers(ds, file_ts) + "\n")
         try:
+            problem = unconvertible_identifier(ds, ctx.transfer_syntax)
+            if problem is not None:
+                self.net.warning(f"DIMSE Warning: ({self.assoc.calling_ae},{self.assoc.called_ae}): sendMessage: {problem}")
+                raise ul.DimseError(ul.COND_SEND_FAILED)
             self.assoc.send_command(ctx.id, req, ul.encode_identifier(ds, ctx.transfer_syntax, pad_deflated=True))
         except ul.DimseError as exc:
             logger.error(f"Move Request Failed: {exc.condition.dump()}")
