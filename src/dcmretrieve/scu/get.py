@@ -152,7 +152,7 @@ class GetSCU:
                 self.final_report(self.last_response)
 
     def c_get(self, ds: "Dataset") -> None:
-        from .keys import log_repairs, repair_uids, unconvertible_identifier
+        from ..dicom.keys import log_repairs, repair_uids, unconvertible_identifier
 
         assoc, ctx = self.assoc, self.get_pc
         assert assoc is not None and ctx is not None

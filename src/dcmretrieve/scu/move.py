@@ -388,8 +388,8 @@ class MoveSCU:
 
     def move(self, path: str | None) -> None:
         """One C-MOVE; raises MoveFailure (logged as DCMTK does)."""
-        from . import dump
-        from .keys import log_repairs, repair_uids, unconvertible_identifier
+        from ..dicom import dump
+        from ..dicom.keys import log_repairs, repair_uids, unconvertible_identifier
 
         settings, logger = self.settings, self.logger
         msg_id = self.assoc.next_message_id()
