@@ -8,38 +8,29 @@ is the CLI's business and is compared only for presence.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-DCMTK_MOVESCU = "/usr/bin/movescu"
-DATA = Path(__file__).parent / "data" / "keys"
+from support import harness
 
-pytestmark = [
-    pytest.mark.skipif(not os.path.exists(DCMTK_MOVESCU), reason="DCMTK's movescu is not installed"),
-    pytest.mark.skipif(importlib.util.find_spec("dcmretrieve.movescu") is None,
-                       reason="the movescu entry point (dcmretrieve.movescu) does not exist yet"),
-]
+DATA = Path(__file__).parents[1] / "data" / "keys"
+
+pytestmark = pytest.mark.dcmtk("movescu")
+
+#: ours through ``python -m``; DCMDICTPATH removed unless a case sets it
+MOVE = harness.Harness("movescu", ours="module", timeout=30)
 
 #: address of a port nobody listens on is irrelevant: the key errors come first
 ARGS = ["-aec", "COMMON", "-aem", "NOSUCHAE", "127.0.0.1", "11399"]
 
 
-def run(command: list[str], cwd: Path, dictpath: str | None) -> tuple[int, list[str]]:
-    env = dict(os.environ)
-    env.pop("DCMDICTPATH", None)
-    if dictpath is not None:
-        env["DCMDICTPATH"] = dictpath
-    proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=30)
-    lines = (proc.stdout + proc.stderr).splitlines()
+def run(side: str, keys: list[str], cwd: Path, dictpath: str | None) -> tuple[int, list[str]]:
+    done = MOVE.run(side, [*ARGS, *keys], cwd, env={"DCMDICTPATH": dictpath} if dictpath is not None else None)
     # the identification line is checked for presence only (see module docstring)
-    lines = ["<HDR>" if line.startswith("$") and line.endswith("$") else line for line in lines]
-    return proc.returncode, lines
+    lines = harness.normalise(done.stdout + done.stderr, banner="any").splitlines()
+    return done.rc, lines
 
 
 CASES = [
@@ -57,7 +48,7 @@ CASES = [
 def test_movescu_key_errors_match_dcmtk(tmp_path: Path, dictpath: str | None, keys: list[str]) -> None:
     for name in ("bad.dic", "custom.dic"):
         shutil.copy(DATA / name, tmp_path / name)
-    expected = run([DCMTK_MOVESCU, *ARGS, *keys], tmp_path, dictpath)
-    ours = run([sys.executable, "-m", "dcmretrieve.movescu", *ARGS, *keys], tmp_path, dictpath)
+    expected = run("dcmtk", keys, tmp_path, dictpath)
+    ours = run("ours", keys, tmp_path, dictpath)
     assert expected[0] == 1
     assert ours == expected

@@ -17,7 +17,7 @@ from dcmretrieve import __version__
 from dcmretrieve.cli import app
 from dcmretrieve.cli import cmdline
 
-HELP_DIR = Path(__file__).parent / "data" / "help"
+HELP_DIR = Path(__file__).parents[1] / "data" / "help"
 TOOLS = ("movescu", "getscu")
 
 

@@ -15,7 +15,7 @@ from dcmretrieve.dicom import dicts
 from dcmretrieve.dicom.dump import dump_dataset
 from dcmretrieve.dicom.query import QueryFileError, load_query_file, query_file_accessible
 
-DATA = Path(__file__).parent / "data" / "keys"
+DATA = Path(__file__).parents[1] / "data" / "keys"
 PAT_CT = (DATA / "pat_ct.dcm").read_bytes()
 
 
