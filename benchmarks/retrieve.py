@@ -42,8 +42,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-import sampledata  # noqa: E402
-from servers import HOST, DcmQRSCP, free_port  # noqa: E402
+from support import sampledata  # noqa: E402
+from support.servers import HOST, DcmQRSCP, free_port  # noqa: E402
 
 TIME = "/usr/bin/time"
 RUN_TIMEOUT = 900.0

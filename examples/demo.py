@@ -19,7 +19,7 @@ What it does, all on 127.0.0.1 with free ports:
    list must follow the peer and port);
 5. stops the archive by its PID (also on errors or Ctrl-C).
 
-Why it reuses ``tests/servers.py``: the same, tested code starts and stops
+Why it reuses ``tests/support/servers.py``: the same, tested code starts and stops
 the archive for the test suite; the demo must not drift from it.  The files
 stay in the work directory for inspection.
 """
@@ -37,8 +37,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-import sampledata  # noqa: E402
-from servers import HOST, DcmQRSCP, ServerError, free_port  # noqa: E402
+from support import sampledata  # noqa: E402
+from support.servers import HOST, DcmQRSCP, ServerError, free_port  # noqa: E402
 
 DUMP2DCM = "/usr/bin/dump2dcm"
 DCMDUMP = "/usr/bin/dcmdump"

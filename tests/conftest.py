@@ -1,6 +1,8 @@
 """Shared pytest fixtures: real SCPs on 127.0.0.1, sample data, query files.
 
-See docs/testing.md for the fixture catalogue.  Why session scope for the
+See docs/testing.md for the fixture catalogue.  The helpers live in the
+``support`` package (``tests/`` is on ``sys.path`` through ``pythonpath`` in
+pyproject.toml).  Why session scope for the
 preloaded servers: starting dcmqrscp and loading three objects takes about a
 second, and the archive is read-only for retrieval tests, so one instance
 serves the whole run.  Tests that need a different HostTable or data set use
@@ -10,27 +12,41 @@ the ``make_qrscp`` factory (function scope, stopped at test teardown).
 from __future__ import annotations
 
 import contextlib
-
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+# plain asserts in the helpers (harness.assert_same) get pytest's diffs too
+pytest.register_assert_rewrite("support")
 
-import sampledata  # noqa: E402
-from servers import (  # noqa: E402
+from support import harness, sampledata  # noqa: E402
+from support.servers import (  # noqa: E402
+    DCMQRSCP,
+    ORTHANC,
+    STORESCP,
+    STORESCU,
     DcmQRSCP,
     FakeQR,
     OrthancServer,
     StoreSCP,
-    free_port,
 )
 
-__all__ = ["free_port"]
+#: what each server class needs installed (a skip with a reason otherwise)
+_NEEDS: dict[type, tuple[str, ...]] = {
+    DcmQRSCP: (DCMQRSCP, STORESCU),
+    StoreSCP: (STORESCP,),
+    OrthancServer: (ORTHANC,),
+    FakeQR: (),
+}
 
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """``@pytest.mark.dcmtk("getscu", ...)``: skip, naming what is missing,
+    unless those DCMTK programs (default: movescu and getscu) are installed."""
+    for marker in item.iter_markers("dcmtk"):
+        harness.require(*(marker.args or harness.TOOLS))
 
 
 @contextlib.contextmanager
@@ -43,6 +59,7 @@ def _server_factory(
     ``files=`` it was given, by default the three samples); every server made
     is stopped when the fixture ends, whatever the test did."""
     made: list[Any] = []
+    harness.require(*_NEEDS[cls])
 
     def factory(**kwargs: Any) -> Any:
         files = kwargs.pop("files", None) if fill is not None else None
@@ -80,6 +97,7 @@ def qrscp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DcmQRSCP]:
     NOLISTEN and GETSCU; nothing listens there unless a test does (e.g.
     ``movescu --port qrscp.host_table["MOVESCU"]``).  Do not store into it.
     """
+    harness.require(*_NEEDS[DcmQRSCP])
     server = DcmQRSCP(tmp_path_factory.mktemp("qrscp"))
     server.start()
     try:
@@ -95,7 +113,7 @@ def make_qrscp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..
 
     ``files`` defaults to the three samples (pass ``[]`` for an empty
     archive); ``host_table`` maps AE title -> port (unmapped default AEs get
-    unused ports).  Further keywords go to :class:`servers.DcmQRSCP`.
+    unused ports).  Further keywords go to :class:`support.servers.DcmQRSCP`.
     Every server made is stopped at test teardown.
     """
     with _server_factory(tmp_path_factory, DcmQRSCP, "qrscp", DcmQRSCP.load) as factory:
@@ -105,6 +123,7 @@ def make_qrscp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..
 @pytest.fixture
 def storescp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreSCP]:
     """``storescp -aet STORESCP <port> -od <dir>``; files land in ``.output_dir``."""
+    harness.require(*_NEEDS[StoreSCP])
     server = StoreSCP(tmp_path_factory.mktemp("storescp"))
     server.start()
     try:
@@ -122,7 +141,7 @@ def make_storescp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
 
 @pytest.fixture
 def fakeqr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeQR]:
-    """tests/fakeqr.py in ``qr`` mode, AE ``ANY-SCP``; faults by PatientID.
+    """tests/support/fakeqr.py in ``qr`` mode, AE ``ANY-SCP``; faults by PatientID.
     No C-MOVE destinations: use ``make_fakeqr(destinations={...})`` for moves."""
     server = FakeQR(tmp_path_factory.mktemp("fakeqr"))
     server.start()

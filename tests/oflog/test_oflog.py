@@ -22,7 +22,7 @@ from dcmretrieve.errors import CommandLineError
 from dcmretrieve.oflog import appenders, layouts, netappenders, properties, state
 from dcmretrieve.settings import Settings
 
-CFG_DIR = Path(__file__).parent / "data" / "logcfg"
+CFG_DIR = Path(__file__).parents[1] / "data" / "logcfg"
 MOVESCU = oflog.app_logger("movescu")
 NET = logging.getLogger(oflog.NET)
 

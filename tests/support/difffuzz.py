@@ -18,8 +18,8 @@ standard error and the files the run left in its directory.
 Vector ``i`` of tool ``t`` under seed ``s`` is generated from
 ``random.Random(f"{s}:{t}:{i}")`` alone, so any vector can be replayed:
 
-    python tests/difffuzz.py --tool getscu --seed 1 --index 417 --show
-    python tests/difffuzz.py --tool movescu --count 10000 --seed 7 --jobs 4
+    python tests/support/difffuzz.py --tool getscu --seed 1 --index 417 --show
+    python tests/support/difffuzz.py --tool movescu --count 10000 --seed 7 --jobs 4
 
 (``--mode fork`` runs our side in forked children of a pre-imported
 process; ``exec`` (the default) starts the console script each time.)
@@ -55,7 +55,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-CORPUS_FILES = HERE / "cli_corpus" / "files"
+CORPUS_FILES = HERE.parent / "cli_corpus" / "files"
 LAUNCHER = HERE / "fuzz_launcher.py"
 TOOLS = ("movescu", "getscu")
 DCMTK_BIN = Path("/usr/bin")
@@ -280,7 +280,7 @@ class Vector:
         return f"{self.tool}:{self.seed}:{self.index}"
 
     def describe(self) -> str:
-        lines = [f"vector {self.name}  (replay: python tests/difffuzz.py --tool {self.tool} "
+        lines = [f"vector {self.name}  (replay: python tests/support/difffuzz.py --tool {self.tool} "
                  f"--seed {self.seed} --index {self.index} --show)"]
         env = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
         lines.append(f"  $ {env + ' ' if env else ''}{self.tool} {shlex.join(self.argv)}")
@@ -476,11 +476,11 @@ class Outcome:
 
 
 class Launcher:
-    """A client of tests/fuzz_launcher.py (one request at a time)."""
+    """A client of tests/support/fuzz_launcher.py (one request at a time)."""
 
     def __init__(self, preimport: bool) -> None:
         env = dict(os.environ)
-        src = str(HERE.parent / "src")
+        src = str(HERE.parents[1] / "src")
         env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         args = [sys.executable, str(LAUNCHER)] + (["--preimport"] if preimport else [])
         self.process = subprocess.Popen(
@@ -634,7 +634,7 @@ class Runner:
             self._free.append(launcher)
 
     def run(self, vector: Vector) -> Difference | None:
-        from servers import free_port  # the suite's helper (below the ephemeral range)
+        from support.ports import free_port  # the suite's helper (bind to port 0)
 
         launcher = self._take()
         try:
@@ -682,8 +682,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, help="work directory (default: a temporary one)")
     parser.add_argument("--details", type=int, default=3, help="full reports per class")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(HERE))
-    sys.path.insert(0, str(HERE.parent / "src"))
+    sys.path.insert(0, str(HERE.parent))  # tests/: the support package
+    sys.path.insert(0, str(HERE.parents[1] / "src"))
     tools = TOOLS if args.tool == "both" else (args.tool,)
     if args.index is not None:
         todo = [generate(t, args.seed, args.index) for t in tools]

@@ -16,7 +16,7 @@ from dcmretrieve.errors import CommandLineError
 from dcmretrieve.dicom.keys import MoveKeys, apply_get_keys
 from dcmretrieve.dicom.query import load_query_file
 
-DATA = Path(__file__).parent / "data" / "keys"
+DATA = Path(__file__).parents[1] / "data" / "keys"
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -21,7 +21,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
-QUERY_DIR = Path(__file__).with_name("data") / "query"
+QUERY_DIR = Path(__file__).parents[1] / "data" / "query"
 
 
 @dataclass(frozen=True)

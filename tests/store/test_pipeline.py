@@ -23,7 +23,7 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset
 from pydicom.sequence import Sequence
 
-import sampledata
+from support import sampledata
 from dcmretrieve.dicom import walker
 from dcmretrieve.net import association as A
 from dcmretrieve.store import encoding

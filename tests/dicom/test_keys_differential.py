@@ -8,38 +8,29 @@ is the CLI's business and is compared only for presence.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-DCMTK_MOVESCU = "/usr/bin/movescu"
-DATA = Path(__file__).parent / "data" / "keys"
+from support import harness
 
-pytestmark = [
-    pytest.mark.skipif(not os.path.exists(DCMTK_MOVESCU), reason="DCMTK's movescu is not installed"),
-    pytest.mark.skipif(importlib.util.find_spec("dcmretrieve.movescu") is None,
-                       reason="the movescu entry point (dcmretrieve.movescu) does not exist yet"),
-]
+DATA = Path(__file__).parents[1] / "data" / "keys"
+
+pytestmark = pytest.mark.dcmtk("movescu")
+
+#: ours through ``python -m``; DCMDICTPATH removed unless a case sets it
+MOVE = harness.Harness("movescu", ours="module", timeout=30)
 
 #: address of a port nobody listens on is irrelevant: the key errors come first
 ARGS = ["-aec", "COMMON", "-aem", "NOSUCHAE", "127.0.0.1", "11399"]
 
 
-def run(command: list[str], cwd: Path, dictpath: str | None) -> tuple[int, list[str]]:
-    env = dict(os.environ)
-    env.pop("DCMDICTPATH", None)
-    if dictpath is not None:
-        env["DCMDICTPATH"] = dictpath
-    proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=30)
-    lines = (proc.stdout + proc.stderr).splitlines()
+def run(side: str, keys: list[str], cwd: Path, dictpath: str | None) -> tuple[int, list[str]]:
+    done = MOVE.run(side, [*ARGS, *keys], cwd, env={"DCMDICTPATH": dictpath} if dictpath is not None else None)
     # the identification line is checked for presence only (see module docstring)
-    lines = ["<HDR>" if line.startswith("$") and line.endswith("$") else line for line in lines]
-    return proc.returncode, lines
+    lines = harness.normalise(done.stdout + done.stderr, banner="any").splitlines()
+    return done.rc, lines
 
 
 CASES = [
@@ -59,8 +50,8 @@ CASES = [
 def test_movescu_key_errors_match_dcmtk(tmp_path: Path, dictpath: str | None, keys: list[str]) -> None:
     for name in ("bad.dic", "custom.dic"):
         shutil.copy(DATA / name, tmp_path / name)
-    expected = run([DCMTK_MOVESCU, *ARGS, *keys], tmp_path, dictpath)
-    ours = run([sys.executable, "-m", "dcmretrieve.movescu", *ARGS, *keys], tmp_path, dictpath)
+    expected = run("dcmtk", keys, tmp_path, dictpath)
+    ours = run("ours", keys, tmp_path, dictpath)
     assert expected[0] == 1
     assert ours == expected
 
@@ -91,7 +82,7 @@ def _spaced_query_file(path: Path, implicit: bool) -> Path:
     from pydicom.dataset import Dataset
     from pydicom.sequence import Sequence
 
-    import sampledata
+    from support import sampledata
 
     saved = config.settings.writing_validation_mode
     config.settings.writing_validation_mode = config.IGNORE
@@ -112,19 +103,18 @@ def _spaced_query_file(path: Path, implicit: bool) -> Path:
     return path
 
 
-def _run_net(program: list[str], args: list[str], cwd: Path) -> tuple[int, str, str, list[str]]:
-    cwd.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    env.pop("DCMDICTPATH", None)
-    proc = subprocess.run([*program, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=60, errors="replace")
+def _run_net(tool: str, side: str, args: list[str], cwd: Path) -> tuple[int, str, str, list[str]]:
+    """One side against a real server: exit status, stdout and stderr without
+    the identification line and DCMTK's dcmdata-internal debug lines, and the
+    names of the files received."""
+    done = harness.Harness(tool, ours="module", timeout=60, errors="replace").run(side, args, cwd)
 
     def clean(text: str) -> str:
         return "\n".join(line for line in text.splitlines()
                          if not line.startswith(_DCMTK_ONLY) and "$dcmtk: " not in line
                          and "$dcmretrieve: " not in line)
 
-    return proc.returncode, clean(proc.stdout), clean(proc.stderr), sorted(p.name for p in cwd.iterdir())
+    return done.rc, clean(done.stdout), clean(done.stderr), sorted(p.name for p in cwd.iterdir())
 
 
 UID_NET_CASES = [
@@ -149,9 +139,8 @@ def test_uid_white_space_on_the_wire(qrscp, tmp_path: Path, tool: str, opts: lis
                                      implicit: bool, keys: list[str]) -> None:
     query = _spaced_query_file(tmp_path / "q.dcm", implicit)
     args = [*opts, "-aec", "COMMON", "-S", qrscp.host, str(qrscp.port), str(query), *keys]
-    dcmtk = "/usr/bin/" + tool
-    expected = _run_net([dcmtk], args, tmp_path / "dcmtk")
-    ours = _run_net([sys.executable, "-m", f"dcmretrieve.{tool}"], args, tmp_path / "ours")
+    expected = _run_net(tool, "dcmtk", args, tmp_path / "dcmtk")
+    ours = _run_net(tool, "ours", args, tmp_path / "ours")
     assert ours == expected
     assert "contains one or more space characters, which were removed" in expected[2] + expected[1]
     if tool == "getscu" and not keys:
@@ -179,6 +168,6 @@ KEYS_NET_CASES = [
 @pytest.mark.parametrize(("tool", "args"), KEYS_NET_CASES, ids=[f"{t}:{' '.join(a)}" for t, a in KEYS_NET_CASES])
 def test_keys_on_the_wire(qrscp, tmp_path: Path, tool: str, args: list[str]) -> None:
     argv = ["-aec", "COMMON", "-P", qrscp.host, str(qrscp.port), *args]
-    expected = _run_net(["/usr/bin/" + tool], argv, tmp_path / "dcmtk")
-    ours = _run_net([sys.executable, "-m", f"dcmretrieve.{tool}"], argv, tmp_path / "ours")
+    expected = _run_net(tool, "dcmtk", argv, tmp_path / "dcmtk")
+    ours = _run_net(tool, "ours", argv, tmp_path / "ours")
     assert ours == expected

@@ -1,4 +1,4 @@
-"""Differential fuzzing against DCMTK 3.6.7 (tests/difffuzz.py).
+"""Differential fuzzing against DCMTK 3.6.7 (tests/support/difffuzz.py).
 
 ``pytest -m fuzz`` selects these tests.  Environment:
 
@@ -11,7 +11,7 @@
 * ``DCMRETRIEVE_FUZZ_JOBS``: parallel launchers (default: CPU count).
 
 A difference is reported with its seed and index; replay it with
-``python tests/difffuzz.py --tool T --seed S --index I``.
+``python tests/support/difffuzz.py --tool T --seed S --index I``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-import difffuzz
+from support import difffuzz
 
 from dcmretrieve.cli import options
 

@@ -4,7 +4,7 @@ Why: real archives (dcmqrscp, Orthanc) never send warning statuses, data sets
 on Pending responses, lying C-STORE requests, hostile SOP Instance UIDs, aborts
 in the middle of a P-DATA stream or 1 GB objects on demand.  The spec's rig
 used such a "fakeqr" (not shipped); this is ours.  It runs as its own process
-(``python tests/fakeqr.py --port N``; ``servers.FakeQR`` starts it) so a test
+(``python tests/support/fakeqr.py --port N``; ``servers.FakeQR`` starts it) so a test
 can crash, stall or abort it without touching the test process.
 
 It is built on pynetdicom, but the Q/R requests bypass pynetdicom's service

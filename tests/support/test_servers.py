@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from pydicom import dcmread
 
-import sampledata
-from servers import HOST, DcmQRSCP, StoreSCP, free_port, port_is_open
+from support import sampledata
+from support.servers import HOST, DcmQRSCP, StoreSCP, free_port, port_is_open
 
 ECHOSCU = "/usr/bin/echoscu"
 GETSCU = "/usr/bin/getscu"
@@ -35,6 +35,7 @@ def test_free_port_is_bindable() -> None:
     assert not port_is_open(port)
 
 
+@pytest.mark.dcmtk("dump2dcm")
 def test_query_files_match_dump2dcm(query_files: dict[str, Path], tmp_path: Path) -> None:
     """Our dump parser must build the same data sets as DCMTK's dump2dcm."""
     assert set(query_files) == {"pat_all", "pat_ct", "pat_none", "seq", "study_mr"}
@@ -61,6 +62,7 @@ def test_sample_metadata_matches_files() -> None:
 
 
 @pytest.mark.network
+@pytest.mark.dcmtk("echoscu", "getscu")
 def test_qrscp_get_with_dcmtk(qrscp: DcmQRSCP, query_files: dict[str, Path],
                               tmp_path: Path) -> None:
     """The preloaded archive answers C-ECHO and serves all three objects by C-GET."""
@@ -75,6 +77,7 @@ def test_qrscp_get_with_dcmtk(qrscp: DcmQRSCP, query_files: dict[str, Path],
 
 
 @pytest.mark.network
+@pytest.mark.dcmtk("movescu")
 def test_qrscp_move_to_listening_port(qrscp: DcmQRSCP, query_files: dict[str, Path],
                                       tmp_path: Path) -> None:
     """C-MOVE to MOVESCU reaches whoever listens on host_table["MOVESCU"]."""
@@ -86,6 +89,7 @@ def test_qrscp_move_to_listening_port(qrscp: DcmQRSCP, query_files: dict[str, Pa
 
 
 @pytest.mark.network
+@pytest.mark.dcmtk("movescu")
 def test_qrscp_factory_host_table_and_custom_data(make_qrscp, make_storescp,
                                                   query_files: dict[str, Path]) -> None:
     """A custom archive moves to a third-party storescp mapped in its HostTable."""
@@ -108,6 +112,7 @@ def test_qrscp_factory_host_table_and_custom_data(make_qrscp, make_storescp,
 
 
 @pytest.mark.network
+@pytest.mark.dcmtk("dcmqrscp", "storescu", "storescp")
 def test_servers_stop_by_pid(tmp_path: Path) -> None:
     """stop() ends the process group: the port closes and the PID is gone."""
     server = DcmQRSCP(tmp_path / "q").start()
@@ -129,6 +134,7 @@ def _get(port: int, patient_id: str, out: Path, *extra: str) -> subprocess.Compl
 
 
 @pytest.mark.network
+@pytest.mark.dcmtk("echoscu", "findscu", "getscu")
 def test_fakeqr_echo_find_get(fakeqr, tmp_path: Path) -> None:
     """fakeqr answers C-ECHO, C-FIND (real matches) and a plain C-GET."""
     assert run([ECHOSCU, "-aec", fakeqr.aetitle, HOST, str(fakeqr.port)]).returncode == 0
@@ -143,6 +149,7 @@ def test_fakeqr_echo_find_get(fakeqr, tmp_path: Path) -> None:
 
 
 @pytest.mark.network
+@pytest.mark.dcmtk("getscu")
 def test_fakeqr_warn_and_status_faults(fakeqr, tmp_path: Path) -> None:
     """WARN sends MR then 0xB000; A701 answers at once (as in the spec rig)."""
     warn = _get(fakeqr.port, "WARN", tmp_path / "w")
@@ -157,6 +164,7 @@ def test_fakeqr_warn_and_status_faults(fakeqr, tmp_path: Path) -> None:
 
 
 @pytest.mark.network
+@pytest.mark.dcmtk("movescu")
 def test_fakeqr_move_mismatch_to_destination(make_fakeqr, tmp_path: Path) -> None:
     """C-MOVE opens a sub-association to --dest; MISMATCH lies about the UID."""
     port = free_port()
@@ -173,6 +181,7 @@ def test_fakeqr_move_mismatch_to_destination(make_fakeqr, tmp_path: Path) -> Non
 
 
 @pytest.mark.network
+@pytest.mark.dcmtk("getscu", "storescu")
 def test_fakeqr_modes(make_fakeqr, tmp_path: Path, sample_files: list[Path]) -> None:
     """nofind: no C-GET context; stalltcp: association times out; storeonly keeps files."""
     nofind = make_fakeqr(mode="nofind")
@@ -191,6 +200,7 @@ def test_fakeqr_modes(make_fakeqr, tmp_path: Path, sample_files: list[Path]) -> 
 
 
 @pytest.mark.network
+@pytest.mark.dcmtk("getscu", "movescu")
 def test_orthanc_get_and_move(make_orthanc, tmp_path: Path) -> None:
     """Orthanc (run by hand) serves C-GET and C-MOVE to a registered modality."""
     port = free_port()
@@ -227,13 +237,14 @@ def test_generated_benchmark_data(tmp_path: Path) -> None:
 
 
 def _demo(workdir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    demo = Path(__file__).resolve().parent.parent / "examples" / "demo.py"
+    demo = Path(__file__).resolve().parents[2] / "examples" / "demo.py"
     return subprocess.run([sys.executable, str(demo), *extra, "--workdir", str(workdir)],
                           capture_output=True, text=True, timeout=90)
 
 
 @pytest.mark.network
 @pytest.mark.slow
+@pytest.mark.dcmtk("movescu", "getscu", "dcmqrscp", "storescu")
 def test_demo_ours_matches_dcmtk(tmp_path: Path) -> None:
     """examples/demo.py (the README demo) works with DCMTK's tools (--dcmtk)
     and with ours, and both write byte-identical files.
@@ -261,11 +272,12 @@ def test_demo_ours_matches_dcmtk(tmp_path: Path) -> None:
 
 
 @pytest.mark.network
+@pytest.mark.dcmtk("storescp")
 def test_lost_port_race_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """If another process takes our free port first, the server moves to a new one."""
     import socket
 
-    import servers
+    from support import servers
 
     with socket.socket() as squatter:
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from test_getscu_net import _SC, _get_rsp, _scripted_peer, _store_rq
+from .test_getscu_net import _SC, _get_rsp, _scripted_peer, _store_rq
 
 pytestmark = pytest.mark.network
 

@@ -21,7 +21,7 @@ from dcmretrieve.cli import options
 from dcmretrieve.errors import CommandLineError
 from dcmretrieve.cli.options import ULONG_MAX, Block, Find
 
-CORPUS = Path(__file__).parent / "cli_corpus"
+CORPUS = Path(__file__).parents[1] / "cli_corpus"
 
 
 def run_captured(tool: str, argv: list[str]) -> tuple[int, str, str]:
@@ -283,7 +283,7 @@ def test_pip_install_into_a_fresh_venv_gives_our_console_scripts(tmp_path):
     same names) must leave *our* movescu/getscu in the venv.  Needs the
     package registry.  The project is copied first so that the build does
     not write into the work tree."""
-    project = Path(__file__).resolve().parent.parent
+    project = Path(__file__).resolve().parents[2]
     source = tmp_path / "src-copy"
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):

@@ -8,50 +8,37 @@ exit code, stderr, stdout and the received files byte for byte.
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from support import harness
+from support.ports import free_port
+
 pytestmark = pytest.mark.network
 
-DCMTK_MOVESCU = "/usr/bin/movescu"
-OURS = [str(Path(sys.executable).parent / "movescu")]
-TIMEOUT = 60
+#: ours is the venv's console script; the environment is passed on unchanged
+MOVE = harness.Harness("movescu", ours="script", timeout=60, scrub=())
+OURS = MOVE.argv("ours")
 
 
-def run(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT, env=full_env)
+def run(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> harness.Result:
+    return harness.run(argv, cwd, env=MOVE.env(env), timeout=MOVE.timeout)
 
 
-def files_of(directory: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
+def pair(tmp_path: Path, args: list[str], env: dict[str, str] | None = None, od: bool = True) -> harness.Pair:
+    """Run DCMTK and ours with ``args`` in ``tmp_path/{dcmtk,ours}``, each
+    with an empty ``out`` directory; with ``od`` each gets ``-od out``."""
+    extra = ["-od", "out"] if od else []
+    return MOVE.run_both(extra + args, tmp_path, env=env, prepare=lambda work: (work / "out").mkdir())
 
 
-def pair(tmp_path: Path, args: list[str], env: dict[str, str] | None = None, od: bool = True):
-    """Run DCMTK and ours with ``args``; with ``od`` each gets ``-od out``."""
-    results = []
-    for name, exe in (("dcmtk", [DCMTK_MOVESCU]), ("ours", OURS)):
-        work = tmp_path / name
-        (work / "out").mkdir(parents=True)
-        extra = ["-od", "out"] if od else []
-        results.append((run(exe + extra + args, work, env), work))
-    return results
-
-
-def assert_same(results, compare_files: bool = True) -> None:
-    (d, dwork), (o, owork) = results
-    assert o.returncode == d.returncode, (d.stderr, o.stderr)
-    assert o.stderr == d.stderr
-    assert o.stdout == d.stdout
-    if compare_files:
-        assert files_of(owork / "out") == files_of(dwork / "out")
+def assert_same(results: harness.Pair, compare_files: bool = True) -> None:
+    """Exit status, stderr, stdout and the files directly in ``out``."""
+    harness.assert_same(*results, files="out" if compare_files else None, recursive=False)
 
 
 @pytest.fixture
@@ -65,8 +52,8 @@ def test_move_to_self_verbose_transcript_and_files(tmp_path, qr, query_files):
             str(query_files["pat_all"])]
     results = pair(tmp_path, args)
     assert_same(results)
-    assert len(files_of(results[1][1] / "out")) == 3
-    assert results[1][0].stdout == "RECV: ...\nRECV: .\nRECV: .\n"
+    assert len(results.ours.files("out", recursive=False)) == 3
+    assert results.ours.stdout == "RECV: ...\nRECV: .\nRECV: .\n"
 
 
 @pytest.mark.parametrize(
@@ -83,7 +70,7 @@ def test_output_encodings_byte_identical(tmp_path, qr, query_files, options):
                       str(query_files["pat_all"])]
     results = pair(tmp_path, args)
     assert_same(results)
-    assert len(files_of(results[1][1] / "out")) == 3
+    assert len(results.ours.files("out", recursive=False)) == 3
 
 
 def test_sequence_of_undefined_length_is_rewritten_explicit(tmp_path, make_qrscp, query_files):
@@ -97,21 +84,13 @@ def test_sequence_of_undefined_length_is_rewritten_explicit(tmp_path, make_qrscp
     ds.PatientID = "SEQUNDEF"
     seqfile = tmp_path / "seq.dcm"
     ds.save_as(seqfile, enforce_file_format=True)  # pydicom writes undefined lengths
-    port = socket_free_port()
+    port = free_port()
     server = make_qrscp(files=[seqfile], host_table={"MOVESCU": port})
     args = ["-aec", "COMMON", "--port", str(port), "127.0.0.1", str(server.port),
             "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=SEQUNDEF"]
     for extra in ([], ["-e"], ["+g"]):
         results = pair(tmp_path / ("x" + "".join(extra)), extra + args)
         assert_same(results)
-
-
-def socket_free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @pytest.mark.parametrize("options", [["+B"], ["+B", "-F"], ["+B", "+xi"]], ids=lambda o: " ".join(o))
@@ -121,13 +100,13 @@ def test_bit_preserving_writes_into_od(tmp_path, qr, query_files, options):
     server, port = qr
     args = options + ["-aec", "COMMON", "--port", str(port), "127.0.0.1", str(server.port),
             str(query_files["pat_all"])]
-    (d, dwork), (o, owork) = pair(tmp_path, args)
-    assert d.returncode == o.returncode == 0
+    d, o = pair(tmp_path, args)
+    assert d.rc == o.rc == 0
     assert d.stderr == o.stderr
-    dcmtk_files = files_of(dwork)
+    dcmtk_files = d.files(recursive=False)
     assert len(dcmtk_files) == 3
-    assert files_of(owork / "out") == dcmtk_files
-    assert files_of(owork) == {}
+    assert o.files("out", recursive=False) == dcmtk_files
+    assert o.files(recursive=False) == {}
     some = next(iter(dcmtk_files.values()))
     if "-F" not in options:
         assert b"OFFIS_DCMBP_367" in some[:400] and b"COMMON" in some[:400]
@@ -141,7 +120,7 @@ def test_ignore_writes_nothing(tmp_path, qr, query_files):
             str(query_files["pat_ct"])]
     results = pair(tmp_path, args)
     assert_same(results)
-    assert files_of(results[1][1] / "out") == {}
+    assert results.ours.files("out", recursive=False) == {}
 
 
 def test_repeat_abort_and_overwrite_warning(tmp_path, qr, query_files):
@@ -150,16 +129,16 @@ def test_repeat_abort_and_overwrite_warning(tmp_path, qr, query_files):
             str(server.port), str(query_files["pat_ct"]), str(query_files["study_mr"])]
     results = pair(tmp_path, args)
     assert_same(results)
-    assert "MsgID 4" in results[1][0].stderr
-    assert "DICOM file already exists, overwriting: out/CT." in results[1][0].stderr
+    assert "MsgID 4" in results.ours.stderr
+    assert "DICOM file already exists, overwriting: out/CT." in results.ours.stderr
 
 
 def test_cancel_after_first_pending(tmp_path, qr, query_files):
     server, port = qr
     args = ["-v", "--cancel", "1", "-aec", "COMMON", "--port", str(port), "127.0.0.1",
             str(server.port), str(query_files["pat_all"])]
-    (d, _), (o, _) = pair(tmp_path, args)
-    assert o.returncode == d.returncode
+    d, o = pair(tmp_path, args)
+    assert o.rc == d.rc
     assert "I: Sending Cancel Request (MsgID 1, PresID 3)" in o.stderr
     assert "Cancel: SubOperationsTerminatedDueToCancelIndication" in o.stderr
 
@@ -169,8 +148,8 @@ def test_no_port_is_refused_and_unknown_destination(tmp_path, qr, query_files):
     for extra in ([], ["-aem", "NOSUCHAE"]):
         args = ["-v", "-aec", "COMMON"] + extra + ["127.0.0.1", str(server.port), str(query_files["pat_ct"])]
         results = pair(tmp_path / ("n" + "".join(extra)), args, od=False)
-        (d, _), (o, _) = results
-        assert o.returncode == d.returncode == 69
+        d, o = results
+        assert o.rc == d.rc == 69
         assert o.stderr == d.stderr
 
 
@@ -186,15 +165,15 @@ def test_bad_query_file_mid_run(tmp_path, qr, query_files):
 
 def test_association_failures(tmp_path, qr):
     server, _port = qr
-    closed = socket_free_port()
+    closed = free_port()
     cases = [
         ["-v", "127.0.0.1", str(closed), "-k", "PatientID=1"],
         ["127.0.0.1", str(server.port), "-k", "QueryRetrieveLevel=PATIENT"],  # called AE unknown
         ["-aet", "", "-aec", "COMMON", "127.0.0.1", str(server.port), "-k", "PatientID=1"],
     ]
     for i, args in enumerate(cases):
-        (d, _), (o, _) = pair(tmp_path / str(i), args, od=False)
-        assert (o.returncode, o.stderr) == (d.returncode, d.stderr)
+        d, o = pair(tmp_path / str(i), args, od=False)
+        assert (o.rc, o.stderr) == (d.rc, d.stderr)
 
 
 def test_busy_listen_port_exit_60(tmp_path, qr, query_files):
@@ -206,8 +185,8 @@ def test_busy_listen_port_exit_60(tmp_path, qr, query_files):
     try:
         args = ["-aec", "COMMON", "--port", str(busy.getsockname()[1]), "127.0.0.1", str(server.port),
                 str(query_files["pat_ct"])]
-        (d, _), (o, _) = pair(tmp_path, args)
-        assert o.returncode == d.returncode == 60
+        d, o = pair(tmp_path, args)
+        assert o.rc == d.rc == 60
         assert o.stderr == d.stderr == (
             "F: cannot create network: 0006:031c TCP Initialization Error: Address already in use\n")
     finally:
@@ -219,20 +198,20 @@ def test_third_party_move_to_storescp(tmp_path, make_storescp, make_qrscp, query
     server = make_qrscp(host_table={"STORESCP": store.port})
     args = ["-v", "-aec", "COMMON", "-aem", "STORESCP", "127.0.0.1", str(server.port),
             str(query_files["pat_all"])]
-    (d, _), (o, _) = pair(tmp_path, args, od=False)
-    assert (o.returncode, o.stderr) == (d.returncode, d.stderr)
-    assert o.returncode == 0
+    d, o = pair(tmp_path, args, od=False)
+    assert (o.rc, o.stderr) == (d.rc, d.stderr)
+    assert o.rc == 0
 
 
 def test_orthanc_move_to_self(tmp_path, make_orthanc):
-    port = socket_free_port()
+    port = free_port()
     orthanc = make_orthanc(modalities={"movescu": ["MOVESCU", "127.0.0.1", port]})
     args = ["-v", "-aec", orthanc.aetitle, "--port", str(port), "127.0.0.1", str(orthanc.port),
             "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=1CT1"]
     results = pair(tmp_path, args)
     assert_same(results)
-    assert results[1][0].returncode == 0
-    assert len(files_of(results[1][1] / "out")) == 1
+    assert results.ours.rc == 0
+    assert len(results.ours.files("out", recursive=False)) == 1
 
 
 # ------------------------------------------------------------------ faults --
@@ -240,7 +219,7 @@ def test_orthanc_move_to_self(tmp_path, make_orthanc):
 
 @pytest.fixture
 def fq(make_fakeqr):
-    port = socket_free_port()
+    port = free_port()
     server = make_fakeqr(destinations={"MOVESCU": port}, delay=3.0)
     return server, port
 
@@ -253,7 +232,7 @@ def test_final_statuses_against_fakeqr(tmp_path, fq, pid, code):
             "-k", "QueryRetrieveLevel=PATIENT", "-k", f"PatientID={pid}"]
     results = pair(tmp_path, args)
     assert_same(results)
-    assert results[1][0].returncode == code
+    assert results.ours.rc == code
 
 
 @pytest.mark.parametrize("pid,extra", [("PENDDS", ["-pr"]), ("PENDDS", []), ("ABORT", []), ("RELEASE", []),
@@ -268,13 +247,13 @@ def test_exchange_failures_against_fakeqr(tmp_path, fq, pid, extra):
         # Pending response (main association) from different threads: which
         # one DCMTK -- or we -- read first depends on timing, so the CT line
         # may move; everything else must be identical
-        (d, dwork), (o, owork) = results
+        d, o = results
         drop = "I: Received Store Request (MsgID 3, CT)\n"
-        assert o.returncode == d.returncode == 0
+        assert o.rc == d.rc == 0
         assert o.stderr.replace(drop, "") == d.stderr.replace(drop, "")
         if extra:  # -pr: both objects stored, the move succeeds
             assert drop in o.stderr
-            assert files_of(owork / "out") == files_of(dwork / "out")
+            assert o.files("out", recursive=False) == d.files("out", recursive=False)
         else:  # -pi: the unread data set breaks the next command read
             assert "E: 0006:020f DIMSE: Command PDV Expected\n" in o.stderr
         return
@@ -285,8 +264,8 @@ def test_dimse_timeout_with_stalling_peer(tmp_path, fq):
     server, port = fq
     args = ["-v", "-td", "1", "--port", str(port), "127.0.0.1", str(server.port),
             "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=DELAY"]
-    (d, _), (o, _) = pair(tmp_path, args)
-    assert (o.returncode, o.stderr) == (d.returncode, d.stderr)
+    d, o = pair(tmp_path, args)
+    assert (o.rc, o.stderr) == (d.rc, d.stderr)
     assert "0006:0207 DIMSE No data available" in o.stderr
 
 
@@ -297,7 +276,7 @@ def test_abort_mid_object_leaves_nothing(tmp_path, fq):
     proc = run(OURS + ["-td", "2", "-od", "out", "--port", str(port), "127.0.0.1", str(server.port),
                        "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=ABORTMID"], work)
     # fakeqr sends no final response after aborting the sub-association: -td ends the wait
-    assert proc.returncode == 0
+    assert proc.rc == 0
     assert "E: Store SCP Failed: 0006:0317 Peer aborted Association (or never connected)\n" in proc.stderr
     assert "E: Move Request Failed: 0006:0207 DIMSE No data available" in proc.stderr
     assert list((work / "out").iterdir()) == []  # deviation #5: no partial or temporary file
@@ -311,7 +290,7 @@ def test_evil_uids_stay_inside_od(tmp_path, fq):
     # decoder (it never answers again), so -td ends the wait
     proc = run(OURS + ["-td", "3", "-od", "out", "--port", str(port), "127.0.0.1", str(server.port),
                        "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=EVILUID"], work)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.rc == 0, proc.stderr
     assert not (Path(server.workdir) / "outside" / "evil-abs").exists()
     assert not (tmp_path / "x").exists()
     assert [p for p in work.iterdir() if p.name != "out"] == []
@@ -345,7 +324,7 @@ def test_access_control_denied_and_allowed(tmp_path, qr, query_files):
         proc = run(OURS + ["-v", "-od", "out"] + extra + ["-aec", "COMMON", "--port", str(port), "127.0.0.1",
                                                           str(server.port), str(query_files["pat_ct"])],
                    work, env)
-        assert proc.returncode == 69
+        assert proc.rc == 69
         assert f"E: 0006:0324 TCP wrapper: denied connection from {name} (127.0.0.1)\n" in proc.stderr
         assert list((work / "out").iterdir()) == []
     allow.write_text("movescu: 127.0.0.0/255.0.0.0\n")
@@ -353,7 +332,7 @@ def test_access_control_denied_and_allowed(tmp_path, qr, query_files):
     (work / "out").mkdir(parents=True)
     proc = run(OURS + ["+ac", "-od", "out", "-aec", "COMMON", "--port", str(port), "127.0.0.1",
                        str(server.port), str(query_files["pat_ct"])], work, env)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.rc == 0, proc.stderr
     assert len(list((work / "out").iterdir())) == 1
 
 
@@ -361,20 +340,19 @@ def test_write_failure_answers_a700(tmp_path, qr, query_files):
     """A directory in the way of the CT file: cannot write, 0xA700, the move
     ends with a warning (exit 68); MR and RP are stored."""
     server, port = qr
-    results = []
-    for name, exe in (("dcmtk", [DCMTK_MOVESCU]), ("ours", OURS)):
-        work = tmp_path / name
-        (work / "out" / "CT.1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322").mkdir(parents=True)
-        results.append((run(exe + ["-v", "-od", "out", "-aec", "COMMON", "--port", str(port), "127.0.0.1",
-                                   str(server.port), str(query_files["pat_all"])], work), work))
+    args = ["-v", "-od", "out", "-aec", "COMMON", "--port", str(port), "127.0.0.1", str(server.port),
+            str(query_files["pat_all"])]
+    results = MOVE.run_both(args, tmp_path, prepare=lambda work: (
+        work / "out" / "CT.1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322").mkdir(parents=True))
     assert_same(results)
-    assert results[1][0].returncode == 68
-    assert "E: cannot write DICOM file: out/CT.1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322\n" in results[1][0].stderr
-    assert sorted(p.name for p in (results[1][1] / "out").iterdir() if p.name.startswith(".")) == []
+    assert results.ours.rc == 68
+    assert "E: cannot write DICOM file: out/CT.1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322\n" in results.ours.stderr
+    assert sorted(p.name for p in (results.ours.cwd / "out").iterdir() if p.name.startswith(".")) == []
 
 
+@pytest.mark.dcmtk("echoscu")
 def test_echo_on_sub_association(tmp_path, make_fakeqr):
-    port = socket_free_port()
+    port = free_port()
     server = make_fakeqr(destinations={"MOVESCU": port}, extra_args=["--sleep-first", "3"])
     work = tmp_path / "w"
     (work / "out").mkdir(parents=True)
@@ -420,9 +398,9 @@ def test_move_context_missing(tmp_path, make_fakeqr, mode):
     no Q/R context at all: 'No Acceptable Presentation Contexts', exit 66."""
     server = make_fakeqr(mode=mode)
     args = ["-v", "127.0.0.1", str(server.port), "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=1CT1"]
-    (d, _), (o, _) = pair(tmp_path, args, od=False)
-    assert (o.returncode, o.stderr) == (d.returncode, d.stderr)
-    assert o.returncode == (0 if mode == "nofind" else 66)
+    d, o = pair(tmp_path, args, od=False)
+    assert (o.rc, o.stderr) == (d.rc, d.stderr)
+    assert o.rc == (0 if mode == "nofind" else 66)
 
 
 def test_error_status_is_sticky_across_requests(tmp_path, qr, query_files):
@@ -430,9 +408,9 @@ def test_error_status_is_sticky_across_requests(tmp_path, qr, query_files):
     server, _port = qr
     args = ["-v", "-aec", "COMMON", "-aem", "NOSUCHAE", "--repeat", "2", "127.0.0.1", str(server.port),
             str(query_files["pat_ct"]), str(query_files["pat_none"])]
-    (d, _), (o, _) = pair(tmp_path, args, od=False)
-    assert (o.returncode, o.stderr) == (d.returncode, d.stderr)
-    assert o.returncode == 69
+    d, o = pair(tmp_path, args, od=False)
+    assert (o.rc, o.stderr) == (d.rc, d.stderr)
+    assert o.rc == 69
     assert "I: Sending Move Request (MsgID 4)" in o.stderr
 
 
@@ -442,4 +420,4 @@ def test_progress_only_at_info(tmp_path, qr, query_files, level):
     args = level + ["-aec", "COMMON", "--port", str(port), "127.0.0.1", str(server.port), str(query_files["pat_all"])]
     results = pair(tmp_path, args)
     assert_same(results)
-    assert results[1][0].stdout == ("RECV: ...\nRECV: .\nRECV: .\n" if "info" in level else "")
+    assert results.ours.stdout == ("RECV: ...\nRECV: .\nRECV: .\n" if "info" in level else "")

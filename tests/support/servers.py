@@ -2,10 +2,11 @@
 
 Why this module exists: the clones must behave like DCMTK against real peers,
 so the tests talk to DCMTK's own ``dcmqrscp``/``storescp``, to Orthanc and to
-our fault-injecting ``tests/fakeqr.py`` instead of mocks.  Several engineers
+our fault-injecting ``tests/support/fakeqr.py`` instead of mocks.  Several engineers
 (and CI) run test suites at the same time on one machine, hence:
 
-* every server listens on an ephemeral port found by :func:`free_port`;
+* every server listens on an ephemeral port found by :func:`free_port`
+  (``support.ports``);
 * every server runs in its own process group (``start_new_session``) and is
   stopped by *its* PID/process group only (``dcmqrscp`` forks one child per
   association, so killing just the parent would leak children);
@@ -34,7 +35,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-HOST = "127.0.0.1"
+# free_port is looked up here at call time (tests monkeypatch servers.free_port)
+from .ports import HOST, free_port
+
 DCMQRSCP = "/usr/bin/dcmqrscp"
 STORESCP = "/usr/bin/storescp"
 STORESCU = "/usr/bin/storescu"
@@ -49,20 +52,6 @@ _RUNNING: set[ManagedProcess] = set()
 
 class ServerError(RuntimeError):
     """A test server failed to start, load data or stop in time."""
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now.
-
-    The kernel picks it (bind to port 0), so concurrent test runs do not
-    collide the way fixed ports would.  There is a small window before the
-    caller binds it; ephemeral ports are handed out round-robin, which makes
-    an immediate reuse by someone else unlikely.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def port_is_open(port: int, host: str = HOST, timeout: float = 0.2) -> bool:
@@ -548,7 +537,7 @@ FAKEQR_SCRIPT = Path(__file__).with_name("fakeqr.py")
 
 
 class FakeQR:
-    """Our pynetdicom Q/R SCP (``tests/fakeqr.py``) in a subprocess.
+    """Our pynetdicom Q/R SCP (``tests/support/fakeqr.py``) in a subprocess.
 
     ``mode``: ``qr`` (default), ``nofind`` (despite the name: only the FIND
     models are supported, so retrieve requests find no adequate context),

@@ -9,7 +9,7 @@ import pytest
 from dcmretrieve.cli import manpage
 from dcmretrieve.cli import options
 
-MAN_DIR = Path(__file__).resolve().parent.parent / "docs" / "man"
+MAN_DIR = Path(__file__).resolve().parents[2] / "docs" / "man"
 
 
 @pytest.mark.parametrize("tool", ["movescu", "getscu"])

@@ -15,8 +15,8 @@ from dcmretrieve.dicom.dump import dump_dataset
 from dcmretrieve.errors import CommandLineError
 from dcmretrieve.dicom.keys import MoveKeys, apply_get_keys
 
-DATA = Path(__file__).parent / "data" / "keys"
-EXAMPLE = Path(__file__).parents[1] / "dicts" / "example-private.dic"
+DATA = Path(__file__).parents[1] / "data" / "keys"
+EXAMPLE = Path(__file__).parents[2] / "dicts" / "example-private.dic"
 
 
 class Collect(logging.Handler):

@@ -1,4 +1,4 @@
-"""Fork server of the differential fuzzer (see tests/difffuzz.py).
+"""Fork server of the differential fuzzer (see tests/support/difffuzz.py).
 
 One single-threaded process per fuzzer worker.  It reads one JSON request
 per line on standard input and answers one JSON line on standard output:
@@ -154,7 +154,7 @@ def _wait(pid: int, timeout: float) -> tuple[int, bool]:
 
 def _preimport() -> None:
     """What the in-process mode's children would otherwise import each time."""
-    import dcmretrieve.app  # noqa: F401
+    import dcmretrieve.cli.app  # noqa: F401
     import dcmretrieve.getscu  # noqa: F401
     import dcmretrieve.movescu  # noqa: F401
 

@@ -3,7 +3,6 @@ against /usr/bin/dcmdump on data sets covering every VR family."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -68,7 +67,7 @@ def encode(ds: Dataset, implicit: bool, little: bool) -> bytes:
     return fp.getvalue()
 
 
-@pytest.mark.skipif(shutil.which(DCMDUMP) is None, reason="DCMTK's dcmdump is not installed")
+@pytest.mark.dcmtk("dcmdump")
 @pytest.mark.parametrize(("implicit", "little"), [(False, True), (True, True), (False, False)],
                          ids=["explicit-little", "implicit-little", "explicit-big"])
 @pytest.mark.parametrize("shorten", [False, True], ids=["full", "shortened"])
@@ -155,7 +154,7 @@ def test_own_transfer_syntax_wins_over_the_context() -> None:
     )
 
 
-@pytest.mark.skipif(shutil.which(DCMDUMP) is None, reason="DCMTK's dcmdump is not installed")
+@pytest.mark.dcmtk("dcmdump")
 @pytest.mark.parametrize("charset", ["ISO_IR 100", "ISO_IR 192"])
 def test_stored_bytes_printed_and_counted_like_dcmdump(tmp_path: Path, charset: str) -> None:
     """DCMTK prints and counts the stored bytes (here Latin-1 or UTF-8)."""
@@ -177,7 +176,7 @@ PYDICOM_FILES = ["MR_small.dcm", "rtplan.dcm", "SC_rgb_rle.dcm", "image_dfl.dcm"
                  "MR_small_jpeg_ls_lossless.dcm"]
 
 
-@pytest.mark.skipif(shutil.which(DCMDUMP) is None, reason="DCMTK's dcmdump is not installed")
+@pytest.mark.dcmtk("dcmdump")
 @pytest.mark.parametrize("name", PYDICOM_FILES)
 def test_real_world_files_match_dcmdump(name: str) -> None:
     """pydicom's sample files (implicit/explicit/big endian, deflate, RLE,
@@ -193,7 +192,7 @@ def test_real_world_files_match_dcmdump(name: str) -> None:
     assert dump_dataset(load_query_file(str(path)), shorten=True).splitlines() == real
 
 
-@pytest.mark.skipif(shutil.which(DCMDUMP) is None, reason="DCMTK's dcmdump is not installed")
+@pytest.mark.dcmtk("dcmdump")
 def test_uid_names_match_dcmdump(tmp_path: Path) -> None:
     """Every UID of pydicom's table is named (or not) as DCMTK names it."""
     from pydicom._uid_dict import UID_dictionary
@@ -244,7 +243,7 @@ def _random_dataset(rnd, tags: list[int], depth: int = 0) -> Dataset:
     return ds
 
 
-@pytest.mark.skipif(shutil.which(DCMDUMP) is None, reason="DCMTK's dcmdump is not installed")
+@pytest.mark.dcmtk("dcmdump")
 def test_random_datasets_match_dcmdump(tmp_path: Path) -> None:
     """Seeded random data sets in all three encodings dump like dcmdump
     (this found the unknown-tag and end-of-file sequence cases)."""

@@ -11,90 +11,41 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-import sampledata
+from support import harness
+from support import sampledata
+from support.ports import free_port
 
-DCMTK_GETSCU = "/usr/bin/getscu"
-#: ours, always by explicit interpreter + module (PATH's getscu may be anything)
-OURS_GETSCU = [sys.executable, "-m", "dcmretrieve.getscu"]
-TIMEOUT = 120.0
-
-#: DEBUG lines only DCMTK prints (dcmdata internals, identification, dictionary)
-_DCMTK_ONLY_DEBUG = (
-    "D: $dcmtk:", "D: $dcmretrieve:", "D: DcmDataDictionary:", "D: DcmDataset::read()",
-    "D: DcmFileFormat::", "D: DcmItem::", "D: DcmMetaInfo::",
-)
+#: ours by explicit interpreter + module (PATH's getscu may be anything);
+#: DCMDICTPATH removed; undecodable output bytes replaced
+GET = harness.Harness("getscu", ours="module", timeout=120.0, errors="replace")
+Run = harness.Result
 
 
-@dataclass
-class Run:
-    rc: int
-    stdout: str
-    stderr: str
-    cwd: Path
-
-    def files(self, sub: str = ".") -> dict[str, bytes]:
-        """Every regular file below ``cwd/sub`` (relative name -> bytes)."""
-        root = self.cwd / sub
-        out: dict[str, bytes] = {}
-        for path in sorted(root.rglob("*")):
-            if path.is_file():
-                out[str(path.relative_to(root))] = path.read_bytes()
-        return out
-
-
-def _env(extra: dict[str, str] | None) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("DCMDICTPATH", None)
-    env.update(extra or {})
-    return env
-
-
-def run_tool(tool: str, args: list[str], cwd: Path, env: dict[str, str] | None = None,
-             timeout: float = TIMEOUT) -> Run:
+def run_tool(tool: str, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
     """Run ``dcmtk`` or ``ours`` with ``args`` in ``cwd`` (created)."""
-    cwd.mkdir(parents=True, exist_ok=True)
-    argv = [DCMTK_GETSCU, *args] if tool == "dcmtk" else [*OURS_GETSCU, *args]
-    proc = subprocess.run(argv, cwd=cwd, env=_env(env), capture_output=True, text=True,
-                          timeout=timeout, errors="replace")
-    return Run(proc.returncode, proc.stdout, proc.stderr, cwd)
+    return GET.run(tool, args, cwd, env=env)
 
 
 def run_both(args: list[str], tmp: Path, env: dict[str, str] | None = None,
-             prepare: "callable | None" = None) -> tuple[Run, Run]:  # type: ignore[valid-type]
+             prepare=None) -> harness.Pair:  # type: ignore[no-untyped-def]
     """(dcmtk, ours), each in its own fresh working directory under ``tmp``."""
-    runs = []
-    for tool in ("dcmtk", "ours"):
-        cwd = tmp / tool
-        cwd.mkdir(parents=True, exist_ok=True)
-        if prepare is not None:
-            prepare(cwd)
-        runs.append(run_tool(tool, args, cwd, env))
-    return runs[0], runs[1]
+    return GET.run_both(args, tmp, env=env, prepare=prepare)
 
 
 def comparable_stderr(text: str) -> str:
-    return "\n".join(line for line in text.splitlines() if not line.startswith(_DCMTK_ONLY_DEBUG))
+    """Without the DEBUG lines only DCMTK prints (dcmdata internals)."""
+    return harness.normalise(text, drop_prefixes=harness.DCMDATA_DEBUG_PREFIXES)
 
 
 def assert_same(dcmtk: Run, ours: Run, files: bool = True, debug: bool = False) -> None:
-    """Exit status, stderr (minus dcmdata-internal DEBUG lines) and files identical."""
-    err_d, err_o = dcmtk.stderr, ours.stderr
-    if debug:
-        err_d, err_o = comparable_stderr(err_d), comparable_stderr(err_o)
-    assert err_o == err_d
-    assert ours.rc == dcmtk.rc
-    assert ours.stdout == dcmtk.stdout
-    if files:
-        mine, theirs = ours.files(), dcmtk.files()
-        assert sorted(mine) == sorted(theirs)
-        for name, data in theirs.items():
-            assert mine[name] == data, name
+    """Exit status, stderr (with ``debug``: minus dcmdata-internal DEBUG
+    lines), stdout and every file below the working directory identical."""
+    harness.assert_same(dcmtk, ours, files="." if files else None,
+                        normalise_stderr=comparable_stderr if debug else None)
 
 
 pytestmark = pytest.mark.network
@@ -270,8 +221,6 @@ def test_write_failure(qrscp, tmp_path: Path, mode: str) -> None:
     ["-v", "-aec", "COMMON", "a" * 57, "*FREE*", *PAT],                 # unknown host
 ], ids=["rejected", "rejected-debug", "empty-aet", "empty-aec", "refused", "long-host", "unknown-host"])
 def test_association_failures(qrscp, tmp_path: Path, args: list[str]) -> None:
-    from servers import free_port
-
     free = str(free_port())
     real: list[str] = []
     for arg in args:
@@ -305,7 +254,7 @@ def test_data_dictionary_unusable(qrscp, tmp_path: Path, dictionary: str, level:
     logged ("0006:0213 Data dictionary missing" / "0006:0204 DIMSE: Command
     Build Failed: ..."), getscu exits 1 without A-RELEASE."""
     if dictionary != "/nonexistent":
-        dictionary = str(Path(__file__).parent / "data" / "keys" / dictionary)
+        dictionary = str(Path(__file__).parents[1] / "data" / "keys" / dictionary)
     args = [level, "-aec", "COMMON", *_peer(qrscp), "-k", "0008,0052=PATIENT", "-k", "0010,0020=1CT1"]
     dcmtk, ours = run_both(args, tmp_path, env={"DCMDICTPATH": dictionary})
     assert_same(dcmtk, ours, debug=level == "-d")
@@ -403,14 +352,14 @@ def _scripted_peer(tool: str, cwd: Path, script, args: list[str] | None = None, 
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
     listener.settimeout(20)
-    argv = [DCMTK_GETSCU] if tool == "dcmtk" else list(OURS_GETSCU)
+    argv = GET.argv(tool)
     cwd.mkdir(parents=True, exist_ok=True)
     extra = args if args is not None else ["-v"]
     err_path = cwd.parent / f"{cwd.name}.stderr"  # a file, not a pipe: -d output exceeds a pipe buffer
     err_file = err_path.open("wb")
     proc = subprocess.Popen([*argv, *extra, "127.0.0.1", str(listener.getsockname()[1]), *PAT,
                              "-k", "PatientID=X"],
-                            cwd=cwd, env=_env(None), stderr=err_file, stdout=subprocess.DEVNULL)
+                            cwd=cwd, env=GET.env(), stderr=err_file, stdout=subprocess.DEVNULL)
     try:
         conn, _ = listener.accept()
         conn.settimeout(20)
@@ -723,7 +672,7 @@ def _run_measured(args: list[str], cwd: Path, timeout: float) -> tuple[int, str,
     import time
 
     cwd.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen([*OURS_GETSCU, *args], cwd=cwd, env=_env(None), stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([*GET.argv("ours"), *args], cwd=cwd, env=GET.env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     assert proc.stderr is not None
     deadline = time.monotonic() + timeout
@@ -779,8 +728,8 @@ def test_ctrl_c_mid_object_leaves_nothing(make_fakeqr, tmp_path: Path) -> None:
     server = make_fakeqr(big_size=400 * 1000 * 1000)
     od = tmp_path / "od"
     od.mkdir()
-    proc = subprocess.Popen([*OURS_GETSCU, "+B", "-od", "od", *_peer(server), *PAT, "-k", "PatientID=BIG"],
-                            cwd=tmp_path, env=_env(None), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([*GET.argv("ours"), "+B", "-od", "od", *_peer(server), *PAT, "-k", "PatientID=BIG"],
+                            cwd=tmp_path, env=GET.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30
         while not any(p.name.startswith(".") for p in od.iterdir()):
