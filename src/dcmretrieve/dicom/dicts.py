@@ -671,6 +671,22 @@ _DCMTK_VR_TO_PYDICOM = {"xs": "US or SS", "ox": "OB or OW", "px": "OB or OW", "l
                         "up": "UL", "na": "NONE"}
 
 
+def private_creator(tag: int, item: "object") -> str | None:
+    """The creator DCMTK looks a private data element ``(odd,xxyy)`` up with:
+    the value of ``(odd,00xx)`` in the same item (a pydicom Dataset), blanks
+    at the end removed; None for standard tags, private creator elements
+    themselves, or a missing/empty creator (no reservation check, as the
+    tools configure dcmdata)."""
+    group, element = tag >> 16, tag & 0xFFFF
+    if group % 2 == 0 or element < 0x1000:
+        return None
+    creator_tag = (group << 16) | (element >> 8)
+    if creator_tag not in item:  # type: ignore[operator]
+        return None
+    value = item[creator_tag].value  # type: ignore[index]
+    return value.rstrip(" ") or None if isinstance(value, str) else None
+
+
 def pydicom_vr(vr: str) -> str:
     """The VR pydicom uses for a DCMTK dictionary VR."""
     return _DCMTK_VR_TO_PYDICOM.get(vr, vr)

@@ -153,15 +153,7 @@ def _line(level: int, tag: int, vr: str, info: str, length: int, vm: int, name: 
 
 
 def _tag_name(tag: int, item: "Dataset") -> str:
-    dictionary = dicts.get_dictionary()
-    group, element = tag >> 16, tag & 0xFFFF
-    creator = None
-    if group % 2 == 1 and element >= 0x1000:
-        creator_tag = (group << 16) | (element >> 8)
-        if creator_tag in item:
-            value = item[creator_tag].value
-            creator = str(value).rstrip(" ") if value not in (None, "") else None
-    return dictionary.tag_name(tag, creator)
+    return dicts.get_dictionary().tag_name(tag, dicts.private_creator(tag, item))
 
 
 def _dump_element(elem: "DataElement", item: "Dataset", level: int, lines: list[str],

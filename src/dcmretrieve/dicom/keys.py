@@ -360,14 +360,7 @@ def log_repairs(repairs: list[tuple[str, "DataElement"]]) -> None:
 
 def _tag_name(tag: int, item: "Dataset") -> str:
     """DcmTag::getTagName (a private tag is named through its creator in *item*)."""
-    group, element = tag >> 16, tag & 0xFFFF
-    creator = None
-    if group % 2 == 1 and element >= 0x1000:
-        creator_tag = (group << 16) | (element >> 8)
-        if creator_tag in item:
-            raw = item[creator_tag].value
-            creator = str(raw).rstrip(" ") if raw not in (None, "") else None
-    return dicts.get_dictionary().tag_name(tag, creator)
+    return dicts.get_dictionary().tag_name(tag, dicts.private_creator(tag, item))
 
 
 def _scan_values(parts: list[str], scan: Callable[[str], _T | None]) -> list[_T]:
@@ -638,14 +631,7 @@ def _parse_tag_from_string(text: str, item: "Dataset") -> tuple[int, str] | None
 def _vr_for_tag(tag: int, item: "Dataset", dictionary: dicts.DataDictionary) -> str:
     """DcmTag VR lookup; for a private data element the creator is taken from
     the current item (no reservation check, as getscu configures it)."""
-    group, element = tag >> 16, tag & 0xFFFF
-    creator = None
-    if group % 2 == 1 and element >= 0x1000:
-        creator_tag = (group << 16) | (element >> 8)
-        if creator_tag in item:
-            raw = item[creator_tag].value
-            creator = str(raw).rstrip(" ") if raw not in (None, "") else None
-    entry = dictionary.find_tag(tag, creator)
+    entry = dictionary.find_tag(tag, dicts.private_creator(tag, item))
     return entry.vr if entry is not None else "??"
 
 

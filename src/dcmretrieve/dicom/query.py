@@ -431,13 +431,7 @@ def _normalize(ds: "Dataset", implicit: bool, little: bool) -> None:
         if not implicit and elem.VR == "UL" and elem.tag in _UP_TAGS:
             elem.dcmtk_vr = "up"  # DCMTK keeps the dictionary's "up" for UL offsets
         if implicit:
-            creator = None
-            group, element = elem.tag >> 16, elem.tag & 0xFFFF
-            if group % 2 == 1 and element >= 0x1000:
-                creator_tag = (group << 16) | (element >> 8)
-                if creator_tag in ds and isinstance(ds[creator_tag].value, str):
-                    creator = ds[creator_tag].value.rstrip(" ") or None
-            entry = dictionary.find_tag(elem.tag, creator)
+            entry = dictionary.find_tag(elem.tag, dicts.private_creator(elem.tag, ds))
             if entry is not None and entry.vr == "xs" and 0x00280103 in ds:
                 # DCMTK's checkAndUpdateVR: PixelRepresentation decides US/SS
                 representation = ds[0x00280103].value
