@@ -43,8 +43,8 @@ class FatalError(DcmRetrieveError):
         self.logged = logged
 
 
-class ExitRequest(DcmRetrieveError):
-    """Normal early exit (``--help``, ``--version``, or a network outcome that
-    has already been reported): the handler exits with ``exit_code`` silently."""
-
-    exit_code = ExitCode.NO_ERROR
+class ReceiveError(Exception):
+    """A data set could not be received: the transport failed under the
+    receiver (the network layer's ``DimseError`` is one).  Defined here, below
+    both, so that the storage pipeline can tell it from a file-system
+    problem without importing the network layer."""

@@ -278,7 +278,7 @@ def _encoded_with_sequences(ts: str, rows: bool = True) -> bytes:
     from pydicom.filewriter import write_dataset
     from pydicom.sequence import Sequence
 
-    from dcmretrieve.net import association as A
+    from dcmretrieve.dicom.uids import DEFLATED_LE, EXPLICIT_BE, IMPLICIT_LE
 
     inner = Dataset()
     inner.CodeValue = "123"
@@ -293,11 +293,11 @@ def _encoded_with_sequences(ts: str, rows: bool = True) -> bytes:
         ds.Rows = 2
     ds.ReferencedStudySequence = Sequence([item])
     buf = DicomBytesIO()
-    buf.is_little_endian = ts != A.EXPLICIT_BE
-    buf.is_implicit_VR = ts == A.IMPLICIT_LE
+    buf.is_little_endian = ts != EXPLICIT_BE
+    buf.is_implicit_VR = ts == IMPLICIT_LE
     write_dataset(buf, ds)
     data = buf.getvalue()
-    if ts == A.DEFLATED_LE:
+    if ts == DEFLATED_LE:
         comp = zlib.compressobj(6, zlib.DEFLATED, -15)
         data = comp.compress(data) + comp.flush()
     return data
@@ -344,7 +344,9 @@ def _scripted_peer(tool: str, cwd: Path, script, args: list[str] | None = None, 
     Returns (raw PDUs recorded: the A-ASSOCIATE-RQ first, stderr, exit status)."""
     import socket
 
-    from dcmretrieve.net import association as A
+    from dcmretrieve.net.conditions import DimseError
+    from dcmretrieve.net.params import preference_negotiator
+    from dcmretrieve.dicom.uids import EXPLICIT_LE
     from dcmretrieve.dicom import sopclasses
 
     listener = socket.socket()
@@ -369,13 +371,13 @@ def _scripted_peer(tool: str, cwd: Path, script, args: list[str] | None = None, 
             assert chunk, "peer closed"
             raw += chunk
         pdus = [raw]
-        negotiate = A.preference_negotiator([u for u, _ in sopclasses.GETSCU_PROPOSED_STORAGE]
+        negotiate = preference_negotiator([u for u, _ in sopclasses.GETSCU_PROPOSED_STORAGE]
                                             + [sopclasses.QR_MODELS["patient"][2]],
-                                            [*(storage_ts or []), A.EXPLICIT_LE])
+                                            [*(storage_ts or []), EXPLICIT_LE])
         assoc = _accept_replayed(conn, raw, negotiate)
         try:
             script(assoc, pdus)
-        except A.DimseError:
+        except DimseError:
             assoc.abort()  # the tool gave up on the association: its log tells what happened
         proc.wait(timeout=20)
     finally:
@@ -398,19 +400,19 @@ def _tiny_dataset(with_instance: bool = True) -> bytes:
 
 
 def _store_rq(**fields):  # type: ignore[no-untyped-def]
-    from dcmretrieve.net import association as A
+    from dcmretrieve.net.dimse import C_STORE_RQ, Command
 
-    values = dict(command_field=A.C_STORE_RQ, message_id=5, affected_sop_class_uid=_SC,
+    values = dict(command_field=C_STORE_RQ, message_id=5, affected_sop_class_uid=_SC,
                   affected_sop_instance_uid="1.2.3.4", priority=0)
     values.update(fields)
-    return A.Command(**values)
+    return Command(**values)
 
 
 def _get_rsp(status: int = 0):  # type: ignore[no-untyped-def]
-    from dcmretrieve.net import association as A
+    from dcmretrieve.net.dimse import C_GET_RSP, Command
     from dcmretrieve.dicom import sopclasses
 
-    return A.Command(command_field=A.C_GET_RSP, message_id_being_responded_to=1,
+    return Command(command_field=C_GET_RSP, message_id_being_responded_to=1,
                      affected_sop_class_uid=sopclasses.QR_MODELS["patient"][2], status=status,
                      remaining=0, completed=1, failed=0, warning=0)
 
@@ -432,12 +434,12 @@ def _capture_wire(tool: str, cwd: Path) -> tuple[list[bytes], str]:
 
 def _no_dataset_announced(assoc, pdus: list[bytes]) -> None:  # type: ignore[no-untyped-def]
     """C-STORE-RQ claiming no data set, followed by one anyway."""
-    from dcmretrieve.net import association as A
+    from dcmretrieve.net.dimse import NO_DATASET
 
     assoc.receive_command()
     assoc.receive_dataset(1, None)
     ctx = assoc.accepted_context(_SC).id
-    assoc._send_pdvs(ctx, _store_rq(data_set_type=A.NO_DATASET).encode(), True)
+    assoc._send_pdvs(ctx, _store_rq(data_set_type=NO_DATASET).encode(), True)
     assoc._send_pdvs(ctx, _tiny_dataset(), False)
     assoc.receive_command()
     assoc.send_command(1, _get_rsp())
@@ -446,11 +448,11 @@ def _no_dataset_announced(assoc, pdus: list[bytes]) -> None:  # type: ignore[no-
 
 
 def _unexpected_command(assoc, pdus: list[bytes]) -> None:  # type: ignore[no-untyped-def]
-    from dcmretrieve.net import association as A
+    from dcmretrieve.net.dimse import C_ECHO_RQ, Command
 
     assoc.receive_command()
     assoc.receive_dataset(1, None)
-    assoc.send_command(1, A.Command(command_field=A.C_ECHO_RQ, message_id=9,
+    assoc.send_command(1, Command(command_field=C_ECHO_RQ, message_id=9,
                                     affected_sop_class_uid="1.2.840.10008.1.1"))
     try:
         assoc._read_pdu(5)
@@ -488,7 +490,7 @@ def test_scripted_peer_differential(tmp_path: Path, script, level: str) -> None:
 
 def _accept_replayed(conn, raw_rq: bytes, negotiate):  # type: ignore[no-untyped-def]
     """Association.accept on a socket whose A-ASSOCIATE-RQ was already read."""
-    from dcmretrieve.net import association as A
+    from dcmretrieve.net.transport import Association
 
     class _Replay:
         def __init__(self) -> None:
@@ -503,7 +505,7 @@ def _accept_replayed(conn, raw_rq: bytes, negotiate):  # type: ignore[no-untyped
         def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
             return getattr(conn, name)
 
-    return A.Association.accept(_Replay(), "ANY-SCP", 16384, 20, 20, negotiate)  # type: ignore[arg-type]
+    return Association.accept(_Replay(), "ANY-SCP", 16384, 20, 20, negotiate)  # type: ignore[arg-type]
 
 
 def test_wire_bytes_identical(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import struct
 
 import pytest
 
-from dcmretrieve.net import association as ul
+from dcmretrieve.dicom.uids import EXPLICIT_LE
 from dcmretrieve.scu import move as movescu_net
 from dcmretrieve.store import pipeline
 from dcmretrieve.settings import Settings
@@ -25,10 +25,8 @@ def el(tag: int, vr: str, value: bytes) -> bytes:
 
 
 def result(kind: str, data: bytes, instance: str = "1.2.3", path: str | None = "out/CT.1.2.3") -> pipeline.StoreResult:
-    req = ul.Command(command_field=ul.C_STORE_RQ, message_id=1, affected_sop_class_uid=CT,
-                     affected_sop_instance_uid=instance, priority=0, data_set_type=0)
-    info = pipeline.ObjectInfo(1, ul.EXPLICIT_LE, req, "COMMON", "MOVESCU", data=data)
-    return pipeline.StoreResult(kind, info, path=path)
+    info = pipeline.ObjectInfo(1, EXPLICIT_LE, CT, instance, "COMMON", "MOVESCU", data=data)
+    return pipeline.StoreResult(pipeline.StoreOutcome(kind), info, path=path)
 
 
 def ctx(**kw) -> movescu_net.StoreContext:
@@ -51,7 +49,7 @@ def ctx(**kw) -> movescu_net.StoreContext:
 ])
 def test_final_status_texts_and_exit_effect(status, text, effect):
     assert movescu_net.status_text(status) == text
-    assert movescu_net.final_status_effect(status) == effect
+    assert movescu_net.final_status_effect(status) is movescu_net.FinalStatusEffect(effect)
 
 
 def test_store_statuses(caplog):
@@ -77,7 +75,7 @@ def test_uid_padding_option():
 
 def test_bit_preserving_statuses(caplog):
     c = ctx(bit_preserving=True)
-    assert c.pipeline.mode == "bit-preserving"
+    assert c.pipeline.mode is pipeline.StoreMode.BIT_PRESERVING
     assert movescu_net.store_status(c, result("stored", b"")) == 0x0000
     with caplog.at_level(logging.INFO, logger="dcmtk"):
         caplog.clear()
@@ -86,8 +84,8 @@ def test_bit_preserving_statuses(caplog):
 
 
 def test_pipeline_modes_and_headers():
-    assert ctx(ignore=True).pipeline.mode == "ignore"
-    assert ctx(ignore=True, bit_preserving=True).pipeline.mode == "ignore"
+    assert ctx(ignore=True).pipeline.mode is pipeline.StoreMode.IGNORE
+    assert ctx(ignore=True, bit_preserving=True).pipeline.mode is pipeline.StoreMode.IGNORE
     info = result("stored", b"").info
     header = ctx(bit_preserving=True).pipeline.bp_header(info)
     assert b"OFFIS_DCMBP_367" in header and b"COMMON" in header

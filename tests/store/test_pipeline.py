@@ -25,15 +25,16 @@ from pydicom.sequence import Sequence
 
 from support import sampledata
 from dcmretrieve.dicom import walker
-from dcmretrieve.net import association as A
+from dcmretrieve.net.conditions import COND_PEER_ABORTED, DimseError
+from dcmretrieve.dicom.uids import DEFLATED_LE, EXPLICIT_BE, EXPLICIT_LE, IMPLEMENTATION_CLASS_UID, IMPLICIT_LE
 from dcmretrieve.store import encoding
 from dcmretrieve.store import pipeline as P
 
 
 def _encode(ds: Dataset, ts: str) -> bytes:
     buf = DicomBytesIO()
-    buf.is_little_endian = ts != A.EXPLICIT_BE
-    buf.is_implicit_VR = ts == A.IMPLICIT_LE
+    buf.is_little_endian = ts != EXPLICIT_BE
+    buf.is_implicit_VR = ts == IMPLICIT_LE
     write_dataset(buf, ds)
     return buf.getvalue()
 
@@ -79,27 +80,27 @@ def _with_group_length(ds: Dataset, ts: str) -> tuple[bytes, int]:
     before = _encode(ds[:0x00200000], ts)
     group = _encode(ds[0x00200001:0x00210000], ts)
     after = _encode(ds[0x00210000:], ts)
-    e = "<" if ts != A.EXPLICIT_BE else ">"
-    if ts == A.IMPLICIT_LE:
+    e = "<" if ts != EXPLICIT_BE else ">"
+    if ts == IMPLICIT_LE:
         gl = struct.pack(e + "HHII", 0x0020, 0, 4, 0)
     else:
         gl = struct.pack(e + "HH2sHI", 0x0020, 0, b"UL", 4, 0)
     return before + gl + group + after, len(group)
 
 
-@pytest.mark.parametrize("ts", [A.EXPLICIT_LE, A.IMPLICIT_LE, A.EXPLICIT_BE, A.DEFLATED_LE])
+@pytest.mark.parametrize("ts", [EXPLICIT_LE, IMPLICIT_LE, EXPLICIT_BE, DEFLATED_LE])
 def test_walker_keeps_content_and_undefines_lengths(ts: str) -> None:
-    plain_ts = A.EXPLICIT_LE if ts == A.DEFLATED_LE else ts
+    plain_ts = EXPLICIT_LE if ts == DEFLATED_LE else ts
     original, group_length = _with_group_length(_nested(), plain_ts)
-    if ts == A.DEFLATED_LE:
+    if ts == DEFLATED_LE:
         original = _deflate(original)
     out, found = _reencode(original, ts)
     assert found == {0x00080016: "1.2.840.10008.5.1.4.1.1.7", 0x00080018: "1.2.3.4"}
-    raw = zlib.decompress(out, -15) if ts == A.DEFLATED_LE else out
+    raw = zlib.decompress(out, -15) if ts == DEFLATED_LE else out
     from pydicom.filereader import read_dataset
 
-    little = ts != A.EXPLICIT_BE
-    back = read_dataset(BytesIO(raw), ts == A.IMPLICIT_LE, little)
+    little = ts != EXPLICIT_BE
+    back = read_dataset(BytesIO(raw), ts == IMPLICIT_LE, little)
     assert back.ReferencedStudySequence[0].ConceptNameCodeSequence[0].CodeValue == "123"
     assert len(back.ReferencedStudySequence) == 2
     assert back.PatientName == "Doe^John"
@@ -114,19 +115,19 @@ def test_walker_keeps_content_and_undefines_lengths(ts: str) -> None:
 
 def test_walker_identity_without_sequences() -> None:
     ds = dcmread(sampledata.MR.path)
-    raw = _encode(ds, A.EXPLICIT_LE)
-    out, found = _reencode(raw, A.EXPLICIT_LE)
+    raw = _encode(ds, EXPLICIT_LE)
+    out, found = _reencode(raw, EXPLICIT_LE)
     assert found[0x00080018] == sampledata.MR.sop_instance_uid
     assert out == raw
 
 
 def test_walker_rejects_truncated() -> None:
-    raw = _encode(_nested(), A.EXPLICIT_LE)
+    raw = _encode(_nested(), EXPLICIT_LE)
     # the last element's value is cut off (DCMTK: "Invalid stream"); a tail
     # shorter than an element header is left unread instead, as DCMTK does
     with pytest.raises(walker.MalformedDataset):
-        _reencode(raw[:-2], A.EXPLICIT_LE)
-    assert _reencode(raw + b"\x10\x00\x20\x00", A.EXPLICIT_LE)[0] == _reencode(raw, A.EXPLICIT_LE)[0]
+        _reencode(raw[:-2], EXPLICIT_LE)
+    assert _reencode(raw + b"\x10\x00\x20\x00", EXPLICIT_LE)[0] == _reencode(raw, EXPLICIT_LE)[0]
 
 
 @pytest.mark.parametrize("name,expected", [
@@ -155,23 +156,24 @@ def test_join_output_like_dcmtk(od: str, expected: str) -> None:
 
 
 def test_file_meta_matches_dcmtk_layout() -> None:
-    meta = encoding.meta_header("1.2.840.10008.5.1.4.1.1.2", "1.2.3", A.EXPLICIT_LE,
+    meta = encoding.meta_header("1.2.840.10008.5.1.4.1.1.2", "1.2.3", EXPLICIT_LE,
                                 encoding.BIT_PRESERVING_VERSION_NAME, "GETSCU")
     assert meta[:128] == bytes(128) and meta[128:132] == b"DICM"
-    ds = dcmread(BytesIO(meta + _encode(_nested(), A.EXPLICIT_LE)))
+    ds = dcmread(BytesIO(meta + _encode(_nested(), EXPLICIT_LE)))
     fm = ds.file_meta
     assert fm.MediaStorageSOPClassUID == "1.2.840.10008.5.1.4.1.1.2"
-    assert fm.ImplementationClassUID == A.IMPLEMENTATION_CLASS_UID
+    assert fm.ImplementationClassUID == IMPLEMENTATION_CLASS_UID
     assert fm.ImplementationVersionName == "OFFIS_DCMBP_367"
     assert fm.SourceApplicationEntityTitle == "GETSCU"
     assert fm.FileMetaInformationGroupLength == len(meta) - 132 - 12
 
 
 class _FakeAssoc:
-    """Stands in for association.Association: feeds chunks, then fails as told."""
+    """Stands in for net.transport.Association (a DatasetSource): feeds chunks, then fails as told."""
 
     calling_ae = "GETSCU"
     called_ae = "PEER"
+    chatter = None
 
     def __init__(self, chunks: list[bytes], fail: BaseException | None = None) -> None:
         self.chunks = chunks
@@ -186,35 +188,35 @@ class _FakeAssoc:
         return sum(map(len, self.chunks))
 
 
-def _request(uid: str = "1.2.3.4") -> A.Command:
-    return A.Command(command_field=A.C_STORE_RQ, message_id=1, affected_sop_class_uid="1.2.840.10008.5.1.4.1.1.7",
-                     affected_sop_instance_uid=uid, data_set_type=0)
+def _request(uid: str = "1.2.3.4") -> tuple[str, str]:
+    """The Affected SOP Class/Instance UIDs of a C-STORE-RQ."""
+    return "1.2.840.10008.5.1.4.1.1.7", uid
 
 
 @pytest.mark.parametrize("mode", ["normal", "bit-preserving"])
-@pytest.mark.parametrize("fail", [A.DimseError(A.COND_PEER_ABORTED), KeyboardInterrupt()])
+@pytest.mark.parametrize("fail", [DimseError(COND_PEER_ABORTED), KeyboardInterrupt()])
 def test_failed_object_leaves_nothing(tmp_path: Path, mode: str, fail: BaseException) -> None:
     """Deviation #5: abort or Ctrl-C mid-object -> no final file, no temporary file."""
-    data = _encode(_nested(), A.EXPLICIT_LE)
+    data = _encode(_nested(), EXPLICIT_LE)
     assoc = _FakeAssoc([data[:50], data[50:]], fail)
     rule = P.getscu_name if mode == "normal" else P.bit_preserving_name
-    pipe = P.StorePipeline(str(tmp_path), mode, logging.getLogger("test"), rule)
+    pipe = P.StorePipeline(str(tmp_path), P.StoreMode(mode), logging.getLogger("test"), rule)
     if isinstance(fail, KeyboardInterrupt):
         with pytest.raises(KeyboardInterrupt):
-            pipe.receive(assoc, 1, _request(), A.EXPLICIT_LE)  # type: ignore[arg-type]
+            pipe.receive(assoc, 1, *_request(), EXPLICIT_LE)  # type: ignore[arg-type]
     else:
-        result = pipe.receive(assoc, 1, _request(), A.EXPLICIT_LE)  # type: ignore[arg-type]
-        assert result.kind == "receive-error"
+        result = pipe.receive(assoc, 1, *_request(), EXPLICIT_LE)  # type: ignore[arg-type]
+        assert result.kind is P.StoreOutcome.RECEIVE_ERROR
     assert os.listdir(tmp_path) == []
 
 
 def test_stored_via_rename_and_hostile_name(tmp_path: Path) -> None:
-    data = _encode(_nested(), A.EXPLICIT_LE)
+    data = _encode(_nested(), EXPLICIT_LE)
     od = tmp_path / "od"
     od.mkdir()
-    pipe = P.StorePipeline(str(od), "bit-preserving", logging.getLogger("test"), P.bit_preserving_name)
-    result = pipe.receive(_FakeAssoc([data]), 1, _request("../../evil"), A.EXPLICIT_LE)  # type: ignore[arg-type]
-    assert result.kind == "stored"
+    pipe = P.StorePipeline(str(od), P.StoreMode.BIT_PRESERVING, logging.getLogger("test"), P.bit_preserving_name)
+    result = pipe.receive(_FakeAssoc([data]), 1, *_request("../../evil"), EXPLICIT_LE)  # type: ignore[arg-type]
+    assert result.kind is P.StoreOutcome.STORED
     assert sorted(os.listdir(od)) == ["_.._.._evil"]
     assert sorted(os.listdir(tmp_path)) == ["od"]
     written = (od / "_.._.._evil").read_bytes()
@@ -225,23 +227,23 @@ def test_missing_uid_and_progress(tmp_path: Path) -> None:
     ds = _nested()
     del ds.SOPInstanceUID
     events: list[str] = []
-    pipe = P.StorePipeline(str(tmp_path), "normal", logging.getLogger("test"), P.getscu_name,
+    pipe = P.StorePipeline(str(tmp_path), P.StoreMode.NORMAL, logging.getLogger("test"), P.getscu_name,
                            progress=events.append)
-    result = pipe.receive(_FakeAssoc([_encode(ds, A.EXPLICIT_LE)[:10], _encode(ds, A.EXPLICIT_LE)[10:]]), 1,
-                          _request(), A.EXPLICIT_LE)  # type: ignore[arg-type]
-    assert result.kind == "missing-uid"
+    result = pipe.receive(_FakeAssoc([_encode(ds, EXPLICIT_LE)[:10], _encode(ds, EXPLICIT_LE)[10:]]), 1,
+                          *_request(), EXPLICIT_LE)  # type: ignore[arg-type]
+    assert result.kind is P.StoreOutcome.MISSING_UID
     assert events == ["start", "chunk", "chunk", "end"]
     assert os.listdir(tmp_path) == []
 
 
 def test_overwrite_warning_only_for_files(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    data = _encode(_nested(), A.EXPLICIT_LE)
+    data = _encode(_nested(), EXPLICIT_LE)
     logger = logging.getLogger("test.pipeline")
-    pipe = P.StorePipeline(str(tmp_path), "normal", logger, P.getscu_name)
+    pipe = P.StorePipeline(str(tmp_path), P.StoreMode.NORMAL, logger, P.getscu_name)
     (tmp_path / "SC.1.2.3.4").write_bytes(b"old")
     with caplog.at_level(logging.WARNING, logger="test.pipeline"):
-        result = pipe.receive(_FakeAssoc([data]), 1, _request(), A.EXPLICIT_LE)  # type: ignore[arg-type]
-    assert result.kind == "stored" and result.path == str(tmp_path / "SC.1.2.3.4")
+        result = pipe.receive(_FakeAssoc([data]), 1, *_request(), EXPLICIT_LE)  # type: ignore[arg-type]
+    assert result.kind is P.StoreOutcome.STORED and result.path == str(tmp_path / "SC.1.2.3.4")
     assert caplog.messages == [f"DICOM file already exists, overwriting: {tmp_path}/SC.1.2.3.4"]
     assert (tmp_path / "SC.1.2.3.4").read_bytes() != b"old"
 
@@ -256,10 +258,10 @@ def test_encoder_failure_is_a_write_error(tmp_path: Path) -> None:
     def encoder(data: bytes, info: P.ObjectInfo) -> bytes:
         raise encoding.EncodingError("cannot change representation")
 
-    data = _encode(_nested(), A.EXPLICIT_LE)
-    pipe = P.StorePipeline(str(tmp_path), "normal", logging.getLogger("test"), P.getscu_name, encoder=encoder)
-    result = pipe.receive(_FakeAssoc([data]), 1, _request(), A.EXPLICIT_LE)  # type: ignore[arg-type]
-    assert result.kind == "write-error"
+    data = _encode(_nested(), EXPLICIT_LE)
+    pipe = P.StorePipeline(str(tmp_path), P.StoreMode.NORMAL, logging.getLogger("test"), P.getscu_name, encoder=encoder)
+    result = pipe.receive(_FakeAssoc([data]), 1, *_request(), EXPLICIT_LE)  # type: ignore[arg-type]
+    assert result.kind is P.StoreOutcome.WRITE_ERROR
     assert os.listdir(tmp_path) == []
 
 
@@ -273,13 +275,13 @@ def test_movescu_encoder_failure_answers_a700(tmp_path: Path, caplog: pytest.Log
                         write_xfer="write-xfer-big")
     logger = logging.getLogger("dcmtk.apps.movescu.test")
     ctx = movescu_net.StoreContext.create(settings, logger)
-    data = _encode(_nested(), A.EXPLICIT_LE)
+    data = _encode(_nested(), EXPLICIT_LE)
     # received in RLE Lossless: the walk reads it, the encoder (asked to
     # re-encode in big endian, with no codec) cannot.  (A non-standard VR,
     # the trigger used before, is read as UN and written, as DCMTK does.)
     rle = "1.2.840.10008.1.2.5"
-    result = ctx.pipeline.receive(_FakeAssoc([data]), 1, _request(), rle)  # type: ignore[arg-type]
-    assert result.kind == "write-error"
+    result = ctx.pipeline.receive(_FakeAssoc([data]), 1, *_request(), rle)  # type: ignore[arg-type]
+    assert result.kind is P.StoreOutcome.WRITE_ERROR
     with caplog.at_level(logging.ERROR, logger=logger.name):
         assert movescu_net.store_status(ctx, result) == movescu_net.STORE_OUT_OF_RESOURCES
     assert any("cannot write DICOM file" in r.getMessage() for r in caplog.records)

@@ -19,7 +19,7 @@ import sys
 
 from . import cmdline
 from . import options
-from ..errors import CommandLineError, ExitRequest, FatalError
+from ..errors import CommandLineError, FatalError
 from ..exitcodes import ExitCode
 
 TYPE_CHECKING = False  # typing costs ~10 ms of start-up; type checkers treat this as True
@@ -202,8 +202,6 @@ def run(tool: str, argv: list[str] | None = None) -> int:
     except FatalError as exc:
         if not exc.logged and exc.message:
             current.report_fatal(exc.message)
-        return int(exc.exit_code)
-    except ExitRequest as exc:
         return int(exc.exit_code)
     except KeyboardInterrupt:
         return 1

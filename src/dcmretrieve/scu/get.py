@@ -23,11 +23,20 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from ..net import association as A
-from ..dicom import dicts
 from .. import oflog
-from ..dicom import sopclasses
-from ..store.pipeline import ObjectInfo, StorePipeline, bit_preserving_name, getscu_name
+from ..dicom import dicts, sopclasses
+from ..dicom.uids import IMPLICIT_LE
+from ..errors import FatalError
+from ..exitcodes import GETSCU_FAILURE, ExitCode
+from ..net.conditions import COND_BAD_DATA, COND_RECEIVE_FAILED, COND_SEND_FAILED, AssociationError, AssociationFailure, DimseError
+from ..net.dimse import C_GET_RSP, C_STORE_RQ, Command, c_get_rq, c_store_rsp, encode_identifier
+from ..net.dumps import dump_command
+from ..net.params import AssociationParams, NegotiatedContext
+from ..net.status import StatusClass, dimse_status_text, status_class, store_status_text
+from ..net.transport import Association, receive_pdu_size
+from ..store.pipeline import ObjectInfo, StoreMode, StoreOutcome, StorePipeline, bit_preserving_name, getscu_name
+from . import common
+from .policy import getscu_contexts
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom import Dataset
@@ -35,11 +44,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..settings import Settings
 
 MAX_PEER_HOST = 57
-FAILURE = 1
 
 
-class _SessionFailed(Exception):
-    """A DIMSE-level failure of a C-GET session: getscu exits 1 immediately."""
+def _session_failed() -> FatalError:
+    """A DIMSE-level failure of a C-GET session, already logged: getscu
+    drops the connection and exits 1 at once."""
+    return FatalError(exit_code=GETSCU_FAILURE, logged=True)
 
 
 class GetSCU:
@@ -49,94 +59,68 @@ class GetSCU:
         self.settings = settings
         self.app = oflog.app_logger("getscu")
         self.net = logging.getLogger(oflog.NET)
-        self.assoc: A.Association | None = None
-        self.get_pc: A.NegotiatedContext | None = None
-        self.last_response: A.Command | None = None
-        if settings.ignore:
-            mode, rule = "ignore", getscu_name
-        elif settings.bit_preserving:
-            mode, rule = "bit-preserving", bit_preserving_name
-        else:
-            mode, rule = "normal", getscu_name
+        self.assoc: Association | None = None
+        self.get_pc: NegotiatedContext | None = None
+        self.last_response: Command | None = None
+        mode = common.store_mode(settings)
+        rule = bit_preserving_name if mode is StoreMode.BIT_PRESERVING else getscu_name
         self.pipeline = StorePipeline(settings.output_directory, mode, self.net, rule,
-                                      overwrite_warning=mode == "normal", on_received=self._received)
+                                      overwrite_warning=mode is StoreMode.NORMAL, on_received=self._received)
 
     def _received(self, info: "ObjectInfo") -> None:
         self.net.debug("Received dataset on presentation context %d", info.pc_id)
 
     # ---- association ----------------------------------------------------------
-    def params(self) -> A.AssociationParams:
+    def params(self, max_pdu: int) -> AssociationParams:
         s = self.settings
-        return A.AssociationParams(
-            calling_ae=A.truncate_ae(s.aetitle),
-            called_ae=A.truncate_ae(s.call),
-            peer_host=s.peer,
-            peer_port=s.port,
-            max_pdu=s.max_pdu,
-            contexts=A.getscu_contexts(s.model, s.propose_xfer, s.prefer_xfer),
-            connect_timeout=s.timeout,
-            acse_timeout=s.acse_timeout,
-            dimse_timeout=s.dimse_timeout,
-        )
+        return common.association_params(s, getscu_contexts(s.model, s.propose_xfer, s.prefer_xfer), max_pdu,
+                                         truncate_titles=True)
 
-    def negotiate(self) -> int | None:
-        """Establish the association; returns an exit code on failure."""
+    def negotiate(self) -> None:
+        """Establish the association; raises FatalError on failure."""
         s = self.settings
-        max_pdu = A.receive_pdu_size(s.max_pdu, self.net)  # ASC_createAssociationParameters
+        max_pdu = receive_pdu_size(s.max_pdu, self.net)  # ASC_createAssociationParameters
         if len(s.peer) > MAX_PEER_HOST:
             self.net.error("Maximum length of peer host name '%s' is longer than maximum of %d characters",
                            s.peer, MAX_PEER_HOST)
-            self.app.fatal("0001:0007 Illegal call, perhaps wrong parameters")
-            return FAILURE
-        params = self.params()
-        params.max_pdu = max_pdu
+            raise FatalError("0001:0007 Illegal call, perhaps wrong parameters", GETSCU_FAILURE)
+        params = self.params(max_pdu)
         self.net.log(oflog.TRACE, "Configured 0 presentation contexts from config file")
         self.net.log(oflog.TRACE, "Adding another %d presentation contexts configured for SCU", len(params.contexts))
         self.net.debug("Configured a total of %d presentation contexts for SCU", len(params.contexts))
         dump_level = oflog.INFO if s.verbose_pc else oflog.DEBUG
-        if self.net.isEnabledFor(dump_level):
-            self.net.log(dump_level, "Request Parameters:\n%s", A.dump_associate_rq(params))
-        self.net.info("Requesting Association")
         try:
-            self.assoc = A.Association.request(params, self.net)
-        except A.AssociationError as exc:
-            if exc.kind == "rejected":
+            self.assoc = common.request_association(params, self.net, dump_level, self.net)
+        except AssociationError as exc:
+            if exc.kind is AssociationFailure.REJECTED:
                 result, source, reason = exc.reject_lines()
                 self.net.debug("Association Rejected:\nResult: %s, Source: %s\nReason: %s", result, source, reason)
-            elif exc.kind == "no-contexts":
+            elif exc.kind is AssociationFailure.NO_CONTEXTS:
                 self.net.error("No Acceptable Presentation Contexts")
             else:
-                if exc.kind == "illegal-parameter":
+                if exc.kind is AssociationFailure.ILLEGAL_PARAMETER:
                     self.net.error("%s", exc.condition.text)
                 self.net.debug("Association Request Failed: %s", exc.condition.dump())
-            self.app.fatal("Could not negotiate association: %s", exc.condition.text)
-            return FAILURE
+            raise FatalError(f"Could not negotiate association: {exc.condition.text}", GETSCU_FAILURE) from None
         assoc = self.assoc
-        if self.net.isEnabledFor(dump_level):
-            self.net.log(dump_level, "Association Parameters Negotiated:\n%s", A.dump_associate_ac(assoc))
-        self.net.info("Association Accepted (Max Send PDV: %d)", assoc.max_send_pdv)
+        common.association_accepted(assoc, self.net, dump_level)
         get_class = sopclasses.QR_MODELS[s.model][2]
         self.get_pc = assoc.accepted_context(get_class)
         if self.get_pc is None:
-            self.app.fatal("No adequate Presentation Contexts for sending C-GET")
             assoc.close()  # getscu exit()s here: no A-RELEASE, no A-ABORT
-            return FAILURE
-        return None
+            raise FatalError("No adequate Presentation Contexts for sending C-GET", GETSCU_FAILURE)
 
     # ---- requests -----------------------------------------------------------------
-    def load_query(self, path: str) -> "Dataset":
-        from ..dicom.query import QueryFileError, load_query_file
+    def load_query(self, path: str | None) -> "Dataset":
+        from ..dicom.query import QueryFileError
 
         try:
-            return load_query_file(path)
+            return common.load_query(path)[0]
         except QueryFileError as exc:
-            self.app.fatal("%s", _condition_dump(exc))
-            raise _SessionFailed() from None
+            raise FatalError(_condition_dump(exc), GETSCU_FAILURE) from None
 
     def run_requests(self) -> None:
         """The loop of getscu.md §3.1 (all query files processed: deviation #1)."""
-        from pydicom import Dataset
-
         from ..dicom.keys import apply_get_keys
 
         s = self.settings
@@ -145,7 +129,7 @@ class GetSCU:
             self.last_response = None
             sources: list[str | None] = list(files) if files else [None]
             for source in sources:
-                ds = self.load_query(source) if source is not None else Dataset()
+                ds = self.load_query(source)
                 apply_get_keys(ds, s.keys, self.app)
                 self.c_get(ds)
             if self.last_response is not None:
@@ -157,148 +141,132 @@ class GetSCU:
         assoc, ctx = self.assoc, self.get_pc
         assert assoc is not None and ctx is not None
         msg_id = assoc.next_message_id()
-        cmd = A.c_get_rq(msg_id, ctx.abstract_syntax)
+        cmd = c_get_rq(msg_id, ctx.abstract_syntax)
         # UIDs read with white space: corrected now, warned about where DCMTK
         # prints or writes them (after "Sending C-GET Request", keys.md)
         repairs = repair_uids(ds)
         try:
-            data = A.encode_identifier(ds, ctx.transfer_syntax)
+            data = encode_identifier(ds, ctx.transfer_syntax)
         except Exception:  # noqa: BLE001 - a value pydicom cannot encode: DCMTK's "bad data"
-            self.net.error("Failed sending C-GET request: %s", A.COND_BAD_DATA.dump())
-            raise _SessionFailed() from None
-        if self.net.isEnabledFor(oflog.DEBUG):
-            from ..dicom.dump import dump_dataset
-
-            self.net.info("Sending C-GET Request")
-            log_repairs(repairs)
-            # a warning logged while the message is built stays in front of it
-            clobbered = repairs[-1][0] if repairs else ""
-            self.net.debug("%s", clobbered + A.dump_command(cmd, True, ctx.id, dump_dataset(ds, ctx.transfer_syntax)))
-        else:
-            self.net.info("Sending C-GET Request (MsgID %d)", msg_id)
-            log_repairs(repairs)
+            self.net.error("Failed sending C-GET request: %s", COND_BAD_DATA.dump())
+            raise _session_failed() from None
+        common.log_message(self.net, "Sending C-GET Request", f"MsgID {msg_id}", cmd, True, ctx.id,
+                           lambda: _dump_identifier(ds, ctx.transfer_syntax),
+                           after_text=lambda: log_repairs(repairs),
+                           # a warning logged while the message is built stays in front of it
+                           dump_prefix=repairs[-1][0] if repairs else "")
         problem = dicts.dimse_request_problem()
         if problem is not None:
             # DCMTK builds the command set with its data dictionary: without one
             # (or without the command group) every request fails here, after the
             # request was logged, and getscu exits 1 without A-RELEASE (observed)
             self.net.error("Failed sending C-GET request: %s", problem)
-            raise _SessionFailed()
+            raise _session_failed()
         try:
             unconvertible = unconvertible_identifier(ds, ctx.transfer_syntax)
             if unconvertible is not None:  # DIMSE's check before sending (keys.md)
                 self.net.warning("DIMSE Warning: (%s,%s): sendMessage: %s", assoc.calling_ae, assoc.called_ae,
                                  unconvertible)
-                raise A.DimseError(A.COND_SEND_FAILED)
+                raise DimseError(COND_SEND_FAILED)
             assoc.send_command(ctx.id, cmd, data)
-        except A.DimseError as exc:
+        except DimseError as exc:
             self.net.error("Failed sending C-GET request: %s", exc.condition.dump())
-            raise _SessionFailed() from None
+            raise _session_failed() from None
         self.session()
 
     def session(self) -> None:
         """Read C-GET-RSPs and C-STORE-RQs until the final response (getscu.md §3.2)."""
         assoc = self.assoc
         assert assoc is not None
-        debug = self.net.isEnabledFor(oflog.DEBUG)
         while True:
             try:
                 pc_id, cmd = assoc.receive_command()
-            except A.DimseError as exc:
+            except DimseError as exc:
                 self.net.error("Failed receiving DIMSE command: %s", exc.condition.dump())
-                raise _SessionFailed() from None
+                raise _session_failed() from None
             field = cmd.command_field
-            if field == A.C_GET_RSP:
-                if debug:
-                    self.net.info("Received C-GET Response")
-                    self.net.debug("%s", A.dump_command(cmd, False, pc_id))
-                    self.net.debug("Handling C-GET Response")
-                else:
-                    self.net.info("Received C-GET Response (%s)", A.dimse_status_text(cmd.status))
+            if field == C_GET_RSP:
+                common.log_message(self.net, "Received C-GET Response", dimse_status_text(cmd.status), cmd, False,
+                                   pc_id)
+                self.net.debug("Handling C-GET Response")
                 self.last_response = cmd
-                kind = A.status_class(cmd.status)
-                if kind == "pending":
+                kind = status_class(cmd.status)
+                if kind is StatusClass.PENDING:
                     self.net.debug("DIMSE status is: Pending")
                     continue
-                if kind == "success":
+                if kind is StatusClass.SUCCESS:
                     self.net.debug("DIMSE status is: Success")
-                elif kind == "warning":
-                    self.net.warning("DIMSE status is: %s", A.dimse_status_text(cmd.status))
+                elif kind is StatusClass.WARNING:
+                    self.net.warning("DIMSE status is: %s", dimse_status_text(cmd.status))
                 else:
-                    self.net.error("DIMSE status is: %s", A.dimse_status_text(cmd.status))
+                    self.net.error("DIMSE status is: %s", dimse_status_text(cmd.status))
                 return
-            if field == A.C_STORE_RQ:
-                if not self.store(pc_id, cmd, debug):
+            if field == C_STORE_RQ:
+                if not self.store(pc_id, cmd):
                     return
                 continue
             self.net.error("Expected C-GET response or C-STORE request but received DIMSE command 0x%04x", field)
-            self.net.debug("%s", A.dump_command(cmd, False, pc_id))
-            raise _SessionFailed()
+            self.net.debug("%s", dump_command(cmd, False, pc_id))
+            raise _session_failed()
 
-    def store(self, pc_id: int, cmd: A.Command, debug: bool) -> bool:
+    def store(self, pc_id: int, cmd: Command) -> bool:
         """Handle one C-STORE-RQ; False when the session ends (getscu.md §4)."""
         assoc = self.assoc
         assert assoc is not None
-        if debug:
-            self.net.info("Received C-STORE Request")
-            self.net.debug("%s", A.dump_command(cmd, False, pc_id))
-        else:
-            self.net.info("Received C-STORE Request (MsgID %d)", cmd.message_id)
+        common.log_message(self.net, "Received C-STORE Request", f"MsgID {cmd.message_id}", cmd, False, pc_id)
         # (a C-STORE-RQ announcing no data set never gets here: like DCMTK's DIMSE
         # layer, Association.receive_command refuses it, so DcmSCU's "Incoming
         # C-STORE with no dataset" warning is unreachable in 3.6.7 too)
         ctx = assoc.contexts.get(pc_id)
-        ts = ctx.transfer_syntax if ctx is not None else A.IMPLICIT_LE
-        if self.pipeline.mode == "ignore":
+        ts = ctx.transfer_syntax if ctx is not None else IMPLICIT_LE
+        mode = self.pipeline.mode
+        if mode is StoreMode.IGNORE:
             self.net.debug("Ignoring incoming C-STORE dataset on presentation context %d with Affected SOP "
                            "Instance UID: %s", pc_id, cmd.affected_sop_instance_uid)
-        result = self.pipeline.receive(assoc, pc_id, cmd, ts)
+        result = self.pipeline.receive(assoc, pc_id, cmd.affected_sop_class_uid, cmd.affected_sop_instance_uid, ts)
         status, keep_going = 0x0000, True
-        if result.kind in ("stored", "ignored"):
-            if result.kind == "stored":
+        if result.ok:
+            if result.kind is StoreOutcome.STORED:
                 info = result.info
-                sop_class = info.dataset_sop_class if self.pipeline.mode == "normal" else info.request_sop_class
-                sop_inst = info.dataset_sop_instance if self.pipeline.mode == "normal" else info.request_sop_instance
+                normal = mode is StoreMode.NORMAL
+                sop_class = info.dataset_sop_class if normal else info.request_sop_class
+                sop_inst = info.dataset_sop_instance if normal else info.request_sop_instance
                 self.net.debug("Stored instance to disk:\n  Filename: %s\n  SOP Class UID: %s\n"
                                "  SOP Instance UID: %s", result.path, sop_class, sop_inst)
-        elif result.kind == "receive-error":
+        elif result.kind is StoreOutcome.RECEIVE_ERROR:
             # DCMTK (observed): normal mode names the failure, +B and --ignore say
             # nothing; the 0xC000 answer then fails if the peer has gone (exit 1 below)
-            if self.pipeline.mode == "bit-preserving":
+            if mode is StoreMode.BIT_PRESERVING:
                 self.net.debug("Received dataset on presentation context %d", pc_id)
-            elif self.pipeline.mode == "normal":
+            elif mode is StoreMode.NORMAL:
                 error = result.error
-                dump = error.condition.dump() if isinstance(error, A.DimseError) else A.COND_RECEIVE_FAILED.dump()
+                dump = error.condition.dump() if isinstance(error, DimseError) else COND_RECEIVE_FAILED.dump()
                 self.net.error("Unable to receive dataset on presentation context %d: %s", pc_id, dump)
             status, keep_going = 0xC000, False
-        elif result.kind == "missing-uid":
+        elif result.kind is StoreOutcome.MISSING_UID:
             self.net.error("Cannot store received object: either SOP Instance or SOP Class UID not present")
             status, keep_going = 0xC000, False
-        elif result.kind == "create-error":
+        elif result.kind is StoreOutcome.CREATE_ERROR:
             self.net.error("Unable to receive and store dataset on presentation context %d: %s",
                            pc_id, result.error)
             status, keep_going = 0xC000, False
         else:  # write-error
-            if self.pipeline.mode == "normal":
+            if mode is StoreMode.NORMAL:
                 self.net.error("cannot write DICOM file: %s", result.path)
             else:
                 self.net.error("Unable to receive and store dataset on presentation context %d: %s",
                                pc_id, f"0006:020a DIMSE createFilestream: cannot create file '{result.path}'")
             status, keep_going = 0xC000, False
-        rsp = A.c_store_rsp(cmd, status)
-        if debug:
-            self.net.info("Sending C-STORE Response")
-            self.net.debug("%s", A.dump_command(rsp, True, pc_id))
-        else:
-            self.net.info("Sending C-STORE Response (%s)", A.store_status_text(status))
+        rsp = c_store_rsp(cmd, status)
+        common.log_message(self.net, "Sending C-STORE Response", store_status_text(status), rsp, True, pc_id)
         try:
             assoc.send_command(pc_id, rsp)
-        except A.DimseError as exc:
+        except DimseError as exc:
             self.net.error("Failed sending C-STORE response: %s", exc.condition.dump())
-            raise _SessionFailed() from None
+            raise _session_failed() from None
         return keep_going
 
-    def final_report(self, rsp: A.Command) -> None:
+    def final_report(self, rsp: Command) -> None:
         def n(name: str) -> int:
             value = rsp.counter(name)
             return 0 if value is None else value
@@ -312,23 +280,23 @@ class GetSCU:
     def finish(self) -> None:
         assoc = self.assoc
         assert assoc is not None
-        if self.settings.abort:
+        failed = common.end_association(assoc, self.settings.abort, self.net)
+        if failed is not None:
+            self.net.error("Association Release Failed: %s", failed.condition.dump())
             self.net.info("Aborting Association")
             assoc.abort()
-        else:
-            self.net.info("Releasing Association")
-            try:
-                assoc.release()
-            except A.DimseError as exc:
-                self.net.error("Association Release Failed: %s", exc.condition.dump())
-                self.net.info("Aborting Association")
-                assoc.abort()
         self.net.debug("Cleaning up internal association and network structures")
 
     def close(self) -> None:
         """Drop the connection without A-RELEASE/A-ABORT (DCMTK just exits)."""
         if self.assoc is not None:
             self.assoc.close()
+
+
+def _dump_identifier(ds: "Dataset", ts_uid: str) -> str:
+    from ..dicom.dump import dump_dataset  # only at debug level
+
+    return dump_dataset(ds, ts_uid)
 
 
 def _condition_dump(exc: Exception) -> str:
@@ -360,20 +328,19 @@ _DCMDATA_CODES = {
 
 
 def run(settings: "Settings") -> int:
-    """getscu's whole network part; returns the exit code."""
+    """getscu's whole network part; returns the exit code (0: C-GET statuses
+    never change it), raises ``FatalError`` (exit 1) on failures."""
     scu = GetSCU(settings)
     try:
-        failed = scu.negotiate()
-        if failed is not None:
-            return failed
+        scu.negotiate()
         try:
             scu.run_requests()
-        except _SessionFailed:
-            scu.close()
-            return FAILURE
+        except FatalError:
+            scu.close()  # DCMTK exit()s: no A-RELEASE, no A-ABORT
+            raise
         scu.finish()
-        return 0
+        return ExitCode.NO_ERROR
     except BaseException:
         if scu.assoc is not None:
-            scu.assoc.abort()
+            scu.assoc.abort()  # nothing sent once the connection was dropped
         raise

@@ -14,6 +14,7 @@ the raw bytes with DCMTK's output rules.
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
 import select
@@ -23,20 +24,33 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
-from ..net import association as ul
-from ..store import encoding
-from ..net import hostsaccess
 from .. import oflog
-from ..store import pipeline
 from ..dicom import sopclasses
+from ..dicom.uids import EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE
+from ..errors import FatalError
 from ..exitcodes import ExitCode
+from ..net import hostsaccess
+from ..net.conditions import (
+    COND_BAD_DATA, COND_NO_DATA, COND_NO_VALID_PC, COND_PEER_ABORTED, COND_PEER_RELEASE, COND_RECEIVE_FAILED, COND_SEND_FAILED,
+    COND_UNEXPECTED_PDV, AssociationError, AssociationFailure, Condition, DimseError,
+)
+from ..net.dimse import C_ECHO_RQ, C_MOVE_RSP, C_STORE_RQ, Command, c_cancel_rq, c_echo_rsp, c_move_rq, c_store_rsp
+from ..net.dimse import encode_identifier
+from ..net.dumps import dump_associate_ac, dump_associate_rq, dump_command
+from ..net.params import NegotiatedContext, ProposedContext, preference_negotiator
+from ..net.status import dimse_status_text
+from ..net.transport import Association, dimse_wait, receive_pdu_size, select_wait
 from ..settings import Settings
+from ..store import encoding, pipeline
+from ..store.pipeline import StoreOutcome
+from . import common
+from .policy import acceptor_ts_list, movescu_contexts
 
 if TYPE_CHECKING:
     from ..dicom.keys import MoveKeys
 
-COND_BAD_COMMAND = ul.Condition(0x0006, 0x0203, "DIMSE Bad command type")
-COND_COMMAND_PDV_EXPECTED = ul.Condition(
+COND_BAD_COMMAND = Condition(0x0006, 0x0203, "DIMSE Bad command type")
+COND_COMMAND_PDV_EXPECTED = Condition(
     0x0006, 0x020D, "DIMSE Failed to receive message\n0006:020f DIMSE: Command PDV Expected"
 )
 COND_TCP_WRAPPER = "0006:0324 TCP wrapper: denied connection from {name} ({ip})"
@@ -56,23 +70,31 @@ STORE_DOES_NOT_MATCH = 0xA900
 class MoveFailure(Exception):
     """A C-MOVE ended with a DCMTK condition instead of a final response."""
 
-    def __init__(self, condition: ul.Condition) -> None:
+    def __init__(self, condition: Condition) -> None:
         super().__init__(condition.dump())
         self.condition = condition
 
 
 def status_text(status: int) -> str:
     """DU_cmoveStatusString (movescu.md §3.2)."""
-    return ul.dimse_status_text(status)
+    return dimse_status_text(status)
 
 
-def final_status_effect(status: int) -> str:
-    """'ok', 'warning' or 'error': how a final C-MOVE status changes the exit code."""
+class FinalStatusEffect(enum.Enum):
+    """How a final C-MOVE status changes the exit code."""
+
+    OK = "ok"
+    WARNING = "warning"  # exit 68 unless an error came first
+    ERROR = "error"  # exit 69
+
+
+def final_status_effect(status: int) -> FinalStatusEffect:
+    """How the final C-MOVE ``status`` changes the exit code."""
     if status in (STATUS_SUCCESS, STATUS_CANCEL):
-        return "ok"
+        return FinalStatusEffect.OK
     if status == STATUS_WARNING:
-        return "warning"
-    return "error"
+        return FinalStatusEffect.WARNING
+    return FinalStatusEffect.ERROR
 
 
 # ---------------------------------------------------------- query requests --
@@ -99,12 +121,7 @@ class StoreContext:
     @classmethod
     def create(cls, settings: Settings, logger: logging.Logger) -> StoreContext:
         opts = encoding.WriteOptions.from_settings(settings)
-        if settings.ignore:
-            mode = "ignore"
-        elif settings.bit_preserving:
-            mode = "bit-preserving"
-        else:
-            mode = "normal"
+        mode = common.store_mode(settings)
 
         def encoder(data: bytes, info: pipeline.ObjectInfo) -> list:
             # DcmFileFormat::saveFile with the +F/+t/+e/+g/+p/+u options; the
@@ -155,9 +172,9 @@ def store_status(ctx: StoreContext, result: pipeline.StoreResult) -> int:
     """The C-STORE-RSP status movescu answers (movescu.md §5.4), logging as DCMTK."""
     logger = ctx.logger
     kind = result.kind
-    if kind == "ignored":
+    if kind is StoreOutcome.IGNORED:
         return STATUS_SUCCESS
-    if kind in ("write-error", "create-error"):
+    if kind in (StoreOutcome.WRITE_ERROR, StoreOutcome.CREATE_ERROR):
         if ctx.settings.bit_preserving:
             return STORE_OUT_OF_RESOURCES
         logger.error(f"cannot write DICOM file: {result.path}")
@@ -181,25 +198,21 @@ def store_status(ctx: StoreContext, result: pipeline.StoreResult) -> int:
     return STATUS_SUCCESS
 
 
-def handle_store(ctx: StoreContext, sub: ul.Association, pc_id: int, req: ul.Command) -> None:
+def handle_store(ctx: StoreContext, sub: Association, pc_id: int, req: Command) -> None:
     """Receive one C-STORE (request already read) and answer it (DCMTK's storeSCP)."""
     logger = ctx.logger
     prefix = sopclasses.FILENAME_PREFIX.get(req.affected_sop_class_uid, "OT")
-    if logger.isEnabledFor(logging.DEBUG):
-        logger.info("Received Store Request")
-        logger.debug(ul.dump_command(req, False, pc_id))
-    else:
-        logger.info(f"Received Store Request (MsgID {req.message_id}, {prefix})")
+    common.log_message(logger, "Received Store Request", f"MsgID {req.message_id}, {prefix}", req, False, pc_id)
     negotiated = sub.contexts.get(pc_id)
-    ts_uid = negotiated.transfer_syntax if negotiated else ul.EXPLICIT_LE
-    result = ctx.pipeline.receive(sub, pc_id, req, ts_uid)
-    if result.kind == "receive-error":
+    ts_uid = negotiated.transfer_syntax if negotiated else EXPLICIT_LE
+    result = ctx.pipeline.receive(sub, pc_id, req.affected_sop_class_uid, req.affected_sop_instance_uid, ts_uid)
+    if result.kind is StoreOutcome.RECEIVE_ERROR:
         error = result.error
-        cond = error.condition if isinstance(error, ul.DimseError) else ul.COND_RECEIVE_FAILED
-        raise ul.DimseError(cond)
-    rsp = ul.c_store_rsp(req, store_status(ctx, result))
+        cond = error.condition if isinstance(error, DimseError) else COND_RECEIVE_FAILED
+        raise DimseError(cond)
+    rsp = c_store_rsp(req, store_status(ctx, result))
     if logger.isEnabledFor(logging.DEBUG):
-        logger.debug(ul.dump_command(rsp, True, pc_id))
+        logger.debug(dump_command(rsp, True, pc_id))
     sub.send_command(pc_id, rsp)
 
 
@@ -213,8 +226,8 @@ class Listener:
     sock: socket.socket
     settings: Settings
     store: StoreContext
-    sub: ul.Association | None = None
-    negotiate: Callable[[ul.ProposedContext], tuple[int, str]] | None = None
+    sub: Association | None = None
+    negotiate: Callable[[ProposedContext], tuple[int, str]] | None = None
 
     @classmethod
     def open(cls, settings: Settings, store: StoreContext) -> Listener:
@@ -229,7 +242,7 @@ class Listener:
             raise
         listener = cls(sock, settings, store)
         abstract = [sopclasses.VERIFICATION] + [uid for uid, _ in sopclasses.MOVESCU_ACCEPTED_STORAGE]
-        listener.negotiate = ul.preference_negotiator(abstract, ul.acceptor_ts_list(settings.prefer_xfer))
+        listener.negotiate = preference_negotiator(abstract, acceptor_ts_list(settings.prefer_xfer))
         return listener
 
     def close(self) -> None:
@@ -255,7 +268,7 @@ class Listener:
         settings, logger = self.settings, self.store.logger
         net = logging.getLogger(oflog.NET)
         # ASC_receiveAssociation creates its parameters (odd -pdu warning) first
-        max_pdu = ul.receive_pdu_size(settings.max_pdu, net)
+        max_pdu = receive_pdu_size(settings.max_pdu, net)
         try:
             conn, (ip, _port) = self.sock.accept()
         except OSError:
@@ -270,7 +283,7 @@ class Listener:
             conn.close()
             return
         try:
-            sub = ul.Association.accept(
+            sub = Association.accept(
                 conn,
                 settings.aetitle,
                 max_pdu,
@@ -278,22 +291,22 @@ class Listener:
                 settings.dimse_timeout,
                 self.negotiate,  # type: ignore[arg-type]
             )
-        except ul.AssociationError as exc:
+        except AssociationError as exc:
             logger.error(exc.condition.dump())
             return
         except OSError:
             # the peer vanished between accept() and negotiation (reset socket)
-            logger.error(ul.COND_PEER_ABORTED.dump())
+            logger.error(COND_PEER_ABORTED.dump())
             conn.close()
             return
         logger.info("Sub-Association Received")
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("Parameters:\n" + ul.dump_associate_rq(sub))
+            logger.debug("Parameters:\n" + dump_associate_rq(sub))
         logger.info(f"Sub-Association Acknowledged (Max Send PDV: {sub.max_send_pdv})")
         if not any(c.accepted for c in sub.contexts.values()):
             logger.info("    (but no valid presentation contexts)")
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(ul.dump_associate_ac(sub))
+            logger.debug(dump_associate_ac(sub))
         self.sub = sub
 
     def _handle_message(self) -> None:
@@ -303,33 +316,29 @@ class Listener:
         try:
             pc_id, cmd = sub.receive_command()
             field_ = cmd.command_field
-            if field_ == ul.C_STORE_RQ:
+            if field_ == C_STORE_RQ:
                 try:
                     handle_store(self.store, sub, pc_id, cmd)
-                except ul.DimseError as exc:
+                except DimseError as exc:
                     logger.error(f"Store SCP Failed: {exc.condition.dump()}")
                     raise
-            elif field_ == ul.C_ECHO_RQ:
-                if logger.isEnabledFor(logging.DEBUG):
-                    logger.info("Received Echo Request")
-                    logger.debug(ul.dump_command(cmd, False, pc_id))
-                else:
-                    logger.info(f"Received Echo Request (MsgID {cmd.message_id})")
+            elif field_ == C_ECHO_RQ:
+                common.log_message(logger, "Received Echo Request", f"MsgID {cmd.message_id}", cmd, False, pc_id)
                 try:
-                    sub.send_command(pc_id, ul.c_echo_rsp(cmd, STATUS_SUCCESS))
-                except ul.DimseError as exc:
+                    sub.send_command(pc_id, c_echo_rsp(cmd, STATUS_SUCCESS))
+                except DimseError as exc:
                     logger.error(f"Echo SCP Failed: {exc.condition.dump()}")
                     raise
             else:
                 logger.error(f"Expected C-ECHO or C-STORE request but received DIMSE command 0x{field_:04x}")
                 if logger.isEnabledFor(logging.DEBUG):
-                    logger.debug(ul.dump_command(cmd, False, pc_id))
-                raise ul.DimseError(COND_BAD_COMMAND)
-        except ul.DimseError as exc:
+                    logger.debug(dump_command(cmd, False, pc_id))
+                raise DimseError(COND_BAD_COMMAND)
+        except DimseError as exc:
             cond = exc.condition
-            if cond == ul.COND_PEER_RELEASE:
+            if cond == COND_PEER_RELEASE:
                 sub.acknowledge_release()
-            elif cond == ul.COND_PEER_ABORTED:
+            elif cond == COND_PEER_ABORTED:
                 sub.abort()
             else:
                 logger.error(f"DIMSE failure (aborting sub-association): {cond.dump()}")
@@ -357,7 +366,7 @@ def _reverse_lookup(ip: str) -> str:
 class MoveSCU:
     """One main association and the C-MOVE requests on it (DCMTK's moveSCU)."""
 
-    def __init__(self, settings: Settings, assoc: ul.Association, listener: Listener | None) -> None:
+    def __init__(self, settings: Settings, assoc: Association, listener: Listener | None) -> None:
         self.settings = settings
         self.assoc = assoc
         self.listener = listener
@@ -369,22 +378,13 @@ class MoveSCU:
         self.keys = cast("MoveKeys | None", settings.move_keys)
 
     def _load_query(self, path: str | None) -> tuple[object, str]:
-        from pydicom.dataset import Dataset
-
-        if path is None:
-            return Dataset(), ul.EXPLICIT_LE
         from ..dicom import query
 
         try:
-            ds = query.load_query_file(path)
+            return common.load_query(path)
         except query.QueryFileError as exc:
             self.logger.error(f"bad DICOM file: {path}: {exc.reason}")
-            raise MoveFailure(ul.COND_BAD_DATA) from None
-        ts = ul.EXPLICIT_LE
-        meta = getattr(ds, "file_meta", None)
-        if meta is not None and "TransferSyntaxUID" in meta:
-            ts = str(meta.TransferSyntaxUID)
-        return ds, ts
+            raise MoveFailure(COND_BAD_DATA) from None
 
     def move(self, path: str | None) -> None:
         """One C-MOVE; raises MoveFailure (logged as DCMTK does)."""
@@ -399,13 +399,9 @@ class MoveSCU:
         move_uid = sopclasses.QR_MODELS[settings.model][1]
         ctx = self.assoc.accepted_context(move_uid)
         if ctx is None:
-            raise MoveFailure(ul.COND_NO_VALID_PC)
-        req = ul.c_move_rq(msg_id, move_uid, settings.move_destination)
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.info("Sending Move Request")
-            logger.debug(ul.dump_command(req, True, ctx.id))
-        else:
-            logger.info(f"Sending Move Request (MsgID {msg_id})")
+            raise MoveFailure(COND_NO_VALID_PC)
+        req = c_move_rq(msg_id, move_uid, settings.move_destination)
+        common.log_message(logger, "Sending Move Request", f"MsgID {msg_id}", req, True, ctx.id)
         # UIDs read with white space are corrected (and warned about) while
         # DCMTK prints or writes them; a warning logged while the message is
         # built leaves only its own text and the rest of the dump (keys.md)
@@ -421,36 +417,32 @@ class MoveSCU:
             problem = unconvertible_identifier(ds, ctx.transfer_syntax)
             if problem is not None:
                 self.net.warning(f"DIMSE Warning: ({self.assoc.calling_ae},{self.assoc.called_ae}): sendMessage: {problem}")
-                raise ul.DimseError(ul.COND_SEND_FAILED)
-            self.assoc.send_command(ctx.id, req, ul.encode_identifier(ds, ctx.transfer_syntax, pad_deflated=True))
-        except ul.DimseError as exc:
+                raise DimseError(COND_SEND_FAILED)
+            self.assoc.send_command(ctx.id, req, encode_identifier(ds, ctx.transfer_syntax, pad_deflated=True))
+        except DimseError as exc:
             logger.error(f"Move Request Failed: {exc.condition.dump()}")
             raise MoveFailure(exc.condition) from None
         try:
             final = self._responses(ctx, msg_id)
-        except ul.DimseError as exc:
+        except DimseError as exc:
             logger.error(f"Move Request Failed: {exc.condition.dump()}")
             raise MoveFailure(exc.condition) from None
         status = final.status
         effect = final_status_effect(status)
-        if effect == "warning":
+        if effect is FinalStatusEffect.WARNING:
             if self.exit_code == ExitCode.NO_ERROR:
                 self.exit_code = ExitCode.CMOVE_WARNING
             logger.warning(f"Move response with warning status ({status_text(status)})")
-        elif effect == "error":
+        elif effect is FinalStatusEffect.ERROR:
             self.exit_code = ExitCode.CMOVE_ERROR
             logger.warning(f"Move response with error status ({status_text(status)})")
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.info("Received Final Move Response")
-            logger.debug(ul.dump_command(final, False, ctx.id))
-        else:
-            logger.info(f"Received Final Move Response ({status_text(status)})")
+        common.log_message(logger, "Received Final Move Response", status_text(status), final, False, ctx.id)
 
     def _wait_main(self) -> None:
         """Service the listener until the main association is readable
         (DIMSE_moveUser's select loop); raises DimseError on a -td timeout."""
         assoc, listener = self.assoc, self.listener
-        timeout = ul.select_wait(self.settings.dimse_timeout)
+        timeout = select_wait(self.settings.dimse_timeout)
         while True:
             # selectReadable(): a waiting connection request is looked at
             # first, then the main association wins over the sub-association
@@ -468,13 +460,13 @@ class MoveSCU:
             except (OSError, ValueError):
                 return
             if not ready:
-                raise ul.DimseError(ul.COND_NO_DATA)
+                raise DimseError(COND_NO_DATA)
             if assoc in ready:
                 return
             if listener is not None:
                 listener.service()
 
-    def _responses(self, ctx: ul.NegotiatedContext, msg_id: int) -> ul.Command:
+    def _responses(self, ctx: NegotiatedContext, msg_id: int) -> Command:
         settings, logger, net = self.settings, self.logger, self.net
         count = 0
         pending_without_read = False
@@ -484,8 +476,8 @@ class MoveSCU:
                 pending_without_read = False
                 self._check_unread_dataset()
             pc_id, rsp = self.assoc.receive_command()
-            if rsp.command_field != ul.C_MOVE_RSP or rsp.get("message_id_being_responded_to") != msg_id:
-                raise ul.DimseError(ul.COND_UNEXPECTED_PDV)
+            if rsp.command_field != C_MOVE_RSP or rsp.get("message_id_being_responded_to") != msg_id:
+                raise DimseError(COND_UNEXPECTED_PDV)
             status = rsp.status
             if status != STATUS_PENDING:
                 if rsp.has_dataset:
@@ -508,16 +500,12 @@ class MoveSCU:
             if rsp.values.get(0x00000902) is not None or rsp.values.get(0x00000901) is not None:
                 net.warning(f"DIMSE Warning: ({self.assoc.calling_ae},{self.assoc.called_ae}): "
                             "moveUser: Pending with statusDetail, ignoring detail")
-            if logger.isEnabledFor(logging.DEBUG):
-                logger.info(f"Received Move Response {count}")
-                logger.debug(ul.dump_command(rsp, False, pc_id))
-            else:
-                logger.info(f"Received Move Response {count} ({status_text(status)})")
+            common.log_message(logger, f"Received Move Response {count}", status_text(status), rsp, False, pc_id)
             if settings.cancel == count:
                 logger.info(f"Sending Cancel Request (MsgID {msg_id}, PresID {ctx.id})")
                 try:
-                    self.assoc.send_command(ctx.id, ul.c_cancel_rq(msg_id))
-                except ul.DimseError as exc:
+                    self.assoc.send_command(ctx.id, c_cancel_rq(msg_id))
+                except DimseError as exc:
                     logger.error(f"Cancel Request Failed: {exc.condition.dump()}")
 
     def _finish_sub_association(self) -> None:
@@ -530,7 +518,7 @@ class MoveSCU:
         while listener is not None and listener.sub is not None:
             if not listener.has_buffered():
                 try:
-                    ready = select.select([listener.sub], [], [], ul.select_wait(self.settings.dimse_timeout))[0]
+                    ready = select.select([listener.sub], [], [], select_wait(self.settings.dimse_timeout))[0]
                 except (OSError, ValueError):
                     ready = []
                 if not ready:
@@ -540,9 +528,9 @@ class MoveSCU:
     def _check_unread_dataset(self) -> None:
         """-pi: the data set of a Pending response is not read, so DCMTK's
         next receiveCommand meets a data PDV and fails (observed 3.6.7 text)."""
-        if self.assoc.next_pdv_is_command(ul.dimse_wait(self.settings.dimse_timeout)):
+        if self.assoc.next_pdv_is_command(dimse_wait(self.settings.dimse_timeout)):
             return  # a command after all: read it normally
-        raise ul.DimseError(COND_COMMAND_PDV_EXPECTED)
+        raise DimseError(COND_COMMAND_PDV_EXPECTED)
 
     def _debug_identifiers(self, data: bytes, ts_uid: str) -> None:
         try:
@@ -550,7 +538,7 @@ class MoveSCU:
             from pydicom.filereader import read_dataset
 
             fp = DicomBytesIO(data)
-            ds = read_dataset(fp, ts_uid == ul.IMPLICIT_LE, ts_uid != ul.EXPLICIT_BE)
+            ds = read_dataset(fp, ts_uid == IMPLICIT_LE, ts_uid != EXPLICIT_BE)
             self.logger.debug("Response Identifiers:\n" + _dump_identifiers(ds, ts_uid) + "\n")
         except Exception:  # pragma: no cover - debug output only
             pass
@@ -565,7 +553,9 @@ def _log_lines(logger: logging.Logger, level: int, *lines: str) -> None:
 
 
 def run(settings: Settings) -> int:
-    """The network part of movescu (after all command-line checks)."""
+    """The network part of movescu (after all command-line checks): returns
+    the exit code of a completed run (0, 68, 69), raises ``FatalError``
+    with DCMTK's exit code when the run fails."""
     logger = oflog.app_logger("movescu")
     store = StoreContext.create(settings, logger)
     listener: Listener | None = None
@@ -574,8 +564,8 @@ def run(settings: Settings) -> int:
             listener = Listener.open(settings, store)
         except OSError as exc:
             text = os.strerror(exc.errno) if exc.errno else str(exc)
-            logger.critical(f"cannot create network: 0006:031c TCP Initialization Error: {text}")
-            return ExitCode.CANNOT_INITIALIZE_NETWORK
+            raise FatalError(f"cannot create network: 0006:031c TCP Initialization Error: {text}",
+                             ExitCode.CANNOT_INITIALIZE_NETWORK) from None
     try:
         return _run_association(settings, logger, listener)
     finally:
@@ -584,46 +574,25 @@ def run(settings: Settings) -> int:
 
 
 def _run_association(settings: Settings, logger: logging.Logger, listener: Listener | None) -> int:
-    model = sopclasses.QR_MODELS[settings.model]
     net = logging.getLogger(oflog.NET)
-    max_pdu = ul.receive_pdu_size(settings.max_pdu, net)  # ASC_createAssociationParameters
-    ts_list = ul.query_ts_list(settings.propose_xfer)
-    params = ul.AssociationParams(
-        calling_ae=settings.aetitle,
-        called_ae=settings.call,
-        peer_host=settings.peer,
-        peer_port=settings.port,
-        max_pdu=max_pdu,
-        contexts=[
-            ul.ProposedContext(1, model[0], list(ts_list)),
-            ul.ProposedContext(3, model[1], list(ts_list)),
-        ],
-        connect_timeout=settings.timeout,
-        acse_timeout=settings.acse_timeout,
-        dimse_timeout=settings.dimse_timeout,
-    )
-    if logger.isEnabledFor(logging.DEBUG):
-        logger.debug("Request Parameters:\n" + ul.dump_associate_rq(params))
-    logger.info("Requesting Association")
+    max_pdu = receive_pdu_size(settings.max_pdu, net)  # ASC_createAssociationParameters
+    params = common.association_params(settings, movescu_contexts(settings.model, settings.propose_xfer), max_pdu,
+                                       truncate_titles=False)
     try:
-        assoc = ul.Association.request(params, net)
-    except ul.AssociationError as exc:
-        if exc.kind == "rejected":
+        assoc = common.request_association(params, logger, logging.DEBUG, net)
+    except AssociationError as exc:
+        if exc.kind is AssociationFailure.REJECTED:
             result, source, reason = exc.reject_lines()
             _log_lines(logger, logging.CRITICAL, "Association Rejected:",
                        f"Result: {result}, Source: {source}", f"Reason: {reason}")
-            return ExitCode.CANNOT_NEGOTIATE_ASSOCIATION
-        if exc.kind == "no-contexts":
-            logger.critical("No Acceptable Presentation Contexts")
-            return ExitCode.NO_PRESENTATION_CONTEXT
-        if exc.kind == "illegal-parameter":
+            raise FatalError(exit_code=ExitCode.CANNOT_NEGOTIATE_ASSOCIATION, logged=True) from None
+        if exc.kind is AssociationFailure.NO_CONTEXTS:
+            raise FatalError("No Acceptable Presentation Contexts", ExitCode.NO_PRESENTATION_CONTEXT) from None
+        if exc.kind is AssociationFailure.ILLEGAL_PARAMETER:
             logging.getLogger(oflog.NET).error(exc.condition.text)
-        logger.critical("Association Request Failed:")
-        logger.critical(exc.condition.dump())
-        return ExitCode.CANNOT_NEGOTIATE_ASSOCIATION
-    if logger.isEnabledFor(logging.DEBUG):
-        logger.debug("Association Parameters Negotiated:\n" + ul.dump_associate_ac(assoc))
-    logger.info(f"Association Accepted (Max Send PDV: {assoc.max_send_pdv})")
+        _log_lines(logger, logging.CRITICAL, "Association Request Failed:", exc.condition.dump())
+        raise FatalError(exit_code=ExitCode.CANNOT_NEGOTIATE_ASSOCIATION, logged=True) from None
+    common.association_accepted(assoc, logger, logging.DEBUG)
 
     scu = MoveSCU(settings, assoc, listener)
     failure: MoveFailure | None = None
@@ -636,23 +605,16 @@ def _run_association(settings: Settings, logger: logging.Logger, listener: Liste
         failure = exc
 
     if failure is None:
-        if settings.abort:
-            logger.info("Aborting Association")
+        failed = common.end_association(assoc, settings.abort, logger)
+        if failed is not None:
+            _log_lines(logger, logging.CRITICAL, "Association Release Failed:", failed.condition.dump())
             assoc.abort()
-        else:
-            logger.info("Releasing Association")
-            try:
-                assoc.release()
-            except ul.DimseError as exc:
-                logger.critical("Association Release Failed:")
-                logger.critical(exc.condition.dump())
-                assoc.abort()
-                return ExitCode.CANNOT_CLOSE_ASSOCIATION
-    elif failure.condition == ul.COND_PEER_RELEASE:
+            raise FatalError(exit_code=ExitCode.CANNOT_CLOSE_ASSOCIATION, logged=True)
+    elif failure.condition == COND_PEER_RELEASE:
         logger.error("Protocol Error: Peer requested release (Aborting)")
         logger.info("Aborting Association")
         assoc.abort()
-    elif failure.condition == ul.COND_PEER_ABORTED:
+    elif failure.condition == COND_PEER_ABORTED:
         logger.info("Peer Aborted Association")
         assoc.abort()
     else:

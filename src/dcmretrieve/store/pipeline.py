@@ -24,26 +24,27 @@ WHY like this:
 API (stable; movescu relies on it)
 ----------------------------------
 ``ObjectInfo``: what is known about one incoming object: ``pc_id``,
-    ``transfer_syntax`` (accepted TS of the context), ``request`` (the
-    C-STORE-RQ ``association.Command``), ``request_sop_class`` /
-    ``request_sop_instance``, ``calling_ae`` / ``called_ae`` of the
+    ``transfer_syntax`` (accepted TS of the context), ``request_sop_class`` /
+    ``request_sop_instance`` (Affected SOP Class/Instance UIDs of the
+    C-STORE-RQ), ``calling_ae`` / ``called_ae`` of the
     association, and after a normal-mode receive ``dataset_sop_class`` /
     ``dataset_sop_instance`` (None when absent), ``data`` (the received
     data set bytes) and ``elements`` (``walker.parse`` of them).
-``StoreResult``: ``kind`` in {"stored", "ignored", "missing-uid",
-    "write-error", "create-error", "receive-error"}, ``path`` (DCMTK's
-    printed path ``od/NAME``), ``info``, ``error`` (``DimseError`` for
-    "receive-error", condition text for "create-error").  The tool maps the
+``StoreResult``: ``kind`` (``StoreOutcome``: STORED, IGNORED, MISSING_UID,
+    WRITE_ERROR, CREATE_ERROR, RECEIVE_ERROR), ``path`` (DCMTK's
+    printed path ``od/NAME``), ``info``, ``error`` (the ``ReceiveError`` or
+    ``walker.MalformedDataset`` for RECEIVE_ERROR, condition text for
+    CREATE_ERROR).  The tool maps the
     kind to its status code and messages (getscu: 0xC000 and the session
     ends; movescu: 0xA700/0xC000/0xA900 ...).
 ``StorePipeline(output_dir, mode, logger, name_rule, encoder=None,
     bp_header=None, progress=None, overwrite_warning=True)``
-    ``mode``: "normal" | "bit-preserving" | "ignore".
+    ``mode``: ``StoreMode`` NORMAL | BIT_PRESERVING | IGNORE.
     ``logger``: receives ``W: DICOM file already exists, overwriting: <path>``
     (getscu: ``dcmtk.dcmnet``; movescu: ``dcmtk.apps.movescu``).
     ``name_rule(info) -> str | None``: the bare file name (e.g.
     ``getscu_name``, ``movescu_name``, ``bit_preserving_name``); None means
-    "UIDs missing" (kind "missing-uid", nothing written).
+    "UIDs missing" (MISSING_UID, nothing written).
     ``encoder(data, info) -> bytes-like | list of bytes-like``: the file
     content for normal mode, from ``info.elements`` (default
     ``getscu_file_bytes``: new meta header + data set in the received TS
@@ -51,7 +52,7 @@ API (stable; movescu relies on it)
     +F/-F/+t?/+e/+g/+p/+u encoder (encoding.py).  An
     encoder raises ``ValueError`` (``encoding.EncodingError`` is one) when
     the data cannot be written in the requested form: the result is a
-    ``write-error``, as for a failing disk, and no file is left behind.
+    WRITE_ERROR, as for a failing disk, and no file is left behind.
     ``bp_header(info) -> bytes``: what precedes the streamed bytes in
     ``+B`` mode (default ``bit_preserving_meta`` with the association's
     calling AE; movescu ``-F`` passes ``lambda info: b""``).
@@ -60,10 +61,13 @@ API (stable; movescu relies on it)
     ``on_received(info)``: called once the whole data set has arrived,
     before naming/writing (getscu's ``Received dataset on presentation
     context`` debug line).
-  ``.receive(assoc, pc_id, request, transfer_syntax) -> StoreResult``
-    reads the data set from ``assoc`` (``association.Association``) and
-    writes it.  Never raises for file-system problems; a DimseError while
-    receiving is returned as kind "receive-error" (temporary file removed).
+  ``.receive(source, pc_id, sop_class, sop_instance, transfer_syntax) -> StoreResult``
+    reads the data set from ``source`` (a ``DatasetSource``: ``calling_ae``,
+    ``called_ae``, ``chatter`` and ``receive_dataset(pc_id, sink)``, e.g.
+    ``net.transport.Association``; the pipeline does not import the network
+    layer) and writes it.  Never raises for file-system problems; a
+    ``errors.ReceiveError`` while receiving is returned as RECEIVE_ERROR
+    (temporary file removed).
     KeyboardInterrupt propagates after the temporary file is removed.
 ``safe_name(name)``: deviation #2 sanitising.
 ``join_output(output_dir, name)``: DCMTK's ``od/name`` text (trailing
@@ -74,17 +78,19 @@ API (stable; movescu relies on it)
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
 import re
 import secrets
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence
 
 from ..dicom import sopclasses, walker
 from ..dicom.uids import BIT_PRESERVING_VERSION_NAME
-from ..net.association import Association, Command, DimseError
+from ..errors import ReceiveError
 from . import encoding
+
 MAX_NAME_BYTES = 255
 _UNSAFE = re.compile("[/\\\\\x00-\x1f\x7f]")
 
@@ -153,13 +159,45 @@ def bit_preserving_meta(info: "ObjectInfo") -> bytes:
 # the pipeline
 
 
+class StoreMode(enum.Enum):
+    """How received objects are kept."""
+
+    NORMAL = "normal"  # walked, re-encoded by the tool's encoder
+    BIT_PRESERVING = "bit-preserving"  # +B: streamed to disk as received
+    IGNORE = "ignore"  # --ignore: read and dropped
+
+
+class StoreOutcome(enum.Enum):
+    """What became of one received object (``StoreResult.kind``)."""
+
+    STORED = "stored"
+    IGNORED = "ignored"
+    MISSING_UID = "missing-uid"
+    WRITE_ERROR = "write-error"
+    CREATE_ERROR = "create-error"
+    RECEIVE_ERROR = "receive-error"
+
+
+class DatasetSource(Protocol):
+    """What the pipeline needs of an association (``net.transport.Association``
+    is one): who talks, and a way to read the data set that follows a
+    C-STORE-RQ fragment by fragment (raising ``errors.ReceiveError``)."""
+
+    calling_ae: str
+    called_ae: str
+    chatter: logging.Logger | None
+
+    def receive_dataset(self, pc_id: int, sink: Callable[[memoryview], None] | None) -> int: ...
+
+
 @dataclass
 class ObjectInfo:
     """Everything known about one incoming object (see module docstring)."""
 
     pc_id: int
     transfer_syntax: str
-    request: Command
+    request_sop_class: str  # Affected SOP Class UID of the C-STORE-RQ
+    request_sop_instance: str  # Affected SOP Instance UID of the C-STORE-RQ
     calling_ae: str = ""
     called_ae: str = ""
     dataset_sop_class: str | None = None
@@ -167,18 +205,10 @@ class ObjectInfo:
     data: bytes | None = None
     elements: walker.Dataset | None = None  # the walked data set (normal mode)
 
-    @property
-    def request_sop_class(self) -> str:
-        return self.request.affected_sop_class_uid
-
-    @property
-    def request_sop_instance(self) -> str:
-        return self.request.affected_sop_instance_uid
-
 
 @dataclass
 class StoreResult:
-    kind: str
+    kind: StoreOutcome
     info: ObjectInfo
     path: str | None = None
     error: object = None
@@ -186,7 +216,7 @@ class StoreResult:
 
     @property
     def ok(self) -> bool:
-        return self.kind in ("stored", "ignored")
+        return self.kind in (StoreOutcome.STORED, StoreOutcome.IGNORED)
 
 
 def getscu_file_bytes(data: bytes, info: ObjectInfo) -> Sequence[bytes]:
@@ -263,7 +293,7 @@ class _TempFile:
 class StorePipeline:
     """Receive one C-STORE data set and write it (see module docstring)."""
 
-    def __init__(self, output_dir: str, mode: str, logger: logging.Logger,
+    def __init__(self, output_dir: str, mode: StoreMode, logger: logging.Logger,
                  name_rule: Callable[[ObjectInfo], str | None],
                  encoder: Callable[[bytes, ObjectInfo], object] | None = None,
                  bp_header: Callable[[ObjectInfo], bytes] | None = None,
@@ -285,14 +315,17 @@ class StorePipeline:
         clean = safe_name(name)
         return join_output(self.output_dir, clean), os.path.join(self.output_dir or ".", clean)
 
-    def receive(self, assoc: Association, pc_id: int, request: Command, transfer_syntax: str) -> StoreResult:
-        info = ObjectInfo(pc_id, transfer_syntax, request, assoc.calling_ae, assoc.called_ae)
+    def receive(self, assoc: DatasetSource, pc_id: int, sop_class: str, sop_instance: str,
+                transfer_syntax: str) -> StoreResult:
+        """Read the data set announced by a C-STORE-RQ (its Affected SOP
+        Class/Instance UIDs given) from ``assoc`` and write it."""
+        info = ObjectInfo(pc_id, transfer_syntax, sop_class, sop_instance, assoc.calling_ae, assoc.called_ae)
         if self.progress:
             self.progress("start")
         try:
-            if self.mode == "ignore":
+            if self.mode is StoreMode.IGNORE:
                 return self._receive_ignore(assoc, info)
-            if self.mode == "bit-preserving":
+            if self.mode is StoreMode.BIT_PRESERVING:
                 return self._receive_bit_preserving(assoc, info)
             return self._receive_normal(assoc, info)
         finally:
@@ -312,19 +345,19 @@ class StorePipeline:
 
         return sink
 
-    def _receive_ignore(self, assoc: Association, info: ObjectInfo) -> StoreResult:
+    def _receive_ignore(self, assoc: DatasetSource, info: ObjectInfo) -> StoreResult:
         try:
             assoc.receive_dataset(info.pc_id, self._sink(None))
-        except DimseError as exc:
-            return StoreResult("receive-error", info, error=exc)
-        return StoreResult("ignored", info)
+        except ReceiveError as exc:
+            return StoreResult(StoreOutcome.RECEIVE_ERROR, info, error=exc)
+        return StoreResult(StoreOutcome.IGNORED, info)
 
-    def _receive_normal(self, assoc: Association, info: ObjectInfo) -> StoreResult:
+    def _receive_normal(self, assoc: DatasetSource, info: ObjectInfo) -> StoreResult:
         chunks: list[memoryview] = []
         try:
             assoc.receive_dataset(info.pc_id, self._sink(chunks.append))
-        except DimseError as exc:
-            return StoreResult("receive-error", info, error=exc)
+        except ReceiveError as exc:
+            return StoreResult(StoreOutcome.RECEIVE_ERROR, info, error=exc)
         data = b"".join(chunks)
         del chunks
         info.data = data
@@ -333,16 +366,16 @@ class StorePipeline:
         try:
             info.elements = walker.parse(data, info.transfer_syntax)
         except walker.MalformedDataset as exc:
-            chatter = getattr(assoc, "chatter", None)
+            chatter = assoc.chatter
             if chatter is not None:
                 chatter.warning("DIMSE Warning: (%s,%s): DIMSE receiveDataSetInMemory: dset->read() Failed (%s)",
                                 assoc.calling_ae, assoc.called_ae, exc.reason)
-            return StoreResult("receive-error", info, error=exc)
+            return StoreResult(StoreOutcome.RECEIVE_ERROR, info, error=exc)
         # getscu names files after these (NULs and spaces removed)
         info.dataset_sop_class, info.dataset_sop_instance = walker.find_uids(info.elements, "\0 ")
         name = self.name_rule(info)
         if name is None:
-            return StoreResult("missing-uid", info)
+            return StoreResult(StoreOutcome.MISSING_UID, info)
         shown, path = self.final_path(name)
         if self.overwrite_warning and os.path.isfile(path):  # DCMTK: fileExists() (no directories)
             self.logger.warning("DICOM file already exists, overwriting: %s", shown)
@@ -358,14 +391,14 @@ class StorePipeline:
         except (OSError, ValueError) as exc:
             if temp is not None:
                 temp.discard()
-            return StoreResult("write-error", info, path=shown, error=exc)
+            return StoreResult(StoreOutcome.WRITE_ERROR, info, path=shown, error=exc)
         except BaseException:
             if temp is not None:
                 temp.discard()
             raise
-        return StoreResult("stored", info, path=shown)
+        return StoreResult(StoreOutcome.STORED, info, path=shown)
 
-    def _receive_bit_preserving(self, assoc: Association, info: ObjectInfo) -> StoreResult:
+    def _receive_bit_preserving(self, assoc: DatasetSource, info: ObjectInfo) -> StoreResult:
         name = self.name_rule(info) or ""
         shown, path = self.final_path(name)
         try:
@@ -373,17 +406,17 @@ class StorePipeline:
                 raise IsADirectoryError(path)
             temp = _TempFile(os.path.dirname(path), os.path.basename(path))
         except OSError:
-            return StoreResult("create-error", info, path=shown,
+            return StoreResult(StoreOutcome.CREATE_ERROR, info, path=shown,
                                error=f"0006:020a DIMSE createFilestream: cannot create file '{shown}'")
         try:
             temp.write(self.bp_header(info))
             assoc.receive_dataset(info.pc_id, self._sink(temp.write))
-        except DimseError as exc:
+        except ReceiveError as exc:
             temp.discard()
-            return StoreResult("receive-error", info, error=exc)
+            return StoreResult(StoreOutcome.RECEIVE_ERROR, info, error=exc)
         except OSError as exc:
             temp.discard()
-            return StoreResult("write-error", info, path=shown, error=exc)
+            return StoreResult(StoreOutcome.WRITE_ERROR, info, path=shown, error=exc)
         except BaseException:
             temp.discard()
             raise
@@ -393,5 +426,5 @@ class StorePipeline:
             temp.commit(path)
         except OSError as exc:
             temp.discard()
-            return StoreResult("write-error", info, path=shown, error=exc)
-        return StoreResult("stored", info, path=shown)
+            return StoreResult(StoreOutcome.WRITE_ERROR, info, path=shown, error=exc)
+        return StoreResult(StoreOutcome.STORED, info, path=shown)

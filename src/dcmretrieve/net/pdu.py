@@ -1,0 +1,270 @@
+"""PDU codec: A-ASSOCIATE-RQ/AC/RJ, P-DATA-TF, A-RELEASE and A-ABORT, on
+pynetdicom's PDU classes (``pynetdicom.pdu`` with the ``pynetdicom.pdu_items``
+items).
+
+Our code only builds the PDU objects and reads their fields.  Fields are set
+directly (``item._abstract_syntax_name = ...``) rather than through
+pynetdicom's primitives, whose validators refuse AE titles and UIDs that
+DCMTK sends and accepts; for decoding, the documented hook
+``pynetdicom._config.VALIDATORS`` is made as lenient as DCMTK
+(``_install_dcmtk_validators``, done when the codec is first used, never on
+import).  The only change to pynetdicom's bytes: DCMTK's 0xff in a reserved
+byte of each RQ presentation context item (``_dcmtk_reserved_bytes``), for
+wire identity.
+"""
+
+from __future__ import annotations
+
+import struct
+import warnings
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from pydicom.uid import UID
+from pynetdicom import _config, pdu, pdu_items
+
+from ..dicom.uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+from .conditions import COND_ILLEGAL_PDU, DimseError
+from .params import APPLICATION_CONTEXT, AssociationParams
+
+
+
+def _dcmtk_accepts(_value: object) -> tuple[bool, str]:
+    """DCMTK checks neither AE titles nor UIDs it receives."""
+    return True, ""
+
+
+_validators_installed = False
+
+
+def _install_dcmtk_validators() -> None:
+    """pynetdicom's decoders run its AE/UI validators and raise ValueError
+    for values DCMTK takes as they are (e.g. a UID with a trailing space or
+    longer than 64 characters): this process uses pynetdicom's PDU classes
+    only through this module, so the documented hook is set once, when the
+    A-ASSOCIATE codec is first used (not on import: nothing changes
+    pynetdicom's configuration before an association is made)."""
+    global _validators_installed
+    if not _validators_installed:
+        _config.VALIDATORS["AE"] = _dcmtk_accepts
+        _config.VALIDATORS["UI"] = _dcmtk_accepts
+        _validators_installed = True
+
+
+
+
+def _ascii(text: str) -> str:
+    """pynetdicom encodes titles and UIDs as strict ASCII: anything else becomes '?'."""
+    return text.encode("ascii", "replace").decode("ascii")
+
+
+def _uid(text: str) -> str:
+    """A UID field value as sent: a plain ``str``, because pydicom's ``UID()``
+    strips spaces and warns (on stderr) about values DCMTK sends unchanged."""
+    return _ascii(text)
+
+
+def _ts_item(uid: str) -> pdu_items.TransferSyntaxSubItem:
+    item = pdu_items.TransferSyntaxSubItem()
+    item._transfer_syntax_name = _uid(uid)
+    return item
+
+
+def _application_context() -> pdu_items.ApplicationContextItem:
+    item = pdu_items.ApplicationContextItem()
+    item._application_context_name = UID(APPLICATION_CONTEXT)
+    return item
+
+
+def _user_information(max_pdu: int, roles: Iterable[tuple[str, bool, bool]] = ()
+                      ) -> pdu_items.UserInformationItem:
+    """User Information in DCMTK's sub-item order: max length, class UID, roles, version name."""
+    max_length = pdu_items.MaximumLengthSubItem()
+    max_length.maximum_length_received = max_pdu
+    class_uid = pdu_items.ImplementationClassUIDSubItem()
+    class_uid._implementation_class_uid = UID(IMPLEMENTATION_CLASS_UID)
+    user_data: list[object] = [max_length, class_uid]
+    for uid, scu, scp in roles:
+        role = pdu_items.SCP_SCU_RoleSelectionSubItem()
+        role._sop_class_uid = _uid(uid)
+        role._scu_role, role._scp_role = int(scu), int(scp)
+        user_data.append(role)
+    version = pdu_items.ImplementationVersionNameSubItem()
+    version._implementation_version_name = IMPLEMENTATION_VERSION_NAME
+    user_data.append(version)
+    user = pdu_items.UserInformationItem()
+    user.user_data = user_data  # type: ignore[assignment]
+    return user
+
+
+def _dcmtk_reserved_bytes(encoded: bytes) -> bytes:
+    """The ONE place where pynetdicom's encoding is patched for wire identity
+    with DCMTK, and only in a reserved field: DCMTK writes 0xff into the
+    reserved "result" byte (item offset 6) of every A-ASSOCIATE-RQ
+    presentation context item, pynetdicom 0x00 (PS3.8 9.3.2.2: not tested by
+    the receiver)."""
+    out = bytearray(encoded)
+    pos, end = 74, len(out)
+    while pos + 4 <= end:
+        (length,) = struct.unpack_from(">H", out, pos + 2)
+        if out[pos] == 0x20 and length >= 4:
+            out[pos + 6] = 0xFF
+        pos += 4 + length
+    return bytes(out)
+
+
+def encode_associate_rq(params: AssociationParams) -> bytes:
+    """A-ASSOCIATE-RQ PDU in DCMTK's item order (pynetdicom's ``A_ASSOCIATE_RQ``)."""
+    _install_dcmtk_validators()
+    rq = pdu.A_ASSOCIATE_RQ()
+    rq._called_aet = _ascii(params.called_ae)[:16]
+    rq._calling_aet = _ascii(params.calling_ae)[:16]
+    items: list[object] = [_application_context()]
+    for ctx in params.contexts:
+        item = pdu_items.PresentationContextItemRQ()
+        item.presentation_context_id = ctx.id
+        abstract = pdu_items.AbstractSyntaxSubItem()
+        abstract._abstract_syntax_name = _uid(ctx.abstract_syntax)
+        item.abstract_transfer_syntax_sub_items = [abstract]
+        item.abstract_transfer_syntax_sub_items += [_ts_item(ts) for ts in ctx.transfer_syntaxes]
+        items.append(item)
+    roles = [(ctx.abstract_syntax, bool(ctx.scu_role), bool(ctx.scp_role)) for ctx in params.contexts
+             if ctx.scu_role is not None or ctx.scp_role is not None]
+    items.append(_user_information(params.max_pdu, roles))
+    rq.variable_items = items  # type: ignore[assignment]
+    return _dcmtk_reserved_bytes(rq.encode())
+
+
+def encode_associate_ac(called_ae: str, calling_ae: str, max_pdu: int,
+                        contexts: Iterable[tuple[int, int, str]]) -> bytes:
+    """A-ASSOCIATE-AC (pynetdicom's ``A_ASSOCIATE_AC``); ``contexts``: (id, result, ts).
+
+    The AC repeats the RQ's titles in its reserved title fields, as DCMTK does."""
+    _install_dcmtk_validators()
+    ac = pdu.A_ASSOCIATE_AC()
+    ac.reserved_aet = _ascii(called_ae)[:16].ljust(16).encode("ascii")
+    ac.reserved_aec = _ascii(calling_ae)[:16].ljust(16).encode("ascii")
+    items: list[object] = [_application_context()]
+    for ctx_id, result, ts in contexts:
+        item = pdu_items.PresentationContextItemAC()
+        item.presentation_context_id = ctx_id
+        item.result_reason = result
+        item.transfer_syntax_sub_item = [_ts_item(ts)]
+        items.append(item)
+    items.append(_user_information(max_pdu))
+    ac.variable_items = items  # type: ignore[assignment]
+    return ac.encode()
+
+
+def encode_simple(pdu_class: type) -> bytes:
+    """A-RELEASE-RQ / -RP: pynetdicom's encoding of the fixed 10-byte PDU."""
+    return pdu_class().encode()  # type: ignore[no-any-return]
+
+
+def encode_abort() -> bytes:
+    """A-ABORT-RQ, source service user (0), no reason (DCMTK's ASC_abortAssociation)."""
+    abort = pdu.A_ABORT_RQ()
+    abort.source, abort.reason_diagnostic = 0, 0
+    return abort.encode()  # type: ignore[no-any-return]
+
+
+def decode_reject(body: bytes | memoryview) -> tuple[int, int, int]:
+    """(result, source, reason) of an A-ASSOCIATE-RJ body (pynetdicom's ``A_ASSOCIATE_RJ``)."""
+    if len(body) < 4:
+        return 0, 0, 0
+    reject = pdu.A_ASSOCIATE_RJ()
+    reject.decode(struct.pack(">BBI", 0x03, 0, len(body)) + bytes(body))
+    return int(reject.result or 0), int(reject.source or 0), int(reject.reason_diagnostic or 0)
+
+
+@dataclass
+class AssocInfo:
+    """What we use of a decoded A-ASSOCIATE-RQ or -AC."""
+
+    called_ae: str = ""
+    calling_ae: str = ""
+    app_context: str = ""
+    max_pdu: int = 0
+    impl_class_uid: str = ""
+    impl_version: str = ""
+    contexts: list[tuple[int, int, list[str]]] = field(default_factory=list)  # id, result, [as?] + ts
+    roles: dict[str, tuple[bool, bool]] = field(default_factory=dict)
+
+
+def _name(value: object) -> str:
+    return str(value or "").rstrip("\0 ")
+
+
+def parse_associate(pdu_type: int, body: bytes) -> AssocInfo:
+    """Decode an A-ASSOCIATE-RQ (type 1) or -AC (type 2) PDU body with pynetdicom.
+
+    The fixed-width title fields are read here (pynetdicom's RQ title setter
+    refuses all-space titles); every variable item is pynetdicom's."""
+    if len(body) < 68:
+        raise DimseError(COND_ILLEGAL_PDU)
+    _install_dcmtk_validators()
+    raw = struct.pack(">BBI", pdu_type, 0, len(body)) + bytes(body)
+    decoded = pdu.A_ASSOCIATE_RQ() if pdu_type == 0x01 else pdu.A_ASSOCIATE_AC()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pydicom's UID() warns about UIDs DCMTK takes as they are
+            decoded.variable_items = decoded._wrap_generate_items(raw[74:])
+    except (ValueError, KeyError, IndexError, TypeError, AssertionError, struct.error):
+        raise DimseError(COND_ILLEGAL_PDU) from None
+    info = AssocInfo()
+    info.called_ae = body[4:20].decode("latin-1").strip(" ")
+    info.calling_ae = body[20:36].decode("latin-1").strip(" ")
+    for item in decoded.variable_items:
+        if isinstance(item, pdu_items.ApplicationContextItem):
+            info.app_context = _name(item.application_context_name)
+        elif isinstance(item, pdu_items.PresentationContextItemRQ):
+            syntaxes = [_name(sub.abstract_syntax_name if isinstance(sub, pdu_items.AbstractSyntaxSubItem)
+                              else sub.transfer_syntax_name)
+                        for sub in item.abstract_transfer_syntax_sub_items]
+            info.contexts.append((int(item.presentation_context_id or 0), 0xFF, syntaxes))
+        elif isinstance(item, pdu_items.PresentationContextItemAC):
+            syntaxes = [_name(sub.transfer_syntax_name) for sub in item.transfer_syntax_sub_item]
+            info.contexts.append((int(item.presentation_context_id or 0), int(item.result_reason or 0),
+                                  syntaxes))
+        elif isinstance(item, pdu_items.UserInformationItem):
+            for sub in item.user_data:
+                if isinstance(sub, pdu_items.MaximumLengthSubItem):
+                    info.max_pdu = int(sub.maximum_length_received or 0)
+                elif isinstance(sub, pdu_items.ImplementationClassUIDSubItem):
+                    info.impl_class_uid = _name(sub.implementation_class_uid)
+                elif isinstance(sub, pdu_items.ImplementationVersionNameSubItem):
+                    info.impl_version = str(sub.implementation_version_name or "")
+                elif isinstance(sub, pdu_items.SCP_SCU_RoleSelectionSubItem):
+                    info.roles[_name(sub.sop_class_uid)] = (bool(sub.scu_role), bool(sub.scp_role))
+    return info
+
+
+
+def decode_p_data(raw_pdu: memoryview) -> list[tuple[int, int, memoryview]]:
+    """The PDVs of a whole P-DATA-TF PDU as (pc_id, control header, fragment),
+    decoded by pynetdicom's ``P_DATA_TF``.  It slices the memoryview it is
+    given, so the fragments stay zero-copy views of the received PDU."""
+    p_data = pdu.P_DATA_TF()
+    try:
+        p_data.decode(raw_pdu)
+    except (AssertionError, IndexError, struct.error):
+        raise DimseError(COND_ILLEGAL_PDU) from None
+    pdvs = []
+    for item in p_data.presentation_data_value_items:
+        value = item.presentation_data_value
+        if not value:  # a PDV needs at least its message control header
+            raise DimseError(COND_ILLEGAL_PDU)
+        pdvs.append((int(item.presentation_context_id), value[0], value[1:]))
+    return pdvs
+
+
+def encode_p_data(pc_id: int, control: int, fragment: memoryview) -> bytes:
+    """One P-DATA-TF with one PDV (pynetdicom's ``P_DATA_TF``; DCMTK sends one PDV per PDU)."""
+    item = pdu_items.PresentationDataValueItem()
+    item.presentation_context_id = pc_id
+    item.presentation_data_value = bytes((control,)) + bytes(fragment)
+    p_data = pdu.P_DATA_TF()
+    p_data.presentation_data_value_items = [item]
+    return p_data.encode()  # type: ignore[no-any-return]
+
+

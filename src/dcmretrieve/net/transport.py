@@ -1,0 +1,758 @@
+"""The blocking association: sockets, timeouts, DCMTK's DUL states and
+trace lines around the PDU codec (``pdu``) and the command sets (``dimse``).
+
+WHY a synchronous layer of our own instead of pynetdicom's ``AE``:
+DCMTK's tools are single-threaded and decide a lot of observable behaviour
+by *when* they read what from the socket (e.g. getscu never reads a data set
+attached to a C-GET-RSP, so a later A-RELEASE fails with "DUL P-Data PDU
+arrived"; a C-STORE whose data set was not taken ends the session).  A
+blocking, one-PDU-at-a-time DUL reproduces that naturally, lets data set
+fragments be streamed straight into a file (memory stays flat for any object
+size), and avoids pynetdicom's reactor thread, per-loop sleeps and
+per-message logging, which cost far more than the 5x-of-DCMTK speed budget.
+
+Association (a requestor or an acceptor; single-threaded, blocking):
+  ``Association.request(params) -> Association``   connect, A-ASSOCIATE-RQ,
+      wait (ACSE timeout) for AC/RJ.  Raises AssociationError.  An AC that
+      accepts no context raises kind ``NO_CONTEXTS`` (the socket is aborted).
+  ``Association.accept(sock, ae_title, max_pdu, acse_timeout, dimse_timeout,
+      negotiate)`` read an A-ASSOCIATE-RQ from an accepted socket and answer
+      it; ``negotiate(ProposedContext) -> (result, ts)``; see
+      ``params.preference_negotiator(abstract_syntaxes, ts_preference)``.
+  ``.contexts``: {id: NegotiatedContext}; ``.accepted_context(abstract_syntax)``
+  ``.peer_max_pdu``, ``.max_send_pdv`` (peer max PDU - 12, as DCMTK logs it)
+  ``.next_message_id()``   1, 2, 3 ... per association
+  ``.send_command(pc_id, cmd, dataset=None)``  dataset: bytes / memoryview
+      already encoded in the context's transfer syntax
+  ``.receive_command(timeout=...) -> (pc_id, Command)``  the data set, if
+      any, is NOT read: call ``receive_dataset`` (or don't, like DCMTK).  A
+      C-STORE-RQ announcing no data set fails like in DCMTK (``DIMSE Warning:
+      (<calling>,<called>): C-Store RQ: DataSetType == NULL`` on ``chatter``,
+      then DimseError 0006:0203).
+  ``.receive_dataset(pc_id, sink, timeout=...) -> int``  calls
+      ``sink(memoryview)`` for every fragment (PDV) as it arrives; ``sink``
+      None discards.  Returns the byte count.  An odd fragment length fails
+      (0006:020d "DIMSE: Odd Fragment Length: n") unless ``sink`` is None,
+      as in DCMTK.  The views are read-only views
+      of immutable bytes: a sink may keep them without copying.
+  ``.release()`` A-RELEASE-RQ, wait for RP (ACSE timeout); raises DimseError
+      e.g. 0006:0316 when a P-DATA PDU arrives instead.
+  ``.acknowledge_release()`` answer a peer's A-RELEASE-RQ (acceptor side).
+  ``.abort()`` send A-ABORT and close (never raises).
+  ``.close()`` drop the connection without A-RELEASE/A-ABORT (never raises).
+  ``.fileno()`` for select() (movescu waits on this and its listen socket);
+      ``.has_buffered_data()`` tells whether bytes are already buffered.
+  ``.next_pdv_is_command(timeout) -> bool``  look at the next PDV: a command
+      fragment stays unread (for ``receive_command``), a data fragment is
+      consumed as DCMTK's receiveCommand does (movescu -pi uses it).
+Without a DIMSE timeout a read still gives up after DCMTK's 60 s socket
+receive timeout (``SOCKET_RECEIVE_TIMEOUT``) and reports a peer abort.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import math
+import os
+import re
+import select
+import socket
+import struct
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from pynetdicom import pdu
+
+from .. import oflog
+from .conditions import (
+    COND_BAD_MESSAGE, COND_ILLEGAL_PDU, COND_NO_ACCEPTABLE_PC, COND_NO_DATA, COND_NO_VALID_PC,
+    COND_PDATA_ARRIVED, COND_PEER_ABORTED, COND_PEER_RELEASE, COND_READ_TIMEOUT, COND_REJECTED,
+    COND_SEND_FAILED, COND_SEND_ON_CLOSED, COND_UNEXPECTED_PDU, COND_UNEXPECTED_PDV,
+    AssociationError, AssociationFailure, Condition, DimseError, dul, illegal_service_parameter,
+    tcp_init_error,
+)
+from .dimse import C_STORE_RQ, DATASET_PRESENT, NO_DATASET, Command
+from .dumps import pdu_dump
+from .params import AssociationParams, NegotiatedContext, ProposedContext, tcp_nodelay_default
+from .pdu import (
+    AssocInfo, decode_p_data, decode_reject, encode_abort, encode_associate_ac, encode_associate_rq,
+    encode_p_data, encode_simple, parse_associate,
+)
+
+# ---------------------------------------------------------------------------
+# DCMTK's arithmetic on timeouts, PDU sizes and peer addresses
+
+#: DUL's DEFAULT_TIMEOUT: an ACSE timeout that is not positive (after the
+#: cast to a C int) becomes 100 s (dul.cc createNetworkKey)
+DEFAULT_ACSE_TIMEOUT = 100
+
+
+def c_int(value: int) -> int:
+    """``OFstatic_cast(int, value)`` of a C long: the low 32 bits, signed."""
+    value = int(value) & 0xFFFFFFFF
+    return value - (1 << 32) if value & 0x80000000 else value
+
+
+def poll_wait(seconds: float) -> float:
+    """How long DCMTK waits for ``seconds``: it calls ``poll(fd, 1, seconds*1000)``
+    and the product reaches poll() as a C int, so it wraps; a negative value
+    waits forever (``math.inf``).  E.g. -to 4294968 waits 0.704 s."""
+    ms = c_int(int(seconds * 1000))
+    return math.inf if ms < 0 else ms / 1000
+
+
+def _c_seconds(value: float) -> float:
+    """An option value as the C int DCMTK keeps (fractions, used by tests, stay)."""
+    return c_int(value) if isinstance(value, int) else value
+
+
+def acse_seconds(value: float | None) -> float | None:
+    """-ta as DUL keeps it: cast to a C int, not positive -> 100 s (None: unlimited)."""
+    if value is None:
+        return None
+    seconds = _c_seconds(value)
+    return seconds if seconds > 0 else DEFAULT_ACSE_TIMEOUT
+
+
+def dimse_wait(value: float | None) -> float | None:
+    """How long a DIMSE read waits for -td ``value``: None without -td (a
+    blocking read, which DCMTK's 60 s socket receive timeout still ends),
+    else ``poll_wait`` of it (0: only what is already there, inf: forever)."""
+    return None if value is None else poll_wait(_c_seconds(value))
+
+
+def select_wait(value: float | None) -> float | None:
+    """``dimse_wait`` for ``select.select`` (None = forever)."""
+    wait = dimse_wait(value)
+    return None if wait is None or math.isinf(wait) else wait
+
+
+def receive_pdu_size(max_pdu: int, chatter: logging.Logger | None) -> int:
+    """ASC_createAssociationParameters: an odd -pdu is warned about and made even."""
+    if max_pdu % 2:
+        if chatter is not None:
+            chatter.warning("ASSOC: PDV receive length %d is odd (using %d)", max_pdu, max_pdu - 1)
+        max_pdu -= 1
+    return max_pdu
+
+
+#: DUL_ASSOCIATESERVICEPARAMETERS.calledPresentationAddress is char[64]
+_PRESENTATION_ADDRESS_SIZE = 64
+
+
+def presentation_address(host: str, port: int) -> bytes:
+    """``sprintf("%s:%d")`` copied with strlcpy into DCMTK's 64-byte field."""
+    address = os.fsencode(host) + b":" + str(port).encode("ascii")
+    return address[:_PRESENTATION_ADDRESS_SIZE - 1]
+
+
+def _scan_int(text: bytes) -> int | None:
+    """glibc ``sscanf("%d")``: blanks, sign, digits; strtol saturation, then
+    the store into an int keeps the low 32 bits."""
+    match = re.match(rb"[ \t\n\v\f\r]*([+-]?[0-9]+)", text)
+    if match is None:
+        return None
+    value = max(min(int(match.group(1)), (1 << 63) - 1), -(1 << 63))
+    return c_int(value)
+
+
+def parse_presentation_address(address: bytes) -> tuple[bytes, int] | None:
+    """requestAssociationTCP's ``sscanf(address, "%[^:]:%d", node, &port)``:
+    (node, port as unsigned short), or None when it does not give 2 fields
+    ("Illegal service parameter: <address>")."""
+    match = re.match(rb"([^:]+):", address)
+    if match is None:
+        return None
+    port = _scan_int(address[match.end():])
+    if port is None:
+        return None
+    return match.group(1), port & 0xFFFF
+
+
+def _resolve(node: bytes) -> str | None:
+    """IPv4 address of ``node`` as DCMTK finds it: inet_addr() first (so
+    "127.1" or "0x7f.1" work, 255.255.255.255 counts as failed), then
+    getaddrinfo(AF_INET), repeated on EAI_AGAIN up to 5 times."""
+    try:
+        packed = socket.inet_aton(node.decode("ascii"))
+    except (OSError, UnicodeError, ValueError):
+        packed = b"\xff\xff\xff\xff"
+    if packed != b"\xff\xff\xff\xff":
+        return socket.inet_ntoa(packed)
+    for _attempt in range(5):
+        try:
+            infos = socket.getaddrinfo(node, None, socket.AF_INET)
+        except socket.gaierror as exc:
+            if exc.errno == socket.EAI_AGAIN:
+                continue
+            return None
+        except (OSError, UnicodeError, ValueError):
+            return None
+        return str(infos[0][4][0]) if infos else None
+    return None
+
+
+
+_FSM_EVENTS = {
+    0: "A-ASSOCIATE request (local user)",
+    1: "Transport conn confirmation (local)",
+    16: "Transport connection closed",
+    17: "ARTIM timer expired (rej/rel)",
+}
+_FSM_ACTIONS = {
+    (1, 0): "AE 1 Transport Connect",
+    (4, 1): "AE 2 Send Associate RQ PDU",
+    (4, 16): "AA 4 Indicate AP Abort",
+    (5, 16): "AA 4 Indicate AP Abort",
+    (5, 17): "AA 2 Close Transport (Read Timeout)",
+}
+
+
+def _fsm_trace(chatter: logging.Logger, state: int, event: int) -> None:
+    """PRV_StateMachine's TRACE lines for one transition."""
+    chatter.log(oflog.TRACE, "DUL  FSM Table: State: %d Event: %d\nDUL  Event:  %s\nDUL  Action: %s",
+                state, event, _FSM_EVENTS[event], _FSM_ACTIONS[(state, event)])
+
+
+def _transport_connect(params: AssociationParams, chatter: logging.Logger | None) -> socket.socket:
+    """requestAssociationTCP up to the connected socket; raises AssociationError.
+
+    The peer is "host:port" in a 64-byte field scanned back with
+    ``%[^:]:%d`` (so an empty host, "::1" or a cut-off address are "Illegal
+    service parameter: <address>", and "a:5" is host "a" port 5); the host is
+    resolved IPv4 only.  ``connect_timeout`` is -to as DCMTK holds it: None
+    or negative (as a C int) = a blocking connect, else a non-blocking one
+    that poll()s that long (see ``poll_wait``)."""
+    address = presentation_address(params.peer_host, params.peer_port)
+    parsed = parse_presentation_address(address)
+    if parsed is None:
+        # (kind "tcp": unlike the AE title checks, DCMTK logs no E: line for it)
+        raise AssociationError(AssociationFailure.TCP, illegal_service_parameter(os.fsdecode(address)))
+    node, port = parsed
+    ip = _resolve(node)
+    if ip is None:
+        raise AssociationError(
+            AssociationFailure.TCP, dul(0x0320, f"Attempt to connect to unknown host: {os.fsdecode(node)}"))
+    connect_timeout = None if params.connect_timeout is None else c_int(params.connect_timeout)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        if connect_timeout is None or connect_timeout < 0:
+            err = sock.connect_ex((ip, port))
+        else:
+            sock.setblocking(False)
+            err = sock.connect_ex((ip, port))
+            if err == errno.EINPROGRESS:
+                wait = poll_wait(connect_timeout)
+                poller = select.poll()
+                poller.register(sock, select.POLLOUT)
+                ready = poller.poll(None if math.isinf(wait) else int(wait * 1000))
+                if chatter is not None and chatter.isEnabledFor(logging.DEBUG):
+                    chatter.log(oflog.TRACE, "Receiving data via select()" if ready
+                                else "Timeout while waiting for incoming network data")
+                if not ready:
+                    raise AssociationError(AssociationFailure.TCP, dul(
+                        0x031C, f"TCP Initialization Error: {os.strerror(errno.EINPROGRESS)} (Timeout)"))
+                err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            sock.setblocking(True)
+        if err:
+            raise AssociationError(AssociationFailure.TCP, tcp_init_error(OSError(err, os.strerror(err))))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _socket_options(sock: socket.socket, tcp_nodelay: bool, chatter: logging.Logger | None) -> None:
+    """requestAssociationTCP after connect(): TCP_BUFFER_LENGTH and TCP_NODELAY
+    from the environment, with DCMTK's messages; TCP_NODELAY is on by
+    default here (deviation #6, ``tcp_nodelay_default``)."""
+    trace = chatter is not None and chatter.isEnabledFor(oflog.TRACE)
+    if trace:
+        chatter.log(oflog.TRACE, "checking whether environment variable TCP_BUFFER_LENGTH is set")  # type: ignore[union-attr]
+    length = os.environ.get("TCP_BUFFER_LENGTH")
+    if length is not None:
+        value = _scan_int(os.fsencode(length))
+        if value is None:
+            if chatter is not None:
+                chatter.warning("DULFSM: cannot parse environment variable TCP_BUFFER_LENGTH=%s", length)
+        else:
+            value = value or 65536
+            if chatter is not None:
+                chatter.debug("DULFSM: setting TCP buffer length to %d bytes", value)
+            for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, option, value)
+                except OSError:
+                    pass
+    elif trace:
+        chatter.log(oflog.TRACE, "  environment variable TCP_BUFFER_LENGTH not set, using the system defaults")  # type: ignore[union-attr]
+    if trace:
+        chatter.log(oflog.TRACE, "checking whether environment variable TCP_NODELAY is set")  # type: ignore[union-attr]
+    nodelay = os.environ.get("TCP_NODELAY")
+    if nodelay is None:
+        if trace:
+            chatter.log(oflog.TRACE, "  environment variable TCP_NODELAY not set, using the default value (0)")  # type: ignore[union-attr]
+    else:
+        value = _scan_int(os.fsencode(nodelay))
+        if value is None:
+            if chatter is not None:
+                chatter.warning("DULFSM: cannot parse environment variable TCP_NODELAY=%s", nodelay)
+        elif value and chatter is not None:
+            chatter.debug("DULFSM: disabling Nagle algorithm as requested at runtime (TCP_NODELAY=%s)", nodelay)
+    if tcp_nodelay:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _Timeout(Exception):
+    pass
+
+
+class _Closed(Exception):
+    pass
+
+
+_RECV_CHUNK = 1 << 18
+
+#: DCMTK's dcmSocketReceiveTimeout ("setting network receive timeout to 60
+#: seconds"): without -td a DIMSE read gives up after 60 s of silence and the
+#: tool reports "0006:0317 Peer aborted Association (or never connected)"
+#: (observed with getscu 3.6.7 against a peer that stalls 70 s).
+SOCKET_RECEIVE_TIMEOUT: float = 60.0
+
+
+class Association:
+    """A blocking DICOM association (see the module docstring for the API)."""
+
+    def __init__(self, sock: socket.socket, calling_ae: str, called_ae: str, max_pdu: int,
+                 dimse_timeout: float | None, acse_timeout: float | None) -> None:
+        self.sock = sock
+        self.calling_ae = calling_ae
+        self.called_ae = called_ae
+        self.max_pdu = max_pdu
+        self.dimse_timeout = dimse_timeout  # DCMTK seconds (-td), None = blocking
+        self.acse_timeout = acse_seconds(acse_timeout)  # DCMTK seconds (-ta), None = unlimited
+        self.proposed: list[ProposedContext] = []
+        self.contexts: dict[int, NegotiatedContext] = {}
+        self.peer_max_pdu = 0
+        self.peer_impl_class_uid = ""
+        self.peer_impl_version = ""
+        self._message_id = 0
+        self._buf = bytearray()
+        self._pos = 0
+        self._pdvs: list[tuple[int, int, memoryview]] = []  # pending PDVs of the current P-DATA
+        self._pdv_index = 0
+        self._raw_pdu = memoryview(b"")  # the last PDU read, header included
+        self._current_timeout: object = "unset"
+        self.closed = False
+        #: ``dcmtk.dcmnet`` logger for DIMSE-level warnings (set by request/accept)
+        self.chatter: logging.Logger | None = None
+
+    # ---- construction -------------------------------------------------------
+    @classmethod
+    def request(cls, params: AssociationParams, chatter: logging.Logger | None = None) -> "Association":
+        """Connect and negotiate as requestor; raises AssociationError.
+
+        ``chatter``: the ``dcmtk.dcmnet`` logger for DCMTK's DEBUG network
+        lines (timeouts, "Constructing Associate RQ PDU", PDU hex dump).
+        """
+        debug = chatter is not None and chatter.isEnabledFor(logging.DEBUG)
+        trace = chatter is not None and chatter.isEnabledFor(oflog.TRACE)
+        # DUL_RequestAssociation: A-ASSOCIATE request -> AE 1 (transport
+        # connect); a failure is followed by "transport connection closed"
+        if trace:
+            _fsm_trace(chatter, 1, 0)  # type: ignore[arg-type]
+        try:
+            sock = _transport_connect(params, chatter)
+        except AssociationError:
+            if trace:
+                _fsm_trace(chatter, 4, 16)  # type: ignore[arg-type]
+            raise
+        if debug:
+            # DcmTransportConnection's constructor (dcmSocketSend/ReceiveTimeout)
+            chatter.debug("setting network send timeout to 60 seconds")  # type: ignore[union-attr]
+            chatter.debug("setting network receive timeout to 60 seconds")  # type: ignore[union-attr]
+        _socket_options(sock, params.tcp_nodelay, chatter)
+        if trace:
+            _fsm_trace(chatter, 4, 1)  # type: ignore[arg-type]
+        # AE 2: constructAssociatePDU checks the AE titles only now, after the
+        # TCP connection was made (DCMTK then just drops the connection)
+        for title, what in ((params.called_ae, "Called AP Title"), (params.calling_ae, "Calling AP Title")):
+            if not title:
+                sock.close()
+                raise AssociationError(AssociationFailure.ILLEGAL_PARAMETER, illegal_service_parameter(what))
+        assoc = cls(sock, params.calling_ae, params.called_ae, params.max_pdu,
+                    params.dimse_timeout, params.acse_timeout)
+        assoc.chatter = chatter
+        assoc.proposed = list(params.contexts)
+        acse = assoc.acse_timeout
+        with assoc._acse_read_errors(trace):
+            if debug:
+                chatter.debug("Constructing Associate RQ PDU")  # type: ignore[union-attr]
+            assoc._sendall(encode_associate_rq(params))
+            if trace and acse is not None:
+                chatter.log(oflog.TRACE, "setting timeout for first PDU to be read to %d seconds",  # type: ignore[union-attr]
+                            acse)
+            pdu_type, body = assoc._read_pdu(assoc._acse_wait())
+            if debug and pdu_type == 0x02:
+                chatter.debug("%s", pdu_dump(pdu_type, body))  # type: ignore[union-attr]
+        if pdu_type == 0x03:  # A-ASSOCIATE-RJ
+            assoc._close()
+            result, source, reason = decode_reject(body)
+            raise AssociationError(AssociationFailure.REJECTED, COND_REJECTED, result, source, reason)
+        if pdu_type == 0x07:
+            assoc._close()
+            raise AssociationError(AssociationFailure.ABORTED, COND_PEER_ABORTED)
+        if pdu_type != 0x02:
+            assoc.abort()
+            raise AssociationError(AssociationFailure.PROTOCOL, COND_UNEXPECTED_PDU)
+        if debug:
+            chatter.debug("Parsing an A-ASSOCIATE PDU")  # type: ignore[union-attr]
+        info = assoc._parse_associate_or_abort(pdu_type, body)
+        assoc.peer_max_pdu = info.max_pdu
+        assoc.peer_impl_class_uid = info.impl_class_uid
+        assoc.peer_impl_version = info.impl_version
+        by_id = {ctx.id: ctx for ctx in params.contexts}
+        for ctx_id, result, syntaxes in info.contexts:
+            proposed = by_id.get(ctx_id)
+            if proposed is None:
+                continue
+            role = info.roles.get(proposed.abstract_syntax)
+            if proposed.scu_role is None and proposed.scp_role is None:
+                scu, scp = None, None
+            elif role is None:
+                scu, scp = None, None  # no role item answered: default roles
+            else:
+                scu, scp = role
+            ts = syntaxes[0] if syntaxes else ""
+            assoc.contexts[ctx_id] = NegotiatedContext(ctx_id, proposed.abstract_syntax, result, ts,
+                                                       scu, scp, proposed)
+        if not any(c.accepted for c in assoc.contexts.values()):
+            assoc.abort()
+            raise AssociationError(AssociationFailure.NO_CONTEXTS, COND_NO_ACCEPTABLE_PC)
+        return assoc
+
+    @contextmanager
+    def _acse_read_errors(self, trace: bool = False) -> Iterator[None]:
+        """Waiting for the peer's A-ASSOCIATE PDU (requestor and acceptor):
+        an ACSE timeout or a lost connection closes the socket and becomes
+        DCMTK's AssociationError (0006:0317 / read timeout).  ``trace``: the
+        requestor's DUL state machine lines (state 5, awaiting the AC)."""
+        try:
+            yield
+        except _Timeout:
+            self._close()
+            if trace:
+                _fsm_trace(self.chatter, 5, 17)  # type: ignore[arg-type]
+            raise AssociationError(AssociationFailure.TIMEOUT, COND_READ_TIMEOUT) from None
+        except (_Closed, OSError):
+            self._close()
+            if trace:
+                _fsm_trace(self.chatter, 5, 16)  # type: ignore[arg-type]
+            raise AssociationError(AssociationFailure.CLOSED, COND_PEER_ABORTED) from None
+
+    def _parse_associate_or_abort(self, pdu_type: int, body: bytes | memoryview) -> AssocInfo:
+        """Decode an A-ASSOCIATE-RQ/AC; an undecodable one aborts the
+        association and becomes DCMTK's "Illegal PDU" AssociationError."""
+        try:
+            return parse_associate(pdu_type, bytes(body))
+        except DimseError:
+            self.abort()
+            raise AssociationError(AssociationFailure.PROTOCOL, COND_ILLEGAL_PDU) from None
+
+    @classmethod
+    def accept(cls, sock: socket.socket, ae_title: str, max_pdu: int, acse_timeout: float | None,
+               dimse_timeout: float | None, negotiate: Callable[[ProposedContext], tuple[int, str]],
+               tcp_nodelay: bool | None = None, chatter: logging.Logger | None = None) -> "Association":
+        """Read an A-ASSOCIATE-RQ from an accepted socket and answer it (acceptor side).
+
+        Every called/calling AE title is accepted (movescu does no AE check);
+        role selection is answered as Default (no role items in the AC).
+        """
+        if tcp_nodelay if tcp_nodelay is not None else tcp_nodelay_default():
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        assoc = cls(sock, "", ae_title, max_pdu, dimse_timeout, acse_timeout)
+        assoc.chatter = chatter
+        with assoc._acse_read_errors():
+            pdu_type, body = assoc._read_pdu(assoc._acse_wait())
+        if pdu_type != 0x01:
+            assoc.abort()
+            raise AssociationError(AssociationFailure.PROTOCOL, COND_UNEXPECTED_PDU)
+        info = assoc._parse_associate_or_abort(pdu_type, body)
+        assoc.calling_ae = info.calling_ae
+        assoc.called_ae = info.called_ae
+        assoc.peer_max_pdu = info.max_pdu
+        assoc.peer_impl_class_uid = info.impl_class_uid
+        assoc.peer_impl_version = info.impl_version
+        answers: list[tuple[int, int, str]] = []
+        for ctx_id, _result, syntaxes in info.contexts:
+            if not syntaxes:
+                continue
+            proposed = ProposedContext(ctx_id, syntaxes[0], syntaxes[1:])
+            assoc.proposed.append(proposed)
+            result, ts = negotiate(proposed)
+            assoc.contexts[ctx_id] = NegotiatedContext(ctx_id, proposed.abstract_syntax, result, ts,
+                                                       None, None, proposed)
+            answers.append((ctx_id, result, ts if result == 0 else (proposed.transfer_syntaxes or [""])[0]))
+        try:
+            assoc._sendall(encode_associate_ac(info.called_ae, info.calling_ae, max_pdu, answers))
+        except OSError:
+            assoc._close()
+            raise AssociationError(AssociationFailure.CLOSED, COND_PEER_ABORTED) from None
+        return assoc
+
+    # ---- helpers --------------------------------------------------------------
+    @property
+    def max_send_pdv(self) -> int:
+        """Max send PDV as DCMTK logs it (peer's max PDU - 12)."""
+        return self.peer_max_pdu - 12 if self.peer_max_pdu else 0
+
+    def accepted_context(self, abstract_syntax: str) -> NegotiatedContext | None:
+        for ctx in sorted(self.contexts.values(), key=lambda c: c.id):
+            if ctx.accepted and ctx.abstract_syntax == abstract_syntax:
+                return ctx
+        return None
+
+    def next_message_id(self) -> int:
+        self._message_id = (self._message_id % 0xFFFF) + 1
+        return self._message_id
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def has_buffered_data(self) -> bool:
+        return self._pdv_index < len(self._pdvs) or len(self._buf) > self._pos
+
+    # ---- low-level I/O --------------------------------------------------------
+    def _sendall(self, data: bytes | bytearray | memoryview) -> None:
+        self.sock.sendall(data)
+
+    def _acse_wait(self) -> float | None:
+        return None if self.acse_timeout is None else poll_wait(self.acse_timeout)
+
+    def _set_timeout(self, timeout: float | None) -> None:
+        """``timeout``: seconds, None or inf = no limit; 0 is handled by ``_fill``."""
+        if timeout is not None and (math.isinf(timeout) or timeout <= 0):
+            timeout = None
+        if timeout != self._current_timeout:
+            self.sock.settimeout(timeout)
+            self._current_timeout = timeout
+
+    def _fill(self, need: int, timeout: float | None) -> None:
+        """Make sure ``need`` unread bytes are buffered."""
+        if len(self._buf) - self._pos >= need:
+            return
+        if self._pos:
+            del self._buf[:self._pos]
+            self._pos = 0
+        self._set_timeout(timeout)
+        while len(self._buf) < need:
+            if timeout is not None and timeout <= 0:
+                # poll(0): only what has already arrived
+                try:
+                    if not select.select([self.sock], [], [], 0)[0]:
+                        raise _Timeout()
+                except (OSError, ValueError):
+                    raise _Closed() from None
+            try:
+                chunk = self.sock.recv(max(_RECV_CHUNK, need - len(self._buf)))
+            except socket.timeout:
+                raise _Timeout() from None
+            except InterruptedError:  # pragma: no cover - PEP 475 retries
+                continue
+            except OSError:
+                raise _Closed() from None
+            if not chunk:
+                raise _Closed()
+            self._buf += chunk
+
+    def _read_pdu(self, timeout: float | None) -> tuple[int, memoryview]:
+        self._fill(6, timeout)
+        pdu_type, _r, length = struct.unpack_from(">BBI", self._buf, self._pos)
+        self._fill(6 + length, timeout)
+        start = self._pos
+        # one copy into an immutable bytes object: PDV views handed to sinks stay
+        # valid after the buffer moves on, so callers may keep them without copying
+        with memoryview(self._buf) as view:
+            self._raw_pdu = memoryview(bytes(view[start:start + 6 + length]))
+        self._pos = start + 6 + length
+        return pdu_type, self._raw_pdu[6:]
+
+    def _next_pdv(self, timeout: float | None) -> tuple[int, int, memoryview]:
+        """Next PDV (pc_id, control header, data); raises DimseError on non-P-DATA PDUs."""
+        while self._pdv_index >= len(self._pdvs):
+            try:
+                # "blocking" DIMSE (no -td) still has DCMTK's 60 s socket receive
+                # timeout (dcmSocketReceiveTimeout), which it reports as a peer abort
+                pdu_type, body = self._read_pdu(SOCKET_RECEIVE_TIMEOUT if timeout is None else timeout)
+            except _Timeout:
+                if timeout is None:
+                    self._close()
+                    raise DimseError(COND_PEER_ABORTED) from None
+                raise DimseError(COND_NO_DATA) from None
+            except _Closed:
+                self._close()
+                raise DimseError(COND_PEER_ABORTED) from None
+            if pdu_type == 0x04:
+                self._pdvs, self._pdv_index = decode_p_data(self._raw_pdu), 0
+            elif pdu_type == 0x07:
+                self._close()
+                raise DimseError(COND_PEER_ABORTED)
+            elif pdu_type == 0x05:
+                raise DimseError(COND_PEER_RELEASE)
+            else:
+                self.abort()
+                raise DimseError(COND_UNEXPECTED_PDU)
+        pdv = self._pdvs[self._pdv_index]
+        self._pdv_index += 1
+        return pdv
+
+    def next_pdv_is_command(self, timeout: float | None) -> bool:
+        """Whether the next PDV is a command fragment (waiting up to *timeout*).
+
+        WHY: movescu -pi leaves a Pending response's data set unread, and
+        DCMTK's next receiveCommand then meets a data PDV and fails.  A
+        command PDV is left in place for ``receive_command``; a data PDV is
+        consumed, as DCMTK's read consumed it (a later ``release`` then finds
+        nothing pending).  Raises DimseError like ``receive_command``."""
+        _pc, control, _data = self._next_pdv(timeout)
+        if control & 0x01:
+            self._pdv_index -= 1
+            return True
+        return False
+
+    def _send_pdvs(self, pc_id: int, data: bytes | memoryview, is_command: bool) -> None:
+        max_chunk = (self.peer_max_pdu - 12) if self.peer_max_pdu >= 16 else (1 << 20)
+        view = memoryview(data)
+        total = len(view)
+        offset = 0
+        control_base = 0x01 if is_command else 0x00
+        while True:
+            chunk = view[offset:offset + max_chunk]
+            offset += len(chunk)
+            last = offset >= total
+            control = control_base | (0x02 if last else 0x00)
+            try:
+                self._sendall(encode_p_data(pc_id, control, chunk))
+            except OSError:
+                raise DimseError(COND_SEND_FAILED) from None
+            if last:
+                return
+
+    # ---- DIMSE ------------------------------------------------------------------
+    def send_command(self, pc_id: int, cmd: Command, dataset: bytes | memoryview | None = None) -> None:
+        """Send a command (and its already-encoded data set) on context ``pc_id``."""
+        if self.closed:
+            raise DimseError(COND_SEND_ON_CLOSED)
+        if dataset is not None and cmd.values.get(0x00000800, NO_DATASET) == NO_DATASET:
+            cmd.values[0x00000800] = DATASET_PRESENT
+        elif dataset is None:
+            cmd.values[0x00000800] = NO_DATASET
+        self._send_pdvs(pc_id, cmd.encode(), True)
+        if dataset is not None:
+            self._send_pdvs(pc_id, dataset, False)
+
+    def receive_command(self, timeout: float | None | str = "dimse") -> tuple[int, Command]:
+        """Read the next command set; ``timeout`` defaults to the DIMSE timeout."""
+        limit = dimse_wait(self.dimse_timeout) if timeout == "dimse" else timeout  # type: ignore[assignment]
+        if self.closed:
+            raise DimseError(COND_PEER_ABORTED)
+        parts: list[bytes] = []
+        pc_id = 0
+        while True:
+            pc, control, data = self._next_pdv(limit)  # type: ignore[arg-type]
+            if not control & 0x01:
+                raise DimseError(Condition(0x0006, 0x020D, "DIMSE Failed to receive message",
+                                           dul(0x020F, "DIMSE: Command PDV Expected")))
+            pc_id = pc
+            parts.append(bytes(data))
+            if control & 0x02:
+                break
+        cmd = Command.decode(b"".join(parts))
+        if cmd.command_field == C_STORE_RQ and not cmd.has_dataset:
+            # DCMTK's DIMSE parser refuses a C-STORE-RQ without data set (observed)
+            if self.chatter is not None:
+                self.chatter.warning("DIMSE Warning: (%s,%s): C-Store RQ: DataSetType == NULL",
+                                     self.calling_ae, self.called_ae)
+            raise DimseError(COND_BAD_MESSAGE)
+        return pc_id, cmd
+
+    def receive_dataset(self, pc_id: int, sink: Callable[[memoryview], None] | None,
+                        timeout: float | None | str = "dimse") -> int:
+        """Stream the data set that follows a command into ``sink`` (None: discard)."""
+        limit = dimse_wait(self.dimse_timeout) if timeout == "dimse" else timeout
+        total = 0
+        while True:
+            pc, control, data = self._next_pdv(limit)  # type: ignore[arg-type]
+            if control & 0x01:
+                raise DimseError(COND_UNEXPECTED_PDV)
+            if pc != pc_id:
+                raise DimseError(COND_NO_VALID_PC)
+            total += len(data)
+            if sink is not None:
+                if len(data) % 2:
+                    # DCMTK refuses odd fragments when it keeps the data (not when it
+                    # ignores it, observed); PS3.7 Annex F requires even lengths
+                    raise DimseError(dul(0x020D, f"DIMSE: Odd Fragment Length: {len(data)}"))
+                sink(data)
+            if control & 0x02:
+                return total
+
+    # ---- end of association ---------------------------------------------------
+    def release(self) -> None:
+        """A-RELEASE-RQ and wait for the RP; raises DimseError (the caller then aborts)."""
+        if self.closed:
+            raise DimseError(COND_PEER_ABORTED)
+        try:
+            self._sendall(encode_simple(pdu.A_RELEASE_RQ))
+        except OSError:
+            raise DimseError(COND_PEER_ABORTED) from None
+        if self._pdv_index < len(self._pdvs):
+            raise DimseError(COND_PDATA_ARRIVED)
+        try:
+            pdu_type, _body = self._read_pdu(self._acse_wait())
+        except _Timeout:
+            raise DimseError(COND_READ_TIMEOUT) from None
+        except _Closed:
+            self._close()
+            raise DimseError(COND_PEER_ABORTED) from None
+        if pdu_type == 0x06:
+            self._close()
+            return
+        if pdu_type == 0x04:
+            raise DimseError(COND_PDATA_ARRIVED)
+        if pdu_type == 0x07:
+            self._close()
+            raise DimseError(COND_PEER_ABORTED)
+        raise DimseError(COND_UNEXPECTED_PDU)
+
+    def acknowledge_release(self) -> None:
+        """Answer a peer's A-RELEASE-RQ with A-RELEASE-RP and close."""
+        try:
+            self._sendall(encode_simple(pdu.A_RELEASE_RP))
+        except OSError:
+            pass
+        self._close()
+
+    def abort(self) -> None:
+        """Send A-ABORT (source: service user) and close; never raises."""
+        if not self.closed:
+            try:
+                self._set_timeout(5)
+                self._sendall(encode_abort())
+            except OSError:
+                pass
+        self._close()
+
+    def close(self) -> None:
+        """Drop the TCP connection without A-RELEASE or A-ABORT (what a DCMTK
+        tool does when it exits in the middle of an association)."""
+        self._close()
+
+    def _close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            try:
+                self.sock.close()
+            except OSError:
+                pass
