@@ -530,10 +530,10 @@ def test_uid_white_space_warning_and_unknown_name_debug(caplog: pytest.LogCaptur
 
 def test_uid_names_are_dcmtk_uid_name_map() -> None:
     """dcmFindUIDFromName / dcmFindNameOfUID over DCMTK 3.6.7's uidNameMap."""
-    from dcmretrieve.dicom import sopclasses
+    from dcmretrieve.dicom import uidnames
 
-    assert len(sopclasses.UID_NAMES) == 436
-    assert sopclasses.uid_from_name("RETIRED_XRayAngiographicBiPlaneImageStorage") == "1.2.840.10008.5.1.4.1.1.12.3"
-    assert sopclasses.uid_from_name("PrivateGELittleEndianImplicitWithBigEndianPixelData") == "1.2.840.113619.5.2"
-    assert sopclasses.uid_from_name("") is None
-    assert sopclasses.uid_from_name("UID") is None
+    assert len(uidnames.UID_NAMES) == 436
+    assert uidnames.uid_from_name("RETIRED_XRayAngiographicBiPlaneImageStorage") == "1.2.840.10008.5.1.4.1.1.12.3"
+    assert uidnames.uid_from_name("PrivateGELittleEndianImplicitWithBigEndianPixelData") == "1.2.840.113619.5.2"
+    assert uidnames.uid_from_name("") is None
+    assert uidnames.uid_from_name("UID") is None

@@ -179,6 +179,14 @@ def _key(rng: random.Random, tool: str) -> str:
 def _query_bytes(rng: random.Random) -> bytes:
     """A query file: valid (with or without meta, any of three encodings),
     truncated, mutated, empty or not DICOM at all."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns about the UIDs with blanks we write on purpose
+        return _query_bytes_unchecked(rng)
+
+
+def _query_bytes_unchecked(rng: random.Random) -> bytes:
     from io import BytesIO
 
     from pydicom import config

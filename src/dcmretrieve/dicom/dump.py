@@ -65,12 +65,6 @@ _OTHER_NUMERIC = {"OF": "f", "OD": "d", "OL": "L", "OV": "Q"}
 _NUMERIC_SIZE = {"H": 2, "h": 2, "L": 4, "l": 4, "Q": 8, "q": 8, "f": 4, "d": 8}
 
 
-def transfer_syntax_of(ds: "Dataset") -> str:
-    """The transfer syntax DCMTK would report for an in-memory data set: the
-    encoding it was read in, Little Endian Explicit when built in memory."""
-    return str(getattr(ds, "dcmtk_transfer_syntax", None) or EXPLICIT_LITTLE)
-
-
 class _Lines(list):  # type: ignore[type-arg]
     """The dump's lines, remembering where the line of ``start`` begins."""
 
@@ -295,7 +289,7 @@ def _value_info(elem: "DataElement", vr: str, shorten: bool, uid: str,
         length = len(raw) + (len(raw) & 1) if stored is None else stored
         vm = 1 if vr in SINGLE_STRING_VRS else text.count("\\") + 1
         if vr == "UI":
-            from .sopclasses import UID_NAMES
+            from .uidnames import UID_NAMES
 
             symbol = UID_NAMES.get(text)  # dcmFindNameOfUID
             if symbol:

@@ -298,11 +298,11 @@ def put_string(elem: "DataElement", value: str, item: "Dataset | None" = None) -
 def _uid_of_name(value: str) -> str:
     """DcmUniqueIdentifier::putString: ``=Name`` stands for the UID of that
     name (dcmFindUIDFromName); an unknown name fails."""
-    from . import sopclasses
+    from . import uidnames
 
     if not value.startswith("="):
         return value
-    uid = sopclasses.uid_from_name(value[1:])
+    uid = uidnames.uid_from_name(value[1:])
     if uid is None:
         _LOG.debug("DcmUniqueIdentifier::putString() cannot map UID name '%s' to UID value", value[1:])
         raise PutStringError(UNKNOWN_UID_NAME)

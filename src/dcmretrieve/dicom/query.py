@@ -16,7 +16,6 @@ acceptance and pydicom only builds the data set.
 from __future__ import annotations
 
 import logging
-import os
 import struct
 from typing import TYPE_CHECKING
 
@@ -61,12 +60,6 @@ class QueryFileError(Exception):
     def dump(self) -> str:
         """``<code> <reason>`` as DCMTK's ``OFCondition`` dump."""
         return f"{self.code} {self.reason}"
-
-
-def query_file_accessible(path: str) -> bool:
-    """DCMTK's start-up check (``cannot access file: <name>``): the name must
-    be readable; a directory passes and fails later when it is loaded."""
-    return os.access(path, os.R_OK)
 
 
 def load_query_file(path: str) -> "Dataset":
@@ -115,19 +108,6 @@ def load_query_file(path: str) -> "Dataset":
     _normalize(ds, implicit, little)
     ds.dcmtk_transfer_syntax = uid
     record_lengths(ds, implicit, little)
-    return ds
-
-
-def adopt_dataset(ds: "Dataset", transfer_syntax_uid: str) -> "Dataset":
-    """Give a data set decoded elsewhere (e.g. received on the network) the
-    DCMTK view ``dump`` relies on, as if read in *transfer_syntax_uid*:
-    dictionary VRs for implicit VR (``xs``, ``??``), little endian words,
-    sequence/item length fields, and the ``# Used TransferSyntax`` value."""
-    implicit = transfer_syntax_uid == IMPLICIT_LITTLE
-    little = transfer_syntax_uid != EXPLICIT_BIG
-    _normalize(ds, implicit, little)
-    record_lengths(ds, implicit, little)
-    ds.dcmtk_transfer_syntax = transfer_syntax_uid
     return ds
 
 

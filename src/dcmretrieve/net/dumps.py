@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING, Iterable
 
-from ..dicom import sopclasses
+from ..dicom import uidnames
 from ..dicom.uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from .dimse import (
     C_CANCEL_RQ, C_ECHO_RQ, C_FIND_RQ, C_GET_RQ, C_GET_RSP, C_MOVE_RQ, C_MOVE_RSP, C_STORE_RQ, C_STORE_RSP,
@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def _uid_name(uid: str) -> str:
-    name = sopclasses.UID_NAMES.get(uid)
+    name = uidnames.UID_NAMES.get(uid)
     return f"={name}" if name else uid
 
 
@@ -47,7 +47,7 @@ def dump_command(cmd: Command, outgoing: bool, pc_id: int, dataset_dump: str | N
         lines.append(line("Message ID", cmd.message_id))
     if cmd.affected_sop_class_uid and field_ != C_ECHO_RQ:  # DCMTK's C-ECHO-RQ dump omits it (observed)
         uid = cmd.affected_sop_class_uid
-        name = sopclasses.UID_NAMES.get(uid)
+        name = uidnames.UID_NAMES.get(uid)
         lines.append(line("Affected SOP Class UID", name or uid))
     if cmd.affected_sop_instance_uid:
         lines.append(line("Affected SOP Instance UID", cmd.affected_sop_instance_uid))
