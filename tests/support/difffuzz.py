@@ -642,7 +642,13 @@ class Runner:
             self._free.append(launcher)
 
     def run(self, vector: Vector) -> Difference | None:
-        from support.ports import free_port  # the suite's helper (bind to port 0)
+        from functools import partial
+
+        from support.ports import free_port as any_free_port
+
+        # below the ephemeral range: a connect to a closed port inside it can
+        # pick that very port as its source and connect to itself
+        free_port = partial(any_free_port, below_ephemeral=True)
 
         launcher = self._take()
         try:
