@@ -84,9 +84,9 @@ def test_group_length_recalc_create_remove():
     data = stale + UIDS + NAME
     recalc = dataset_only(NO_META, data)
     assert recalc == el(0x00080000, "UL", struct.pack("<I", len(UIDS))) + UIDS + NAME
-    removed = dataset_only(enc.WriteOptions(write_file=False, group_length="group-length-remove"), data)
+    removed = dataset_only(enc.WriteOptions(write_file=False, group_length=enc.GroupLength.REMOVE), data)
     assert removed == UIDS + NAME
-    created = dataset_only(enc.WriteOptions(write_file=False, group_length="group-length-create"), UIDS + NAME)
+    created = dataset_only(enc.WriteOptions(write_file=False, group_length=enc.GroupLength.CREATE), UIDS + NAME)
     assert created == (el(0x00080000, "UL", struct.pack("<I", len(UIDS))) + UIDS
                        + el(0x00100000, "UL", struct.pack("<I", len(NAME))) + NAME)
 

@@ -44,7 +44,7 @@ from ..settings import Settings
 from ..store import encoding, pipeline
 from ..store.pipeline import StoreOutcome
 from . import common
-from .policy import acceptor_ts_list, movescu_contexts
+from .policy import acceptor_ts_list, movescu_contexts, write_options
 
 if TYPE_CHECKING:
     from ..dicom.keys import MoveKeys
@@ -120,7 +120,7 @@ class StoreContext:
 
     @classmethod
     def create(cls, settings: Settings, logger: logging.Logger) -> StoreContext:
-        opts = encoding.WriteOptions.from_settings(settings)
+        opts = write_options(settings)
         mode = common.store_mode(settings)
 
         def encoder(data: bytes, info: pipeline.ObjectInfo) -> list:

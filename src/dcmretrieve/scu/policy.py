@@ -14,6 +14,8 @@ from __future__ import annotations
 from ..dicom import sopclasses
 from ..dicom.uids import DEFLATED_LE, EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE
 from ..net.params import ProposedContext
+from ..settings import Settings
+from ..store.encoding import GroupLength, WriteOptions
 
 APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
 
@@ -101,3 +103,33 @@ def movescu_contexts(model: str, propose_xfer: str) -> list[ProposedContext]:
     ts_list = query_ts_list(propose_xfer)
     uids = sopclasses.QR_MODELS[model]
     return [ProposedContext(1, uids[0], list(ts_list)), ProposedContext(3, uids[1], list(ts_list))]
+
+
+#: ``+t?`` → the transfer syntax to write (None: as received)
+_WRITE_XFER: dict[str, str | None] = {
+    "write-xfer-same": None,
+    "write-xfer-little": EXPLICIT_LE,
+    "write-xfer-big": EXPLICIT_BE,
+    "write-xfer-implicit": IMPLICIT_LE,
+    "write-xfer-deflated": DEFLATED_LE,
+}
+#: ``+g?`` → what happens to group lengths
+_GROUP_LENGTH = {
+    "group-length-recalc": GroupLength.RECALC,
+    "group-length-create": GroupLength.CREATE,
+    "group-length-remove": GroupLength.REMOVE,
+}
+
+
+def write_options(settings: Settings) -> WriteOptions:
+    """movescu's output options (``+F/-F +t? +u/-u +g? +e/-e +p +cl``) as
+    the writer's ``WriteOptions``."""
+    return WriteOptions(
+        write_file=settings.write_file,
+        write_xfer=_WRITE_XFER[settings.write_xfer],
+        enable_new_vr=settings.enable_new_vr,
+        group_length=_GROUP_LENGTH[settings.group_length],
+        length_explicit=settings.length_explicit,
+        padding=settings.padding,
+        compression_level=settings.compression_level,
+    )

@@ -25,6 +25,7 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass
+from enum import Enum
 
 from ..dicom import walker
 from ..dicom.uids import (
@@ -48,15 +49,6 @@ from ..dicom.walker import (  # noqa: F401 - re-exported for movescu and the tes
 
 __all__ = ["BIT_PRESERVING_VERSION_NAME", "DEFLATED_LE", "EXPLICIT_BE", "EXPLICIT_LE", "IMPLICIT_LE",
            "IMPLEMENTATION_VERSION_NAME"]
-
-#: ``+t?`` option value → transfer syntax UID (``None`` = same as received).
-WRITE_XFER: dict[str, str | None] = {
-    "write-xfer-same": None,
-    "write-xfer-little": EXPLICIT_LE,
-    "write-xfer-big": EXPLICIT_BE,
-    "write-xfer-implicit": IMPLICIT_LE,
-    "write-xfer-deflated": DEFLATED_LE,
-}
 
 #: byte-swap unit per VR (Big Endian conversion)
 SWAP_UNIT: dict[str, int] = {
@@ -102,34 +94,29 @@ def strip_uid_padding(uid: str | None) -> str | None:
 # ---------------------------------------------------------------- writing ---
 
 
+class GroupLength(Enum):
+    """What happens to group length elements (movescu ``+g=`` / ``+g`` / ``-g``)."""
+
+    RECALC = "recalc"  # recalculated where present
+    CREATE = "create"  # always written
+    REMOVE = "remove"  # never written
+
+
 @dataclass(frozen=True, slots=True)
 class WriteOptions:
-    """The movescu output options that shape the written bytes."""
+    """The output options that shape the written bytes (transfer syntax UIDs
+    and enums; the command line's option names stop at ``scu.policy``)."""
 
     write_file: bool = True  # +F / -F
-    write_xfer: str | None = None  # None = +t= (same as received)
+    write_xfer: str | None = None  # transfer syntax UID; None = +t= (same as received)
     enable_new_vr: bool = True  # +u / -u
-    group_length: str = "group-length-recalc"  # +g= / +g / -g
+    group_length: GroupLength = GroupLength.RECALC  # +g= / +g / -g
     length_explicit: bool = True  # +e / -e
     padding: tuple[int, int] | None = None  # +p f i
     compression_level: int = 6  # +cl
     keep_padding: bool = False  # existing (FFFC,FFFC) kept (getscu) or dropped (movescu)
 
-    @classmethod
-    def from_settings(cls, settings: object) -> WriteOptions:
-        return cls(
-            write_file=getattr(settings, "write_file", True),
-            write_xfer=WRITE_XFER.get(getattr(settings, "write_xfer", "write-xfer-same")),
-            enable_new_vr=getattr(settings, "enable_new_vr", True),
-            group_length=getattr(settings, "group_length", "group-length-recalc"),
-            length_explicit=getattr(settings, "length_explicit", True),
-            padding=getattr(settings, "padding", None),
-            compression_level=getattr(settings, "compression_level", 6),
-        )
 
-
-#: getscu normal mode: DCMTK's saveFile defaults (same transfer syntax,
-#: undefined lengths, existing group lengths recalculated, padding kept)
 GETSCU_OPTIONS = WriteOptions(length_explicit=False, keep_padding=True)
 
 
@@ -199,7 +186,7 @@ class Writer:
         if self.expand:
             elems = walker.expand_runs(elems, self.source_info)
         out: list[Element] = []
-        recalc = glmode == "group-length-recalc"
+        recalc = glmode is GroupLength.RECALC
         keep_padding = self.opts.keep_padding
         has_gl = False
         for el in elems:
@@ -220,11 +207,11 @@ class Writer:
                 )
             # movescu always writes with EPD_withoutPadding (-p) or EPD_withPadding
             # (+p): both drop existing Data Set Trailing Padding elements
-            if (glmode != "group-length-recalc" and el.tag & 0xFFFF == 0) or (
+            if (glmode is not GroupLength.RECALC and el.tag & 0xFFFF == 0) or (
                     el.tag == PADDING and not self.opts.keep_padding):
                 continue
             out.append(el)
-        if glmode == "group-length-create" or (recalc and has_gl):
+        if glmode is GroupLength.CREATE or (recalc and has_gl):
             result: list[Element] = []
             i = 0
             while i < len(out):
@@ -239,7 +226,7 @@ class Writer:
                     gl.value = self._u32_value(self.content_len(rest))
                     result.append(gl)
                     result.extend(rest)
-                elif glmode == "group-length-create":
+                elif glmode is GroupLength.CREATE:
                     gl = Element(group << 16, "UL", self._u32_value(self.content_len(members)))
                     result.append(gl)
                     result.extend(members)
