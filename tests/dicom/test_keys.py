@@ -8,6 +8,8 @@ import logging
 from pathlib import Path
 
 import pytest
+
+from support.logcapture import Collect
 from pydicom.dataset import Dataset
 
 from dcmretrieve.dicom import dicts
@@ -281,11 +283,7 @@ def get(keys: list[str], ds: Dataset | None = None) -> tuple[list[str], list[str
     logger = logging.getLogger("test.getscu.keys")
     records: list[str] = []
 
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(f"{record.levelname[0]}: {record.getMessage()}")
-
-    handler = Collect()
+    handler = Collect(records)
     logger.addHandler(handler)
     logger.propagate = False
     try:

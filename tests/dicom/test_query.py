@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from support.logcapture import Collect
 from pydicom.dataset import Dataset
 
 from dcmretrieve.dicom import dicts
@@ -17,15 +19,6 @@ from dcmretrieve.dicom.query import QueryFileError, load_query_file
 
 DATA = Path(__file__).parents[1] / "data" / "keys"
 PAT_CT = (DATA / "pat_ct.dcm").read_bytes()
-
-
-class Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(f"{record.levelname[0]}: {record.getMessage()}")
 
 
 @pytest.fixture
