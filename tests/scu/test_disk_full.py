@@ -23,7 +23,10 @@ tests require of us):
   aborted (``DIMSE failure (aborting sub-association): ...``), and since
   DCMTK keeps the aborted sub-association it reads it once more and logs
   a second failure (``0006:020d ... / 0006:020c DIMSE Read PDV failed /
-  0000:0000 Normal``); the C-MOVE carries on, final 0xA702, exit 69.
+  0000:0000 Normal``), usually before the peer's first Pending
+  C-MOVE-RSP, under load sometimes after it (the transcripts are compared
+  with that block moved next to the first failure; we always print it
+  there); the C-MOVE carries on, final 0xA702, exit 69.
 
 No file and no temporary file is left in either case (deviation #5).
 """
@@ -47,6 +50,21 @@ TOOLS = {
 }
 TMPFS_SIZE = "512k"
 BIG_SIZE = 2_000_000
+
+
+SECOND_FAILURE = ("E: DIMSE failure (aborting sub-association): 0006:020d DIMSE Failed to receive message\n"
+                  "E: 0006:020c DIMSE Read PDV failed\nE: 0000:0000 Normal\n")
+FIRST_FAILURE = "E: DIMSE failure (aborting sub-association): 0006:020a DIMSE receiveDataSetInFile: Cannot write to file\n"
+
+
+def _second_failure_in_place(text: str) -> str:
+    """movescu +B: whether DCMTK reads the aborted sub-association (second
+    failure) before or after the peer's first Pending C-MOVE-RSP depends on
+    timing (observed both ways under load); we always read it first, the
+    usual order.  The block is moved right after the first failure."""
+    if SECOND_FAILURE in text and FIRST_FAILURE in text:
+        text = text.replace(SECOND_FAILURE, "", 1).replace(FIRST_FAILURE, FIRST_FAILURE + SECOND_FAILURE, 1)
+    return text
 
 
 def _mount_tmpfs(path: Path, mounted: list[Path]) -> None:
@@ -76,7 +94,7 @@ def test_disk_full(make_fakeqr, tmp_path: Path, tool: str, mode: str) -> None:
     mounted: list[Path] = []
     try:
         dcmtk, ours = TOOLS[tool].run_both(args, tmp_path, prepare=lambda cwd: _mount_tmpfs(cwd, mounted))
-        harness.assert_same(dcmtk, ours, files=".")
+        harness.assert_same(dcmtk, ours, files=".", normalise_stderr=_second_failure_in_place)
         # nothing written, no temporary file either (deviation #5)
         assert sorted(p.name for p in ours.cwd.iterdir()) == []
         assert sorted(p.name for p in dcmtk.cwd.iterdir()) == []
@@ -92,7 +110,7 @@ def test_disk_full(make_fakeqr, tmp_path: Path, tool: str, mode: str) -> None:
         assert "I: Received Final Move Response (Refused: OutOfResourcesSubOperations)\n" in ours.stderr
         if mode == "+B":
             assert ("E: Store SCP Failed: 0006:020a DIMSE receiveDataSetInFile: Cannot write to file\n"
-                    in ours.stderr)
+                    + FIRST_FAILURE + SECOND_FAILURE) in ours.stderr
         else:
             assert "E: cannot write DICOM file: " in ours.stderr
     # the peer got the failure status (0xC000 getscu, 0xA700 movescu), from DCMTK and from us

@@ -364,12 +364,12 @@ class Listener:
                 sub.abort()
             else:
                 logger.error(f"DIMSE failure (aborting sub-association): {cond.dump()}")
-                if isinstance(exc, StoreWriteFailed) and (sub.has_buffered_data() or _readable(sub)):  # type: ignore[arg-type]
+                if isinstance(exc, StoreWriteFailed):
                     # DCMTK's subOpSCP keeps a sub-association it aborted
-                    # successfully; with the rest of the data set unread it is
-                    # readable, so the next poll (at once: the peer cannot have
-                    # answered on the main association yet) reads on, ignoring
-                    # P-DATA, until the peer closes, and fails once more
+                    # successfully; the rest of the data set is still coming,
+                    # so the next poll (usually before the peer answers on the
+                    # main association) reads on, ignoring P-DATA, until the
+                    # peer closes, and fails once more
                     sub.abort(close=False)
                     sub.drain(SOCKET_RECEIVE_TIMEOUT)
                     logger.error(f"DIMSE failure (aborting sub-association): {COND_READ_AFTER_ABORT.dump()}")
