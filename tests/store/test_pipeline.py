@@ -286,3 +286,39 @@ def test_movescu_encoder_failure_answers_a700(tmp_path: Path, caplog: pytest.Log
         assert movescu_net.store_status(ctx, result) == movescu_net.STORE_OUT_OF_RESOURCES
     assert any("cannot write DICOM file" in r.getMessage() for r in caplog.records)
     assert [n for n in os.listdir(tmp_path)] == []
+
+
+@pytest.mark.parametrize("read_on", [False, True], ids=["movescu-stops", "getscu-reads-on"])
+def test_bit_preserving_write_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read_on: bool) -> None:
+    """+B, the disk fills while the data set streams in: WRITE_ERROR with DCMTK's
+    receiveDataSetInFile condition, no file left; reading stops at the failed
+    write (movescu) or goes on to the last fragment (getscu, ``bp_read_on``)."""
+    data = _encode(_nested(), EXPLICIT_LE)
+    chunks = [data[:40], data[40:80], data[80:]]
+    seen: list[int] = []
+
+    class Counting(_FakeAssoc):
+        def receive_dataset(self, pc_id: int, sink, timeout="dimse") -> int:  # type: ignore[no-untyped-def]
+            for chunk in self.chunks:
+                seen.append(len(chunk))
+                sink(memoryview(chunk))
+            return sum(seen)
+
+    writes = {"n": 0}
+    real_write = P._TempFile.write
+
+    def write(self, chunk) -> None:  # type: ignore[no-untyped-def]
+        writes["n"] += 1
+        if writes["n"] > 2:  # meta header and the first fragment fit
+            raise OSError(28, "No space left on device")
+        real_write(self, chunk)
+
+    monkeypatch.setattr(P._TempFile, "write", write)
+    pipe = P.StorePipeline(str(tmp_path), P.StoreMode.BIT_PRESERVING, logging.getLogger("test"),
+                           P.bit_preserving_name, bp_read_on=read_on)
+    result = pipe.receive(Counting(chunks), 1, *_request(), EXPLICIT_LE)  # type: ignore[arg-type]
+    assert result.kind is P.StoreOutcome.WRITE_ERROR
+    assert result.error == P.BIT_PRESERVING_WRITE_FAILED
+    assert result.unread is not read_on
+    assert len(seen) == (3 if read_on else 2)
+    assert os.listdir(tmp_path) == []

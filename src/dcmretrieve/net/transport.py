@@ -734,12 +734,29 @@ class Association:
             pass
         self._close()
 
-    def abort(self) -> None:
-        """Send A-ABORT (source: service user) and close; never raises."""
+    def abort(self, close: bool = True) -> None:
+        """Send A-ABORT (source: service user) and close; never raises.
+        ``close=False`` keeps the connection open (DCMTK's Sta13, awaiting the
+        transport close): ``drain`` then ends it."""
         if not self.closed:
             try:
                 self._set_timeout(5)
                 self._sendall(encode_abort())
+            except OSError:
+                pass
+        if close:
+            self._close()
+
+    def drain(self, timeout: float | None) -> None:
+        """Read and discard whatever the peer still sends until it closes the
+        connection (or ``timeout`` s pass), then close.  Closing a socket with
+        unread data would reset the connection, and the peer would lose what
+        it had not read yet (e.g. our last C-STORE-RSP)."""
+        if not self.closed:
+            try:
+                self.sock.settimeout(timeout)
+                while self.sock.recv(65536):
+                    pass
             except OSError:
                 pass
         self._close()

@@ -34,7 +34,9 @@ from ..net.dumps import dump_command
 from ..net.params import AssociationParams, NegotiatedContext
 from ..net.status import StatusClass, dimse_status_text, status_class, store_status_text
 from ..net.transport import Association, receive_pdu_size
-from ..store.pipeline import ObjectInfo, StoreMode, StoreOutcome, StorePipeline, bit_preserving_name, getscu_name
+from ..store.pipeline import (
+    BIT_PRESERVING_WRITE_FAILED, ObjectInfo, StoreMode, StoreOutcome, StorePipeline, bit_preserving_name, getscu_name,
+)
 from . import common
 from .policy import getscu_contexts
 
@@ -65,7 +67,8 @@ class GetSCU:
         mode = common.store_mode(settings)
         rule = bit_preserving_name if mode is StoreMode.BIT_PRESERVING else getscu_name
         self.pipeline = StorePipeline(settings.output_directory, mode, self.net, rule,
-                                      overwrite_warning=mode is StoreMode.NORMAL, on_received=self._received)
+                                      overwrite_warning=mode is StoreMode.NORMAL, on_received=self._received,
+                                      bp_read_on=True)  # DcmSCU reads a data set to its end
 
     def _received(self, info: "ObjectInfo") -> None:
         self.net.debug("Received dataset on presentation context %d", info.pc_id)
@@ -253,6 +256,12 @@ class GetSCU:
         else:  # write-error
             if mode is StoreMode.NORMAL:
                 self.net.error("cannot write DICOM file: %s", result.path)
+            elif result.error == BIT_PRESERVING_WRITE_FAILED:
+                # +B, a write failed while streaming (disk full): DCMTK
+                # (observed) reads the data set to its end, says nothing but
+                # the debug line, answers 0xC000 and ends the session; the
+                # C-GET-RSP then fails the A-RELEASE ("DUL P-Data PDU arrived")
+                self.net.debug("Received dataset on presentation context %d", pc_id)
             else:
                 self.net.error("Unable to receive and store dataset on presentation context %d: %s",
                                pc_id, f"0006:020a DIMSE createFilestream: cannot create file '{result.path}'")

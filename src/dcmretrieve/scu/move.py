@@ -32,14 +32,14 @@ from ..exitcodes import ExitCode
 from ..net import hostsaccess
 from ..net.conditions import (
     COND_BAD_DATA, COND_NO_DATA, COND_NO_VALID_PC, COND_PEER_ABORTED, COND_PEER_RELEASE, COND_RECEIVE_FAILED, COND_SEND_FAILED,
-    COND_UNEXPECTED_PDV, AssociationError, AssociationFailure, Condition, DimseError,
+    COND_UNEXPECTED_PDV, AssociationError, AssociationFailure, Condition, DimseError, dul,
 )
 from ..net.dimse import C_ECHO_RQ, C_MOVE_RSP, C_STORE_RQ, Command, c_cancel_rq, c_echo_rsp, c_move_rq, c_store_rsp
 from ..net.dimse import encode_identifier
 from ..net.dumps import dump_associate_ac, dump_associate_rq, dump_command
 from ..net.params import NegotiatedContext, ProposedContext, preference_negotiator
 from ..net.status import dimse_status_text
-from ..net.transport import Association, dimse_wait, receive_pdu_size, select_wait
+from ..net.transport import SOCKET_RECEIVE_TIMEOUT, Association, dimse_wait, receive_pdu_size, select_wait
 from ..settings import Settings
 from ..store import encoding, pipeline
 from ..store.pipeline import StoreOutcome
@@ -65,6 +65,18 @@ STORE_DOES_NOT_MATCH = 0xA900
 
 
 # ----------------------------------------------------------------- results --
+
+
+#: +B: a write failed while the data set streamed in (disk full)
+COND_WRITE_TO_FILE = dul(0x020A, pipeline.BIT_PRESERVING_WRITE_FAILED.split(" ", 1)[1])
+#: what DCMTK 3.6.7 reads from a sub-association it aborted but kept (observed)
+COND_READ_AFTER_ABORT = Condition(0x0006, 0x020D, "DIMSE Failed to receive message",
+                                  Condition(0x0006, 0x020C, "DIMSE Read PDV failed", Condition(0, 0, "Normal")))
+
+
+class StoreWriteFailed(DimseError):
+    """+B: the data set could not be written while it streamed in; the
+    C-STORE-RSP (0xA700) was sent, the rest of the data set is unread."""
 
 
 class MoveFailure(Exception):
@@ -210,6 +222,16 @@ def handle_store(ctx: StoreContext, sub: Association, pc_id: int, req: Command) 
         error = result.error
         cond = error.condition if isinstance(error, DimseError) else COND_RECEIVE_FAILED
         raise DimseError(cond)
+    if result.kind is StoreOutcome.WRITE_ERROR and result.unread:
+        # DCMTK 3.6.7 (observed, +B, disk full): DIMSE_storeProvider answers
+        # 0xA700 (no response dump: the callback is not called), then returns
+        # receiveDataSetInFile's condition: "Store SCP Failed", the
+        # sub-association is aborted
+        try:
+            sub.send_command(pc_id, c_store_rsp(req, STORE_OUT_OF_RESOURCES))
+        except DimseError:
+            pass
+        raise StoreWriteFailed(COND_WRITE_TO_FILE)
     rsp = c_store_rsp(req, store_status(ctx, result))
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug(dump_command(rsp, True, pc_id))
@@ -342,7 +364,17 @@ class Listener:
                 sub.abort()
             else:
                 logger.error(f"DIMSE failure (aborting sub-association): {cond.dump()}")
-                sub.abort()
+                if isinstance(exc, StoreWriteFailed):
+                    # DCMTK's subOpSCP keeps a sub-association it aborted
+                    # successfully; the rest of the data set is still coming,
+                    # so the next poll (usually before the peer answers on the
+                    # main association) reads on, ignoring P-DATA, until the
+                    # peer closes, and fails once more
+                    sub.abort(close=False)
+                    sub.drain(SOCKET_RECEIVE_TIMEOUT)
+                    logger.error(f"DIMSE failure (aborting sub-association): {COND_READ_AFTER_ABORT.dump()}")
+                else:
+                    sub.abort()
             self.sub = None
 
 

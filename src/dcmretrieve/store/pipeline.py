@@ -34,7 +34,9 @@ API (stable; movescu relies on it)
     WRITE_ERROR, CREATE_ERROR, RECEIVE_ERROR), ``path`` (DCMTK's
     printed path ``od/NAME``), ``info``, ``error`` (the ``ReceiveError`` or
     ``walker.MalformedDataset`` for RECEIVE_ERROR, condition text for
-    CREATE_ERROR).  The tool maps the
+    CREATE_ERROR; for a ``+B`` WRITE_ERROR while streaming,
+    ``BIT_PRESERVING_WRITE_FAILED``, and ``unread`` is True when the rest of
+    the data set was left on the association, see ``bp_read_on``).  The tool maps the
     kind to its status code and messages (getscu: 0xC000 and the session
     ends; movescu: 0xA700/0xC000/0xA900 ...).
 ``StorePipeline(output_dir, mode, logger, name_rule, encoder=None,
@@ -58,6 +60,11 @@ API (stable; movescu relies on it)
     calling AE; movescu ``-F`` passes ``lambda info: b""``).
     ``progress(event)``: called with "start", "chunk" (per PDV) and "end"
     (movescu's ``RECV: ...`` dots).
+    ``bp_read_on``: in ``+B`` mode, keep reading (and dropping) the data
+    set after a failed write instead of stopping there (getscu: True,
+    DcmSCU reads to the last fragment; movescu: False, as DCMTK's
+    ``receiveDataSetInFile``).  Either way the result is a WRITE_ERROR with
+    ``error`` ``BIT_PRESERVING_WRITE_FAILED`` and the temporary file removed.
     ``on_received(info)``: called once the whole data set has arrived,
     before naming/writing (getscu's ``Received dataset on presentation
     context`` debug line).
@@ -92,6 +99,8 @@ from ..errors import ReceiveError
 from . import encoding
 
 MAX_NAME_BYTES = 255
+#: DCMTK's condition when a ``+B`` write fails while the data set streams in
+BIT_PRESERVING_WRITE_FAILED = "0006:020a DIMSE receiveDataSetInFile: Cannot write to file"
 _UNSAFE = re.compile("[/\\\\\x00-\x1f\x7f]")
 
 
@@ -213,6 +222,7 @@ class StoreResult:
     path: str | None = None
     error: object = None
     warnings: list[str] = field(default_factory=list)
+    unread: bool = False  # +B write failure: the rest of the data set was not read
 
     @property
     def ok(self) -> bool:
@@ -299,7 +309,8 @@ class StorePipeline:
                  bp_header: Callable[[ObjectInfo], bytes] | None = None,
                  progress: Callable[[str], None] | None = None,
                  overwrite_warning: bool = True,
-                 on_received: Callable[[ObjectInfo], None] | None = None) -> None:
+                 on_received: Callable[[ObjectInfo], None] | None = None,
+                 bp_read_on: bool = False) -> None:
         self.output_dir = output_dir
         self.mode = mode
         self.logger = logger
@@ -309,6 +320,7 @@ class StorePipeline:
         self.progress = progress
         self.overwrite_warning = overwrite_warning
         self.on_received = on_received
+        self.bp_read_on = bp_read_on
 
     def final_path(self, name: str) -> tuple[str, str]:
         """(path as DCMTK prints it, path used on disk) for a bare name."""
@@ -408,15 +420,30 @@ class StorePipeline:
         except OSError:
             return StoreResult(StoreOutcome.CREATE_ERROR, info, path=shown,
                                error=f"0006:020a DIMSE createFilestream: cannot create file '{shown}'")
+        failed: list[OSError] = []
+        target: Callable[[memoryview], object] = temp.write
+        if self.bp_read_on:
+            def target(chunk: memoryview) -> None:
+                if not failed:
+                    try:
+                        temp.write(chunk)
+                    except OSError as exc:
+                        failed.append(exc)
         try:
-            temp.write(self.bp_header(info))
-            assoc.receive_dataset(info.pc_id, self._sink(temp.write))
+            target(memoryview(self.bp_header(info)))
+            assoc.receive_dataset(info.pc_id, self._sink(target))
+            if failed:
+                raise failed[0]
         except ReceiveError as exc:
             temp.discard()
             return StoreResult(StoreOutcome.RECEIVE_ERROR, info, error=exc)
-        except OSError as exc:
+        except OSError:
+            # a write failed (disk full ...): DCMTK's receiveDataSetInFile
+            # (movescu) stops reading there, the rest of the data set stays
+            # unread; getscu's DcmSCU reads on to the end (bp_read_on)
             temp.discard()
-            return StoreResult(StoreOutcome.WRITE_ERROR, info, path=shown, error=exc)
+            return StoreResult(StoreOutcome.WRITE_ERROR, info, path=shown, error=BIT_PRESERVING_WRITE_FAILED,
+                               unread=not failed)
         except BaseException:
             temp.discard()
             raise
