@@ -104,9 +104,9 @@ def write_docs(table: list[str], median: float, verdict: str, runs: int) -> None
         f"Median wall time of `movescu --help`: **{median:.1f} ms** ({verdict} the {GOAL_MS:.0f} ms goal"
         " on this machine at this load; CPU time is the load-independent figure).",
         "`--help`, `--version` and command-line errors import neither pydicom nor",
-        "pynetdicom (`tests/cli/test_cli_help.py` checks `sys.modules`); configargparse",
-        "is imported only once the command line is syntactically valid, because its",
-        "import (with argparse) costs about 20 ms.  The row without byte-code cache",
+        "pynetdicom (`tests/cli/test_cli_help.py` checks `sys.modules`), nor",
+        "configargparse (its import with argparse costs about 20 ms; the command",
+        "line does not go through it).  The row without byte-code cache",
         "shows what an environment with `PYTHONDONTWRITEBYTECODE=1` and an editable",
         "install pays: every module of the package is compiled on each start.",
         "The interpreter floor row is Python starting and stopping without our code:",
