@@ -54,9 +54,6 @@ TRANSFER_SYNTAX_NAMES = {
     "1.2.840.10008.1.2.4.91": "JPEG 2000 (Lossless or Lossy)",
     "1.2.840.10008.1.2.5": "RLE Lossless",
 }
-EXPLICIT_LITTLE = uids.EXPLICIT_LE
-IMPLICIT_LITTLE = uids.IMPLICIT_LE
-BIG_ENDIAN = uids.EXPLICIT_BE
 
 
 _INT_FORMATS = {"US": "H", "xs": "H", "SS": "h", "UL": "L", "up": "L", "SL": "l",
@@ -90,7 +87,7 @@ def dump_dataset(ds: "Dataset", transfer_syntax_uid: str | None = None, *, short
     line on: what remains of a log message when DCMTK logs a warning while
     printing that element (see ``keys.repair_uids``).
     """
-    uid = getattr(ds, "dcmtk_transfer_syntax", None) or transfer_syntax_uid or EXPLICIT_LITTLE
+    uid = getattr(ds, "dcmtk_transfer_syntax", None) or transfer_syntax_uid or uids.EXPLICIT_LE
     name = TRANSFER_SYNTAX_NAMES.get(uid, "Unknown Transfer Syntax")
     lines = _Lines(["# Dicom-Data-Set", f"# Used TransferSyntax: {name}"], start)
     _dump_items(ds, 0, lines, shorten, uid, None)

@@ -35,14 +35,6 @@ _CODES = {END_OF_STREAM: "0001:0005", PREMATURE_END: "0001:000a", INVALID_STREAM
 #: read on demand, which changes the diagnostics for a truncated file.
 MAX_READ_LENGTH = 4096
 
-IMPLICIT_LITTLE = uids.IMPLICIT_LE
-EXPLICIT_LITTLE = uids.EXPLICIT_LE
-DEFLATED = uids.DEFLATED_LE
-EXPLICIT_BIG = uids.EXPLICIT_BE
-
-_LONG_VRS = walker.LONG_VRS
-_STANDARD_VRS = walker.STANDARD_VRS
-_UNDEFINED = walker.UNDEFINED
 #: string VRs: the dump shows their length field as read (``_normalize``)
 _STRING_VRS = frozenset("AE AS CS DA DS DT IS LO LT PN SH ST TM UC UI UR UT".split())
 
@@ -83,26 +75,26 @@ def load_query_file(path: str) -> "Dataset":
         offset, uid = _skip_meta(data, 132)
     elif data[:4] == b"DICM":
         offset, uid = _skip_meta(data, 4)
-    elif len(data) >= 6 and data[:2] == b"\x02\x00" and data[4:6].decode("latin-1") in _STANDARD_VRS:
+    elif len(data) >= 6 and data[:2] == b"\x02\x00" and data[4:6].decode("latin-1") in walker.STANDARD_VRS:
         offset, uid = _skip_meta(data, 0)  # meta header without preamble
     else:
         uid = _guess_transfer_syntax(data)
     body = data[offset:]
-    if uid == DEFLATED:
+    if uid == uids.DEFLATED_LE:
         import zlib
 
         try:
             body = zlib.decompress(body, -zlib.MAX_WBITS)
         except zlib.error:
             raise QueryFileError(PREMATURE_END) from None
-        walk_uid = EXPLICIT_LITTLE
+        walk_uid = uids.EXPLICIT_LE
     else:
         walk_uid = uid
-    implicit = walk_uid == IMPLICIT_LITTLE
-    little = walk_uid != EXPLICIT_BIG
-    walker = _Walker(body, implicit, little)
-    walker.walk_items(0, len(body), top=True)
-    for start, end in reversed(walker.duplicates):  # keep the first occurrence, as DCMTK
+    implicit = walk_uid == uids.IMPLICIT_LE
+    little = walk_uid != uids.EXPLICIT_BE
+    scan = _Walker(body, implicit, little)
+    scan.walk_items(0, len(body), top=True)
+    for start, end in reversed(scan.duplicates):  # keep the first occurrence, as DCMTK
         body = body[:start] + body[end:]
     ds = _build_dataset(body, implicit, little)
     _normalize(ds, implicit, little)
@@ -114,7 +106,7 @@ def load_query_file(path: str) -> "Dataset":
 def _skip_meta(data: bytes, offset: int) -> tuple[int, str]:
     """Walk the (explicit little endian) group 0002 elements; return the
     offset of the data set and its transfer syntax."""
-    uid = EXPLICIT_LITTLE
+    uid = uids.EXPLICIT_LE
     end = len(data)
     pos = offset
     seen_meta = False
@@ -125,7 +117,7 @@ def _skip_meta(data: bytes, offset: int) -> tuple[int, str]:
         if group != 0x0002:
             break
         vr = data[pos + 4 : pos + 6].decode("latin-1")
-        if vr in _LONG_VRS:
+        if vr in walker.LONG_VRS:
             if end - pos < 12:
                 raise QueryFileError(PREMATURE_END)
             length = struct.unpack_from("<L", data, pos + 8)[0]
@@ -153,12 +145,12 @@ def _known(tag: int) -> bool:
 def _guess_transfer_syntax(data: bytes) -> str:
     """DcmItem::checkTransferSyntax on the first six bytes."""
     if len(data) < 6:
-        return IMPLICIT_LITTLE
+        return uids.IMPLICIT_LE
     little_tag = struct.unpack_from("<HH", data, 0)
     big_tag = struct.unpack_from(">HH", data, 0)
     t_little = (little_tag[0] << 16) | little_tag[1]
     t_big = (big_tag[0] << 16) | big_tag[1]
-    explicit = data[4:6].decode("latin-1") in _STANDARD_VRS
+    explicit = data[4:6].decode("latin-1") in walker.STANDARD_VRS
     little_ok, big_ok = _known(t_little), _known(t_big)
     if little_ok and not big_ok:
         big = False
@@ -169,8 +161,8 @@ def _guess_transfer_syntax(data: bytes) -> str:
     else:
         big = little_tag[0] > 0xFF and big_tag[0] <= 0xFF
     if explicit:
-        return EXPLICIT_BIG if big else EXPLICIT_LITTLE
-    return IMPLICIT_LITTLE  # big endian implicit is not a DICOM transfer syntax
+        return uids.EXPLICIT_BE if big else uids.EXPLICIT_LE
+    return uids.IMPLICIT_LE  # big endian implicit is not a DICOM transfer syntax
 
 
 def _check_value(tag: int, length: int, remaining: int, first: bool) -> None:
@@ -179,11 +171,11 @@ def _check_value(tag: int, length: int, remaining: int, first: bool) -> None:
     (logged unless it is the first element of its item); part of a small
     value present → "Invalid stream"; a large value (read on demand) →
     "premature end"."""
-    if first and remaining == 0 and length not in (0, _UNDEFINED):
+    if first and remaining == 0 and length not in (0, walker.UNDEFINED):
         raise QueryFileError(PREMATURE_END)  # DCMTK stops before any diagnostic
-    if length & 1 and length != _UNDEFINED and tag >> 16 != 0xFFFE:
+    if length & 1 and length != walker.UNDEFINED and tag >> 16 != 0xFFFE:
         _LOG.warning("DcmItem: Length of element (%04x,%04x) is odd", tag >> 16, tag & 0xFFFF)
-    if length == _UNDEFINED or length <= remaining:
+    if length == walker.UNDEFINED or length <= remaining:
         return
     name = dicts.get_dictionary().tag_name(tag)
     where = f"DcmElement: {name} ({tag >> 16:04x},{tag & 0xFFFF:04x}) larger ({length})"
@@ -226,7 +218,7 @@ class _Walker(walker.HeaderReader):
             first = not seen
             seen.add(tag)
             pos += size
-            if length == _UNDEFINED:
+            if length == walker.UNDEFINED:
                 if tag == 0x7FE00010 or vr in ("OB", "OW"):
                     pos = self.walk_fragments(pos, end)  # encapsulated pixel data
                 else:
@@ -260,7 +252,7 @@ class _Walker(walker.HeaderReader):
             pos += 8
             if tag == 0xFFFEE0DD:
                 return pos
-            if tag != 0xFFFEE000 or length == _UNDEFINED or length > end - pos:
+            if tag != 0xFFFEE000 or length == walker.UNDEFINED or length > end - pos:
                 raise QueryFileError(PREMATURE_END)
             pos += length
         raise QueryFileError(PREMATURE_END)
@@ -275,7 +267,7 @@ class _Walker(walker.HeaderReader):
                 return pos
             if tag != 0xFFFEE000:
                 raise QueryFileError(PREMATURE_END)
-            if length == _UNDEFINED:
+            if length == walker.UNDEFINED:
                 pos = self.walk_items(pos, end, delimited=True)
                 continue
             if length > end - pos:
@@ -307,7 +299,7 @@ def _raw_lengths(ds: "Dataset") -> dict[int, int]:
     from pydicom.dataelem import RawDataElement
 
     return {tag: raw.length for tag, raw in ds._dict.items()
-            if isinstance(raw, RawDataElement) and raw.length != _UNDEFINED}
+            if isinstance(raw, RawDataElement) and raw.length != walker.UNDEFINED}
 
 
 def _record_string_lengths(ds: "Dataset", lengths: dict[int, int]) -> None:
@@ -364,7 +356,7 @@ def _keep_unknown_raw(ds: "Dataset") -> None:
     lengths = _raw_lengths(ds)
     for tag in list(raw_elements):
         raw = raw_elements[tag]
-        if not isinstance(raw, RawDataElement) or raw.length == _UNDEFINED:
+        if not isinstance(raw, RawDataElement) or raw.length == walker.UNDEFINED:
             continue
         group, element = tag >> 16, tag & 0xFFFF
         creator = None

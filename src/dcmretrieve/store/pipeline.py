@@ -421,14 +421,16 @@ class StorePipeline:
             return StoreResult(StoreOutcome.CREATE_ERROR, info, path=shown,
                                error=f"0006:020a DIMSE createFilestream: cannot create file '{shown}'")
         failed: list[OSError] = []
-        target: Callable[[memoryview], object] = temp.write
-        if self.bp_read_on:
-            def target(chunk: memoryview) -> None:
-                if not failed:
-                    try:
-                        temp.write(chunk)
-                    except OSError as exc:
-                        failed.append(exc)
+
+        def write_on(chunk: memoryview) -> None:
+            """bp_read_on: after a failed write, keep reading, write nothing."""
+            if not failed:
+                try:
+                    temp.write(chunk)
+                except OSError as exc:
+                    failed.append(exc)
+
+        target: Callable[[memoryview], object] = write_on if self.bp_read_on else temp.write
         try:
             target(memoryview(self.bp_header(info)))
             assoc.receive_dataset(info.pc_id, self._sink(target))
