@@ -84,8 +84,9 @@ def harness_for(tool: str) -> harness.Harness:
 
 
 def normalise(tool: str, text: str) -> str:
-    """The identification line and ``argv[0]`` in ``--arguments`` output."""
-    return harness.normalise(text, tool, banner="exact", argv0=True)
+    """The identification line, ``argv[0]`` in ``--arguments`` output and
+    our ``--help``'s extensions group (tests/cli/test_cli_help.py checks it)."""
+    return harness.normalise(text, tool, banner="exact", argv0=True, help_extensions=True)
 
 
 def execute(side: str, case: Case, workdir: Path, ports: dict[str, str]) -> tuple[int, str, str]:

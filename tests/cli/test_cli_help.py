@@ -16,6 +16,8 @@ import pytest
 from dcmretrieve import __version__
 from dcmretrieve.cli import app
 from dcmretrieve.cli import cmdline
+from dcmretrieve.cli import options
+from support import harness
 
 HELP_DIR = Path(__file__).parents[1] / "data" / "help"
 TOOLS = ("movescu", "getscu")
@@ -48,16 +50,52 @@ def run_captured(tool: str, argv: list[str]) -> tuple[int, str, str]:
      ["--max-pdu", "1", "-h"]],
 )
 def test_help_is_byte_identical(tool, argv):
+    """DCMTK's part byte for byte; the extensions group follows it."""
     code, out, err = run_captured(tool, argv)
     assert code == 0
     assert err == ""
-    assert out.encode() == golden(tool, "help")
+    dcmtk_part, extensions = harness.split_help_extensions(out)
+    assert dcmtk_part.encode() == golden(tool, "help")
+    assert extensions == extensions_group(tool)
+
+
+def extensions_group(tool: str) -> str:
+    """The expected extensions group, written out independently of the
+    renderer: every option of ``options.EXTENSION_SUBGROUPS`` in DCMTK's
+    sub-group geometry (4 blanks, short column 4, long names padded to 21,
+    descriptions at column 33)."""
+    lines = [options.EXTENSIONS_TITLE]
+    for sub in options.EXTENSION_SUBGROUPS:
+        lines.append("  " + sub.title)
+        for option in sub.options:
+            assert option.short is None, "extensions are long options only"
+            texts = ([option.value_help] if option.value_help else []) + option.help.split("\n")
+            lines.append(" " * 10 + option.long.ljust(21) + "  " + texts[0])
+            lines += [" " * 33 + text for text in texts[1:]]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_extensions_group_is_last_and_complete(tool):
+    text = cmdline.help_text(tool)
+    dcmtk_part, extensions = harness.split_help_extensions(text)
+    assert extensions.startswith("dcmretrieve extensions:\n  configuration:\n")
+    assert "--config               [f]ilename: string\n" in extensions
+    assert "--show-config          print the effective settings" in extensions
+    extension_longs = {o.long for o in options.options_of(tool)} - {
+        o.long for o in options.dcmtk_options_of(tool)}
+    assert extension_longs >= {"--config", "--show-config"}
+    for long in extension_longs:
+        assert f"          {long} " in extensions, long
+        assert long not in dcmtk_part, long
+    assert text.endswith(extensions + "\n")
 
 
 @pytest.mark.parametrize("tool", TOOLS)
 def test_help_geometry(tool):
-    """Fixture facts from cli.md §8: line count and final empty line."""
-    text = cmdline.help_text(tool)
+    """Fixture facts from cli.md §8: line count and final empty line (of
+    DCMTK's part)."""
+    text = harness.strip_help_extensions(cmdline.help_text(tool))
     assert text.endswith("\n\n")
     assert text.count("\n") == {"movescu": 133, "getscu": 90}[tool]
 

@@ -337,8 +337,9 @@ def generate(tool: str, seed: int, index: int) -> Vector:
 
     rng = random.Random(f"{seed}:{tool}:{index}")
     other = "getscu" if tool == "movescu" else "movescu"
-    own = [o for o in opts.options_of(tool) if o.long not in EXCLUSIVE]
-    foreign = [o for o in opts.options_of(other) if o.long not in opts.index(tool)]
+    # DCMTK's options only: the extensions (long options of ours) are unknown to DCMTK
+    own = [o for o in opts.dcmtk_options_of(tool) if o.long not in EXCLUSIVE]
+    foreign = [o for o in opts.dcmtk_options_of(other) if o.long not in opts.index(tool)]
     files: dict[str, bytes] = {}
     env: dict[str, str] = {}
 
@@ -431,7 +432,7 @@ def normalise(tool: str, text: str, *, dcmtk: bool, vector: Vector | None = None
     """See the module docstring: what is normalised and why."""
     from support import harness
 
-    text = harness.normalise(text, tool, banner="exact", argv0=True)
+    text = harness.normalise(text, tool, banner="exact", argv0=True, help_extensions=not dcmtk)
     # --version: the build description names the implementation
     text = re.sub(
         r"(?ms)^Host type: .*?^External libraries used:\n(?:- .*\n)*",

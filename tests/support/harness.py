@@ -25,7 +25,10 @@ Normalisations (:func:`normalise`, each one an explicit parameter):
   (``calling '<ARGV0>' with N arguments``);
 * ``replace``: literal substitutions (e.g. program paths);
 * ``drop_prefixes``: lines dropped on both sides, e.g.
-  :data:`DCMDATA_DEBUG_PREFIXES` (DEBUG lines only DCMTK prints).
+  :data:`DCMDATA_DEBUG_PREFIXES` (DEBUG lines only DCMTK prints);
+* ``help_extensions``: our ``--help`` ends with one group DCMTK has not,
+  ``dcmretrieve extensions:`` (:func:`strip_help_extensions`); dropped so
+  that DCMTK's part is compared byte for byte.
 
 DCMTK tools are always called by absolute path: our console scripts shadow
 ``getscu``/``movescu`` on ``PATH``.  A missing DCMTK program is a skip with a
@@ -257,11 +260,34 @@ _OUR_BANNER = r"\$dcmretrieve: {tool} v[^ ]+ \(DCMTK 3\.6\.7 2022-04-22\) \$"
 _ARGV0 = re.compile(r"calling '[^']*' with (\d+) arguments")
 
 
+HELP_EXTENSIONS_TITLE = "dcmretrieve extensions:"
+
+
+def split_help_extensions(text: str) -> tuple[str, str]:
+    """Our ``--help`` text as (DCMTK's part, the extensions group).
+
+    The group follows DCMTK's last option line and ends before the final
+    empty line, so DCMTK's part is the text without it (and the group is
+    ``""`` when the text has none)."""
+    start = text.find("\n" + HELP_EXTENSIONS_TITLE + "\n")
+    end = text.find("\n\n", start + 1) if start >= 0 else -1
+    if end < 0:
+        return text, ""
+    return text[: start + 1] + text[end + 1 :], text[start + 1 : end + 1]
+
+
+def strip_help_extensions(text: str) -> str:
+    return split_help_extensions(text)[0]
+
+
 def normalise(text: str, tool: str | None = None, *, banner: str | None = None, argv0: bool = False,
-              replace: Mapping[str, str] | None = None, drop_prefixes: Sequence[str] = ()) -> str:
+              replace: Mapping[str, str] | None = None, drop_prefixes: Sequence[str] = (),
+              help_extensions: bool = False) -> str:
     """Apply the named normalisations (nothing by default); see the module
     docstring.  ``banner="exact"`` needs ``tool`` for DCMTK's line (ours:
     any tool name)."""
+    if help_extensions:
+        text = strip_help_extensions(text)
     if drop_prefixes:
         text = "\n".join(line for line in text.splitlines() if not line.startswith(tuple(drop_prefixes)))
     if banner == "exact":

@@ -12,7 +12,9 @@ Vocabulary
 * ``Option``: one option (long/short name, value names, help, type, range,
   the ``Settings`` field it is stored into and the checks run when DCMTK
   "finds" it).
-* ``LAYOUT[tool]``: groups and sub-groups in DCMTK's ``--help`` order.
+* ``LAYOUT[tool]``: groups and sub-groups in DCMTK's ``--help`` order
+  (``DCMTK_LAYOUT``), then one group of our extensions (``EXTENSIONS``:
+  long options only, after DCMTK's last group).
 * ``EVALUATION[tool]``: DCMTK's order of checks (cli.md §10).  An entry is
   either ``Find`` (a single option: the rightmost occurrence is validated),
   ``Block`` (a rightmost-wins group evaluated the way ``OFCommandLine``'s
@@ -493,9 +495,35 @@ VERBOSE_PC = Option(
 )
 
 # ---------------------------------------------------------------------------
+# dcmretrieve extensions (long options only; never in DCMTK's groups)
+
+#: title of the one group after DCMTK's last group in ``--help`` and the man pages
+EXTENSIONS_TITLE = "dcmretrieve extensions:"
+
+#: actions of the configuration options (``cmdline``/``config``/``app`` act on them)
+CONFIG_ACTION = "config"
+SHOW_CONFIG_ACTION = "show-config"
+
+CONFIG = Option(
+    "--config", None, "read option defaults from config file f\n(repeatable, later files win)",
+    value_help="[f]ilename: string", nvalues=1, vtype=STRING, action=CONFIG_ACTION,
+)
+SHOW_CONFIG = Option(
+    "--show-config", None, "print the effective settings and where each\ncomes from, then exit",
+    action=SHOW_CONFIG_ACTION,
+)
+
+#: sub-groups of the extensions group, in help order (one entry per feature)
+EXTENSION_SUBGROUPS = (
+    SubGroup("configuration:", CONFIG, SHOW_CONFIG),
+)
+EXTENSIONS = Group(EXTENSIONS_TITLE, *EXTENSION_SUBGROUPS)
+
+# ---------------------------------------------------------------------------
 # help layout, per tool
 
-LAYOUT = {
+#: DCMTK's groups, byte for byte DCMTK's ``--help``
+DCMTK_LAYOUT = {
     "movescu": (
         Group("general options:", SubGroup(None, *GENERAL)),
         Group(
@@ -565,6 +593,9 @@ LAYOUT = {
         ),
     ),
 }
+
+#: what ``--help`` and the man pages show: DCMTK's groups, then the extensions
+LAYOUT = {tool: groups + (EXTENSIONS,) for tool, groups in DCMTK_LAYOUT.items()}
 
 # ---------------------------------------------------------------------------
 # order of evaluation (cli.md §10), per tool
@@ -668,9 +699,16 @@ EVALUATION: dict[str, tuple[object, ...]] = {
 
 
 def options_of(tool: str) -> tuple[Option, ...]:
-    """All options of ``tool`` in help order."""
+    """All options of ``tool`` in help order, the extensions included."""
     return tuple(
         option for group in LAYOUT[tool] for sub in group.subgroups for option in sub.options
+    )
+
+
+def dcmtk_options_of(tool: str) -> tuple[Option, ...]:
+    """DCMTK 3.6.7's options of ``tool`` (no extensions), in help order."""
+    return tuple(
+        option for group in DCMTK_LAYOUT[tool] for sub in group.subgroups for option in sub.options
     )
 
 
