@@ -47,3 +47,19 @@ def test_check_mode(tmp_path: Path) -> None:
     assert manpage.main(["getscu", "--check", str(good)]) == 0
     assert manpage.main(["getscu", "--check", str(bad)]) == 1
     assert manpage.main(["nosuchtool"]) == 2
+
+
+@pytest.mark.parametrize("tool", ["movescu", "getscu"])
+def test_extensions_config_environment_and_summary_sections(tool: str) -> None:
+    page = manpage.render(tool)
+    sections = [line for line in page.splitlines() if line.startswith(".SH ")]
+    assert sections.index(".SH OPTIONS") < sections.index(".SH ENVIRONMENT") < sections.index(
+        ".SH CONFIGURATION FILES") < sections.index(".SH JSON SUMMARY")
+    # the extensions group is the last option group, after DCMTK's
+    subsections = [line for line in page.splitlines() if line.startswith(".SS ")]
+    assert subsections[-1] == ".SS dcmretrieve extensions"
+    assert "\\fB\\-\\-config\\fR [f]ilename: string" in page
+    assert "\\fB\\-\\-show\\-config\\fR" in page
+    assert "\\fBDCMRETRIEVE_CONFIG\\fR" in page and "\\fBDCMRETRIEVE_<LONG_NAME>\\fR" in page
+    assert "docs/summary\\-schema.json" in page
+    assert "[getscu]" in page and "[movescu]" in page and "[dcmretrieve]" in page

@@ -19,6 +19,7 @@ import sys
 
 from . import cmdline
 from . import options
+from .config import ConfigError
 from ..errors import CommandLineError, FatalError
 from ..exitcodes import ExitCode
 
@@ -53,6 +54,8 @@ class _Run:
         self.line = line
         self.state = cmdline.State(line, self.argv0)
         self.settings = self.state.settings
+        if action == cmdline.SHOW_CONFIG:
+            return self.show_config()
         for item in options.EVALUATION[self.tool]:
             if isinstance(item, str):
                 result = self.phase(item)
@@ -109,6 +112,25 @@ class _Run:
         else:  # pragma: no cover - tables and code out of step
             raise RuntimeError(f"unknown phase {name!r}")
         return None
+
+    # -- --show-config ------------------------------------------------------------
+
+    #: phases --show-config runs: the ones that decide settings, not files or network
+    SHOW_CONFIG_PHASES = (options.PHASE_LOGGER,)
+
+    def show_config(self) -> int:
+        """Evaluate every option as a run would (same checks, same errors),
+        then print one line per setting with its source, and exit 0."""
+        for item in options.EVALUATION[self.tool]:
+            if isinstance(item, str):
+                if item == options.PHASE_PORT and len(self.line.params) > 1:
+                    self.phase(item)
+                elif item in self.SHOW_CONFIG_PHASES:
+                    self.phase(item)
+            else:
+                cmdline.evaluate(self.line, item, self.state)
+        _write(sys.stdout, cmdline.settings_report(self.line, self.state))
+        return ExitCode.NO_ERROR
 
     # -- phases with more to say ----------------------------------------------
 
@@ -195,6 +217,10 @@ def run(tool: str, argv: list[str] | None = None) -> int:
     current = _Run(tool, argv0)
     try:
         return int(current.execute(args))
+    except ConfigError as exc:
+        if not _quiet(current):
+            _write(sys.stderr, f"E: {cmdline.c_str(exc.message)}\n")
+        return int(exc.exit_code)
     except CommandLineError as exc:
         if not _quiet(current):
             _write(sys.stderr, cmdline.error_block(tool, exc.message))

@@ -11,6 +11,9 @@ Everything here is driven by the tables in ``options``:
   dependencies), in DCMTK's order, raising ``CommandLineError``; each value
   is converted once, into the ``Settings`` the tools run on.
 * ``help_text``/``version_text``/``error_block``: DCMTK's output formats.
+* ``with_defaults``: config files and ``DCMRETRIEVE_*`` variables
+  (``config``) as synthetic arguments before the command line, each
+  occurrence remembering its ``Origin``.
 
 Nothing here imports pydicom or pynetdicom, so ``--help``, ``--version`` and
 syntax errors stay fast (docs/performance.md).
@@ -22,7 +25,9 @@ import os
 import sys
 
 from .. import DCMTK_DATE, DCMTK_VERSION, __version__
+from . import config
 from . import options
+from .config import COMMAND_LINE, ConfigError, Origin
 from ..dicom.cscan import C_SPACE, scan_c_int
 from ..errors import CommandLineError
 from .options import Block, Find, Option
@@ -218,12 +223,14 @@ def is_option(arg: str) -> bool:
 class Occurrence:
     """One option on the (expanded) command line, with its values."""
 
-    __slots__ = ("option", "values", "position")
+    __slots__ = ("option", "values", "position", "origin")
 
-    def __init__(self, option: Option, values: list[str], position: int) -> None:
+    def __init__(self, option: Option, values: list[str], position: int,
+                 origin: Origin = COMMAND_LINE) -> None:
         self.option = option
         self.values = values
         self.position = position  # index among the option occurrences
+        self.origin = origin  # command line, config file line or environment variable
 
     def __repr__(self) -> str:
         return f"Occurrence({self.option.long!r}, {self.values!r}, {self.position})"
@@ -232,7 +239,7 @@ class Occurrence:
 class CommandLine:
     """The classified command line of one run."""
 
-    __slots__ = ("tool", "args", "occurrences", "params", "normalized")
+    __slots__ = ("tool", "args", "occurrences", "params", "normalized", "config_files")
 
     def __init__(self, tool: str, args: list[str]) -> None:
         self.tool = tool
@@ -240,6 +247,7 @@ class CommandLine:
         self.occurrences: list[Occurrence] = []
         self.params: list[str] = []
         self.normalized: list[str] = []  # options as long names (for --arguments)
+        self.config_files: list[str] = []  # config files read (with_defaults)
 
     def has(self, long: str) -> bool:
         return any(o.option.long == long for o in self.occurrences)
@@ -255,9 +263,10 @@ class CommandLine:
         return None
 
 
-def classify(tool: str, args: list[str]) -> CommandLine:
+def classify(tool: str, args: list[str], origins: list[Origin] | None = None) -> CommandLine:
     """Split ``args`` into option occurrences and parameters, left to right,
-    stopping at the first unknown option or missing value (cli.md §2)."""
+    stopping at the first unknown option or missing value (cli.md §2).
+    ``origins``: where each word came from (default: the command line)."""
     table = options.index(tool)
     line = CommandLine(tool, args)
     i = 0
@@ -270,7 +279,8 @@ def classify(tool: str, args: list[str]) -> CommandLine:
             values = [c_str(value) for value in args[i + 1 : i + 1 + option.nvalues]]
             if len(values) < option.nvalues:
                 raise CommandLineError(f"Missing value for option {option.long}")
-            line.occurrences.append(Occurrence(option, list(values), len(line.occurrences)))
+            origin = origins[i] if origins is not None else COMMAND_LINE
+            line.occurrences.append(Occurrence(option, list(values), len(line.occurrences), origin))
             line.normalized.append(option.long)
             line.normalized.extend(values)
             i += 1 + option.nvalues
@@ -288,21 +298,45 @@ def classify(tool: str, args: list[str]) -> CommandLine:
 HELP = "help"
 VERSION = "version"
 RUN = "run"
+SHOW_CONFIG = "show-config"
 
 
-def parse(tool: str, args: list[str]) -> tuple[str, CommandLine]:
+def parse(tool: str, args: list[str], environ: dict[str, str] | None = None) -> tuple[str, CommandLine]:
     """Steps 1–3 of cli.md §10: expand, classify, then decide between help,
-    version and a normal run (``Missing parameter …`` otherwise)."""
+    version and a normal run (``Missing parameter …`` otherwise), or
+    ``--show-config`` (parameters optional).  For a run, config files and
+    the environment (``environ``, default ``os.environ``) add their
+    defaults (``with_defaults``)."""
     expanded = expand_command_files(args)
     line = classify(tool, expanded)
     if not expanded or line.has("--help"):
         return HELP, line
     if line.has("--version"):
         return VERSION, line
-    for index, param in enumerate(options.PARAMS):
-        if not param.multi and len(line.params) <= index:
-            raise CommandLineError(f"Missing parameter {param.name}")
-    return RUN, line
+    show = line.has("--show-config")
+    if not show:
+        for index, param in enumerate(options.PARAMS):
+            if not param.multi and len(line.params) <= index:
+                raise CommandLineError(f"Missing parameter {param.name}")
+    line = with_defaults(line, os.environ if environ is None else environ)
+    return (SHOW_CONFIG if show else RUN), line
+
+
+def with_defaults(line: CommandLine, environ: dict[str, str]) -> CommandLine:
+    """``line`` with the settings of config files and ``DCMRETRIEVE_*``
+    variables as synthetic arguments in front (``config``); ``line`` itself
+    when there are none (so DCMTK's command lines run exactly as before)."""
+    tool = line.tool
+    names = [o.values[0] for o in line.occurrences if o.option.action == options.CONFIG_ACTION]
+    if not names and not config.mentioned(tool, environ):
+        return line
+    layers = config.build(tool, names, environ)
+    synthetic, origins = layers.arguments({o.option.long for o in line.occurrences})
+    combined = classify(tool, synthetic + line.args, origins + [COMMAND_LINE] * len(line.args))
+    combined.args = line.args
+    combined.normalized = line.normalized  # --arguments shows the command line as typed
+    combined.config_files = layers.files
+    return combined
 
 
 # ---------------------------------------------------------------------------
@@ -420,7 +454,7 @@ class State:
     reaches it (``evaluate``), and phases of ``app`` complete the rest (the
     port parameter, parsed -k keys)."""
 
-    __slots__ = ("settings", "facts")
+    __slots__ = ("settings", "facts", "sources", "key_origins")
 
     def __init__(self, line: CommandLine, argv0: str) -> None:
         from ..settings import Settings
@@ -431,8 +465,11 @@ class State:
         settings.expanded_args = list(line.normalized)
         settings.peer = line.params[0] if line.params else ""
         settings.query_files = list(line.params[2:])
-        settings.keys = [o.values[0] for o in line.occurrences if o.option.action == "append"]
+        keys = [o for o in line.occurrences if o.option.action == "append"]
+        settings.keys = [o.values[0] for o in keys]
+        self.key_origins = [o.origin for o in keys]
         self.settings = settings
+        self.sources: dict[str, Origin] = {}  # dest -> origin of the value that set it
         self.facts: dict[str, object] = {}
         for option in options.options_of(tool):
             if option.dest and not hasattr(settings, option.dest):
@@ -458,6 +495,16 @@ class State:
 
 
 def _apply(occurrence: Occurrence, state: dict[str, object]) -> None:
+    try:
+        _check_and_store(occurrence, state)
+    except CommandLineError as exc:
+        if occurrence.origin.kind == Origin.COMMAND_LINE:
+            raise
+        # a value from a config file or the environment: say where it came from
+        raise ConfigError(f"{occurrence.origin.describe()}: {c_str(exc.message)}") from None
+
+
+def _check_and_store(occurrence: Occurrence, state: dict[str, object]) -> None:
     option = occurrence.option
     for check in option.checks:
         if check.fails(state):
@@ -468,6 +515,9 @@ def _apply(occurrence: Occurrence, state: dict[str, object]) -> None:
         state[option.dest] = convert_value(option, occurrence.values)
     else:
         state[option.dest] = option.const
+    sources = getattr(state, "sources", None)
+    if sources is not None:
+        sources[option.dest] = occurrence.origin
 
 
 def evaluate(line: CommandLine, item: object, state: dict[str, object]) -> None:
@@ -491,3 +541,57 @@ def evaluate(line: CommandLine, item: object, state: dict[str, object]) -> None:
                 after = occurrence.position
     else:
         raise TypeError(f"not an option item: {item!r}")
+
+
+# ---------------------------------------------------------------------------
+# --show-config
+
+DEFAULT_SOURCE = "default"
+#: Settings fields that are no option's value (computed or internal)
+_LOG_FIELDS = (options.VERBOSITY, options.LOG_LEVEL_RAW)
+
+
+def _shown(value: object) -> str:
+    import json
+
+    if isinstance(value, tuple):
+        value = list(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def settings_report(line: CommandLine, state: State) -> str:
+    """``--show-config``: one line per setting, ``name = value  (source)``,
+    values as JSON, sources ``default``, ``config FILE:LINE``, ``env VAR``
+    or ``command line``; parameters first, then the options in help order."""
+    settings = state.settings
+    rows: list[tuple[str, object, str]] = []
+    given = "command line"
+    rows.append(("peer", line.params[0] if line.params else None, given if line.params else "not given"))
+    has_port = len(line.params) > 1
+    rows.append(("port", settings.port if has_port else None, given if has_port else "not given"))
+    for name in settings.query_files:
+        rows.append(("query_file", name, given))
+    seen: set[str] = set()
+    for option in options.options_of(line.tool):
+        dest = option.dest
+        if dest is None or dest in seen:
+            continue
+        seen.add(dest)
+        if option.action == "append":
+            rows += [("key", key, str(origin)) for key, origin in zip(settings.keys, state.key_origins)]
+            continue
+        if dest in _LOG_FIELDS:
+            if "log_level" in seen:
+                continue
+            seen.add("log_level")
+            origin = state.sources.get(options.VERBOSITY) or state.sources.get(options.LOG_LEVEL_RAW)
+            rows.append(("log_level", settings.log_level, str(origin) if origin else DEFAULT_SOURCE))
+            continue
+        origin = state.sources.get(dest)
+        rows.append((dest, getattr(settings, dest), str(origin) if origin else DEFAULT_SOURCE))
+    width = max(len(name) for name, _, _ in rows)
+    files = ", ".join(line.config_files) if line.config_files else "none"
+    out = [f"# {line.tool} effective settings (config files: {files})"]
+    for name, value, source in rows:
+        out.append(f"{name.ljust(width)} = {_shown(value)}  ({source})")
+    return "\n".join(out) + "\n"

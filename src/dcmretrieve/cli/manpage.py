@@ -57,18 +57,70 @@ EXIT_CODES = {
     ),
 }
 
+_CONFIG_ENVIRONMENT = (
+    ("DCMRETRIEVE_CONFIG",
+     "config files (':'-separated) read before those named by --config"),
+    ("DCMRETRIEVE_<LONG_NAME>",
+     "default for the option --<long-name> (upper case, '-' becomes '_'), e.g. "
+     "DCMRETRIEVE_ACSE_TIMEOUT=10, DCMRETRIEVE_PREFER_LOSSLESS=true; it beats config files, "
+     "the command line beats it. Other DCMRETRIEVE_ variables, and those of the other "
+     "tool's options, are ignored"),
+)
+
 ENVIRONMENT = {
     "movescu": (
         ("DCMDICTPATH", "data dictionary files to load instead of the built-in one (':'-separated)"),
         ("TCP_NODELAY", "0 switches TCP_NODELAY off (it is on by default)"),
         ("DCMRETRIEVE_HOSTS_ALLOW, DCMRETRIEVE_HOSTS_DENY",
          "rule files read by +ac instead of /etc/hosts.allow and /etc/hosts.deny"),
+        *_CONFIG_ENVIRONMENT,
     ),
     "getscu": (
         ("DCMDICTPATH", "data dictionary files to load instead of the built-in one (':'-separated)"),
         ("TCP_NODELAY", "0 switches TCP_NODELAY off (it is on by default)"),
+        *_CONFIG_ENVIRONMENT,
     ),
 }
+
+#: CONFIGURATION FILES: paragraphs (docs/config.md has the details)
+CONFIG_FILES = (
+    "No config file is read unless named by --config FILE (repeatable; later files win) "
+    "or DCMRETRIEVE_CONFIG. A file is INI: section [dcmretrieve] applies to both tools, "
+    "[getscu] and [movescu] to one tool and win over [dcmretrieve]. Keys are long option "
+    "names without the dashes; a flag takes true or false (yes/no, on/off, 1/0); key takes "
+    "a list, [\"a=1\", \"b=2\"] or one value per indented line; padding-create takes two "
+    "numbers. Example:",
+    None,  # the example below
+    "Precedence: command line, then DCMRETRIEVE_<LONG_NAME> variables, then config files, "
+    "then DCMTK's defaults. Within a rightmost-wins group (e.g. the preferred transfer "
+    "syntaxes, or -q/-v/-d/-ll/-lc) the highest layer that sets a member decides; keys "
+    "accumulate (config files, environment, then -k, a later key for the same tag wins). "
+    "Parameters (peer, port, query files) come from the command line only. Values are "
+    "checked exactly as on the command line; a bad file, key, value or variable stops "
+    "the tool with one E: line naming the file and line or the variable (exit 1). "
+    "--show-config prints every effective setting with its source and exits 0.",
+)
+CONFIG_EXAMPLE = (
+    "[dcmretrieve]",
+    "call = COMMON",
+    "acse-timeout = 10",
+    "[getscu]",
+    "output-directory = in",
+    "key =",
+    "    QueryRetrieveLevel=PATIENT",
+    "[movescu]",
+    "port = 11113",
+    "prefer-lossless = true",
+)
+
+#: JSON SUMMARY: the --summary-json extension (its schema is docs/summary-schema.json)
+JSON_SUMMARY = (
+    "With --summary-json the tool also writes a machine-readable summary of the run "
+    "as JSON; its format is published as the JSON Schema docs/summary-schema.json in "
+    "the dcmretrieve sources. The option belongs to the exit status and summary "
+    "extensions; like every extension it can also be set in a config file or the "
+    "environment."
+)
 
 
 def _esc(text: str) -> str:
@@ -119,6 +171,13 @@ def render(tool: str) -> str:
     out.append(".SH ENVIRONMENT")
     for name, meaning in ENVIRONMENT[tool]:
         out += [".TP", f"\\fB{_esc(name)}\\fR", _esc(meaning)]
+    out.append(".SH CONFIGURATION FILES")
+    for paragraph in CONFIG_FILES:
+        if paragraph is None:
+            out += [".PP", ".nf", *(_esc(line) for line in CONFIG_EXAMPLE), ".fi", ".PP"]
+        else:
+            out.append(_esc(paragraph))
+    out += [".SH JSON SUMMARY", _esc(JSON_SUMMARY)]
     other = "getscu" if tool == "movescu" else "movescu"
     out += [
         ".SH NOTES",
