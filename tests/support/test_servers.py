@@ -245,22 +245,24 @@ def _demo(workdir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.network
 @pytest.mark.slow
 @pytest.mark.dcmtk("movescu", "getscu", "dcmqrscp", "storescu")
-def test_demo_ours_matches_dcmtk(tmp_path: Path) -> None:
-    """examples/demo.py (the README demo) works with DCMTK's tools (--dcmtk)
-    and with ours, and both write byte-identical files.
+@pytest.mark.parametrize("archive", [(), ("--dcmtk",)], ids=["qrscp", "dcmqrscp"])
+def test_demo_ours_matches_dcmtk(tmp_path: Path, archive: tuple[str, ...]) -> None:
+    """examples/demo.py (the README demo) works with DCMTK's tools
+    (--dcmtk-tools) and with ours, against our examples/qrscp.py and against
+    DCMTK's dcmqrscp (--dcmtk), and both tools write byte-identical files.
 
     Why both: the DCMTK run proves the demo's archive, query files and
     command files are right; ours must then give the very same result.
     """
     theirs, ours = tmp_path / "dcmtk", tmp_path / "ours"
-    result = _demo(theirs, "--dcmtk")
+    result = _demo(theirs, *archive, "--dcmtk-tools")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "demo: OK" in result.stdout
     assert sorted(p.name for p in (theirs / "received" / "move").iterdir()) == \
         sorted([sampledata.CT.dcmtk_filename, sampledata.MR.dcmtk_filename])
     assert [p.name for p in (theirs / "received" / "get").iterdir()] == \
         [sampledata.CT.dcmtk_filename]
-    result = _demo(ours)
+    result = _demo(ours, *archive)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "demo: OK" in result.stdout
     expected = sorted(p.relative_to(theirs) for p in (theirs / "received").rglob("*")

@@ -43,7 +43,6 @@ by ``+ac``); a variable of the other tool's option is ignored too.
 
 from __future__ import annotations
 
-import ast
 import os
 
 from . import options
@@ -156,6 +155,8 @@ def _env_value(text: str) -> object:
     """An environment value: a list literal ``[a, b]`` or one string."""
     stripped = text.strip()
     if stripped.startswith("[") and stripped.endswith("]"):
+        import ast
+
         try:
             value = ast.literal_eval(stripped)
         except (ValueError, SyntaxError):
@@ -268,6 +269,8 @@ def _scan_lines(text: str) -> tuple[list[tuple[str, int]], dict[tuple[str, str],
 def _bad_list_line(text: str, section: str) -> int:
     """The line of the first ``key = [...]`` in ``section`` that is no
     Python literal (configargparse reports no line for it)."""
+    import ast
+
     current = ""
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
