@@ -304,3 +304,25 @@ def test_show_config_lists_the_files_and_exits_0(tmp_path):
     assert out.splitlines()[0] == f"# getscu effective settings (config files: {a})"
     assert 'query_file       = "q.dcm"  (command line)' in out
     assert 'output_directory = "nowhere"  (command line)' in out
+
+
+def test_config_variable_names_several_files(tmp_path, monkeypatch):
+    import os
+
+    a = write(tmp_path / "a.ini", "[getscu]\nrepeat = 3\ncall = A\n")
+    b = write(tmp_path / "b.ini", "[getscu]\ncall = B\n")
+    monkeypatch.setenv("DCMRETRIEVE_CONFIG", f"{a}{os.pathsep}{b}")
+    code, out, err = run("getscu", ["--show-config"])
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == f"# getscu effective settings (config files: {a}, {b})"
+    rows = show("getscu", [])
+    assert one(rows, "repeat") == (3, f"config {a}:2")
+    assert one(rows, "call") == ("B", f"config {b}:2")
+
+
+def test_quiet_mode_silences_later_config_errors(monkeypatch):
+    """Like DCMTK's errors: once -q is evaluated, value errors print nothing
+    (the exit status stays 1)."""
+    monkeypatch.setenv("DCMRETRIEVE_TIMEOUT", "abc")
+    assert run("getscu", ["-q", "h", "1", "-k", "PatientID=1"]) == (1, "", "")
+    assert run("getscu", ["h", "1", "-k", "PatientID=1"])[2].startswith("E: environment variable")
