@@ -247,6 +247,7 @@ def test_dcmtk_checks_apply_to_config_values(tmp_path):
     ("[getscu]\nport = 1\n", "line 2: unknown option 'port' in section [getscu]"),
     ("[movescu]\nverbose-pc = true\n", "line 2: unknown option 'verbose-pc' in section [movescu]"),
     ("[getsc]\ncall = X\n", "line 1: unknown section [getsc]"),
+    ("[getscu]\ncall = X\n[DEFAULT]\ncall = Y\n", "line 3: unknown section [DEFAULT]"),
     ("call = X\n", "line 1: a setting before the first [section]"),
     ("[getscu]\ncall = A\n\ncall = B\n", "line 4: option 'call' repeated in section [getscu]"),
     ("[dcmretrieve]\nconfig = other.ini\n", "line 2: 'config' cannot be set in a config file"),

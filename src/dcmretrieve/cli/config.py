@@ -52,7 +52,6 @@ from .options import Block, Find, Option
 ENV_PREFIX = "DCMRETRIEVE_"
 CONFIG_ENV = "DCMRETRIEVE_CONFIG"
 SHARED_SECTION = "dcmretrieve"
-INI_DEFAULT_SECTION = "DEFAULT"  # configparser's: its keys appear in every section
 SECTIONS = (SHARED_SECTION, *options.TOOLS)
 
 TRUE_WORDS = ("true", "yes", "on", "1")
@@ -238,9 +237,6 @@ class Layers:
             origins += [origin, origin]
         return args, origins
 
-    def __bool__(self) -> bool:
-        return bool(self.entries or self.keys or self.files)
-
 
 # ---------------------------------------------------------------------------
 # config files
@@ -279,7 +275,7 @@ def _bad_list_line(text: str, section: str) -> int:
             continue
         cut = min((i for i in (line.find("="), line.find(":")) if i >= 0), default=-1)
         value = line[cut + 1 :].strip() if cut > 0 else ""
-        if current in (section, INI_DEFAULT_SECTION) and value.startswith("[") and value.endswith("]"):
+        if current == section and value.startswith("[") and value.endswith("]"):
             try:
                 ast.literal_eval(value)
             except (ValueError, SyntaxError):
@@ -328,7 +324,8 @@ def read_config_file(layers: Layers, name: str) -> None:
 
     sections, key_lines = _scan_lines(text)
     for section, line in sections:
-        if section not in SECTIONS and section != INI_DEFAULT_SECTION:
+        if section not in SECTIONS:
+            # INI's [DEFAULT] too: its keys would repeat in every section (use [dcmretrieve])
             known = ", ".join(f"[{s}]" for s in SECTIONS)
             raise ConfigError(f"config file {name}, line {line}: unknown section [{section}] (known: {known})")
     outside = [line for (section, _key), line in key_lines.items() if section == ""]
@@ -349,7 +346,7 @@ def read_config_file(layers: Layers, name: str) -> None:
         allowed = allowed_shared if section == SHARED_SECTION else configurable(section)
         own = configurable(layers.tool)
         for key, raw in items.items():
-            line = key_lines.get((section, key)) or key_lines.get((INI_DEFAULT_SECTION, key), 0)
+            line = key_lines.get((section, key), 0)
             origin = Origin(Origin.CONFIG, name, line)
             if key not in allowed:
                 if key in _RESERVED_KEYS:
