@@ -13,9 +13,9 @@ From the repository root, on a fresh machine with nothing but Python 3.10+:
 3. C-GET with ``getscu`` and the command file ``examples/getscu-patient.args``
    (patient 1CT1) into ``received/get``.
 4. C-MOVE to itself with ``movescu --port …``: settings from the config
-   file ``examples/dcmretrieve.ini`` (``[movescu]`` section), the batch of two
-   study query files from the command file ``examples/movescu-batch.args``,
-   into ``received/move``.
+   file ``examples/dcmretrieve.ini`` (shown first with ``--show-config``, with
+   the source of each value), the batch of two study query files from the
+   command file ``examples/movescu-batch.args``, into ``received/move``.
 5. Lists the files that arrived (and a few attributes of each, read with
    pydicom), then stops the server by its PID (also on errors or Ctrl-C).
 
@@ -117,6 +117,17 @@ def show_run(argv: list[str], cwd: Path, summary: Path | None = None) -> int:
         print(f"JSON summary ({summary.name}):")
         print(summary.read_text(encoding="utf-8").rstrip())
     return result.returncode
+
+
+def show_settings(argv: list[str], cwd: Path) -> None:
+    """``--show-config``, without the lines that are DCMTK's defaults."""
+    print(f"\n$ {' '.join(shlex.quote(a) for a in argv)} | grep -v '(default)'", flush=True)
+    result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=STEP_TIMEOUT)
+    print("".join(line + "\n" for line in result.stdout.splitlines() if not line.endswith("(default)")),
+          end="")
+    if result.returncode:
+        print(result.stderr, end="")
+        raise RuntimeError(f"--show-config ended with {result.returncode}")
 
 
 def list_files(path: Path) -> list[Path]:
@@ -254,9 +265,7 @@ def run_demo(workdir: Path, dcmtk_archive: bool = False, dcmtk_tools: bool = Fal
             move_argv[1:1] = ["-aet", MOVE_AE, "-aec", CALLED_AE, "-od", "received/move"]
         else:
             move_argv[1:1] = ["--config", str(config)]
-            print(f"   ({config.name}: " + "; ".join(
-                line.strip() for line in config.read_text().splitlines()
-                if line.strip() and not line.lstrip().startswith("#")) + ")")
+            show_settings([*move_argv[:-1], "--show-config"], workdir)
         failures += show_run(move_argv, workdir, workdir / "move-summary.json") != 0
         failures += len(list_files(workdir / "received" / "move")) != 2
     except RuntimeError as exc:

@@ -96,6 +96,16 @@ def test_demo_retrieves_without_dcmtk(tmp_path: Path) -> None:
                      "MR.1.3.6.1.4.1.5962.1.1.4.1.1.20040826185059.5457"]
     for name in got + moved:
         assert name in result.stdout  # the listing shows them
+    # movescu's settings from examples/dcmretrieve.ini, with their sources
+    assert 'aetitle             = "MOVESCU"  (config ' in result.stdout
+    assert 'output_directory    = "received/move"  (config ' in result.stdout
+    sys.path.insert(0, str(DEMO.parent))
+    try:
+        import demo
+    finally:
+        sys.path.remove(str(DEMO.parent))
+    if demo.SUMMARY_ARGS:  # once the demo passes --summary-json, it shows both summaries
+        assert result.stdout.count("JSON summary (") == 2
     programs = assert_no_dcmtk(trap_log, exec_log)
     ours = {Path(program).name for event, program in programs if event == "subprocess.Popen"}
     # the archive (python examples/qrscp.py) and our two tools, all from this venv
