@@ -84,8 +84,9 @@ def harness_for(tool: str) -> harness.Harness:
 
 
 def normalise(tool: str, text: str) -> str:
-    """The identification line and ``argv[0]`` in ``--arguments`` output."""
-    return harness.normalise(text, tool, banner="exact", argv0=True)
+    """The identification line, ``argv[0]`` in ``--arguments`` output and
+    the ``dcmretrieve extensions:`` group our ``--help`` adds at its end."""
+    return harness.normalise(text, tool, banner="exact", argv0=True, extensions=True)
 
 
 def execute(side: str, case: Case, workdir: Path, ports: dict[str, str]) -> tuple[int, str, str]:

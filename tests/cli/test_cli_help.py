@@ -16,6 +16,8 @@ import pytest
 from dcmretrieve import __version__
 from dcmretrieve.cli import app
 from dcmretrieve.cli import cmdline
+from dcmretrieve.cli import options
+from support import harness
 
 HELP_DIR = Path(__file__).parents[1] / "data" / "help"
 TOOLS = ("movescu", "getscu")
@@ -48,18 +50,37 @@ def run_captured(tool: str, argv: list[str]) -> tuple[int, str, str]:
      ["--max-pdu", "1", "-h"]],
 )
 def test_help_is_byte_identical(tool, argv):
+    """DCMTK's text byte for byte; the only addition is the final
+    ``dcmretrieve extensions:`` group (long options only)."""
     code, out, err = run_captured(tool, argv)
     assert code == 0
     assert err == ""
-    assert out.encode() == golden(tool, "help")
+    assert harness.strip_extensions(out).encode() == golden(tool, "help")
+    assert out != harness.strip_extensions(out)  # the extensions are there
 
 
 @pytest.mark.parametrize("tool", TOOLS)
 def test_help_geometry(tool):
     """Fixture facts from cli.md §8: line count and final empty line."""
-    text = cmdline.help_text(tool)
+    text = harness.strip_extensions(cmdline.help_text(tool))
     assert text.endswith("\n\n")
     assert text.count("\n") == {"movescu": 133, "getscu": 90}[tool]
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_extensions_group_is_last_and_long_only(tool):
+    """One final group after DCMTK's last one; its options have no short
+    name, so no DCMTK command line can mean anything new."""
+    text = cmdline.help_text(tool)
+    head, title, tail = text.partition(harness.EXTENSIONS_TITLE + "\n")
+    assert title and head.endswith("\n") and not head.endswith("\n\n")
+    assert tail.endswith("\n\n") and all(line.startswith("  ") for line in tail[:-2].split("\n"))
+    groups = options.LAYOUT[tool]
+    assert groups[-1].title == harness.EXTENSIONS_TITLE
+    assert all(o.short is None for sub in groups[-1].subgroups for o in sub.options)
+    assert "  exit status and summary:\n" in tail
+    for long in ("--strict-exit", "--allow-empty", "--summary-json"):
+        assert f"          {long} " in tail
 
 
 @pytest.mark.parametrize("tool", TOOLS)

@@ -25,7 +25,10 @@ Normalisations (:func:`normalise`, each one an explicit parameter):
   (``calling '<ARGV0>' with N arguments``);
 * ``replace``: literal substitutions (e.g. program paths);
 * ``drop_prefixes``: lines dropped on both sides, e.g.
-  :data:`DCMDATA_DEBUG_PREFIXES` (DEBUG lines only DCMTK prints).
+  :data:`DCMDATA_DEBUG_PREFIXES` (DEBUG lines only DCMTK prints);
+* ``extensions``: the final ``dcmretrieve extensions:`` group of our
+  ``--help`` removed (:func:`strip_extensions`; DCMTK has none), so that the
+  rest must be DCMTK's text byte for byte.
 
 DCMTK tools are always called by absolute path: our console scripts shadow
 ``getscu``/``movescu`` on ``PATH``.  A missing DCMTK program is a skip with a
@@ -257,11 +260,25 @@ _OUR_BANNER = r"\$dcmretrieve: {tool} v[^ ]+ \(DCMTK 3\.6\.7 2022-04-22\) \$"
 _ARGV0 = re.compile(r"calling '[^']*' with (\d+) arguments")
 
 
+#: title of the one group of long options dcmretrieve adds after DCMTK's last group in --help
+EXTENSIONS_TITLE = "dcmretrieve extensions:"
+_EXTENSIONS_GROUP = re.compile(r"^" + re.escape(EXTENSIONS_TITLE) + r"\n(?:  [^\n]*\n)*", re.MULTILINE)
+
+
+def strip_extensions(text: str) -> str:
+    """``text`` without the ``dcmretrieve extensions:`` group of ``--help``
+    (the title line and every following line indented by two blanks)."""
+    return _EXTENSIONS_GROUP.sub("", text)
+
+
 def normalise(text: str, tool: str | None = None, *, banner: str | None = None, argv0: bool = False,
-              replace: Mapping[str, str] | None = None, drop_prefixes: Sequence[str] = ()) -> str:
+              replace: Mapping[str, str] | None = None, drop_prefixes: Sequence[str] = (),
+              extensions: bool = False) -> str:
     """Apply the named normalisations (nothing by default); see the module
     docstring.  ``banner="exact"`` needs ``tool`` for DCMTK's line (ours:
     any tool name)."""
+    if extensions:
+        text = strip_extensions(text)
     if drop_prefixes:
         text = "\n".join(line for line in text.splitlines() if not line.startswith(tuple(drop_prefixes)))
     if banner == "exact":
