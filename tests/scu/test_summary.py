@@ -224,3 +224,19 @@ def test_write_to_standard_output(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_schema_is_a_valid_schema() -> None:
     summarycheck.validator()  # check_schema raises on an invalid one
+
+
+def test_without_the_options_nothing_is_recorded(tmp_path: Path) -> None:
+    rec = Recorder(settings(strict_exit=False))
+    rec.begin_request(None, 1)
+    rec.object(stored(tmp_path, "CT.1"), 0, str(tmp_path))
+    rec.final_response(0, counter(completed=1))
+    assert not rec.active and rec.requests == [] and rec.unattributed == []
+
+
+def test_object_outside_any_request_is_unattributed(tmp_path: Path) -> None:
+    rec = Recorder(settings(output_directory=str(tmp_path)))
+    rec.object(stored(tmp_path, "CT.1"), 0, str(tmp_path))
+    doc = rec.document(69, 0, EndReason.COMPLETED)
+    summarycheck.check(doc, Path("/"))
+    assert [o["path"] for o in doc["unattributed_objects"]] == ["CT.1"] and doc["outcome"] == "failure"

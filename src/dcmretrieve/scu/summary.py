@@ -10,8 +10,8 @@ hooks; ``cli.app`` creates it, asks it for the ``--strict-exit`` status and
 has it written once the run has ended, whatever the outcome.
 
 Nothing here changes what a DCMTK command line does: without the two
-options the recorder only collects (a few objects per received file) and its
-results are never used.
+options the recorder is inactive (its hooks return at once) and nothing of it
+is used.
 """
 
 from __future__ import annotations
@@ -205,7 +205,10 @@ class Recorder:
         self.wall_start = time.time() if wall_start is None else wall_start
         self.mono_start = time.monotonic() if mono_start is None else mono_start
         #: identifiers in the DICOM JSON model are only made for a summary
-        self.want_identifiers = bool(getattr(settings, "summary_json", None))
+        self.want_identifiers = bool(settings.summary_json)
+        #: without either option nothing is recorded: a DCMTK command line
+        #: pays nothing per object
+        self.active = bool(settings.strict_exit or settings.summary_json)
         self.association = AssociationState.NOT_REQUESTED
         self.release_failed = False
         self.requests: list[RequestRecord] = []
@@ -222,12 +225,13 @@ class Recorder:
     def association_failed(self) -> None:
         self.association = AssociationState.FAILED
 
-    def begin_request(self, query_file: str | None, round_: int) -> RequestRecord:
+    def begin_request(self, query_file: str | None, round_: int) -> None:
+        if not self.active:
+            return
         self.end_request()
         record = RequestRecord(query_file, round_)
         self.requests.append(record)
         self.current = record
-        return record
 
     def identifier(self, ds: "Dataset", message_id: int) -> None:
         """The identifier as sent (after -k and UID repairs), DICOM JSON model."""
@@ -264,6 +268,8 @@ class Recorder:
 
     def object(self, result: "StoreResult", answered: int | None, output_dir: str) -> None:
         """One received object, ``answered`` with that C-STORE status (None: no answer)."""
+        if not self.active:
+            return
         info = result.info
         path: str | None = None
         size: int | None = None
