@@ -98,7 +98,7 @@ def test_generator_covers_tables_and_forms():
                 if before in ("-k", "--key"):
                     key_forms.add("path" if "[" in word else "assign" if "=" in word else "bare")
                 values.add(word)
-        for option in options.options_of(tool) + options.options_of(other):
+        for option in difffuzz.dcmtk_options(tool) + difffuzz.dcmtk_options(other):
             assert option.long in seen_words, (tool, option.long)
             if option.short:
                 assert option.short in seen_words, (tool, option.short)

@@ -29,6 +29,8 @@ Normalisation (documented in docs/testing.md):
 * the identification line: ``$dcmtk: <tool> v3.6.7 2022-04-22 $`` and
   ``$dcmretrieve: <tool> v<version> (DCMTK 3.6.7 2022-04-22) $``;
 * ``argv[0]`` in ``--arguments`` output;
+* the final ``dcmretrieve extensions:`` group of our ``--help`` (long
+  options DCMTK does not have; the vectors never use them);
 * ``--version``'s build lines (host type, character encoding, build
   options, external libraries), which name the implementation;
 * ``-d``/trace lines that docs/deviations.md lists as a gap: DCMTK's
@@ -331,14 +333,25 @@ GARBAGE_OPTIONS = ["--foo", "-x", "+", "-", "--", "+-", "-+", "---help", "--HELP
 EXCLUSIVE = {"--help", "--version"}
 
 
+def dcmtk_options(tool: str) -> list:
+    """The options of ``tool`` that DCMTK has: all but the final
+    ``dcmretrieve extensions:`` group (long options DCMTK does not know;
+    the fuzzer generates DCMTK command lines)."""
+    from dcmretrieve.cli import options as opts
+    from support import harness
+
+    return [option for group in opts.LAYOUT[tool] if group.title != harness.EXTENSIONS_TITLE
+            for sub in group.subgroups for option in sub.options]
+
+
 def generate(tool: str, seed: int, index: int) -> Vector:
     """Vector ``index`` of ``tool`` under ``seed`` (deterministic)."""
     from dcmretrieve.cli import options as opts
 
     rng = random.Random(f"{seed}:{tool}:{index}")
     other = "getscu" if tool == "movescu" else "movescu"
-    own = [o for o in opts.options_of(tool) if o.long not in EXCLUSIVE]
-    foreign = [o for o in opts.options_of(other) if o.long not in opts.index(tool)]
+    own = [o for o in dcmtk_options(tool) if o.long not in EXCLUSIVE]
+    foreign = [o for o in dcmtk_options(other) if o.long not in opts.index(tool)]
     files: dict[str, bytes] = {}
     env: dict[str, str] = {}
 
@@ -431,7 +444,7 @@ def normalise(tool: str, text: str, *, dcmtk: bool, vector: Vector | None = None
     """See the module docstring: what is normalised and why."""
     from support import harness
 
-    text = harness.normalise(text, tool, banner="exact", argv0=True)
+    text = harness.normalise(text, tool, banner="exact", argv0=True, extensions=True)
     # --version: the build description names the implementation
     text = re.sub(
         r"(?ms)^Host type: .*?^External libraries used:\n(?:- .*\n)*",
