@@ -316,17 +316,25 @@ def test_summary_replaces_atomically(qrscp, tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "s.json"]
 
 
-def test_summary_written_on_ctrl_c(make_fakeqr, tmp_path: Path) -> None:
-    server = make_fakeqr(delay=20.0)
+@pytest.mark.parametrize("tool", ["getscu", "movescu"])
+def test_summary_written_on_ctrl_c(make_fakeqr, tmp_path: Path, tool: str) -> None:
+    """SIGINT while the peer stalls before its first response (fakeqr
+    DELAY; a C-MOVE's sub-association is already open): exit 1 as before,
+    and the summary says so."""
+    port = free_port()
+    server = make_fakeqr(delay=20.0, destinations={"MOVESCU": port})
     (tmp_path / "out").mkdir()
-    proc = subprocess.Popen([*GET.argv("ours"), "-v", *STRICT, "--summary-json", "s.json", "-od", "out",
+    runner, extra, sent = (GET, [], "I: Sending C-GET Request") if tool == "getscu" else \
+        (MOVE, ["--port", str(port)], "I: Sending Move Request")
+    proc = subprocess.Popen([*runner.argv("ours"), "-v", *STRICT, "--summary-json", "s.json", "-od", "out", *extra,
                              *_peer(server), *PAT, "-k", "PatientID=DELAY"],
-                            cwd=tmp_path, env=GET.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            cwd=tmp_path, env=runner.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
     try:
         deadline = time.monotonic() + 30
         assert proc.stderr is not None
         for line in proc.stderr:
-            if line.startswith("I: Sending C-GET Request"):
+            if line.startswith(sent):
                 break
             assert time.monotonic() < deadline
         time.sleep(0.3)
