@@ -240,3 +240,13 @@ def test_object_outside_any_request_is_unattributed(tmp_path: Path) -> None:
     doc = rec.document(69, 0, EndReason.COMPLETED)
     summarycheck.check(doc, Path("/"))
     assert [o["path"] for o in doc["unattributed_objects"]] == ["CT.1"] and doc["outcome"] == "failure"
+
+
+def test_undecodable_argument_keeps_the_file_valid_utf8(tmp_path: Path) -> None:
+    """An argument that was not valid in the locale (a lone surrogate in
+    Python) is escaped, not written as a stray byte."""
+    target = tmp_path / "s.json"
+    summary.write({"argv": ["getscu", "-aet", "caf\udce9", "Müller"]}, str(target))
+    raw = target.read_bytes()
+    raw.decode("utf-8")  # valid UTF-8
+    assert json.loads(raw)["argv"][2:] == ["caf\udce9", "Müller"]

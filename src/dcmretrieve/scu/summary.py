@@ -411,21 +411,38 @@ def identifier_json(ds: "Dataset") -> dict[str, Any]:
         return result
 
 
+def _utf8_json(document: dict[str, Any]) -> bytes:
+    """The document as UTF-8 JSON.  Arguments that were not valid in the
+    locale's encoding reach Python as lone surrogates; JSON escapes them
+    (``\\udcxx``) so that the file stays valid UTF-8 and loses nothing."""
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return (json.dumps(document, indent=2) + "\n").encode("ascii")
+
+
 def write(document: dict[str, Any], target: str) -> None:
     """Write ``document``: ``-`` to standard output, else atomically (a
     temporary file in the target's directory renamed over it).  Raises OSError."""
-    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    data = _utf8_json(document)
     if target == "-":
         out = sys.stdout
         if out is not None:
-            out.write(text)
             out.flush()
+            buffer = getattr(out, "buffer", None)
+            if buffer is not None:
+                buffer.write(data)
+                buffer.flush()
+            else:
+                out.write(data.decode("utf-8"))
+                out.flush()
         return
     directory = os.path.dirname(target) or "."
     fd, temp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as out:
-            out.write(text)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
             out.flush()
             os.fsync(out.fileno())
         umask = os.umask(0)
