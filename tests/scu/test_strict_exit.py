@@ -261,7 +261,8 @@ def test_movescu_third_party_counts_completed_sub_operations(make_storescp, make
     assert len(store.received()) == 3
     (tmp_path / "b").mkdir()
     result = MOVE.run("ours", [*STRICT, "--summary-json", "s.json", *base, "-k", "PatientID=none"], tmp_path / "b")
-    assert result.rc == 69
+    doc = summarycheck.check(tmp_path / "b" / "s.json", tmp_path / "b")
+    assert result.rc == 69 and doc["totals"]["retrieved"] == 0
 
 
 #: fakeqr fault -> (DCMTK movescu's status, --strict-exit status)
