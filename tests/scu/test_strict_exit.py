@@ -265,6 +265,29 @@ def test_movescu_third_party_counts_completed_sub_operations(make_storescp, make
     assert result.rc == 69 and doc["totals"]["retrieved"] == 0
 
 
+def test_movescu_object_not_stored(qrscp, tmp_path: Path) -> None:
+    """movescu answers 0xA700 for a file it cannot write; whatever the
+    archive's final status then is, --strict-exit says 69."""
+    port = qrscp.host_table["MOVESCU"]
+    (tmp_path / "out" / sampledata.MR.dcmtk_filename).mkdir(parents=True)
+    args = [*STRICT, "-aec", "COMMON", "--port", str(port), *_peer(qrscp), *PAT, "-k", "PatientID=4MR1"]
+    result, doc = ours(MOVE, args, tmp_path)
+    assert result.rc == 69
+    (obj,) = doc["requests"][0]["objects"]
+    assert obj["outcome"] == "write-error" and obj["path"] is None
+    assert obj["answered_status"] == {"code": 0xA700, "hex": "0xa700", "text": "Refused: OutOfResources"}
+
+
+def test_movescu_orthanc(make_orthanc, tmp_path: Path) -> None:
+    port = free_port()
+    orthanc = make_orthanc(modalities={"movescu": ["MOVESCU", "127.0.0.1", port]})
+    base = [*STRICT, "-aec", orthanc.aetitle, "--port", str(port), *_peer(orthanc), *PAT]
+    result, doc = ours(MOVE, [*base, "-k", "PatientID=1CT1"], tmp_path / "found")
+    assert result.rc == 0 and doc["totals"]["objects_stored"] == 1
+    result, doc = ours(MOVE, [*base, "-k", "PatientID=nobody"], tmp_path / "empty")
+    assert result.rc == 69 and doc["totals"]["retrieved"] == 0
+
+
 #: fakeqr fault -> (DCMTK movescu's status, --strict-exit status)
 MOVE_CASES = {"WARN": (68, 68), "CANCEL": (0, 69), "C000": (69, 69)}
 
