@@ -34,7 +34,7 @@ host=$1 port=$2 study=$3 expected=$4
 tool=${TOOL:-getscu}
 retrieve=${RETRIEVE:-$tool}
 python=${PYTHON:-python3}
-out=${OUTPUT_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/ci-smoke.XXXXXX")}
+out=${OUTPUT_DIR:-$(mktemp -d -t ci-smoke.XXXXXX)}
 summary=${SUMMARY:-$out/summary.json}
 
 set -- --strict-exit --summary-json "$summary" -S -aec "${CALLED_AE:-ANY-SCP}" -od "$out" \

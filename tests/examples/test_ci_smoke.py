@@ -67,3 +67,14 @@ def test_movescu_to_itself(qrscp, tmp_path: Path) -> None:
 def test_usage(tmp_path: Path) -> None:
     done = subprocess.run(["sh", str(SCRIPT), "host"], capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and "usage:" in done.stderr
+
+
+def test_default_output_directory_is_a_new_temporary_one(qrscp, tmp_path: Path) -> None:
+    environment = harness.environment(extra={"CALLED_AE": "COMMON", "TMPDIR": str(tmp_path),
+                                             "RETRIEVE": harness.our_script("getscu")})
+    done = subprocess.run(["sh", str(SCRIPT), qrscp.host, str(qrscp.port), sampledata.CT.study_instance_uid, "1"],
+                          cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    (out,) = tmp_path.glob("ci-smoke.*")
+    summarycheck.check(out / "summary.json", tmp_path)
+    assert done.stdout.rstrip("\n").endswith(f"objects stored in {out}")
