@@ -35,12 +35,16 @@ class FatalError(DcmRetrieveError):
 
     ``message`` may contain several lines; each is logged at FATAL level.
     ``logged`` is True when the lines were already logged at the point of
-    failure (the handler then only exits).
+    failure (the handler then only exits).  ``strict_code``: the status
+    under ``--strict-exit`` when it differs (getscu's association and setup
+    failures exit 1 like DCMTK, with movescu's number under --strict-exit).
     """
 
-    def __init__(self, message: str = "", exit_code: int = 1, logged: bool = False) -> None:
+    def __init__(self, message: str = "", exit_code: int = 1, logged: bool = False,
+                 strict_code: int | None = None) -> None:
         super().__init__(message, exit_code)
         self.logged = logged
+        self.strict_code = strict_code
 
 
 class ReceiveError(Exception):

@@ -30,3 +30,14 @@ class ExitCode(enum.IntEnum):
 
 #: getscu's single failure code: every runtime error exits with 1.
 GETSCU_FAILURE = ExitCode.COMMANDLINE_SYNTAX_ERROR
+
+
+class EndReason(enum.Enum):
+    """How a run whose command line was accepted ended (``cli.app``'s one
+    handler decides; ``--strict-exit`` and ``--summary-json`` use it)."""
+
+    COMPLETED = "completed"  # the network part returned
+    FATAL = "fatal"  # a runtime failure with DCMTK's exit code (FatalError)
+    INTERRUPTED = "interrupted"  # Ctrl-C
+    INTERNAL_ERROR = "internal-error"  # an unexpected exception
+    BROKEN_PIPE = "broken-pipe"  # standard output closed

@@ -73,6 +73,11 @@ class Settings:
     padding: tuple[int, int] | None = None  # +p f i ; None = -p
     compression_level: int = 6  # +cl
 
+    # dcmretrieve extensions (long options only; docs/ci.md)
+    strict_exit: bool = False  # --strict-exit: the exit status follows the outcome
+    allow_empty: bool = False  # --allow-empty: nothing retrieved is no failure under --strict-exit
+    summary_json: str | None = None  # --summary-json FILE ("-" = standard output)
+
     @property
     def move_destination(self) -> str:
         """C-MOVE destination: ``-aem`` or, by default, our own AE title."""

@@ -102,6 +102,22 @@ def test_help_geometry(tool):
 
 
 @pytest.mark.parametrize("tool", TOOLS)
+def test_extensions_group_is_last_and_long_only(tool):
+    """One final group after DCMTK's last one; its options have no short
+    name, so no DCMTK command line can mean anything new."""
+    text = cmdline.help_text(tool)
+    head, title, tail = text.partition(harness.HELP_EXTENSIONS_TITLE + "\n")
+    assert title and head.endswith("\n") and not head.endswith("\n\n")
+    assert tail.endswith("\n\n") and all(line.startswith("  ") for line in tail[:-2].split("\n"))
+    groups = options.LAYOUT[tool]
+    assert groups[-1].title == harness.HELP_EXTENSIONS_TITLE
+    assert all(o.short is None for sub in groups[-1].subgroups for o in sub.options)
+    assert "  exit status and summary:\n" in tail
+    for long in ("--strict-exit", "--allow-empty", "--summary-json"):
+        assert f"          {long} " in tail
+
+
+@pytest.mark.parametrize("tool", TOOLS)
 @pytest.mark.parametrize("argv", [["--version"], ["--version", "127.0.0.1", "11399", "a", "b"],
                                   ["--version", "--max-pdu", "1"], ["-q", "--version"]])
 def test_version_shape(tool, argv):

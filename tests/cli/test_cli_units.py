@@ -407,13 +407,22 @@ def test_random_command_lines_agree_and_never_crash(tool):
 @pytest.mark.parametrize("tool", options.TOOLS)
 def test_accepted_command_line_reaches_the_network_module(monkeypatch, tmp_path, tool):
     """The hand-off: the network module gets the final Settings (movescu's
-    keys already parsed) and its return value is the exit status."""
+    keys already parsed) and the run's outcome recorder (inactive without
+    --strict-exit/--summary-json); its return value is the exit status."""
     import types
+
+    from dcmretrieve.scu.summary import Recorder
 
     seen = []
     net_module = "dcmretrieve.scu." + ("move" if tool == "movescu" else "get")
     fake = types.ModuleType(net_module)
-    fake.run = lambda settings: seen.append(settings) or 68  # type: ignore[attr-defined]
+
+    def fake_run(settings, record):  # type: ignore[no-untyped-def]
+        assert isinstance(record, Recorder) and not record.active and record.settings is settings
+        seen.append(settings)
+        return 68
+
+    fake.run = fake_run  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, net_module, fake)
     argv = ["-aec", "QR", "-k", "PatientID=1", "-od", str(tmp_path), "127.0.0.1", "104"]
     if tool == "movescu":

@@ -29,6 +29,8 @@ Normalisation (documented in docs/testing.md):
 * the identification line: ``$dcmtk: <tool> v3.6.7 2022-04-22 $`` and
   ``$dcmretrieve: <tool> v<version> (DCMTK 3.6.7 2022-04-22) $``;
 * ``argv[0]`` in ``--arguments`` output;
+* the final ``dcmretrieve extensions:`` group of our ``--help`` (long
+  options DCMTK does not have; the vectors never use them);
 * ``--version``'s build lines (host type, character encoding, build
   options, external libraries), which name the implementation;
 * ``-d``/trace lines that docs/deviations.md lists as a gap: DCMTK's

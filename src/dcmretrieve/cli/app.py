@@ -16,15 +16,17 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import time
 
 from . import cmdline
 from . import options
 from .config import ConfigError
 from ..errors import CommandLineError, FatalError
-from ..exitcodes import ExitCode
+from ..exitcodes import EndReason, ExitCode
 
 TYPE_CHECKING = False  # typing costs ~10 ms of start-up; type checkers treat this as True
 if TYPE_CHECKING:  # pragma: no cover
+    from ..scu.summary import Recorder
     from ..settings import Settings
 
 
@@ -36,6 +38,9 @@ class _Run:
         self.tool = tool
         self.argv0 = argv0
         self.logger_ready = False  # quiet mode applies only from here on
+        self.wall_start = time.time()  # --summary-json: the run's start
+        self.mono_start = time.monotonic()
+        self.recorder: Recorder | None = None  # created for the network phase
         # set by execute() once the command line is syntactically valid
         self.line: cmdline.CommandLine
         self.settings: Settings
@@ -157,10 +162,13 @@ class _Run:
         else:
             missing = unwritable = ExitCode.COMMANDLINE_SYNTAX_ERROR
         directory = settings.output_directory
+        # --strict-exit: getscu exits with movescu's numbers (docs/ci.md)
         if not _directory_opens(directory):
-            raise FatalError("specified output directory does not exist", missing)
+            raise FatalError("specified output directory does not exist", missing,
+                             strict_code=ExitCode.INVALID_OUTPUT_DIRECTORY)
         if not os.access(directory, os.W_OK):
-            raise FatalError("specified output directory is not writeable", unwritable)
+            raise FatalError("specified output directory is not writeable", unwritable,
+                             strict_code=ExitCode.CANNOT_WRITE_OUTPUT_DIRECTORY)
 
     def network(self) -> int:
         module_name = "move" if self.tool == "movescu" else "get"
@@ -168,7 +176,46 @@ class _Run:
             module = importlib.import_module(f"dcmretrieve.scu.{module_name}")
         except ImportError:  # the module or what it needs (pynetdicom) is missing
             raise FatalError("network retrieval is not available in this build", 1) from None
-        return int(module.run(self.settings))
+        return int(module.run(self.settings, self.make_recorder()))
+
+    def make_recorder(self) -> "Recorder":
+        """The run's outcome recorder (--strict-exit, --summary-json)."""
+        if self.recorder is None:
+            from ..scu import summary
+
+            self.recorder = summary.Recorder(self.settings, self.wall_start, self.mono_start)
+            self.recorder.args = list(self.line.args)
+        return self.recorder
+
+    # -- the end of every accepted run: --strict-exit and --summary-json ---------
+
+    def finish(self, code: int, end: EndReason, strict_code: int | None = None,
+               error: str | None = None) -> int:
+        """The exit status (``--strict-exit``) and the summary
+        (``--summary-json``) of a run whose command line was accepted."""
+        settings = getattr(self, "settings", None)
+        if settings is None or not (settings.strict_exit or settings.summary_json):
+            return code
+        from ..scu import summary
+
+        recorder = self.make_recorder()
+        status = recorder.strict_exit_code(code, end, strict_code) if settings.strict_exit else code
+        if settings.summary_json:
+            try:
+                summary.write(recorder.document(status, code, end, error), settings.summary_json)
+            except OSError as exc:
+                self.report_error(f"cannot write summary file {settings.summary_json}: "
+                                  f"{exc.strerror or exc}")
+                if status == ExitCode.NO_ERROR:
+                    status = ExitCode.COMMANDLINE_SYNTAX_ERROR
+        return status
+
+    def report_error(self, message: str) -> None:
+        """E: line through the application logger (plain stderr if it fails)."""
+        try:
+            self.logger().error(message)
+        except Exception:  # noqa: BLE001 - the logger itself failed
+            _write(sys.stderr, f"E: {message}\n")
 
     # -- the single top-level handler ------------------------------------------
 
@@ -216,8 +263,9 @@ def run(tool: str, argv: list[str] | None = None) -> int:
     _raw_bytes_out()
     current = _Run(tool, argv0)
     try:
-        return int(current.execute(args))
+        return current.finish(int(current.execute(args)), EndReason.COMPLETED)
     except ConfigError as exc:
+        # config files/environment are part of the command line: not accepted, no summary
         if not _quiet(current):
             _write(sys.stderr, f"E: {cmdline.c_str(exc.message)}\n")
         return int(exc.exit_code)
@@ -228,16 +276,17 @@ def run(tool: str, argv: list[str] | None = None) -> int:
     except FatalError as exc:
         if not exc.logged and exc.message:
             current.report_fatal(exc.message)
-        return int(exc.exit_code)
+        return current.finish(int(exc.exit_code), EndReason.FATAL, exc.strict_code, exc.message or None)
     except KeyboardInterrupt:
-        return 1
+        return current.finish(1, EndReason.INTERRUPTED, error="interrupted")
     except BrokenPipeError:
         # DCMTK dies of SIGPIPE (the shell shows 141); exit with that status
         _silence_stdout()
-        return 128 + 13
+        return current.finish(128 + 13, EndReason.BROKEN_PIPE, error="standard output closed")
     except Exception as exc:  # noqa: BLE001 - the one place that catches everything
-        current.report_fatal(f"internal error: {type(exc).__name__}: {exc}")
-        return 1
+        text = f"internal error: {type(exc).__name__}: {exc}"
+        current.report_fatal(text)
+        return current.finish(1, EndReason.INTERNAL_ERROR, error=text)
 
 
 def _raw_bytes_out() -> None:

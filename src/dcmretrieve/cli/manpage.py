@@ -48,12 +48,22 @@ EXIT_CODES = {
         (61, "association rejected or request failed"),
         (66, "no presentation context accepted"),
         (67, "release or abort at the end failed"),
-        (68, "a C-MOVE ended with warning status 0xB000"),
-        (69, "a C-MOVE ended with an error status"),
+        (68, "a C-MOVE ended with warning status 0xB000 (--strict-exit: the worst outcome was a warning)"),
+        (69, "a C-MOVE ended with an error status (--strict-exit: also Cancel, a request without final "
+             "response, an object not stored, nothing retrieved)"),
     ),
     "getscu": (
-        (0, "the session ran (whatever the C-GET statuses were)"),
+        (0, "the session ran (whatever the C-GET statuses were); with --strict-exit: every request "
+            "ended with Success and every object was stored"),
         (1, "command line, output directory, association, DIMSE or query file error"),
+        (40, "with --strict-exit: output directory not writable"),
+        (45, "with --strict-exit: output directory missing or not a directory"),
+        (61, "with --strict-exit: association rejected or request failed"),
+        (66, "with --strict-exit: no presentation context for C-GET accepted"),
+        (67, "with --strict-exit: release at the end failed"),
+        (68, "with --strict-exit: the worst outcome was a warning (or sub-operations failed or warned)"),
+        (69, "with --strict-exit: failure, refused, cancel or unknown status, a request without final "
+             "response, an object not stored, or nothing retrieved"),
     ),
 }
 

@@ -513,8 +513,31 @@ SHOW_CONFIG = Option(
     action=SHOW_CONFIG_ACTION,
 )
 
+STRICT_EXIT = Option(
+    "--strict-exit", None,
+    "exit status follows the outcome (docs/ci.md):\n"
+    "  0  every request Success, every object stored\n"
+    "  68 warning, or sub-operations failed/warned\n"
+    "  69 failure, refused, cancel, unknown status,\n"
+    "     object not stored, nothing retrieved\n"
+    "  61 66 60 45 40 67: association/setup failure\n"
+    "     (movescu's codes, for getscu too)",
+    dest="strict_exit",
+)
+ALLOW_EMPTY = Option(
+    "--allow-empty", None, "nothing retrieved is no failure (--strict-exit)",
+    dest="allow_empty", checks=(dependence("--strict-exit", Cond("strict_exit", "==", True)),),
+)
+SUMMARY_JSON = Option(
+    "--summary-json", None, "write a JSON summary of the run to file f\n(- = standard output) when the run ends",
+    value_help="[f]ilename: string", nvalues=1, vtype=STRING, dest="summary_json",
+)
+EXIT_STATUS_AND_SUMMARY = SubGroup("exit status and summary:", STRICT_EXIT, ALLOW_EMPTY, SUMMARY_JSON)
+_EXIT_STATUS_EVALUATION = (Find("--strict-exit"), Find("--allow-empty"), Find("--summary-json"))
+
 #: sub-groups of the extensions group, in help order (one entry per feature)
 EXTENSION_SUBGROUPS = (
+    EXIT_STATUS_AND_SUMMARY,
     SubGroup("configuration:", CONFIG, SHOW_CONFIG),
 )
 EXTENSIONS = Group(EXTENSIONS_TITLE, *EXTENSION_SUBGROUPS)
@@ -658,6 +681,7 @@ EVALUATION: dict[str, tuple[object, ...]] = {
         Block(*(o.long for o in LENGTH_ENCODING)),
         Block("--padding-off", "--padding-create"),
         Find("--compression-level"),
+        *_EXIT_STATUS_EVALUATION,
         PHASE_QUERY_FILES,
         PHASE_NEED_QUERY,
         PHASE_IDENTIFY,
@@ -684,6 +708,7 @@ EVALUATION: dict[str, tuple[object, ...]] = {
         Find("--ignore"),
         Find("--output-directory"),
         Block("--bit-preserving", "--normal"),
+        *_EXIT_STATUS_EVALUATION,
         PHASE_PORT,
         PHASE_QUERY_FILES,
         PHASE_NEED_QUERY,

@@ -39,6 +39,7 @@ from ..store.pipeline import (
 )
 from . import common
 from .policy import getscu_contexts
+from .summary import Recorder
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom import Dataset
@@ -55,10 +56,12 @@ def _session_failed() -> FatalError:
 
 
 class GetSCU:
-    """State of one getscu run (one association)."""
+    """State of one getscu run (one association).  ``record`` collects the
+    outcome for --strict-exit and --summary-json (``summary.Recorder``)."""
 
-    def __init__(self, settings: "Settings") -> None:
+    def __init__(self, settings: "Settings", record: Recorder | None = None) -> None:
         self.settings = settings
+        self.record = record if record is not None else Recorder(settings)
         self.app = oflog.app_logger("getscu")
         self.net = logging.getLogger(oflog.NET)
         self.assoc: Association | None = None
@@ -86,7 +89,9 @@ class GetSCU:
         if len(s.peer) > MAX_PEER_HOST:
             self.net.error("Maximum length of peer host name '%s' is longer than maximum of %d characters",
                            s.peer, MAX_PEER_HOST)
-            raise FatalError("0001:0007 Illegal call, perhaps wrong parameters", GETSCU_FAILURE)
+            self.record.association_failed()
+            raise FatalError("0001:0007 Illegal call, perhaps wrong parameters", GETSCU_FAILURE,
+                             strict_code=ExitCode.CANNOT_NEGOTIATE_ASSOCIATION)
         params = self.params(max_pdu)
         self.net.log(oflog.TRACE, "Configured 0 presentation contexts from config file")
         self.net.log(oflog.TRACE, "Adding another %d presentation contexts configured for SCU", len(params.contexts))
@@ -104,14 +109,20 @@ class GetSCU:
                 if exc.kind is AssociationFailure.ILLEGAL_PARAMETER:
                     self.net.error("%s", exc.condition.text)
                 self.net.debug("Association Request Failed: %s", exc.condition.dump())
-            raise FatalError(f"Could not negotiate association: {exc.condition.text}", GETSCU_FAILURE) from None
+            self.record.association_failed()
+            strict = ExitCode.NO_PRESENTATION_CONTEXT if exc.kind is AssociationFailure.NO_CONTEXTS \
+                else ExitCode.CANNOT_NEGOTIATE_ASSOCIATION
+            raise FatalError(f"Could not negotiate association: {exc.condition.text}", GETSCU_FAILURE,
+                             strict_code=strict) from None
         assoc = self.assoc
+        self.record.association_accepted()
         common.association_accepted(assoc, self.net, dump_level)
         get_class = sopclasses.QR_MODELS[s.model][2]
         self.get_pc = assoc.accepted_context(get_class)
         if self.get_pc is None:
             assoc.close()  # getscu exit()s here: no A-RELEASE, no A-ABORT
-            raise FatalError("No adequate Presentation Contexts for sending C-GET", GETSCU_FAILURE)
+            raise FatalError("No adequate Presentation Contexts for sending C-GET", GETSCU_FAILURE,
+                             strict_code=ExitCode.NO_PRESENTATION_CONTEXT)
 
     # ---- requests -----------------------------------------------------------------
     def load_query(self, path: str | None) -> "Dataset":
@@ -120,7 +131,9 @@ class GetSCU:
         try:
             return common.load_query(path)[0]
         except QueryFileError as exc:
-            raise FatalError(_condition_dump(exc), GETSCU_FAILURE) from None
+            text = _condition_dump(exc)
+            self.record.request_error(text)
+            raise FatalError(text, GETSCU_FAILURE) from None
 
     def run_requests(self) -> None:
         """The loop of getscu.md §3.1 (all query files processed: deviation #1)."""
@@ -128,10 +141,11 @@ class GetSCU:
 
         s = self.settings
         files = list(s.query_files)
-        for _repeat in range(max(1, s.repeat)):
+        for repeat in range(max(1, s.repeat)):
             self.last_response = None
             sources: list[str | None] = list(files) if files else [None]
             for source in sources:
+                self.record.begin_request(source, repeat + 1)
                 ds = self.load_query(source)
                 apply_get_keys(ds, s.keys, self.app)
                 self.c_get(ds)
@@ -148,10 +162,12 @@ class GetSCU:
         # UIDs read with white space: corrected now, warned about where DCMTK
         # prints or writes them (after "Sending C-GET Request", keys.md)
         repairs = repair_uids(ds)
+        self.record.identifier(ds, msg_id)
         try:
             data = encode_identifier(ds, ctx.transfer_syntax)
         except Exception:  # noqa: BLE001 - a value pydicom cannot encode: DCMTK's "bad data"
             self.net.error("Failed sending C-GET request: %s", COND_BAD_DATA.dump())
+            self.record.request_error(f"Failed sending C-GET request: {COND_BAD_DATA.dump()}")
             raise _session_failed() from None
         common.log_message(self.net, "Sending C-GET Request", f"MsgID {msg_id}", cmd, True, ctx.id,
                            lambda: _dump_identifier(ds, ctx.transfer_syntax),
@@ -164,6 +180,7 @@ class GetSCU:
             # (or without the command group) every request fails here, after the
             # request was logged, and getscu exits 1 without A-RELEASE (observed)
             self.net.error("Failed sending C-GET request: %s", problem)
+            self.record.request_error(f"Failed sending C-GET request: {problem}")
             raise _session_failed()
         try:
             unconvertible = unconvertible_identifier(ds, ctx.transfer_syntax)
@@ -174,6 +191,7 @@ class GetSCU:
             assoc.send_command(ctx.id, cmd, data)
         except DimseError as exc:
             self.net.error("Failed sending C-GET request: %s", exc.condition.dump())
+            self.record.request_error(f"Failed sending C-GET request: {exc.condition.dump()}")
             raise _session_failed() from None
         self.session()
 
@@ -186,6 +204,7 @@ class GetSCU:
                 pc_id, cmd = assoc.receive_command()
             except DimseError as exc:
                 self.net.error("Failed receiving DIMSE command: %s", exc.condition.dump())
+                self.record.request_error(f"Failed receiving DIMSE command: {exc.condition.dump()}")
                 raise _session_failed() from None
             field = cmd.command_field
             if field == C_GET_RSP:
@@ -203,13 +222,20 @@ class GetSCU:
                     self.net.warning("DIMSE status is: %s", dimse_status_text(cmd.status))
                 else:
                     self.net.error("DIMSE status is: %s", dimse_status_text(cmd.status))
+                # getscu never reads a C-GET-RSP's data set (DCMTK does not):
+                # no Failed SOP Instance UID List
+                self.record.final_response(cmd.status, cmd.counter)
                 return
             if field == C_STORE_RQ:
                 if not self.store(pc_id, cmd):
+                    self.record.request_error("a C-STORE sub-operation failed (answered with an error status); "
+                                              "the C-GET session ended there")
                     return
                 continue
             self.net.error("Expected C-GET response or C-STORE request but received DIMSE command 0x%04x", field)
             self.net.debug("%s", dump_command(cmd, False, pc_id))
+            self.record.request_error(f"Expected C-GET response or C-STORE request but received DIMSE "
+                                      f"command 0x{field:04x}")
             raise _session_failed()
 
     def store(self, pc_id: int, cmd: Command) -> bool:
@@ -266,12 +292,14 @@ class GetSCU:
                 self.net.error("Unable to receive and store dataset on presentation context %d: %s",
                                pc_id, f"0006:020a DIMSE createFilestream: cannot create file '{result.path}'")
             status, keep_going = 0xC000, False
+        self.record.object(result, status, self.settings.output_directory)
         rsp = c_store_rsp(cmd, status)
         common.log_message(self.net, "Sending C-STORE Response", store_status_text(status), rsp, True, pc_id)
         try:
             assoc.send_command(pc_id, rsp)
         except DimseError as exc:
             self.net.error("Failed sending C-STORE response: %s", exc.condition.dump())
+            self.record.request_error(f"Failed sending C-STORE response: {exc.condition.dump()}")
             raise _session_failed() from None
         return keep_going
 
@@ -291,6 +319,7 @@ class GetSCU:
         assert assoc is not None
         failed = common.end_association(assoc, self.settings.abort, self.net)
         if failed is not None:
+            self.record.release_failed = True
             self.net.error("Association Release Failed: %s", failed.condition.dump())
             self.net.info("Aborting Association")
             assoc.abort()
@@ -336,10 +365,11 @@ _DCMDATA_CODES = {
 }
 
 
-def run(settings: "Settings") -> int:
+def run(settings: "Settings", record: Recorder | None = None) -> int:
     """getscu's whole network part; returns the exit code (0: C-GET statuses
-    never change it), raises ``FatalError`` (exit 1) on failures."""
-    scu = GetSCU(settings)
+    never change it), raises ``FatalError`` (exit 1) on failures.  ``record``
+    collects the outcome (--strict-exit, --summary-json)."""
+    scu = GetSCU(settings, record)
     try:
         scu.negotiate()
         try:

@@ -45,6 +45,7 @@ from ..store import encoding, pipeline
 from ..store.pipeline import StoreOutcome
 from . import common
 from .policy import acceptor_ts_list, movescu_contexts, write_options
+from .summary import Recorder
 
 if TYPE_CHECKING:
     from ..dicom.keys import MoveKeys
@@ -129,6 +130,11 @@ class StoreContext:
     settings: Settings
     logger: logging.Logger
     pipeline: pipeline.StorePipeline
+    record: Recorder | None = None  # --strict-exit / --summary-json: objects received
+
+    def recorded(self, result: pipeline.StoreResult, answered: int | None) -> None:
+        if self.record is not None:
+            self.record.object(result, answered, self.settings.output_directory)
 
     @classmethod
     def create(cls, settings: Settings, logger: logging.Logger) -> StoreContext:
@@ -219,6 +225,7 @@ def handle_store(ctx: StoreContext, sub: Association, pc_id: int, req: Command) 
     ts_uid = negotiated.transfer_syntax if negotiated else EXPLICIT_LE
     result = ctx.pipeline.receive(sub, pc_id, req.affected_sop_class_uid, req.affected_sop_instance_uid, ts_uid)
     if result.kind is StoreOutcome.RECEIVE_ERROR:
+        ctx.recorded(result, None)
         error = result.error
         cond = error.condition if isinstance(error, DimseError) else COND_RECEIVE_FAILED
         raise DimseError(cond)
@@ -227,12 +234,15 @@ def handle_store(ctx: StoreContext, sub: Association, pc_id: int, req: Command) 
         # 0xA700 (no response dump: the callback is not called), then returns
         # receiveDataSetInFile's condition: "Store SCP Failed", the
         # sub-association is aborted
+        ctx.recorded(result, STORE_OUT_OF_RESOURCES)
         try:
             sub.send_command(pc_id, c_store_rsp(req, STORE_OUT_OF_RESOURCES))
         except DimseError:
             pass
         raise StoreWriteFailed(COND_WRITE_TO_FILE)
-    rsp = c_store_rsp(req, store_status(ctx, result))
+    status = store_status(ctx, result)
+    ctx.recorded(result, status)
+    rsp = c_store_rsp(req, status)
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug(dump_command(rsp, True, pc_id))
     sub.send_command(pc_id, rsp)
@@ -398,10 +408,13 @@ def _reverse_lookup(ip: str) -> str:
 class MoveSCU:
     """One main association and the C-MOVE requests on it (DCMTK's moveSCU)."""
 
-    def __init__(self, settings: Settings, assoc: Association, listener: Listener | None) -> None:
+    def __init__(self, settings: Settings, assoc: Association, listener: Listener | None,
+                 record: Recorder | None = None) -> None:
         self.settings = settings
         self.assoc = assoc
         self.listener = listener
+        self.record = record if record is not None else Recorder(settings)
+        self.final_identifier: bytes | None = None  # data set of the last final response
         self.logger = oflog.app_logger("movescu")
         self.net = logging.getLogger(oflog.NET)
         self.exit_code = ExitCode.NO_ERROR
@@ -439,6 +452,7 @@ class MoveSCU:
         # built leaves only its own text and the rest of the dump (keys.md)
         repairs = repair_uids(ds)
         log_repairs(repairs)
+        self.record.identifier(ds, msg_id)  # type: ignore[arg-type]
         if logger.isEnabledFor(logging.INFO):
             if repairs:
                 text, elem = repairs[-1]
@@ -460,6 +474,7 @@ class MoveSCU:
             logger.error(f"Move Request Failed: {exc.condition.dump()}")
             raise MoveFailure(exc.condition) from None
         status = final.status
+        self.record.final_response(status, final.counter, self._failed_uids(ctx.transfer_syntax))
         effect = final_status_effect(status)
         if effect is FinalStatusEffect.WARNING:
             if self.exit_code == ExitCode.NO_ERROR:
@@ -512,11 +527,13 @@ class MoveSCU:
                 raise DimseError(COND_UNEXPECTED_PDV)
             status = rsp.status
             if status != STATUS_PENDING:
+                self.final_identifier = None
                 if rsp.has_dataset:
                     ids: list[bytes] = []
                     self.assoc.receive_dataset(pc_id, lambda d: ids.append(bytes(d)))
+                    self.final_identifier = b"".join(ids)
                     if logger.isEnabledFor(logging.DEBUG):
-                        self._debug_identifiers(b"".join(ids), ctx.transfer_syntax)
+                        self._debug_identifiers(self.final_identifier, ctx.transfer_syntax)
                 self._finish_sub_association()
                 return rsp
             count += 1
@@ -564,6 +581,25 @@ class MoveSCU:
             return  # a command after all: read it normally
         raise DimseError(COND_COMMAND_PDV_EXPECTED)
 
+    def _failed_uids(self, ts_uid: str) -> list[str] | None:
+        """Failed SOP Instance UID List (0008,0058) of the final response's
+        data set, for --summary-json only; None without one."""
+        data = self.final_identifier
+        if data is None or not self.record.want_identifiers:
+            return None
+        try:
+            from pydicom.filebase import DicomBytesIO
+            from pydicom.filereader import read_dataset
+
+            ds = read_dataset(DicomBytesIO(data), ts_uid == IMPLICIT_LE, ts_uid != EXPLICIT_BE)
+            elem = ds.get((0x0008, 0x0058))
+            if elem is None or elem.value in (None, ""):
+                return []
+            values = elem.value if elem.VM > 1 else [elem.value]
+            return [str(v).rstrip("\0 ") for v in values]
+        except Exception:  # noqa: BLE001 - a malformed data set: no list
+            return None
+
     def _debug_identifiers(self, data: bytes, ts_uid: str) -> None:
         try:
             from pydicom.filebase import DicomBytesIO
@@ -584,12 +620,15 @@ def _log_lines(logger: logging.Logger, level: int, *lines: str) -> None:
         logger.log(level, line)
 
 
-def run(settings: Settings) -> int:
+def run(settings: Settings, record: Recorder | None = None) -> int:
     """The network part of movescu (after all command-line checks): returns
     the exit code of a completed run (0, 68, 69), raises ``FatalError``
-    with DCMTK's exit code when the run fails."""
+    with DCMTK's exit code when the run fails.  ``record`` collects the
+    outcome (--strict-exit, --summary-json)."""
     logger = oflog.app_logger("movescu")
+    record = record if record is not None else Recorder(settings)
     store = StoreContext.create(settings, logger)
+    store.record = record
     listener: Listener | None = None
     if settings.listen_port > 0:
         try:
@@ -599,13 +638,14 @@ def run(settings: Settings) -> int:
             raise FatalError(f"cannot create network: 0006:031c TCP Initialization Error: {text}",
                              ExitCode.CANNOT_INITIALIZE_NETWORK) from None
     try:
-        return _run_association(settings, logger, listener)
+        return _run_association(settings, logger, listener, record)
     finally:
         if listener is not None:
             listener.close()
 
 
-def _run_association(settings: Settings, logger: logging.Logger, listener: Listener | None) -> int:
+def _run_association(settings: Settings, logger: logging.Logger, listener: Listener | None,
+                     record: Recorder) -> int:
     net = logging.getLogger(oflog.NET)
     max_pdu = receive_pdu_size(settings.max_pdu, net)  # ASC_createAssociationParameters
     params = common.association_params(settings, movescu_contexts(settings.model, settings.propose_xfer), max_pdu,
@@ -613,6 +653,7 @@ def _run_association(settings: Settings, logger: logging.Logger, listener: Liste
     try:
         assoc = common.request_association(params, logger, logging.DEBUG, net)
     except AssociationError as exc:
+        record.association_failed()
         if exc.kind is AssociationFailure.REJECTED:
             result, source, reason = exc.reject_lines()
             _log_lines(logger, logging.CRITICAL, "Association Rejected:",
@@ -625,20 +666,24 @@ def _run_association(settings: Settings, logger: logging.Logger, listener: Liste
         _log_lines(logger, logging.CRITICAL, "Association Request Failed:", exc.condition.dump())
         raise FatalError(exit_code=ExitCode.CANNOT_NEGOTIATE_ASSOCIATION, logged=True) from None
     common.association_accepted(assoc, logger, logging.DEBUG)
+    record.association_accepted()
 
-    scu = MoveSCU(settings, assoc, listener)
+    scu = MoveSCU(settings, assoc, listener, record)
     failure: MoveFailure | None = None
     sources: list[str | None] = list(settings.query_files) or [None]
     try:
         for source in sources:
-            for _ in range(settings.repeat):
+            for round_ in range(settings.repeat):
+                record.begin_request(source, round_ + 1)
                 scu.move(source)
     except MoveFailure as exc:
         failure = exc
+        record.request_error(exc.condition.dump())
 
     if failure is None:
         failed = common.end_association(assoc, settings.abort, logger)
         if failed is not None:
+            record.release_failed = True
             _log_lines(logger, logging.CRITICAL, "Association Release Failed:", failed.condition.dump())
             assoc.abort()
             raise FatalError(exit_code=ExitCode.CANNOT_CLOSE_ASSOCIATION, logged=True)
