@@ -46,6 +46,7 @@ import logging
 import struct
 import zlib
 from dataclasses import dataclass
+from typing import Callable
 
 from . import dicts
 from .uids import DEFLATED_LE, EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE
@@ -452,23 +453,56 @@ def inflate(data: bytes | memoryview) -> memoryview:
         raise MalformedDataset(PREMATURE_END) from None
 
 
+def inflate_into(data: memoryview, write: Callable[[bytes], object], chunk: int = 1 << 20) -> None:
+    """``inflate`` piece by piece: the raw data set goes to ``write`` in pieces
+    of at most ``chunk`` bytes, so neither side is ever held whole.  Accepts
+    and refuses exactly what ``inflate`` does (bytes after the end of the
+    deflate stream are ignored, a stream that does not end is malformed)."""
+    inflater = zlib.decompressobj(-15)
+    try:
+        for pos in range(0, len(data), chunk):
+            pending: bytes | memoryview = data[pos:pos + chunk]
+            while pending and not inflater.eof:
+                out = inflater.decompress(pending, chunk)
+                if out:
+                    write(out)
+                pending = inflater.unconsumed_tail
+            if inflater.eof:
+                return
+        while not inflater.eof:  # the input is all in, output may still be pending
+            out = inflater.decompress(b"", chunk)
+            if not out:
+                break
+            write(out)
+    except zlib.error:
+        raise MalformedDataset(PREMATURE_END) from None
+    if not inflater.eof:
+        raise MalformedDataset(PREMATURE_END)
+
+
 class Dataset(list):
     """The top-level elements of a walked data set; ``buf`` is the buffer
     their ``start``/``end`` offsets refer to (the inflated stream for
     Deflated), ``ts_uid`` the transfer syntax it arrived in."""
 
-    __slots__ = ("buf", "ts_uid")
+    __slots__ = ("buf", "ts_uid", "streamed")
 
 
-def parse(data: bytes | memoryview, ts_uid: str) -> Dataset:
-    """Walk a received data set (as it arrived in ``ts_uid``) into elements."""
+def parse(data: bytes | memoryview, ts_uid: str, inflated: bool = False, streamed: bool = False) -> Dataset:
+    """Walk a received data set (as it arrived in ``ts_uid``) into elements.
+
+    ``inflated``: a Deflated data set was already inflated (``inflate_into``).
+    ``streamed``: ``data`` is a mapped file (the pipeline's spool of a big
+    object): the writer then keeps big values out of memory
+    (``Dataset.streamed``)."""
     _check_cache()
     info = ts_info(ts_uid)
-    buf = inflate(data) if info.deflated else memoryview(data)
+    buf = inflate(data) if info.deflated and not inflated else memoryview(data)
     elems, _ = _Parser(buf, info.explicit, info.little).elements(0, len(buf), False, True)
     result = Dataset(elems)
     result.buf = buf
     result.ts_uid = ts_uid
+    result.streamed = streamed
     return result
 
 

@@ -26,6 +26,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 from enum import Enum
+from typing import Callable, Iterator
 
 from ..dicom import walker
 from ..dicom.uids import (
@@ -56,6 +57,74 @@ SWAP_UNIT: dict[str, int] = {
     "UL": 4, "SL": 4, "FL": 4, "OF": 4, "OL": 4,
     "FD": 8, "OD": 8, "SV": 8, "UV": 8, "OV": 8,
 }
+
+
+#: values longer than this are byte-swapped lazily, chunk by chunk, when the
+#: data set was spooled to disk (``walker.Dataset.streamed``)
+LAZY_SWAP_MIN = 1 << 20
+#: the size of the pieces ``iter_bytes`` cuts big parts into
+CHUNK = 1 << 20
+
+
+class Swapped:
+    """A value to be written byte-swapped (Big Endian conversion), swapped
+    ``CHUNK`` bytes at a time when written instead of all at once."""
+
+    __slots__ = ("view", "unit")
+
+    def __init__(self, view: memoryview, unit: int) -> None:
+        self.view = view
+        self.unit = unit
+
+    def __len__(self) -> int:
+        return len(self.view)
+
+
+class Deflate:
+    """The parts of a data set to be written through one raw deflate stream
+    (``+td`` / a Deflated arrival), compressed piece by piece when written."""
+
+    __slots__ = ("parts", "level")
+
+    def __init__(self, parts: list, level: int) -> None:
+        self.parts = parts
+        self.level = level
+
+
+def iter_bytes(parts: list, consumed: Callable[[int], None] | None = None) -> Iterator[bytes | memoryview]:
+    """The bytes of ``parts`` (bytes-likes, ``Swapped`` and ``Deflate``) in
+    pieces of at most ``CHUNK`` bytes for big values; ``consumed(n)`` is told
+    after every piece of ``n`` source bytes was handed on (the pipeline drops
+    the pages of its spooled data set that way)."""
+    for part in parts:
+        if type(part) is Swapped:
+            view, unit = part.view, part.unit
+            for pos in range(0, len(view), CHUNK):
+                piece = view[pos:pos + CHUNK]
+                yield _swap(piece, unit)
+                if consumed is not None:
+                    consumed(len(piece))
+        elif type(part) is Deflate:
+            comp = zlib.compressobj(part.level, zlib.DEFLATED, -15)
+            if part.level == 0:
+                # stored blocks: their sizes depend on how the input is cut,
+                # so level 0 compresses the data set in one call, as the
+                # in-memory path does (the one case that is not flat)
+                yield comp.compress(b"".join(iter_bytes(part.parts, consumed))) + comp.flush()
+                continue
+            for piece in iter_bytes(part.parts, consumed):
+                out = comp.compress(piece)
+                if out:
+                    yield out
+            yield comp.flush()  # DCMTK does not pad the deflated stream
+        elif len(part) > CHUNK:
+            view = memoryview(part)
+            for pos in range(0, len(view), CHUNK):
+                yield view[pos:pos + CHUNK]
+                if consumed is not None:
+                    consumed(min(CHUNK, len(view) - pos))
+        else:
+            yield part
 
 
 class EncodingError(ValueError):
@@ -128,7 +197,8 @@ class Writer:
     slice) when the target encoding is the same."""
 
     def __init__(self, info: TSInfo, opts: WriteOptions, source_info: TSInfo | None = None,
-                 source: memoryview | None = None) -> None:
+                 source: memoryview | None = None, lazy: bool = False) -> None:
+        self.lazy = lazy  # big byte-swapped values become ``Swapped`` parts
         self.explicit = info.explicit
         self.little = info.little
         self.opts = opts
@@ -298,7 +368,7 @@ class Writer:
                 else:
                     src_big = el.swapped
                 if unit and src_big == little and len(value) % unit == 0 and len(value):
-                    value = _swap(value, unit)
+                    value = Swapped(value, unit) if self.lazy and len(value) > LAZY_SWAP_MIN else _swap(value, unit)
                 self._header(out, tag_g, tag_e, vr, len(value))
                 out.append(value)
         if run_end > run_start:
@@ -374,6 +444,11 @@ def encode(
 ) -> tuple[list, str | None, str | None]:
     """Turn a received data set into the chunks of the file DCMTK writes.
 
+    The chunks are bytes-likes, except for a data set spooled to disk
+    (``elems.streamed``): there big byte-swapped values are ``Swapped`` and a
+    deflated data set is one ``Deflate``, so that nothing of the size of the
+    object is built in memory; ``iter_bytes`` turns either into bytes.
+
     Returns ``(chunks, sop_class_uid, sop_instance_uid)``; the UIDs are read
     from the data set (movescu's consistency check) and, unless
     ``meta_uids`` is given, written to the meta header.  ``elems``: the
@@ -389,7 +464,8 @@ def encode(
         # DCMTK's movescu registers no codecs: no conversion from/to compressed
         raise EncodingError("cannot change representation")
     sop_class, sop_instance = find_uids(elems)
-    writer = Writer(dst, opts, src, getattr(elems, "buf", None))
+    lazy = getattr(elems, "streamed", False)
+    writer = Writer(dst, opts, src, getattr(elems, "buf", None), lazy)
     meta = b""
     if opts.write_file:
         meta_class, meta_instance = meta_uids or (sop_class or "", sop_instance or "")
@@ -399,8 +475,11 @@ def encode(
     chunks: list = []
     writer.emit(prepared, chunks)
     if dst.deflated:
-        comp = zlib.compressobj(opts.compression_level, zlib.DEFLATED, -15)
-        chunks = [comp.compress(b"".join(chunks)) + comp.flush()]  # DCMTK does not pad the deflated stream
+        if lazy:
+            chunks = [Deflate(chunks, opts.compression_level)]
+        else:
+            comp = zlib.compressobj(opts.compression_level, zlib.DEFLATED, -15)
+            chunks = [comp.compress(b"".join(chunks)) + comp.flush()]  # DCMTK does not pad the deflated stream
     if meta:
         chunks.insert(0, meta)
     return chunks, sop_class, sop_instance

@@ -87,6 +87,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import mmap
 import os
 import re
 import secrets
@@ -246,12 +247,14 @@ except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
 class _TempFile:
     """A hidden temporary file next to the final one; renamed or removed, never left."""
 
-    def __init__(self, directory: str, name: str) -> None:
+    def __init__(self, directory: str, name: str, read: bool = False) -> None:
+        """``read``: also readable (a spool that is mapped once written)."""
         base = name[:200]
+        flags = (os.O_RDWR if read else os.O_WRONLY) | os.O_CREAT | os.O_EXCL
         while True:
             path = os.path.join(directory or ".", f".{base}.part-{secrets.token_hex(3)}")
             try:
-                self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                self.fd = os.open(path, flags, 0o666)
             except FileExistsError:
                 continue
             break
@@ -280,6 +283,22 @@ class _TempFile:
                     self.write(view[written:])
                     written = 0
 
+    def write_stream(self, parts: list, consumed: Callable[[int], None] | None = None) -> None:
+        """Write ``parts`` (``encoding.encode`` chunks, lazy ones included)
+        piece by piece: small pieces are gathered into one ``writev``, big
+        values go in ``encoding.CHUNK`` pieces; ``consumed`` as for
+        ``encoding.iter_bytes``."""
+        batch: list = []
+        size = 0
+        for piece in encoding.iter_bytes(parts, consumed):
+            batch.append(piece)
+            size += len(piece)
+            if size >= encoding.CHUNK or len(batch) >= _IOV_MAX:
+                self.write_parts(batch)
+                batch = []
+                size = 0
+        self.write_parts(batch)
+
     def _close(self) -> None:
         if self.open:
             self.open = False
@@ -300,6 +319,141 @@ class _TempFile:
             pass
 
 
+#: normal mode keeps a data set of up to this many bytes in memory; a bigger
+#: one is spooled to a temporary file in the output directory
+SPOOL_THRESHOLD = 4 << 20
+#: a mapped spool gives its pages back after this many bytes were read
+_DROP_PAGES_EVERY = 8 << 20
+
+
+class _Spool:
+    """A received normal-mode data set: in memory (``chunks``) while it is
+    small; past ``threshold`` bytes in a hidden temporary file in the output
+    directory (``temp``), walked through a read-only mapping whose pages are
+    dropped as the writer goes (``consumed``), so resident memory does not
+    grow with the object.  A spool that cannot be created or written (no
+    output directory, disk full) falls back to memory: the object then meets
+    the same fate as before (the final write fails the same way)."""
+
+    def __init__(self, directory: str, threshold: int) -> None:
+        self.directory = directory
+        self.threshold = threshold
+        self.chunks: list = []
+        self.size = 0
+        self.temp: _TempFile | None = None
+        self.maps: list[mmap.mmap] = []
+        self.extra: list[_TempFile] = []  # the inflated data set of a Deflated one
+        self.touched = 0
+        self.view: memoryview | None = None
+
+    def append(self, chunk: memoryview) -> None:
+        self.size += len(chunk)
+        if self.temp is None:
+            self.chunks.append(chunk)
+            if self.size > self.threshold:
+                self._to_disk()
+            return
+        try:
+            self.temp.write(chunk)
+        except OSError:
+            self._to_memory(chunk)
+
+    def _to_disk(self) -> None:
+        try:
+            self.temp = _TempFile(self.directory, "received", read=True)
+        except OSError:
+            self.threshold = float("inf")  # type: ignore[assignment]
+            return
+        try:
+            self.temp.write_parts(self.chunks)
+        except OSError:
+            self._to_memory(None)
+            return
+        self.chunks = []
+
+    def _to_memory(self, chunk: memoryview | None) -> None:
+        """The spool failed: back to memory, with what it already held."""
+        temp = self.temp
+        assert temp is not None
+        if not self.chunks:
+            held = self.size - (len(chunk) if chunk is not None else 0)
+            data = bytearray(held)
+            got = os.preadv(temp.fd, [data], 0)
+            self.chunks = [memoryview(data)[:got]]
+        if chunk is not None:
+            self.chunks.append(chunk)
+        temp.discard()
+        self.temp = None
+        self.threshold = float("inf")  # type: ignore[assignment]
+
+    def _map(self, temp: _TempFile) -> memoryview:
+        if os.fstat(temp.fd).st_size == 0:
+            return memoryview(b"")
+        mapped = mmap.mmap(temp.fd, 0, access=mmap.ACCESS_READ)
+        self.maps.append(mapped)
+        return memoryview(mapped)
+
+    def mapped(self) -> memoryview:
+        """The received data set, mapped."""
+        assert self.temp is not None
+        if self.view is None:
+            self.view = self._map(self.temp)
+        return self.view
+
+    def walk(self, ts_uid: str) -> walker.Dataset:
+        """``walker.parse`` of the spooled data set (a Deflated one inflated
+        into a second spool first)."""
+        data = self.mapped()
+        try:
+            if not walker.ts_info(ts_uid).deflated:
+                return walker.parse(data, ts_uid, streamed=True)
+            try:
+                raw = _TempFile(self.directory, "inflated", read=True)
+            except OSError:  # no room for it: inflated in memory, as before
+                return walker.parse(data, ts_uid, streamed=True)
+            self.extra.append(raw)
+
+            def write(piece: bytes) -> None:
+                raw.write(piece)
+                self.consumed(len(piece))
+
+            try:
+                walker.inflate_into(data, write)
+            except OSError:
+                return walker.parse(data, ts_uid, streamed=True)
+            return walker.parse(self._map(raw), ts_uid, inflated=True, streamed=True)
+        finally:
+            self.drop_pages()
+
+    def consumed(self, n: int) -> None:
+        """``n`` more bytes of the mapping were read: every few MiB its pages
+        are given back (they stay in the page cache, not in this process)."""
+        self.touched += n
+        if self.touched >= _DROP_PAGES_EVERY:
+            self.drop_pages()
+
+    def drop_pages(self) -> None:
+        self.touched = 0
+        for mapped in self.maps:
+            mapped.madvise(mmap.MADV_DONTNEED)
+
+    def discard(self) -> None:
+        """Unmap (where nothing points into a mapping any more) and remove the spool files."""
+        self.chunks = []
+        self.view = None
+        for mapped in self.maps:
+            try:
+                mapped.close()
+            except BufferError:  # still referenced: closed when the last view goes
+                pass
+        self.maps = []
+        for temp in [self.temp, *self.extra]:
+            if temp is not None:
+                temp.discard()
+        self.temp = None
+        self.extra = []
+
+
 class StorePipeline:
     """Receive one C-STORE data set and write it (see module docstring)."""
 
@@ -310,7 +464,7 @@ class StorePipeline:
                  progress: Callable[[str], None] | None = None,
                  overwrite_warning: bool = True,
                  on_received: Callable[[ObjectInfo], None] | None = None,
-                 bp_read_on: bool = False) -> None:
+                 bp_read_on: bool = False, spool_threshold: int = SPOOL_THRESHOLD) -> None:
         self.output_dir = output_dir
         self.mode = mode
         self.logger = logger
@@ -321,6 +475,7 @@ class StorePipeline:
         self.overwrite_warning = overwrite_warning
         self.on_received = on_received
         self.bp_read_on = bp_read_on
+        self.spool_threshold = spool_threshold
 
     def final_path(self, name: str) -> tuple[str, str]:
         """(path as DCMTK prints it, path used on disk) for a bare name."""
@@ -365,18 +520,39 @@ class StorePipeline:
         return StoreResult(StoreOutcome.IGNORED, info)
 
     def _receive_normal(self, assoc: DatasetSource, info: ObjectInfo) -> StoreResult:
-        chunks: list[memoryview] = []
+        spool = _Spool(self.output_dir, self.spool_threshold)
         try:
-            assoc.receive_dataset(info.pc_id, self._sink(chunks.append))
+            assoc.receive_dataset(info.pc_id, self._sink(spool.append))
         except ReceiveError as exc:
+            spool.discard()
             return StoreResult(StoreOutcome.RECEIVE_ERROR, info, error=exc)
-        data = b"".join(chunks)
-        del chunks
-        info.data = data
+        except BaseException:
+            spool.discard()
+            raise
+        if spool.temp is None:  # the common case: a small object, in memory
+            data = b"".join(spool.chunks)
+            del spool
+            return self._store_normal(assoc, info, data, None)
+        try:
+            return self._store_normal(assoc, info, spool.mapped(), spool)
+        finally:
+            # the big path keeps nothing that points into the mapped spool
+            info.data = None
+            info.elements = None
+            spool.discard()
+
+    def _store_normal(self, assoc: DatasetSource, info: ObjectInfo, data: bytes | memoryview,
+                      spool: _Spool | None) -> StoreResult:
+        """Walk and write a received data set: ``data`` in memory, or the
+        mapped ``spool`` of a big one (then written piece by piece)."""
+        info.data = data  # type: ignore[assignment]
         if self.on_received:
             self.on_received(info)
         try:
-            info.elements = walker.parse(data, info.transfer_syntax)
+            if spool is None:
+                info.elements = walker.parse(data, info.transfer_syntax)
+            else:
+                info.elements = spool.walk(info.transfer_syntax)
         except walker.MalformedDataset as exc:
             chatter = assoc.chatter
             if chatter is not None:
@@ -397,8 +573,11 @@ class StorePipeline:
             temp = _TempFile(os.path.dirname(path), os.path.basename(path))
             if isinstance(content, (bytes, bytearray, memoryview)):
                 temp.write(content)
-            else:
+            elif spool is None:
                 temp.write_parts(list(content))  # type: ignore[arg-type]
+            else:
+                temp.write_stream(list(content), spool.consumed)  # type: ignore[arg-type]
+            del content
             temp.commit(path)
         except (OSError, ValueError) as exc:
             if temp is not None:

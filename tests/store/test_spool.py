@@ -1,0 +1,296 @@
+"""The big-object path of the pipeline writes exactly what the in-memory path writes.
+
+A normal-mode data set above ``StorePipeline(spool_threshold=...)`` is
+spooled to a temporary file in the output directory, walked through a
+mapping and written piece by piece (lazy byte swapping, streaming deflate
+and inflate).  Every test here receives the same data set twice, once with
+the default threshold (in memory) and once with threshold 0 (spooled), and
+asserts the same outcome and the same file bytes, for every combination of
+movescu's write options, getscu's encoding and malformed inputs.  The
+piece sizes are made small so that a few hundred KiB go through many
+pieces.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from pydicom.dataset import Dataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_dataset
+from pydicom.sequence import Sequence
+
+from dcmretrieve.dicom import walker
+from dcmretrieve.dicom.uids import DEFLATED_LE, EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE
+from dcmretrieve.store import encoding
+from dcmretrieve.store import pipeline as P
+
+JPEG_LOSSLESS = "1.2.840.10008.1.2.4.70"
+SOP_CLASS = "1.2.840.10008.5.1.4.1.1.7"
+
+
+class _Source:
+    """A DatasetSource feeding fixed chunks (like net.transport.Association)."""
+
+    calling_ae = "GETSCU"
+    called_ae = "PEER"
+
+    def __init__(self, data: bytes, piece: int = 16384) -> None:
+        self.data = data
+        self.piece = piece
+        self.chatter = logging.getLogger("test.spool.chatter")
+
+    def receive_dataset(self, pc_id: int, sink, timeout="dimse") -> int:  # type: ignore[no-untyped-def]
+        for pos in range(0, len(self.data), self.piece):
+            sink(memoryview(self.data[pos:pos + self.piece]))
+        return len(self.data)
+
+
+@pytest.fixture(autouse=True)
+def small_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(encoding, "CHUNK", 4096)
+    monkeypatch.setattr(encoding, "LAZY_SWAP_MIN", 1000)
+    monkeypatch.setattr(P, "_DROP_PAGES_EVERY", 8192)
+
+
+def _encode(ds: Dataset, ts: str) -> bytes:
+    buf = DicomBytesIO()
+    buf.is_little_endian = ts != EXPLICIT_BE
+    buf.is_implicit_VR = ts == IMPLICIT_LE
+    write_dataset(buf, ds)
+    data = buf.getvalue()
+    if ts == DEFLATED_LE:
+        comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+        data = comp.compress(data) + comp.flush()
+    return data
+
+
+def _dataset(pixels: int = 200_000) -> Dataset:
+    item = Dataset()
+    item.ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    item.ImageComments = "x" * 3000  # a defined-length value bigger than a piece, inside an item
+    item.ConceptNameCodeSequence = Sequence([Dataset()])
+    ds = Dataset()
+    ds.SOPClassUID = SOP_CLASS
+    ds.SOPInstanceUID = "1.2.3.4"
+    ds.PatientName = "Doe^John"
+    ds.ReferencedStudySequence = Sequence([item, Dataset()])
+    ds.StudyInstanceUID = "1.2.3"
+    ds.add_new(0x00091010, "UT", "private text " * 300)  # a new VR (-u writes OB)
+    ds.add_new(0x00181000, "LO", "SERIAL")
+    ds.Rows = 100
+    ds.Columns = pixels // 200
+    ds.BitsAllocated = 16
+    ds.add_new(0x00431029, "FD", [float(i) for i in range(600)])  # 8-byte swap unit, lazy when big
+    ds.add_new(0x7FE00010, "OW", bytes(range(256)) * (pixels // 256) + bytes(pixels % 256))
+    return ds
+
+
+def _with_group_length_and_padding(data: bytes, ts: str) -> bytes:
+    """Splice a (wrong) (0008,0000) group length in front and a trailing
+    padding element at the end, as a peer might send them."""
+    little = ts != EXPLICIT_BE
+    e = "<" if little else ">"
+    if ts == IMPLICIT_LE:
+        gl = struct.pack(e + "HHII", 0x0008, 0x0000, 4, 1234)
+        pad = struct.pack(e + "HHI", 0xFFFC, 0xFFFC, 6) + bytes(6)
+    else:
+        gl = struct.pack(e + "HH2sHI", 0x0008, 0x0000, b"UL", 4, 1234)
+        pad = struct.pack(e + "HH2sHI", 0xFFFC, 0xFFFC, b"OB", 0, 6) + bytes(6)
+    return gl + data + pad
+
+
+def _encapsulated() -> bytes:
+    ds = Dataset()
+    ds.SOPClassUID = SOP_CLASS
+    ds.SOPInstanceUID = "1.2.3.5"
+    raw = _encode(ds, EXPLICIT_LE)
+    frags = [bytes([i]) * 5000 for i in range(1, 4)]
+    body = b"".join(struct.pack("<HHI", 0xFFFE, 0xE000, len(f)) + f for f in [b""] + frags)
+    return raw + struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OB", 0, 0xFFFFFFFF) + body + \
+        struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
+
+
+def _receive_both(tmp_path: Path, data: bytes, ts: str, make_pipeline) -> tuple:  # type: ignore[no-untyped-def]
+    """(result, file bytes or None) in memory and spooled; nothing else left behind."""
+    outcomes = []
+    for name, threshold in (("memory", P.SPOOL_THRESHOLD), ("spooled", 0)):
+        od = tmp_path / name
+        od.mkdir(exist_ok=True)
+        pipe = make_pipeline(str(od), threshold)
+        result = pipe.receive(_Source(data), 1, SOP_CLASS, "1.2.3.4", ts)
+        files = {p.name: p.read_bytes() for p in od.iterdir()}
+        assert not [n for n in files if n.startswith(".")], files.keys()  # no spool or temporary file left
+        for p in od.iterdir():
+            p.unlink()
+        outcomes.append((result.kind, result.path and os.path.basename(result.path),
+                         str(result.error) if result.error else None, files))
+    assert outcomes[0] == outcomes[1]
+    return outcomes[0]
+
+
+def _movescu_pipeline(opts: encoding.WriteOptions):  # type: ignore[no-untyped-def]
+    def make(od: str, threshold: int) -> P.StorePipeline:
+        def encoder(data: bytes, info: P.ObjectInfo) -> list:
+            chunks, _c, _i = encoding.encode(data, info.transfer_syntax, opts, info.elements)
+            return chunks
+
+        return P.StorePipeline(od, P.StoreMode.NORMAL, logging.getLogger("test.spool"), P.movescu_name,
+                               encoder=encoder, spool_threshold=threshold)
+
+    return make
+
+
+def _getscu_pipeline(od: str, threshold: int) -> P.StorePipeline:
+    return P.StorePipeline(od, P.StoreMode.NORMAL, logging.getLogger("test.spool"), P.getscu_name,
+                           spool_threshold=threshold)
+
+
+_RECEIVED = [EXPLICIT_LE, IMPLICIT_LE, EXPLICIT_BE, DEFLATED_LE]
+_SAMPLES = {ts: _with_group_length_and_padding(_encode(_dataset(), ts), ts) if ts != DEFLATED_LE
+            else _encode(_dataset(), ts) for ts in _RECEIVED}
+
+_OPTION_SETS = [
+    encoding.WriteOptions(write_file=wf, write_xfer=xfer, enable_new_vr=nvr, group_length=gl,
+                          length_explicit=le, padding=pad)
+    for xfer, gl, le, pad, nvr, wf in itertools.product(
+        [None, EXPLICIT_LE, IMPLICIT_LE, EXPLICIT_BE, DEFLATED_LE], list(encoding.GroupLength), [True, False],
+        [None, (256, 64)], [True, False], [True, False])
+    # +F/-F and +u/-u only with the default encoding (they are independent of the rest)
+    if (nvr and wf) or (xfer is None and le and gl is encoding.GroupLength.RECALC)
+]
+
+
+@pytest.mark.parametrize("received", _RECEIVED, ids=["ele", "ile", "ebe", "deflated"])
+def test_movescu_options_spooled_equals_memory(tmp_path: Path, received: str) -> None:
+    """Every movescu write option combination: same file from both paths."""
+    data = _SAMPLES[received]
+    for opts in _OPTION_SETS:
+        kind, name, _err, files = _receive_both(tmp_path, data, received, _movescu_pipeline(opts))
+        assert kind is P.StoreOutcome.STORED, opts
+        assert list(files) == [name], opts
+        deflated = (opts.write_xfer or received) == DEFLATED_LE
+        assert len(files[name]) > (2000 if deflated else 200_000), opts
+
+
+def test_compression_level_spooled_equals_memory(tmp_path: Path) -> None:
+    for level in (0, 1, 9):  # 0: stored blocks, compressed in one call on both paths
+        opts = encoding.WriteOptions(write_xfer=DEFLATED_LE, compression_level=level)
+        kind, _name, _err, _files = _receive_both(tmp_path, _SAMPLES[EXPLICIT_LE], EXPLICIT_LE,
+                                                  _movescu_pipeline(opts))
+        assert kind is P.StoreOutcome.STORED
+
+
+@pytest.mark.parametrize("received", _RECEIVED + [JPEG_LOSSLESS], ids=["ele", "ile", "ebe", "deflated", "jpeg"])
+def test_getscu_spooled_equals_memory(tmp_path: Path, received: str) -> None:
+    data = _encapsulated() if received == JPEG_LOSSLESS else _SAMPLES[received]
+    kind, name, _err, files = _receive_both(tmp_path, data, received, _getscu_pipeline)
+    assert kind is P.StoreOutcome.STORED and list(files) == [name]
+
+
+def test_encapsulated_conversion_refused_on_both_paths(tmp_path: Path) -> None:
+    opts = encoding.WriteOptions(write_xfer=EXPLICIT_BE)
+    kind, _name, err, files = _receive_both(tmp_path, _encapsulated(), JPEG_LOSSLESS, _movescu_pipeline(opts))
+    assert kind is P.StoreOutcome.WRITE_ERROR and err == "cannot change representation" and files == {}
+
+
+def _malformed() -> dict[str, tuple[bytes, str]]:
+    good = _encode(_dataset(20_000), EXPLICIT_LE)
+    deflated = _encode(_dataset(20_000), DEFLATED_LE)
+    unclosed = good + struct.pack("<HH2sHI", 0x0040, 0xA730, b"SQ", 0, 0xFFFFFFFF) + \
+        struct.pack("<HHI", 0xFFFE, 0xE000, 0xFFFFFFFF) + good[:16]
+    return {
+        "truncated": (good[:-7], EXPLICIT_LE),
+        "deflate-truncated": (deflated[: len(deflated) // 2], DEFLATED_LE),
+        "deflate-garbage": (b"\xff" * 5000, DEFLATED_LE),
+        "item-delimiter-missing": (unclosed, EXPLICIT_LE),
+        "undefined-ob": (good + struct.pack("<HH2sHI", 0x0009, 0x1011, b"OB", 0, 0xFFFFFFFF) + bytes(8), EXPLICIT_LE),
+    }
+
+
+@pytest.mark.parametrize("case", list(_malformed()))
+def test_malformed_same_outcome_and_messages(tmp_path: Path, case: str, caplog: pytest.LogCaptureFixture) -> None:
+    data, ts = _malformed()[case]
+    logs = []
+    for threshold in (P.SPOOL_THRESHOLD, 0):
+        od = tmp_path / str(threshold)
+        od.mkdir()
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG):
+            result = _getscu_pipeline(str(od), threshold).receive(_Source(data), 1, SOP_CLASS, "1.2.3.4", ts)
+        assert result.kind is P.StoreOutcome.RECEIVE_ERROR
+        assert isinstance(result.error, walker.MalformedDataset)
+        assert os.listdir(od) == []
+        logs.append([(r.name, r.levelname, r.getMessage()) for r in caplog.records])
+    assert logs[0] == logs[1] and any("dset->read() Failed" in m for _n, _l, m in logs[0])
+
+
+def test_spool_failure_falls_back_to_memory(tmp_path: Path) -> None:
+    """No output directory: the spool cannot be created, the object is received
+    in memory and fails at the final write exactly as before."""
+    missing = tmp_path / "missing"
+    results = [_getscu_pipeline(str(missing), t).receive(_Source(_SAMPLES[EXPLICIT_LE]), 1, SOP_CLASS, "1.2.3.4",
+                                                         EXPLICIT_LE) for t in (P.SPOOL_THRESHOLD, 0)]
+    assert [r.kind for r in results] == [P.StoreOutcome.WRITE_ERROR] * 2
+    assert results[0].path == results[1].path
+    assert not missing.exists()
+
+
+def test_spool_write_failure_mid_object_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk fills while spooling: what was spooled is read back and the
+    object completes in memory; the file written is the same."""
+    data = _SAMPLES[IMPLICIT_LE]
+    reference = _getscu_pipeline(str(tmp_path / "a"), P.SPOOL_THRESHOLD)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    assert reference.receive(_Source(data), 1, SOP_CLASS, "1.2.3.4", IMPLICIT_LE).kind is P.StoreOutcome.STORED
+    real_write = P._TempFile.write
+    calls = {"n": 0}
+
+    def write(self, chunk) -> None:  # type: ignore[no-untyped-def]
+        if ".received." in self.path:
+            calls["n"] += 1
+            if calls["n"] == 5:
+                real_write(self, memoryview(chunk)[:100])  # a partial write, then the disk is full
+                raise OSError(28, "No space left on device")
+        real_write(self, chunk)
+
+    monkeypatch.setattr(P._TempFile, "write", write)
+    result = _getscu_pipeline(str(tmp_path / "b"), 0).receive(_Source(data), 1, SOP_CLASS, "1.2.3.4", IMPLICIT_LE)
+    assert result.kind is P.StoreOutcome.STORED and calls["n"] == 5
+    assert os.listdir(tmp_path / "b") == os.listdir(tmp_path / "a")
+    name = os.listdir(tmp_path / "a")[0]
+    assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "a" / name).read_bytes()
+
+
+def test_big_values_at_real_piece_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default piece sizes (1 MiB) with a 5 MB value, Big Endian and Deflated output."""
+    monkeypatch.undo()
+    assert encoding.CHUNK == 1 << 20
+    data = _encode(_dataset(5_000_000), EXPLICIT_LE)
+    assert len(data) > P.SPOOL_THRESHOLD
+    for xfer in (EXPLICIT_BE, DEFLATED_LE):
+        kind, name, _err, files = _receive_both(tmp_path, data, EXPLICIT_LE,
+                                                _movescu_pipeline(encoding.WriteOptions(write_xfer=xfer)))
+        assert kind is P.StoreOutcome.STORED and list(files) == [name]
+
+
+def test_inflate_into_matches_inflate() -> None:
+    raw = bytes(range(256)) * 10000 + bytes(3_000_000)
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    stream = comp.compress(raw) + comp.flush()
+    pieces: list[bytes] = []
+    walker.inflate_into(memoryview(stream + b"trailing"), pieces.append, chunk=65536)
+    assert b"".join(pieces) == raw == bytes(walker.inflate(stream + b"trailing"))
+    assert max(map(len, pieces)) <= 65536
+    for bad in (stream[:-3], b"\xff" * 100, b""):
+        with pytest.raises(walker.MalformedDataset):
+            walker.inflate(bad)
+        with pytest.raises(walker.MalformedDataset):
+            walker.inflate_into(memoryview(bad), pieces.append)
