@@ -33,8 +33,10 @@ inflate.
 
 API
 ---
-``parse(data, ts_uid) -> Dataset`` (a list of ``Element`` with ``buf`` and
-``ts_uid``; raises ``MalformedDataset``);
+``parse(data, ts_uid, inflated=False, streamed=False) -> Dataset`` (a list
+of ``Element`` with ``buf``, ``ts_uid`` and ``streamed``; raises
+``MalformedDataset``); ``inflate(data)`` and ``inflate_into(data, write)``
+(the same, piece by piece, for data sets spooled to disk);
 ``find_uids(elems, strip="\\0") -> (sop_class, sop_instance)``;
 ``ts_info(ts_uid) -> TSInfo``; ``Element``; ``HeaderReader``;
 ``LONG_VRS``, ``STANDARD_VRS``, ``NEW_VRS`` and the special tags.

@@ -17,7 +17,12 @@ views into the received buffer) is written by ``Writer`` here:
   becomes a handful of slices and no value is copied;
 * ``encode()`` adds the meta header (``meta_header``, the one meta-header
   writer of both tools, also used for ``+B``) and deflates for ``+td`` / a
-  deflated arrival.
+  deflated arrival;
+* for a data set the pipeline spooled to disk (``walker.Dataset.streamed``)
+  nothing of the object's size is built: big byte-swapped values become
+  ``Swapped`` parts and a deflated output one ``Deflate`` part, and
+  ``iter_bytes`` produces the bytes piece by piece while the pipeline
+  writes them.
 """
 
 from __future__ import annotations

@@ -20,6 +20,11 @@ WHY like this:
   output options).  A data set the walk refuses (docs/architecture.md,
   "Malformed data sets") is a "receive-error", like DCMTK's failing
   ``dset->read()``.
+* Memory stays flat in normal mode too (docs/architecture.md, "Memory for
+  big objects"): a data set above ``spool_threshold`` bytes is spooled to a
+  hidden temporary file in the output directory, walked through a mapping
+  and written piece by piece (``encoding.iter_bytes``); smaller ones stay
+  in memory, the fast path.
 
 API (stable; movescu relies on it)
 ----------------------------------
@@ -29,7 +34,9 @@ API (stable; movescu relies on it)
     C-STORE-RQ), ``calling_ae`` / ``called_ae`` of the
     association, and after a normal-mode receive ``dataset_sop_class`` /
     ``dataset_sop_instance`` (None when absent), ``data`` (the received
-    data set bytes) and ``elements`` (``walker.parse`` of them).
+    data set bytes) and ``elements`` (``walker.parse`` of them); for a
+    spooled object these two are views into the spool while it is walked
+    and written and None afterwards.
 ``StoreResult``: ``kind`` (``StoreOutcome``: STORED, IGNORED, MISSING_UID,
     WRITE_ERROR, CREATE_ERROR, RECEIVE_ERROR), ``path`` (DCMTK's
     printed path ``od/NAME``), ``info``, ``error`` (the ``ReceiveError`` or
@@ -40,15 +47,17 @@ API (stable; movescu relies on it)
     kind to its status code and messages (getscu: 0xC000 and the session
     ends; movescu: 0xA700/0xC000/0xA900 ...).
 ``StorePipeline(output_dir, mode, logger, name_rule, encoder=None,
-    bp_header=None, progress=None, overwrite_warning=True)``
+    bp_header=None, progress=None, overwrite_warning=True, on_received=None,
+    bp_read_on=False, spool_threshold=SPOOL_THRESHOLD)``
     ``mode``: ``StoreMode`` NORMAL | BIT_PRESERVING | IGNORE.
     ``logger``: receives ``W: DICOM file already exists, overwriting: <path>``
     (getscu: ``dcmtk.dcmnet``; movescu: ``dcmtk.apps.movescu``).
     ``name_rule(info) -> str | None``: the bare file name (e.g.
     ``getscu_name``, ``movescu_name``, ``bit_preserving_name``); None means
     "UIDs missing" (MISSING_UID, nothing written).
-    ``encoder(data, info) -> bytes-like | list of bytes-like``: the file
-    content for normal mode, from ``info.elements`` (default
+    ``encoder(data, info) -> bytes-like | list of parts``: the file
+    content for normal mode, from ``info.elements`` (parts: bytes-likes, and
+    for a spooled object ``encoding.Swapped``/``encoding.Deflate``; default
     ``getscu_file_bytes``: new meta header + data set in the received TS
     with undefined-length sequences).  movescu passes its
     +F/-F/+t?/+e/+g/+p/+u encoder (encoding.py).  An
@@ -68,6 +77,9 @@ API (stable; movescu relies on it)
     ``on_received(info)``: called once the whole data set has arrived,
     before naming/writing (getscu's ``Received dataset on presentation
     context`` debug line).
+    ``spool_threshold``: normal mode keeps data sets of up to this many
+    bytes in memory and spools bigger ones (default 4 MiB; the tests set 0
+    to send everything through the spool).
   ``.receive(source, pc_id, sop_class, sop_instance, transfer_syntax) -> StoreResult``
     reads the data set from ``source`` (a ``DatasetSource``: ``calling_ae``,
     ``called_ae``, ``chatter`` and ``receive_dataset(pc_id, sink)``, e.g.
