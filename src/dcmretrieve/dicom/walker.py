@@ -299,14 +299,27 @@ def expand_runs(elems: list[Element], source: TSInfo) -> list[Element]:
     return out
 
 
+#: how far a walk goes between two calls of its ``watch`` (``parse``)
+WATCH_EVERY = 8 << 20
+
+
 class _Parser(HeaderReader):
     """Builds the element tree (see module docstring for the rules)."""
 
-    def __init__(self, buf: memoryview, explicit: bool, little: bool, copyable: bool = True) -> None:
+    def __init__(self, buf: memoryview, explicit: bool, little: bool, copyable: bool = True,
+                 watch: Callable[[], object] | None = None) -> None:
         """``copyable``: elements may be copied from ``buf`` unchanged (and so
-        be kept as runs)."""
+        be kept as runs).  ``watch``: called whenever the walk has gone
+        another ``WATCH_EVERY`` bytes (see ``parse``)."""
         super().__init__(buf, explicit, little)
         self.copyable = copyable
+        self.watch = watch
+        self.mark = WATCH_EVERY
+
+    def _watch(self, pos: int) -> None:
+        if pos >= self.mark:
+            self.mark = pos + WATCH_EVERY
+            self.watch()  # type: ignore[misc]
 
     def elements(self, pos: int, end: int, in_item: bool, top: bool = False) -> tuple[list[Element], int]:
         """Parse elements in ``[pos, end)``; with an undefined-length item,
@@ -315,7 +328,10 @@ class _Parser(HeaderReader):
         buf = self.buf
         explicit = self.explicit
         copyable = self.copyable
+        watch = self.watch
         while pos < end:
+            if watch is not None:
+                self._watch(pos)
             if end - pos < 8:
                 if top:
                     break  # DCMTK leaves a short tail unread
@@ -403,7 +419,7 @@ class _Parser(HeaderReader):
         return out
 
     def sequence(self, pos: int, end: int, length: int, implicit_un: bool, seq_tag: int) -> tuple[list, int]:
-        sub = _Parser(self.buf, False, True, False) if implicit_un else self
+        sub = _Parser(self.buf, False, True, False, self.watch) if implicit_un else self
         items: list[list[Element]] = []
         stop = end if length == UNDEFINED else pos + length
         while pos < stop:
@@ -434,7 +450,10 @@ class _Parser(HeaderReader):
 
     def fragments(self, pos: int, end: int) -> tuple[list, int]:
         frags: list[memoryview] = []
+        watch = self.watch
         while pos + 8 <= end:
+            if watch is not None:
+                self._watch(pos)
             group, elem, flen = self.tag_len(self.buf, pos)
             tag = (group << 16) | elem
             pos += 8
@@ -490,17 +509,20 @@ class Dataset(list):
     __slots__ = ("buf", "ts_uid", "streamed")
 
 
-def parse(data: bytes | memoryview, ts_uid: str, inflated: bool = False, streamed: bool = False) -> Dataset:
+def parse(data: bytes | memoryview, ts_uid: str, inflated: bool = False, streamed: bool = False,
+          watch: Callable[[], object] | None = None) -> Dataset:
     """Walk a received data set (as it arrived in ``ts_uid``) into elements.
 
     ``inflated``: a Deflated data set was already inflated (``inflate_into``).
     ``streamed``: ``data`` is a mapped file (the pipeline's spool of a big
     object): the writer then keeps big values out of memory
-    (``Dataset.streamed``)."""
+    (``Dataset.streamed``).  ``watch()``: called each time the walk has gone
+    about ``WATCH_EVERY`` bytes further (the pipeline drops the pages of its
+    mapping there: every element or fragment header read maps a page)."""
     _check_cache()
     info = ts_info(ts_uid)
     buf = inflate(data) if info.deflated and not inflated else memoryview(data)
-    elems, _ = _Parser(buf, info.explicit, info.little).elements(0, len(buf), False, True)
+    elems, _ = _Parser(buf, info.explicit, info.little, True, watch).elements(0, len(buf), False, True)
     result = Dataset(elems)
     result.buf = buf
     result.ts_uid = ts_uid

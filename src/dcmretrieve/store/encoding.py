@@ -130,6 +130,8 @@ def iter_bytes(parts: list, consumed: Callable[[int], None] | None = None) -> It
                     consumed(min(CHUNK, len(view) - pos))
         else:
             yield part
+            if consumed is not None:
+                consumed(len(part))
 
 
 class EncodingError(ValueError):

@@ -103,6 +103,7 @@ import mmap
 import os
 import re
 import secrets
+import zlib
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, Sequence
 
@@ -338,6 +339,17 @@ SPOOL_THRESHOLD = 4 << 20
 _DROP_PAGES_EVERY = 8 << 20
 
 
+def _inflates_beyond(data: bytes, limit: float) -> bool:
+    """A Deflated data set that inflates to more than ``limit`` bytes (one
+    that does not inflate is left to the walk to refuse)."""
+    if limit == float("inf"):
+        return False
+    try:
+        return len(zlib.decompressobj(-15).decompress(data, int(limit) + 1)) > limit
+    except zlib.error:
+        return False
+
+
 class _Spool:
     """A received normal-mode data set: in memory (``chunks``) while it is
     small; past ``threshold`` bytes in a hidden temporary file in the output
@@ -369,6 +381,12 @@ class _Spool:
             self.temp.write(chunk)
         except OSError:
             self._to_memory(chunk)
+
+    def spill(self) -> bool:
+        """Spool what was received so far (a small Deflated data set that
+        inflates to a big one); False if the spool failed (still in memory)."""
+        self._to_disk()
+        return self.temp is not None
 
     def _to_disk(self) -> None:
         try:
@@ -402,6 +420,9 @@ class _Spool:
         if os.fstat(temp.fd).st_size == 0:
             return memoryview(b"")
         mapped = mmap.mmap(temp.fd, 0, access=mmap.ACCESS_READ)
+        # the walk touches element and fragment headers here and there: no
+        # read-ahead (the walk also drops the pages every few MiB, ``watch``)
+        mapped.madvise(mmap.MADV_RANDOM)
         self.maps.append(mapped)
         return memoryview(mapped)
 
@@ -418,11 +439,11 @@ class _Spool:
         data = self.mapped()
         try:
             if not walker.ts_info(ts_uid).deflated:
-                return walker.parse(data, ts_uid, streamed=True)
+                return walker.parse(data, ts_uid, streamed=True, watch=self.drop_pages)
             try:
                 raw = _TempFile(self.directory, "inflated", read=True)
             except OSError:  # no room for it: inflated in memory, as before
-                return walker.parse(data, ts_uid, streamed=True)
+                return walker.parse(data, ts_uid, streamed=True, watch=self.drop_pages)
             self.extra.append(raw)
 
             def write(piece: bytes) -> None:
@@ -432,10 +453,12 @@ class _Spool:
             try:
                 walker.inflate_into(data, write)
             except OSError:
-                return walker.parse(data, ts_uid, streamed=True)
-            return walker.parse(self._map(raw), ts_uid, inflated=True, streamed=True)
+                return walker.parse(data, ts_uid, streamed=True, watch=self.drop_pages)
+            return walker.parse(self._map(raw), ts_uid, inflated=True, streamed=True, watch=self.drop_pages)
         finally:
             self.drop_pages()
+            for mapped in self.maps:  # the writer reads on in order
+                mapped.madvise(mmap.MADV_NORMAL)
 
     def consumed(self, n: int) -> None:
         """``n`` more bytes of the mapping were read: every few MiB its pages
@@ -543,8 +566,13 @@ class StorePipeline:
             raise
         if spool.temp is None:  # the common case: a small object, in memory
             data = b"".join(spool.chunks)
-            del spool
-            return self._store_normal(assoc, info, data, None)
+            if not (walker.ts_info(info.transfer_syntax).deflated and _inflates_beyond(data, spool.threshold)):
+                del spool
+                return self._store_normal(assoc, info, data, None)
+            # small on the wire, big once inflated: spooled after all
+            if not spool.spill():  # the spool failed: in memory, as before
+                return self._store_normal(assoc, info, data, None)
+            del data
         try:
             return self._store_normal(assoc, info, spool.mapped(), spool)
         finally:
