@@ -13,8 +13,8 @@ never holds it.  getscu retrieves it by C-GET, movescu by C-MOVE to its own
 ``--port``.  Each run starts with an empty output directory, which is
 deleted after the run (nothing of the object's size is kept); the sparse
 source file lives in a temporary directory removed at the end.  Peak RSS is
-``ru_maxrss`` of the tool's process (``os.wait4``), wall time from the
-monotonic clock.  DCMTK's tools keep the whole data set in memory in normal
+the tool's maximum resident set size from ``/usr/bin/time -f %M``, wall
+time from the monotonic clock (including ``time``'s own start).  DCMTK's tools keep the whole data set in memory in normal
 mode, so their normal-mode rows show the object's size.
 """
 
@@ -40,6 +40,7 @@ from support.servers import FakeQR, free_port  # noqa: E402
 
 GIB = 1 << 30
 RUN_TIMEOUT = 1800.0
+TIME = "/usr/bin/time"
 PAT = ["-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=BIG"]
 
 
@@ -79,20 +80,20 @@ def ours(tool: str) -> list[str]:
 
 
 def run_measured(argv: list[str], cwd: Path) -> tuple[int, float, int]:
-    """(exit status, wall seconds, peak RSS KiB) of one run of ``argv``."""
+    """(exit status, wall seconds, peak RSS KiB) of one run of ``argv``.
+
+    Peak RSS by ``/usr/bin/time``, which forks the tool from its own small
+    process: ``wait4`` on a child of this (bigger) Python process would
+    report at least this process's peak, which Linux carries over through
+    fork and exec into the child's ``ru_maxrss``."""
+    rss_file = cwd.parent / "rss.txt"
     start = time.monotonic()
-    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = start + RUN_TIMEOUT
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:
-            proc.kill()
-            _pid, status, usage = os.wait4(proc.pid, 0)
-            break
-        time.sleep(0.02)
-    return os.waitstatus_to_exitcode(status), time.monotonic() - start, usage.ru_maxrss
+    proc = subprocess.run([TIME, "-f", "%M", "-o", str(rss_file), *argv], cwd=cwd, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, timeout=RUN_TIMEOUT)
+    wall = time.monotonic() - start
+    rss = int(rss_file.read_text().split()[-1])
+    rss_file.unlink()
+    return proc.returncode, wall, rss
 
 
 def run_one(scenario: Scenario, side: str, server: FakeQR, move_port: int, work: Path) -> Row:
@@ -137,7 +138,7 @@ def header(size: int, started: dt.datetime, load: tuple[float, float]) -> str:
             f"{os.cpu_count()} cores, {cpu}; Python {platform.python_version()} (1-min load average "
             f"{load[0]:.1f} at start, {load[1]:.1f} at end).  One object of {size / GIB:.2f} GiB "
             f"({size} bytes of pixel data) streamed by `tests/support/fakeqr.py`; getscu by C-GET, "
-            f"movescu by C-MOVE to its own `--port`; one run each; peak RSS = `ru_maxrss` of the tool.")
+            f"movescu by C-MOVE to its own `--port`; one run each; peak RSS of the tool from `/usr/bin/time`.")
 
 
 def update_doc(path: Path, text: str) -> None:
