@@ -27,6 +27,7 @@ from pydicom.filewriter import write_dataset
 from pydicom.sequence import Sequence
 
 from dcmretrieve.dicom import walker
+from dcmretrieve.errors import ReceiveError
 from dcmretrieve.dicom.uids import DEFLATED_LE, EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE
 from dcmretrieve.store import encoding
 from dcmretrieve.store import pipeline as P
@@ -395,3 +396,59 @@ def test_spooled_receive_memory_is_flat(tmp_path: Path, kind: str) -> None:
         assert written.stat().st_size > size - 500_000
     print(f"{kind}: peak RSS {peak_kib} KiB, {base_kib} KiB after imports, for {size} bytes")
     assert peak_kib - base_kib < 40 * 1024 and peak_kib < 100 * 1024, (base_kib, peak_kib)
+
+
+class _Failing(_Source):
+    """Feeds half of the data set, then fails as told."""
+
+    def __init__(self, data: bytes, fail: BaseException) -> None:
+        super().__init__(data)
+        self.fail = fail
+
+    def receive_dataset(self, pc_id: int, sink, timeout="dimse") -> int:  # type: ignore[no-untyped-def]
+        half = self.data[: len(self.data) // 2]
+        for pos in range(0, len(half), self.piece):
+            sink(memoryview(half[pos:pos + self.piece]))
+        raise self.fail
+
+
+@pytest.mark.parametrize("fail", [ReceiveError("peer aborted"), KeyboardInterrupt()], ids=["abort", "ctrl-c"])
+def test_spool_removed_when_receiving_fails(tmp_path: Path, fail: BaseException) -> None:
+    pipe = _getscu_pipeline(str(tmp_path), 0)
+    if isinstance(fail, KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt):
+            pipe.receive(_Failing(_SAMPLES[EXPLICIT_LE], fail), 1, SOP_CLASS, "1.2.3.4", EXPLICIT_LE)
+    else:
+        result = pipe.receive(_Failing(_SAMPLES[EXPLICIT_LE], fail), 1, SOP_CLASS, "1.2.3.4", EXPLICIT_LE)
+        assert result.kind is P.StoreOutcome.RECEIVE_ERROR and result.error is fail
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("fail", [OSError(28, "No space left on device"), KeyboardInterrupt()],
+                         ids=["disk-full", "ctrl-c"])
+def test_spool_and_temporary_file_removed_when_writing_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             fail: BaseException) -> None:
+    """A failure while the spooled object is written (disk full: WRITE_ERROR;
+    Ctrl-C: propagates) leaves neither the output file nor a spool file."""
+    real = P._TempFile.write_parts
+    calls = {"n": 0}
+
+    def write_parts(self, parts) -> None:  # type: ignore[no-untyped-def]
+        if ".received." not in self.path:
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise fail
+        real(self, parts)
+
+    monkeypatch.setattr(P._TempFile, "write_parts", write_parts)
+    pipe = _getscu_pipeline(str(tmp_path), 0)
+    source = _Source(_SAMPLES[EXPLICIT_BE])
+    if isinstance(fail, KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt):
+            pipe.receive(source, 1, SOP_CLASS, "1.2.3.4", EXPLICIT_BE)
+    else:
+        result = pipe.receive(source, 1, SOP_CLASS, "1.2.3.4", EXPLICIT_BE)
+        assert result.kind is P.StoreOutcome.WRITE_ERROR and result.error is fail
+        assert result.info.data is None and result.info.elements is None
+    assert calls["n"] == 3
+    assert os.listdir(tmp_path) == []
