@@ -139,3 +139,31 @@ def test_getscu_spooled_object_byte_identical(make_fakeqr, tmp_path: Path) -> No
     results = GET.run_both(args, tmp_path, prepare=lambda work: (work / "out").mkdir())
     harness.assert_same(*results, files="out", recursive=False)
     assert len(results.ours.files("out", recursive=False)) == 1
+
+
+@pytest.mark.dcmtk("getscu", "movescu")
+@pytest.mark.parametrize("tool", ["getscu", "movescu"])
+def test_disk_full_while_spooling(make_fakeqr, tmp_path: Path, tool: str) -> None:
+    """Normal mode, an object above the spool threshold, the output file
+    system full (512 KiB tmpfs): the spool fails, the object is received in
+    memory after all and fails at the write as DCMTK's does (same transcript,
+    nothing left behind; test_disk_full.py has the small-object cases)."""
+    from .test_disk_full import TOOLS, _mount_tmpfs, _unmount
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    port = free_port()
+    server = make_fakeqr(destinations={"MOVESCU": port}, big_size=MID_SIZE)
+    args = ["-v", "-aec", server.aetitle, "-od", "."]
+    if tool == "movescu":
+        args += ["--port", str(port)]
+    args += [server.host, str(server.port), *PAT]
+    mounted: list[Path] = []
+    try:
+        dcmtk, ours = TOOLS[tool].run_both(args, tmp_path, prepare=lambda cwd: _mount_tmpfs(cwd, mounted))
+        harness.assert_same(dcmtk, ours, files=".")
+        assert sorted(p.name for p in ours.cwd.iterdir()) == []
+    finally:
+        for path in mounted:
+            _unmount(path)
+    assert "E: cannot write DICOM file: " in ours.stderr
