@@ -452,3 +452,21 @@ def test_spool_and_temporary_file_removed_when_writing_fails(tmp_path: Path, mon
         assert result.info.data is None and result.info.elements is None
     assert calls["n"] == 3
     assert os.listdir(tmp_path) == []
+
+
+def test_spool_that_cannot_be_mapped_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file system without mmap: the spool is read into memory, same file."""
+    def no_mmap(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError(19, "No such device")
+
+    data = _SAMPLES[EXPLICIT_BE]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    assert _getscu_pipeline(str(tmp_path / "a"), P.SPOOL_THRESHOLD).receive(
+        _Source(data), 1, SOP_CLASS, "1.2.3.4", EXPLICIT_BE).kind is P.StoreOutcome.STORED
+    monkeypatch.setattr(P.mmap, "mmap", no_mmap)
+    assert _getscu_pipeline(str(tmp_path / "b"), 0).receive(
+        _Source(data), 1, SOP_CLASS, "1.2.3.4", EXPLICIT_BE).kind is P.StoreOutcome.STORED
+    (name,) = os.listdir(tmp_path / "a")
+    assert os.listdir(tmp_path / "b") == [name]
+    assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "a" / name).read_bytes()

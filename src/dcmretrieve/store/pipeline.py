@@ -350,6 +350,14 @@ def _inflates_beyond(data: bytes, limit: float) -> bool:
         return False
 
 
+def _advise(mapped: mmap.mmap, advice: int) -> None:
+    """``madvise``, where the system takes it (the pages are only a matter of memory)."""
+    try:
+        mapped.madvise(advice)
+    except OSError:
+        pass
+
+
 class _Spool:
     """A received normal-mode data set: in memory (``chunks``) while it is
     small; past ``threshold`` bytes in a hidden temporary file in the output
@@ -417,13 +425,19 @@ class _Spool:
         self.threshold = float("inf")  # type: ignore[assignment]
 
     def _map(self, temp: _TempFile) -> memoryview:
-        if os.fstat(temp.fd).st_size == 0:
+        size = os.fstat(temp.fd).st_size
+        if size == 0:
             return memoryview(b"")
-        mapped = mmap.mmap(temp.fd, 0, access=mmap.ACCESS_READ)
+        try:
+            mapped = mmap.mmap(temp.fd, 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # a file system that cannot map: read it (memory grows)
+            data = bytearray(size)
+            got = os.preadv(temp.fd, [data], 0)
+            return memoryview(data)[:got]
+        self.maps.append(mapped)
         # the walk touches element and fragment headers here and there: no
         # read-ahead (the walk also drops the pages every few MiB, ``watch``)
-        mapped.madvise(mmap.MADV_RANDOM)
-        self.maps.append(mapped)
+        _advise(mapped, mmap.MADV_RANDOM)
         return memoryview(mapped)
 
     def mapped(self) -> memoryview:
@@ -458,7 +472,7 @@ class _Spool:
         finally:
             self.drop_pages()
             for mapped in self.maps:  # the writer reads on in order
-                mapped.madvise(mmap.MADV_NORMAL)
+                _advise(mapped, mmap.MADV_NORMAL)
 
     def consumed(self, n: int) -> None:
         """``n`` more bytes of the mapping were read: every few MiB its pages
@@ -470,7 +484,7 @@ class _Spool:
     def drop_pages(self) -> None:
         self.touched = 0
         for mapped in self.maps:
-            mapped.madvise(mmap.MADV_DONTNEED)
+            _advise(mapped, mmap.MADV_DONTNEED)
 
     def discard(self) -> None:
         """Unmap (where nothing points into a mapping any more) and remove the spool files."""
