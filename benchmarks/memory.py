@@ -26,6 +26,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -88,8 +89,15 @@ def run_measured(argv: list[str], cwd: Path) -> tuple[int, float, int]:
     fork and exec into the child's ``ru_maxrss``."""
     rss_file = cwd.parent / "rss.txt"
     start = time.monotonic()
-    proc = subprocess.run([TIME, "-f", "%M", "-o", str(rss_file), *argv], cwd=cwd, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL, timeout=RUN_TIMEOUT)
+    # its own session: on a timeout the tool goes too, not only time
+    proc = subprocess.Popen([TIME, "-f", "%M", "-o", str(rss_file), *argv], cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        proc.wait(timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
     wall = time.monotonic() - start
     rss = int(rss_file.read_text().split()[-1])
     rss_file.unlink()

@@ -13,6 +13,7 @@ writes (tests/store/test_spool.py checks the bytes for every option).
 from __future__ import annotations
 
 import os
+import signal
 import struct
 import subprocess
 from pathlib import Path
@@ -46,13 +47,19 @@ def run_measured(argv: list[str], env: dict[str, str], cwd: Path, timeout: float
         pytest.skip(f"{TIME} not installed")
     cwd.mkdir(parents=True, exist_ok=True)
     rss_file = cwd.parent / f".{cwd.name}.rss"
+    # its own session: on a timeout the tool goes too, not only time
+    proc = subprocess.Popen([TIME, "-f", "%M", "-o", str(rss_file), *argv], cwd=cwd, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
-        proc = subprocess.run([TIME, "-f", "%M", "-o", str(rss_file), *argv], cwd=cwd, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout)
+        _out, err = proc.communicate(timeout=timeout)
         rss_kib = int(rss_file.read_text().split()[-1])
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise AssertionError(f"{argv[0]} did not finish in {timeout} s") from None
     finally:
         rss_file.unlink(missing_ok=True)
-    return proc.returncode, proc.stderr.decode(errors="replace"), rss_kib
+    return proc.returncode, err.decode(errors="replace"), rss_kib
 
 
 def _check_file(od: Path, pixel_bytes: int, big_endian: bool = False) -> None:
