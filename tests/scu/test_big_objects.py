@@ -127,8 +127,8 @@ MID_SIZE = 6 * 1000 * 1000
 
 
 @pytest.mark.dcmtk
-@pytest.mark.parametrize("options", [[], ["+tb"], ["+ti"], ["+td"], ["-e", "+g"], ["-g"], ["+p", "16", "8"],
-                                     ["-u", "+ti"], ["-F"]], ids=lambda o: " ".join(o) or "default")
+@pytest.mark.parametrize("options", [[], ["+tb"], ["+ti"], ["+td"], ["+td", "+cl", "0"], ["-e", "+g"], ["-g"],
+                                     ["+p", "16", "8"], ["-u", "+ti"], ["-F"]], ids=lambda o: " ".join(o) or "default")
 def test_movescu_spooled_object_byte_identical(make_fakeqr, tmp_path: Path, options: list[str]) -> None:
     """A spooled object (above the threshold) is written exactly as DCMTK writes it."""
     port = free_port()

@@ -26,6 +26,7 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset
 from pydicom.sequence import Sequence
 
+from support import harness
 from dcmretrieve.dicom import walker
 from dcmretrieve.errors import ReceiveError
 from dcmretrieve.dicom.uids import DEFLATED_LE, EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE
@@ -470,3 +471,39 @@ def test_spool_that_cannot_be_mapped_is_read(tmp_path: Path, monkeypatch: pytest
     (name,) = os.listdir(tmp_path / "a")
     assert os.listdir(tmp_path / "b") == [name]
     assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "a" / name).read_bytes()
+
+
+def _dcmconv_deflated(tmp_path: Path, pixels: int, level: int) -> bytes:
+    """The deflate stream DCMTK's writer makes (``dcmconv +td +cl level``) of a
+    data set with ``pixels`` bytes of half random, half zero pixel data."""
+    import subprocess
+
+    from pydicom.dataset import FileMetaDataset
+
+    ds = _dataset(200)
+    ds.PixelData = os.urandom(pixels // 4) + bytes(pixels - pixels // 4)
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = SOP_CLASS
+    ds.file_meta.MediaStorageSOPInstanceUID = "1.2.3.4"
+    ds.file_meta.TransferSyntaxUID = EXPLICIT_LE
+    source, target = tmp_path / "in.dcm", tmp_path / "out.dcm"
+    ds.save_as(source, enforce_file_format=True)
+    subprocess.run([harness.dcmtk_path("dcmconv"), "+td", "+cl", str(level), str(source), str(target)],
+                   check=True, timeout=60)
+    data = target.read_bytes()
+    meta_length = struct.unpack_from("<I", data, 140)[0]
+    return data[144 + meta_length:]
+
+
+@pytest.mark.dcmtk("dcmconv")
+@pytest.mark.parametrize("pixels", [1000, 60_000, 70_001, 200_000, 1_234_567])
+@pytest.mark.parametrize("level", [0, 1, 6, 9])
+def test_deflate_stream_like_dcmtk(tmp_path: Path, pixels: int, level: int) -> None:
+    """``encoding.deflated`` gives DCMTK's bytes however its input is cut; at
+    level 0 (stored blocks, whose sizes follow the input) only because it
+    cuts the input DCMTK's way, which a one-call compression does not."""
+    expected = _dcmconv_deflated(tmp_path, pixels, level)
+    raw = zlib.decompress(expected, -15)
+    for cut in (len(raw), 777, 4096, 1 << 20, 12345):
+        pieces = [raw[i:i + cut] for i in range(0, len(raw), cut)]
+        assert b"".join(encoding.deflated(pieces, level)) == expected, cut

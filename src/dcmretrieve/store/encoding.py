@@ -31,7 +31,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from ..dicom import walker
 from ..dicom.uids import (
@@ -110,18 +110,7 @@ def iter_bytes(parts: list, consumed: Callable[[int], None] | None = None) -> It
                 if consumed is not None:
                     consumed(len(piece))
         elif type(part) is Deflate:
-            comp = zlib.compressobj(part.level, zlib.DEFLATED, -15)
-            if part.level == 0:
-                # stored blocks: their sizes depend on how the input is cut,
-                # so level 0 compresses the data set in one call, as the
-                # in-memory path does (the one case that is not flat)
-                yield comp.compress(b"".join(iter_bytes(part.parts, consumed))) + comp.flush()
-                continue
-            for piece in iter_bytes(part.parts, consumed):
-                out = comp.compress(piece)
-                if out:
-                    yield out
-            yield comp.flush()  # DCMTK does not pad the deflated stream
+            yield from deflated(iter_bytes(part.parts, consumed), part.level)
         elif len(part) > CHUNK:
             view = memoryview(part)
             for pos in range(0, len(view), CHUNK):
@@ -132,6 +121,50 @@ def iter_bytes(parts: list, consumed: Callable[[int], None] | None = None) -> It
             yield part
             if consumed is not None:
                 consumed(len(part))
+
+
+#: how DCMTK's zlib output filter hands the data set to deflate: the first
+#: 64 KiB at once, then 32 KiB at a time
+_DCMTK_FIRST_PIECE = 1 << 16
+_DCMTK_PIECE = 1 << 15
+
+
+def _dcmtk_pieces(pieces: Iterable[bytes | memoryview]) -> Iterator[bytes | memoryview]:
+    """``pieces`` cut again the way DCMTK feeds deflate (64 KiB, then 32 KiB each)."""
+    want = _DCMTK_FIRST_PIECE
+    held = bytearray()
+    for piece in pieces:
+        view = memoryview(piece)
+        while view:
+            if not held and len(view) >= want:
+                yield view[:want]
+                view = view[want:]
+            else:
+                take = min(want - len(held), len(view))
+                held += view[:take]
+                view = view[take:]
+                if len(held) < want:
+                    continue
+                yield bytes(held)
+                held.clear()
+            want = _DCMTK_PIECE
+    if held:
+        yield bytes(held)
+
+
+def deflated(pieces: Iterable[bytes | memoryview], level: int) -> Iterator[bytes]:
+    """The raw deflate stream (no zlib header, no padding) of the data set
+    given in ``pieces``, compressed piece by piece.  zlib's output depends
+    on how its input is cut only at level 0 (stored blocks, whose sizes
+    follow the input): there the pieces are cut as DCMTK cuts them, which
+    gives DCMTK's bytes (``tests/store/test_spool.py`` checks against
+    ``dcmconv``)."""
+    comp = zlib.compressobj(level, zlib.DEFLATED, -15)
+    for piece in (_dcmtk_pieces(pieces) if level == 0 else pieces):
+        out = comp.compress(piece)
+        if out:
+            yield out
+    yield comp.flush()
 
 
 class EncodingError(ValueError):
@@ -485,8 +518,7 @@ def encode(
         if lazy:
             chunks = [Deflate(chunks, opts.compression_level)]
         else:
-            comp = zlib.compressobj(opts.compression_level, zlib.DEFLATED, -15)
-            chunks = [comp.compress(b"".join(chunks)) + comp.flush()]  # DCMTK does not pad the deflated stream
+            chunks = [b"".join(deflated([b"".join(chunks)], opts.compression_level))]
     if meta:
         chunks.insert(0, meta)
     return chunks, sop_class, sop_instance
