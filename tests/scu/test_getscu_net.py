@@ -670,27 +670,11 @@ def test_abort_mid_object_deviation_5(make_fakeqr, tmp_path: Path) -> None:
 
 
 def _run_measured(args: list[str], cwd: Path, timeout: float) -> tuple[int, str, int]:
-    """Run ours; (exit status, stderr, peak RSS in KiB of that very process)."""
-    import time
+    """Run ours; (exit status, stderr, peak RSS in KiB of that very process),
+    measured by /usr/bin/time (test_big_objects.run_measured says why)."""
+    from .test_big_objects import run_measured
 
-    cwd.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen([*GET.argv("ours"), *args], cwd=cwd, env=GET.env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    deadline = time.monotonic() + timeout
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:
-            proc.kill()
-            os.wait4(proc.pid, 0)
-            raise AssertionError("getscu did not finish in time")
-        time.sleep(0.05)
-    err = proc.stderr.read().decode(errors="replace")
-    proc.stderr.close()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, err, usage.ru_maxrss
+    return run_measured([*GET.argv("ours"), *args], GET.env(), cwd, timeout)
 
 
 def _big_object(make_fakeqr, tmp_path: Path, size: int, timeout: float) -> None:  # type: ignore[no-untyped-def]

@@ -60,7 +60,7 @@ def test_move_to_self_verbose_transcript_and_files(tmp_path, qr, query_files):
     "options",
     [
         ["+te"], ["+tb"], ["+ti"], ["-F"], ["+g"], ["-g"], ["-e"], ["+p", "16", "8"], ["-u", "+ti"],
-        ["+xi"], ["+xb"], ["+xi", "+te"], ["+xb", "+ti", "-e"], ["+td"], ["+td", "+cl", "9"],
+        ["+xi"], ["+xb"], ["+xi", "+te"], ["+xb", "+ti", "-e"], ["+td"], ["+td", "+cl", "9"], ["+td", "+cl", "0"],
     ],
     ids=lambda o: " ".join(o),
 )

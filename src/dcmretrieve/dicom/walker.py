@@ -33,8 +33,10 @@ inflate.
 
 API
 ---
-``parse(data, ts_uid) -> Dataset`` (a list of ``Element`` with ``buf`` and
-``ts_uid``; raises ``MalformedDataset``);
+``parse(data, ts_uid, inflated=False, streamed=False) -> Dataset`` (a list
+of ``Element`` with ``buf``, ``ts_uid`` and ``streamed``; raises
+``MalformedDataset``); ``inflate(data)`` and ``inflate_into(data, write)``
+(the same, piece by piece, for data sets spooled to disk);
 ``find_uids(elems, strip="\\0") -> (sop_class, sop_instance)``;
 ``ts_info(ts_uid) -> TSInfo``; ``Element``; ``HeaderReader``;
 ``LONG_VRS``, ``STANDARD_VRS``, ``NEW_VRS`` and the special tags.
@@ -46,6 +48,7 @@ import logging
 import struct
 import zlib
 from dataclasses import dataclass
+from typing import Callable
 
 from . import dicts
 from .uids import DEFLATED_LE, EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE
@@ -296,14 +299,27 @@ def expand_runs(elems: list[Element], source: TSInfo) -> list[Element]:
     return out
 
 
+#: how far a walk goes between two calls of its ``watch`` (``parse``)
+WATCH_EVERY = 8 << 20
+
+
 class _Parser(HeaderReader):
     """Builds the element tree (see module docstring for the rules)."""
 
-    def __init__(self, buf: memoryview, explicit: bool, little: bool, copyable: bool = True) -> None:
+    def __init__(self, buf: memoryview, explicit: bool, little: bool, copyable: bool = True,
+                 watch: Callable[[], object] | None = None) -> None:
         """``copyable``: elements may be copied from ``buf`` unchanged (and so
-        be kept as runs)."""
+        be kept as runs).  ``watch``: called whenever the walk has gone
+        another ``WATCH_EVERY`` bytes (see ``parse``)."""
         super().__init__(buf, explicit, little)
         self.copyable = copyable
+        self.watch = watch
+        self.mark = WATCH_EVERY
+
+    def _watch(self, pos: int) -> None:
+        if pos >= self.mark:
+            self.mark = pos + WATCH_EVERY
+            self.watch()  # type: ignore[misc]
 
     def elements(self, pos: int, end: int, in_item: bool, top: bool = False) -> tuple[list[Element], int]:
         """Parse elements in ``[pos, end)``; with an undefined-length item,
@@ -312,7 +328,10 @@ class _Parser(HeaderReader):
         buf = self.buf
         explicit = self.explicit
         copyable = self.copyable
+        watch = self.watch
         while pos < end:
+            if watch is not None:
+                self._watch(pos)
             if end - pos < 8:
                 if top:
                     break  # DCMTK leaves a short tail unread
@@ -400,7 +419,7 @@ class _Parser(HeaderReader):
         return out
 
     def sequence(self, pos: int, end: int, length: int, implicit_un: bool, seq_tag: int) -> tuple[list, int]:
-        sub = _Parser(self.buf, False, True, False) if implicit_un else self
+        sub = _Parser(self.buf, False, True, False, self.watch) if implicit_un else self
         items: list[list[Element]] = []
         stop = end if length == UNDEFINED else pos + length
         while pos < stop:
@@ -431,7 +450,10 @@ class _Parser(HeaderReader):
 
     def fragments(self, pos: int, end: int) -> tuple[list, int]:
         frags: list[memoryview] = []
+        watch = self.watch
         while pos + 8 <= end:
+            if watch is not None:
+                self._watch(pos)
             group, elem, flen = self.tag_len(self.buf, pos)
             tag = (group << 16) | elem
             pos += 8
@@ -452,23 +474,59 @@ def inflate(data: bytes | memoryview) -> memoryview:
         raise MalformedDataset(PREMATURE_END) from None
 
 
+def inflate_into(data: memoryview, write: Callable[[bytes], object], chunk: int = 1 << 20) -> None:
+    """``inflate`` piece by piece: the raw data set goes to ``write`` in pieces
+    of at most ``chunk`` bytes, so neither side is ever held whole.  Accepts
+    and refuses exactly what ``inflate`` does (bytes after the end of the
+    deflate stream are ignored, a stream that does not end is malformed)."""
+    inflater = zlib.decompressobj(-15)
+    try:
+        for pos in range(0, len(data), chunk):
+            pending: bytes | memoryview = data[pos:pos + chunk]
+            while pending and not inflater.eof:
+                out = inflater.decompress(pending, chunk)
+                if out:
+                    write(out)
+                pending = inflater.unconsumed_tail
+            if inflater.eof:
+                return
+        while not inflater.eof:  # the input is all in, output may still be pending
+            out = inflater.decompress(b"", chunk)
+            if not out:
+                break
+            write(out)
+    except zlib.error:
+        raise MalformedDataset(PREMATURE_END) from None
+    if not inflater.eof:
+        raise MalformedDataset(PREMATURE_END)
+
+
 class Dataset(list):
     """The top-level elements of a walked data set; ``buf`` is the buffer
     their ``start``/``end`` offsets refer to (the inflated stream for
     Deflated), ``ts_uid`` the transfer syntax it arrived in."""
 
-    __slots__ = ("buf", "ts_uid")
+    __slots__ = ("buf", "ts_uid", "streamed")
 
 
-def parse(data: bytes | memoryview, ts_uid: str) -> Dataset:
-    """Walk a received data set (as it arrived in ``ts_uid``) into elements."""
+def parse(data: bytes | memoryview, ts_uid: str, inflated: bool = False, streamed: bool = False,
+          watch: Callable[[], object] | None = None) -> Dataset:
+    """Walk a received data set (as it arrived in ``ts_uid``) into elements.
+
+    ``inflated``: a Deflated data set was already inflated (``inflate_into``).
+    ``streamed``: ``data`` is a mapped file (the pipeline's spool of a big
+    object): the writer then keeps big values out of memory
+    (``Dataset.streamed``).  ``watch()``: called each time the walk has gone
+    about ``WATCH_EVERY`` bytes further (the pipeline drops the pages of its
+    mapping there: every element or fragment header read maps a page)."""
     _check_cache()
     info = ts_info(ts_uid)
-    buf = inflate(data) if info.deflated else memoryview(data)
-    elems, _ = _Parser(buf, info.explicit, info.little).elements(0, len(buf), False, True)
+    buf = inflate(data) if info.deflated and not inflated else memoryview(data)
+    elems, _ = _Parser(buf, info.explicit, info.little, True, watch).elements(0, len(buf), False, True)
     result = Dataset(elems)
     result.buf = buf
     result.ts_uid = ts_uid
+    result.streamed = streamed
     return result
 
 

@@ -17,7 +17,12 @@ views into the received buffer) is written by ``Writer`` here:
   becomes a handful of slices and no value is copied;
 * ``encode()`` adds the meta header (``meta_header``, the one meta-header
   writer of both tools, also used for ``+B``) and deflates for ``+td`` / a
-  deflated arrival.
+  deflated arrival;
+* for a data set the pipeline spooled to disk (``walker.Dataset.streamed``)
+  nothing of the object's size is built: big byte-swapped values become
+  ``Swapped`` parts and a deflated output one ``Deflate`` part, and
+  ``iter_bytes`` produces the bytes piece by piece while the pipeline
+  writes them.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 from enum import Enum
+from typing import Callable, Iterable, Iterator
 
 from ..dicom import walker
 from ..dicom.uids import (
@@ -56,6 +62,109 @@ SWAP_UNIT: dict[str, int] = {
     "UL": 4, "SL": 4, "FL": 4, "OF": 4, "OL": 4,
     "FD": 8, "OD": 8, "SV": 8, "UV": 8, "OV": 8,
 }
+
+
+#: values longer than this are byte-swapped lazily, chunk by chunk, when the
+#: data set was spooled to disk (``walker.Dataset.streamed``)
+LAZY_SWAP_MIN = 1 << 20
+#: the size of the pieces ``iter_bytes`` cuts big parts into
+CHUNK = 1 << 20
+
+
+class Swapped:
+    """A value to be written byte-swapped (Big Endian conversion), swapped
+    ``CHUNK`` bytes at a time when written instead of all at once."""
+
+    __slots__ = ("view", "unit")
+
+    def __init__(self, view: memoryview, unit: int) -> None:
+        self.view = view
+        self.unit = unit
+
+    def __len__(self) -> int:
+        return len(self.view)
+
+
+class Deflate:
+    """The parts of a data set to be written through one raw deflate stream
+    (``+td`` / a Deflated arrival), compressed piece by piece when written."""
+
+    __slots__ = ("parts", "level")
+
+    def __init__(self, parts: list, level: int) -> None:
+        self.parts = parts
+        self.level = level
+
+
+def iter_bytes(parts: list, consumed: Callable[[int], None] | None = None) -> Iterator[bytes | memoryview]:
+    """The bytes of ``parts`` (bytes-likes, ``Swapped`` and ``Deflate``) in
+    pieces of at most ``CHUNK`` bytes for big values; ``consumed(n)`` is told
+    after every piece of ``n`` source bytes was handed on (the pipeline drops
+    the pages of its spooled data set that way)."""
+    for part in parts:
+        if type(part) is Swapped:
+            view, unit = part.view, part.unit
+            for pos in range(0, len(view), CHUNK):
+                piece = view[pos:pos + CHUNK]
+                yield _swap(piece, unit)
+                if consumed is not None:
+                    consumed(len(piece))
+        elif type(part) is Deflate:
+            yield from deflated(iter_bytes(part.parts, consumed), part.level)
+        elif len(part) > CHUNK:
+            view = memoryview(part)
+            for pos in range(0, len(view), CHUNK):
+                yield view[pos:pos + CHUNK]
+                if consumed is not None:
+                    consumed(min(CHUNK, len(view) - pos))
+        else:
+            yield part
+            if consumed is not None:
+                consumed(len(part))
+
+
+#: how DCMTK's zlib output filter hands the data set to deflate: the first
+#: 64 KiB at once, then 32 KiB at a time
+_DCMTK_FIRST_PIECE = 1 << 16
+_DCMTK_PIECE = 1 << 15
+
+
+def _dcmtk_pieces(pieces: Iterable[bytes | memoryview]) -> Iterator[bytes | memoryview]:
+    """``pieces`` cut again the way DCMTK feeds deflate (64 KiB, then 32 KiB each)."""
+    want = _DCMTK_FIRST_PIECE
+    held = bytearray()
+    for piece in pieces:
+        view = memoryview(piece)
+        while view:
+            if not held and len(view) >= want:
+                yield view[:want]
+                view = view[want:]
+            else:
+                take = min(want - len(held), len(view))
+                held += view[:take]
+                view = view[take:]
+                if len(held) < want:
+                    continue
+                yield bytes(held)
+                held.clear()
+            want = _DCMTK_PIECE
+    if held:
+        yield bytes(held)
+
+
+def deflated(pieces: Iterable[bytes | memoryview], level: int) -> Iterator[bytes]:
+    """The raw deflate stream (no zlib header, no padding) of the data set
+    given in ``pieces``, compressed piece by piece.  zlib's output depends
+    on how its input is cut only at level 0 (stored blocks, whose sizes
+    follow the input): there the pieces are cut as DCMTK cuts them, which
+    gives DCMTK's bytes (``tests/store/test_spool.py`` checks against
+    ``dcmconv``)."""
+    comp = zlib.compressobj(level, zlib.DEFLATED, -15)
+    for piece in (_dcmtk_pieces(pieces) if level == 0 else pieces):
+        out = comp.compress(piece)
+        if out:
+            yield out
+    yield comp.flush()
 
 
 class EncodingError(ValueError):
@@ -128,7 +237,8 @@ class Writer:
     slice) when the target encoding is the same."""
 
     def __init__(self, info: TSInfo, opts: WriteOptions, source_info: TSInfo | None = None,
-                 source: memoryview | None = None) -> None:
+                 source: memoryview | None = None, lazy: bool = False) -> None:
+        self.lazy = lazy  # big byte-swapped values become ``Swapped`` parts
         self.explicit = info.explicit
         self.little = info.little
         self.opts = opts
@@ -298,7 +408,7 @@ class Writer:
                 else:
                     src_big = el.swapped
                 if unit and src_big == little and len(value) % unit == 0 and len(value):
-                    value = _swap(value, unit)
+                    value = Swapped(value, unit) if self.lazy and len(value) > LAZY_SWAP_MIN else _swap(value, unit)
                 self._header(out, tag_g, tag_e, vr, len(value))
                 out.append(value)
         if run_end > run_start:
@@ -374,6 +484,11 @@ def encode(
 ) -> tuple[list, str | None, str | None]:
     """Turn a received data set into the chunks of the file DCMTK writes.
 
+    The chunks are bytes-likes, except for a data set spooled to disk
+    (``elems.streamed``): there big byte-swapped values are ``Swapped`` and a
+    deflated data set is one ``Deflate``, so that nothing of the size of the
+    object is built in memory; ``iter_bytes`` turns either into bytes.
+
     Returns ``(chunks, sop_class_uid, sop_instance_uid)``; the UIDs are read
     from the data set (movescu's consistency check) and, unless
     ``meta_uids`` is given, written to the meta header.  ``elems``: the
@@ -389,7 +504,8 @@ def encode(
         # DCMTK's movescu registers no codecs: no conversion from/to compressed
         raise EncodingError("cannot change representation")
     sop_class, sop_instance = find_uids(elems)
-    writer = Writer(dst, opts, src, getattr(elems, "buf", None))
+    lazy = getattr(elems, "streamed", False)
+    writer = Writer(dst, opts, src, getattr(elems, "buf", None), lazy)
     meta = b""
     if opts.write_file:
         meta_class, meta_instance = meta_uids or (sop_class or "", sop_instance or "")
@@ -399,8 +515,10 @@ def encode(
     chunks: list = []
     writer.emit(prepared, chunks)
     if dst.deflated:
-        comp = zlib.compressobj(opts.compression_level, zlib.DEFLATED, -15)
-        chunks = [comp.compress(b"".join(chunks)) + comp.flush()]  # DCMTK does not pad the deflated stream
+        if lazy:
+            chunks = [Deflate(chunks, opts.compression_level)]
+        else:
+            chunks = [b"".join(deflated([b"".join(chunks)], opts.compression_level))]
     if meta:
         chunks.insert(0, meta)
     return chunks, sop_class, sop_instance

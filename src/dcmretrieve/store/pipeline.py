@@ -20,6 +20,11 @@ WHY like this:
   output options).  A data set the walk refuses (docs/architecture.md,
   "Malformed data sets") is a "receive-error", like DCMTK's failing
   ``dset->read()``.
+* Memory stays flat in normal mode too (docs/architecture.md, "Memory for
+  big objects"): a data set above ``spool_threshold`` bytes is spooled to a
+  hidden temporary file in the output directory, walked through a mapping
+  and written piece by piece (``encoding.iter_bytes``); smaller ones stay
+  in memory, the fast path.
 
 API (stable; movescu relies on it)
 ----------------------------------
@@ -29,7 +34,9 @@ API (stable; movescu relies on it)
     C-STORE-RQ), ``calling_ae`` / ``called_ae`` of the
     association, and after a normal-mode receive ``dataset_sop_class`` /
     ``dataset_sop_instance`` (None when absent), ``data`` (the received
-    data set bytes) and ``elements`` (``walker.parse`` of them).
+    data set bytes) and ``elements`` (``walker.parse`` of them); for a
+    spooled object these two are views into the spool while it is walked
+    and written and None afterwards.
 ``StoreResult``: ``kind`` (``StoreOutcome``: STORED, IGNORED, MISSING_UID,
     WRITE_ERROR, CREATE_ERROR, RECEIVE_ERROR), ``path`` (DCMTK's
     printed path ``od/NAME``), ``info``, ``error`` (the ``ReceiveError`` or
@@ -40,15 +47,17 @@ API (stable; movescu relies on it)
     kind to its status code and messages (getscu: 0xC000 and the session
     ends; movescu: 0xA700/0xC000/0xA900 ...).
 ``StorePipeline(output_dir, mode, logger, name_rule, encoder=None,
-    bp_header=None, progress=None, overwrite_warning=True)``
+    bp_header=None, progress=None, overwrite_warning=True, on_received=None,
+    bp_read_on=False, spool_threshold=SPOOL_THRESHOLD)``
     ``mode``: ``StoreMode`` NORMAL | BIT_PRESERVING | IGNORE.
     ``logger``: receives ``W: DICOM file already exists, overwriting: <path>``
     (getscu: ``dcmtk.dcmnet``; movescu: ``dcmtk.apps.movescu``).
     ``name_rule(info) -> str | None``: the bare file name (e.g.
     ``getscu_name``, ``movescu_name``, ``bit_preserving_name``); None means
     "UIDs missing" (MISSING_UID, nothing written).
-    ``encoder(data, info) -> bytes-like | list of bytes-like``: the file
-    content for normal mode, from ``info.elements`` (default
+    ``encoder(data, info) -> bytes-like | list of parts``: the file
+    content for normal mode, from ``info.elements`` (parts: bytes-likes, and
+    for a spooled object ``encoding.Swapped``/``encoding.Deflate``; default
     ``getscu_file_bytes``: new meta header + data set in the received TS
     with undefined-length sequences).  movescu passes its
     +F/-F/+t?/+e/+g/+p/+u encoder (encoding.py).  An
@@ -68,6 +77,9 @@ API (stable; movescu relies on it)
     ``on_received(info)``: called once the whole data set has arrived,
     before naming/writing (getscu's ``Received dataset on presentation
     context`` debug line).
+    ``spool_threshold``: normal mode keeps data sets of up to this many
+    bytes in memory and spools bigger ones (default 4 MiB; the tests set 0
+    to send everything through the spool).
   ``.receive(source, pc_id, sop_class, sop_instance, transfer_syntax) -> StoreResult``
     reads the data set from ``source`` (a ``DatasetSource``: ``calling_ae``,
     ``called_ae``, ``chatter`` and ``receive_dataset(pc_id, sink)``, e.g.
@@ -87,9 +99,11 @@ from __future__ import annotations
 
 import enum
 import logging
+import mmap
 import os
 import re
 import secrets
+import zlib
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, Sequence
 
@@ -246,12 +260,14 @@ except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
 class _TempFile:
     """A hidden temporary file next to the final one; renamed or removed, never left."""
 
-    def __init__(self, directory: str, name: str) -> None:
+    def __init__(self, directory: str, name: str, read: bool = False) -> None:
+        """``read``: also readable (a spool that is mapped once written)."""
         base = name[:200]
+        flags = (os.O_RDWR if read else os.O_WRONLY) | os.O_CREAT | os.O_EXCL
         while True:
             path = os.path.join(directory or ".", f".{base}.part-{secrets.token_hex(3)}")
             try:
-                self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                self.fd = os.open(path, flags, 0o666)
             except FileExistsError:
                 continue
             break
@@ -280,6 +296,22 @@ class _TempFile:
                     self.write(view[written:])
                     written = 0
 
+    def write_stream(self, parts: list, consumed: Callable[[int], None] | None = None) -> None:
+        """Write ``parts`` (``encoding.encode`` chunks, lazy ones included)
+        piece by piece: small pieces are gathered into one ``writev``, big
+        values go in ``encoding.CHUNK`` pieces; ``consumed`` as for
+        ``encoding.iter_bytes``."""
+        batch: list = []
+        size = 0
+        for piece in encoding.iter_bytes(parts, consumed):
+            batch.append(piece)
+            size += len(piece)
+            if size >= encoding.CHUNK or len(batch) >= _IOV_MAX:
+                self.write_parts(batch)
+                batch = []
+                size = 0
+        self.write_parts(batch)
+
     def _close(self) -> None:
         if self.open:
             self.open = False
@@ -300,6 +332,177 @@ class _TempFile:
             pass
 
 
+#: normal mode keeps a data set of up to this many bytes in memory; a bigger
+#: one is spooled to a temporary file in the output directory
+SPOOL_THRESHOLD = 4 << 20
+#: a mapped spool gives its pages back after this many bytes were read
+_DROP_PAGES_EVERY = 8 << 20
+
+
+def _inflates_beyond(data: bytes, limit: float) -> bool:
+    """A Deflated data set that inflates to more than ``limit`` bytes (one
+    that does not inflate is left to the walk to refuse)."""
+    if limit == float("inf"):
+        return False
+    try:
+        return len(zlib.decompressobj(-15).decompress(data, int(limit) + 1)) > limit
+    except zlib.error:
+        return False
+
+
+def _advise(mapped: mmap.mmap, advice: int) -> None:
+    """``madvise``, where the system takes it (the pages are only a matter of memory)."""
+    try:
+        mapped.madvise(advice)
+    except OSError:
+        pass
+
+
+class _Spool:
+    """A received normal-mode data set: in memory (``chunks``) while it is
+    small; past ``threshold`` bytes in a hidden temporary file in the output
+    directory (``temp``), walked through a read-only mapping whose pages are
+    dropped as the writer goes (``consumed``), so resident memory does not
+    grow with the object.  A spool that cannot be created or written (no
+    output directory, disk full) falls back to memory: the object then meets
+    the same fate as before (the final write fails the same way)."""
+
+    def __init__(self, directory: str, threshold: int) -> None:
+        self.directory = directory
+        self.threshold = threshold
+        self.chunks: list = []
+        self.size = 0
+        self.temp: _TempFile | None = None
+        self.maps: list[mmap.mmap] = []
+        self.extra: list[_TempFile] = []  # the inflated data set of a Deflated one
+        self.touched = 0
+        self.view: memoryview | None = None
+
+    def append(self, chunk: memoryview) -> None:
+        self.size += len(chunk)
+        if self.temp is None:
+            self.chunks.append(chunk)
+            if self.size > self.threshold:
+                self._to_disk()
+            return
+        try:
+            self.temp.write(chunk)
+        except OSError:
+            self._to_memory(chunk)
+
+    def spill(self) -> bool:
+        """Spool what was received so far (a small Deflated data set that
+        inflates to a big one); False if the spool failed (still in memory)."""
+        self._to_disk()
+        return self.temp is not None
+
+    def _to_disk(self) -> None:
+        try:
+            self.temp = _TempFile(self.directory, "received", read=True)
+        except OSError:
+            self.threshold = float("inf")  # type: ignore[assignment]
+            return
+        try:
+            self.temp.write_parts(self.chunks)
+        except OSError:
+            self._to_memory(None)
+            return
+        self.chunks = []
+
+    def _to_memory(self, chunk: memoryview | None) -> None:
+        """The spool failed: back to memory, with what it already held."""
+        temp = self.temp
+        assert temp is not None
+        if not self.chunks:
+            held = self.size - (len(chunk) if chunk is not None else 0)
+            data = bytearray(held)
+            got = os.preadv(temp.fd, [data], 0)
+            self.chunks = [memoryview(data)[:got]]
+        if chunk is not None:
+            self.chunks.append(chunk)
+        temp.discard()
+        self.temp = None
+        self.threshold = float("inf")  # type: ignore[assignment]
+
+    def _map(self, temp: _TempFile) -> memoryview:
+        size = os.fstat(temp.fd).st_size
+        if size == 0:
+            return memoryview(b"")
+        try:
+            mapped = mmap.mmap(temp.fd, 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # a file system that cannot map: read it (memory grows)
+            data = bytearray(size)
+            got = os.preadv(temp.fd, [data], 0)
+            return memoryview(data)[:got]
+        self.maps.append(mapped)
+        # the walk touches element and fragment headers here and there: no
+        # read-ahead (the walk also drops the pages every few MiB, ``watch``)
+        _advise(mapped, mmap.MADV_RANDOM)
+        return memoryview(mapped)
+
+    def mapped(self) -> memoryview:
+        """The received data set, mapped."""
+        assert self.temp is not None
+        if self.view is None:
+            self.view = self._map(self.temp)
+        return self.view
+
+    def walk(self, ts_uid: str) -> walker.Dataset:
+        """``walker.parse`` of the spooled data set (a Deflated one inflated
+        into a second spool first)."""
+        data = self.mapped()
+        try:
+            if not walker.ts_info(ts_uid).deflated:
+                return walker.parse(data, ts_uid, streamed=True, watch=self.drop_pages)
+            try:
+                raw = _TempFile(self.directory, "inflated", read=True)
+            except OSError:  # no room for it: inflated in memory, as before
+                return walker.parse(data, ts_uid, streamed=True, watch=self.drop_pages)
+            self.extra.append(raw)
+
+            def write(piece: bytes) -> None:
+                raw.write(piece)
+                self.consumed(len(piece))
+
+            try:
+                walker.inflate_into(data, write)
+            except OSError:
+                return walker.parse(data, ts_uid, streamed=True, watch=self.drop_pages)
+            return walker.parse(self._map(raw), ts_uid, inflated=True, streamed=True, watch=self.drop_pages)
+        finally:
+            self.drop_pages()
+            for mapped in self.maps:  # the writer reads on in order
+                _advise(mapped, mmap.MADV_NORMAL)
+
+    def consumed(self, n: int) -> None:
+        """``n`` more bytes of the mapping were read: every few MiB its pages
+        are given back (they stay in the page cache, not in this process)."""
+        self.touched += n
+        if self.touched >= _DROP_PAGES_EVERY:
+            self.drop_pages()
+
+    def drop_pages(self) -> None:
+        self.touched = 0
+        for mapped in self.maps:
+            _advise(mapped, mmap.MADV_DONTNEED)
+
+    def discard(self) -> None:
+        """Unmap (where nothing points into a mapping any more) and remove the spool files."""
+        self.chunks = []
+        self.view = None
+        for mapped in self.maps:
+            try:
+                mapped.close()
+            except BufferError:  # still referenced: closed when the last view goes
+                pass
+        self.maps = []
+        for temp in [self.temp, *self.extra]:
+            if temp is not None:
+                temp.discard()
+        self.temp = None
+        self.extra = []
+
+
 class StorePipeline:
     """Receive one C-STORE data set and write it (see module docstring)."""
 
@@ -310,7 +513,7 @@ class StorePipeline:
                  progress: Callable[[str], None] | None = None,
                  overwrite_warning: bool = True,
                  on_received: Callable[[ObjectInfo], None] | None = None,
-                 bp_read_on: bool = False) -> None:
+                 bp_read_on: bool = False, spool_threshold: int = SPOOL_THRESHOLD) -> None:
         self.output_dir = output_dir
         self.mode = mode
         self.logger = logger
@@ -321,6 +524,7 @@ class StorePipeline:
         self.overwrite_warning = overwrite_warning
         self.on_received = on_received
         self.bp_read_on = bp_read_on
+        self.spool_threshold = spool_threshold
 
     def final_path(self, name: str) -> tuple[str, str]:
         """(path as DCMTK prints it, path used on disk) for a bare name."""
@@ -365,18 +569,44 @@ class StorePipeline:
         return StoreResult(StoreOutcome.IGNORED, info)
 
     def _receive_normal(self, assoc: DatasetSource, info: ObjectInfo) -> StoreResult:
-        chunks: list[memoryview] = []
+        spool = _Spool(self.output_dir, self.spool_threshold)
         try:
-            assoc.receive_dataset(info.pc_id, self._sink(chunks.append))
+            assoc.receive_dataset(info.pc_id, self._sink(spool.append))
         except ReceiveError as exc:
+            spool.discard()
             return StoreResult(StoreOutcome.RECEIVE_ERROR, info, error=exc)
-        data = b"".join(chunks)
-        del chunks
-        info.data = data
+        except BaseException:
+            spool.discard()
+            raise
+        if spool.temp is None:  # the common case: a small object, in memory
+            data = b"".join(spool.chunks)
+            if not (walker.ts_info(info.transfer_syntax).deflated and _inflates_beyond(data, spool.threshold)):
+                del spool
+                return self._store_normal(assoc, info, data, None)
+            # small on the wire, big once inflated: spooled after all
+            if not spool.spill():  # the spool failed: in memory, as before
+                return self._store_normal(assoc, info, data, None)
+            del data
+        try:
+            return self._store_normal(assoc, info, spool.mapped(), spool)
+        finally:
+            # the big path keeps nothing that points into the mapped spool
+            info.data = None
+            info.elements = None
+            spool.discard()
+
+    def _store_normal(self, assoc: DatasetSource, info: ObjectInfo, data: bytes | memoryview,
+                      spool: _Spool | None) -> StoreResult:
+        """Walk and write a received data set: ``data`` in memory, or the
+        mapped ``spool`` of a big one (then written piece by piece)."""
+        info.data = data  # type: ignore[assignment]
         if self.on_received:
             self.on_received(info)
         try:
-            info.elements = walker.parse(data, info.transfer_syntax)
+            if spool is None:
+                info.elements = walker.parse(data, info.transfer_syntax)
+            else:
+                info.elements = spool.walk(info.transfer_syntax)
         except walker.MalformedDataset as exc:
             chatter = assoc.chatter
             if chatter is not None:
@@ -397,8 +627,11 @@ class StorePipeline:
             temp = _TempFile(os.path.dirname(path), os.path.basename(path))
             if isinstance(content, (bytes, bytearray, memoryview)):
                 temp.write(content)
-            else:
+            elif spool is None:
                 temp.write_parts(list(content))  # type: ignore[arg-type]
+            else:
+                temp.write_stream(list(content), spool.consumed)  # type: ignore[arg-type]
+            del content
             temp.commit(path)
         except (OSError, ValueError) as exc:
             if temp is not None:
