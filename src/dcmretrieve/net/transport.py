@@ -62,8 +62,6 @@ import struct
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from pynetdicom import pdu
-
 from .. import oflog
 from .conditions import (
     COND_BAD_MESSAGE, COND_ILLEGAL_PDU, COND_NO_ACCEPTABLE_PC, COND_NO_DATA, COND_NO_VALID_PC,
@@ -76,8 +74,8 @@ from .dimse import C_STORE_RQ, DATASET_PRESENT, NO_DATASET, Command
 from .dumps import pdu_dump
 from .params import AssociationParams, NegotiatedContext, ProposedContext, tcp_nodelay_default
 from .pdu import (
-    AssocInfo, decode_p_data, decode_reject, encode_abort, encode_associate_ac, encode_associate_rq,
-    encode_p_data, encode_simple, parse_associate,
+    A_ABORT, A_RELEASE_RP, A_RELEASE_RQ, AssocInfo, decode_p_data, decode_reject, encode_associate_ac,
+    encode_associate_rq, p_data_header, parse_associate,
 )
 
 # ---------------------------------------------------------------------------
@@ -312,7 +310,12 @@ class _Closed(Exception):
     pass
 
 
-_RECV_CHUNK = 1 << 18
+#: The reusable receive buffer: every PDU a DCMTK peer may send (its -pdu
+#: is at most 131072) fits; a bigger one is read in pieces (``_read_big_pdu``).
+_RECV_BUFFER = 1 << 18
+#: the piece size for a PDU bigger than the receive buffer
+_BIG_PDU_PIECE = 1 << 20
+_PDU_HEADER = struct.Struct(">BBI")
 
 #: DCMTK's dcmSocketReceiveTimeout ("setting network receive timeout to 60
 #: seconds"): without -td a DIMSE read gives up after 60 s of silence and the
@@ -338,12 +341,16 @@ class Association:
         self.peer_impl_class_uid = ""
         self.peer_impl_version = ""
         self._message_id = 0
-        self._buf = bytearray()
-        self._pos = 0
+        # received bytes: _rbuf[_start:_end] are not consumed yet (see _fill)
+        self._rbuf = bytearray(_RECV_BUFFER)
+        self._rview = memoryview(self._rbuf)
+        self._start = 0
+        self._end = 0
         self._pdvs: list[tuple[int, int, memoryview]] = []  # pending PDVs of the current P-DATA
         self._pdv_index = 0
         self._raw_pdu = memoryview(b"")  # the last PDU read, header included
         self._current_timeout: object = "unset"
+        self._kernel_timeout = 0.0  # SO_RCVTIMEO / SO_SNDTIMEO now set (0: none)
         self.closed = False
         #: ``dcmtk.dcmnet`` logger for DIMSE-level warnings (set by request/accept)
         self.chatter: logging.Logger | None = None
@@ -521,7 +528,7 @@ class Association:
         return self.sock.fileno()
 
     def has_buffered_data(self) -> bool:
-        return self._pdv_index < len(self._pdvs) or len(self._buf) > self._pos
+        return self._pdv_index < len(self._pdvs) or self._end > self._start
 
     # ---- low-level I/O --------------------------------------------------------
     def _sendall(self, data: bytes | bytearray | memoryview) -> None:
@@ -530,53 +537,107 @@ class Association:
     def _acse_wait(self) -> float | None:
         return None if self.acse_timeout is None else poll_wait(self.acse_timeout)
 
-    def _set_timeout(self, timeout: float | None) -> None:
-        """``timeout``: seconds, None or inf = no limit; 0 is handled by ``_fill``."""
+    def _set_timeout(self, timeout: float | None, kernel: bool = False) -> None:
+        """``timeout``: seconds, None or inf = no limit; 0 is handled by ``_fill``.
+
+        ``kernel``: a blocking socket whose reads and writes give up after
+        ``timeout`` through SO_RCVTIMEO / SO_SNDTIMEO, as DCMTK's
+        dcmSocketReceiveTimeout does.  WHY: Python's own socket timeout
+        costs a poll() before every recv() and send() (two extra system
+        calls per object); the kernel timeout costs none.  Used for the
+        default DIMSE read (no -td), the hot path.  Other timeouts keep
+        Python's (a -td of 0 polls, see ``_fill``)."""
         if timeout is not None and (math.isinf(timeout) or timeout <= 0):
             timeout = None
-        if timeout != self._current_timeout:
-            self.sock.settimeout(timeout)
-            self._current_timeout = timeout
-
-    def _fill(self, need: int, timeout: float | None) -> None:
-        """Make sure ``need`` unread bytes are buffered."""
-        if len(self._buf) - self._pos >= need:
+        mode: object = ("kernel", timeout) if kernel and timeout is not None else timeout
+        if mode == self._current_timeout:
             return
-        if self._pos:
-            del self._buf[:self._pos]
-            self._pos = 0
-        self._set_timeout(timeout)
-        while len(self._buf) < need:
-            if timeout is not None and timeout <= 0:
-                # poll(0): only what has already arrived
-                try:
-                    if not select.select([self.sock], [], [], 0)[0]:
-                        raise _Timeout()
-                except (OSError, ValueError):
-                    raise _Closed() from None
+        if timeout is None or kernel:
+            self._set_kernel_timeout(timeout or 0.0)
+            self.sock.settimeout(None)
+        else:
+            self.sock.settimeout(timeout)
+        self._current_timeout = mode
+
+    def _set_kernel_timeout(self, seconds: float) -> None:
+        if seconds != self._kernel_timeout:
+            whole = int(seconds)
+            value = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+            for option in (socket.SO_RCVTIMEO, socket.SO_SNDTIMEO):
+                self.sock.setsockopt(socket.SOL_SOCKET, option, value)
+            self._kernel_timeout = seconds
+
+    def _recv_into_buffer(self, timeout: float | None) -> None:
+        """One recv() into the free end of the receive buffer."""
+        if timeout is not None and timeout <= 0:
+            # poll(0): only what has already arrived
             try:
-                chunk = self.sock.recv(max(_RECV_CHUNK, need - len(self._buf)))
-            except socket.timeout:
+                if not select.select([self.sock], [], [], 0)[0]:
+                    raise _Timeout()
+            except (OSError, ValueError):
+                raise _Closed() from None
+        while True:
+            try:
+                got = self.sock.recv_into(self._rview[self._end:])
+            except (socket.timeout, BlockingIOError):  # Python's timeout / SO_RCVTIMEO
                 raise _Timeout() from None
             except InterruptedError:  # pragma: no cover - PEP 475 retries
                 continue
             except OSError:
                 raise _Closed() from None
-            if not chunk:
-                raise _Closed()
-            self._buf += chunk
+            break
+        if not got:
+            raise _Closed()
+        self._end += got
 
-    def _read_pdu(self, timeout: float | None) -> tuple[int, memoryview]:
-        self._fill(6, timeout)
-        pdu_type, _r, length = struct.unpack_from(">BBI", self._buf, self._pos)
-        self._fill(6 + length, timeout)
-        start = self._pos
-        # one copy into an immutable bytes object: PDV views handed to sinks stay
-        # valid after the buffer moves on, so callers may keep them without copying
-        with memoryview(self._buf) as view:
-            self._raw_pdu = memoryview(bytes(view[start:start + 6 + length]))
-        self._pos = start + 6 + length
+    def _fill(self, need: int, timeout: float | None, kernel: bool = False) -> None:
+        """Make sure ``need`` (<= the buffer size) unread bytes are buffered."""
+        have = self._end - self._start
+        if have >= need:
+            return
+        if self._start + need > len(self._rbuf):  # move the unread rest to the front
+            rest = self._rview[self._start:self._end].tobytes()
+            self._rbuf[:have] = rest
+            self._start, self._end = 0, have
+        self._set_timeout(timeout, kernel)
+        while self._end - self._start < need:
+            self._recv_into_buffer(timeout)
+
+    def _read_pdu(self, timeout: float | None, kernel: bool = False) -> tuple[int, memoryview]:
+        """The next PDU: (type, body).  The PDU is copied once out of the
+        receive buffer into an immutable bytes object: PDV views handed to
+        sinks stay valid after the buffer is reused, so callers may keep them
+        without copying."""
+        self._fill(6, timeout, kernel)
+        pdu_type, _r, length = _PDU_HEADER.unpack_from(self._rbuf, self._start)
+        size = 6 + length
+        if size <= len(self._rbuf):
+            self._fill(size, timeout, kernel)
+            start = self._start
+            raw = self._rview[start:start + size].tobytes()
+            self._start = start + size
+        else:
+            raw = self._read_big_pdu(size, timeout, kernel)
+        self._raw_pdu = memoryview(raw)
         return pdu_type, self._raw_pdu[6:]
+
+    def _read_big_pdu(self, size: int, timeout: float | None, kernel: bool) -> bytes:
+        """A PDU bigger than the receive buffer (a peer beyond DCMTK's -pdu
+        range): read in pieces as it arrives (a PDU length is never trusted
+        for an allocation), joined at the end."""
+        parts = [self._rview[self._start:self._end].tobytes()]
+        got = len(parts[0])
+        self._start = self._end = 0
+        self._set_timeout(timeout, kernel)
+        while got < size:
+            self._recv_into_buffer(timeout)
+            take = min(self._end, size - got)
+            parts.append(self._rview[:take].tobytes())
+            got += take
+            self._start = take
+            if take == self._end:
+                self._start = self._end = 0
+        return b"".join(parts)
 
     def _next_pdv(self, timeout: float | None) -> tuple[int, int, memoryview]:
         """Next PDV (pc_id, control header, data); raises DimseError on non-P-DATA PDUs."""
@@ -584,7 +645,10 @@ class Association:
             try:
                 # "blocking" DIMSE (no -td) still has DCMTK's 60 s socket receive
                 # timeout (dcmSocketReceiveTimeout), which it reports as a peer abort
-                pdu_type, body = self._read_pdu(SOCKET_RECEIVE_TIMEOUT if timeout is None else timeout)
+                if timeout is None:
+                    pdu_type, _body = self._read_pdu(SOCKET_RECEIVE_TIMEOUT, kernel=True)
+                else:
+                    pdu_type, _body = self._read_pdu(timeout)
             except _Timeout:
                 if timeout is None:
                     self._close()
@@ -633,7 +697,7 @@ class Association:
             last = offset >= total
             control = control_base | (0x02 if last else 0x00)
             try:
-                self._sendall(encode_p_data(pc_id, control, chunk))
+                self._sendall(p_data_header(pc_id, control, len(chunk)) + chunk)
             except OSError:
                 raise DimseError(COND_SEND_FAILED) from None
             if last:
@@ -704,7 +768,7 @@ class Association:
         if self.closed:
             raise DimseError(COND_PEER_ABORTED)
         try:
-            self._sendall(encode_simple(pdu.A_RELEASE_RQ))
+            self._sendall(A_RELEASE_RQ)
         except OSError:
             raise DimseError(COND_PEER_ABORTED) from None
         if self._pdv_index < len(self._pdvs):
@@ -729,7 +793,7 @@ class Association:
     def acknowledge_release(self) -> None:
         """Answer a peer's A-RELEASE-RQ with A-RELEASE-RP and close."""
         try:
-            self._sendall(encode_simple(pdu.A_RELEASE_RP))
+            self._sendall(A_RELEASE_RP)
         except OSError:
             pass
         self._close()
@@ -741,7 +805,7 @@ class Association:
         if not self.closed:
             try:
                 self._set_timeout(5)
-                self._sendall(encode_abort())
+                self._sendall(A_ABORT)
             except OSError:
                 pass
         if close:
