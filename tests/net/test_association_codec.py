@@ -117,6 +117,44 @@ def test_other_commands_use_pynetdicom_codec_and_keep_wire_format() -> None:
         assert Command.decode(encoded).values == _fast_decode(encoded)
 
 
+@pytest.mark.parametrize("cmd", [
+    c_get_rq(1, "1.2.840.10008.5.1.4.1.2.2.3"), c_get_rq(0xFFFF, "1.2.840.10008.5.1.4.1.2.1.3"),
+    c_move_rq(2, CT, "DEST"), c_move_rq(3, CT, "ODD"), c_move_rq(4, CT, ""), c_move_rq(5, CT, " A B "),
+    c_move_rq(6, "1.2.3.", "X" * 16), c_cancel_rq(2), c_cancel_rq(0xFFFF),
+    c_store_rsp(Command(message_id=7, affected_sop_class_uid=CT, affected_sop_instance_uid=SOP_INSTANCE), 0xB000),
+    c_store_rsp(Command(message_id=8), 0xC000),
+    dimse.c_echo_rsp(Command(message_id=9, affected_sop_class_uid="1.2.840.10008.1.1")),
+])
+def test_sent_commands_fast_path_equals_pynetdicom(cmd: Command) -> None:
+    """Every command our tools send is encoded by hand, byte for byte as
+    pynetdicom's codec does it (so a retrieval never imports it)."""
+    cmd.values.setdefault(0x00000800, NO_DATASET)
+    assert dimse._fast_encodable(cmd.values)
+    assert cmd.encode() == _fast_encode(cmd.values) == _pynetdicom_encode(cmd.values)
+
+
+@pytest.mark.parametrize("values", [
+    {0x00000100: C_FIND_RSP, 0x00000120: 1, 0x00000800: NO_DATASET},     # not a command we send
+    {0x00000100: dimse.C_MOVE_RQ, 0x00000600: "A\\B"},                     # backslash: pydicom splits values
+    {0x00000100: dimse.C_MOVE_RQ, 0x00000600: "D\u00c9ST"},                 # not ASCII
+    {0x00000100: dimse.C_MOVE_RQ, 0x00000600: "D\tST"},                     # not printable
+    {0x00000100: dimse.C_GET_RQ, 0x00000110: 0x10000},                    # out of range for US
+    {0x00000100: dimse.C_GET_RQ, 0x00000110: True},                       # not a plain int
+    {0x00000100: dimse.C_GET_RQ, 0x00000002: b"1.2"},                     # raw bytes
+    {0x00000100: dimse.C_GET_RQ, 0x00091000: "x"},                        # unknown element
+])
+def test_unusual_values_take_pynetdicoms_codec(values: dict[int, object]) -> None:
+    assert not dimse._fast_encodable(values)
+
+    def outcome(encode):  # type: ignore[no-untyped-def]
+        try:
+            return encode()
+        except Exception as exc:  # noqa: BLE001 - the same failure either way
+            return type(exc)
+
+    assert outcome(lambda: Command(values).encode()) == outcome(lambda: _pynetdicom_encode(values))
+
+
 def test_truncated_command_fails_like_before() -> None:
     raw = c_get_rq(1, "1.2.840.10008.5.1.4.1.2.2.3").encode()
     for codec in (_fast_decode, _pynetdicom_decode):
