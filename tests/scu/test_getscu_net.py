@@ -502,13 +502,6 @@ def _accept_replayed(conn, raw_rq: bytes, negotiate):  # type: ignore[no-untyped
                 return data
             return conn.recv(n)
 
-        def recv_into(self, buffer, nbytes: int = 0) -> int:  # type: ignore[no-untyped-def]
-            if self.pending:
-                size = min(len(buffer), len(self.pending))
-                buffer[:size], self.pending = self.pending[:size], self.pending[size:]
-                return size
-            return conn.recv_into(buffer, nbytes)
-
         def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
             return getattr(conn, name)
 

@@ -310,11 +310,9 @@ class _Closed(Exception):
     pass
 
 
-#: The reusable receive buffer: every PDU a DCMTK peer may send (its -pdu
-#: is at most 131072) fits; a bigger one is read in pieces (``_read_big_pdu``).
-_RECV_BUFFER = 1 << 18
-#: the piece size for a PDU bigger than the receive buffer
-_BIG_PDU_PIECE = 1 << 20
+#: most bytes asked of one recv(): several PDUs of the biggest size a DCMTK
+#: peer sends (its -pdu is at most 131072)
+_RECV_CHUNK = 1 << 18
 _PDU_HEADER = struct.Struct(">BBI")
 
 #: DCMTK's dcmSocketReceiveTimeout ("setting network receive timeout to 60
@@ -341,11 +339,9 @@ class Association:
         self.peer_impl_class_uid = ""
         self.peer_impl_version = ""
         self._message_id = 0
-        # received bytes: _rbuf[_start:_end] are not consumed yet (see _fill)
-        self._rbuf = bytearray(_RECV_BUFFER)
-        self._rview = memoryview(self._rbuf)
-        self._start = 0
-        self._end = 0
+        # the bytes of the last recv(); _chunk[_chunk_pos:] are not consumed yet (see _read_pdu)
+        self._chunk = b""
+        self._chunk_pos = 0
         self._pdvs: list[tuple[int, int, memoryview]] = []  # pending PDVs of the current P-DATA
         self._pdv_index = 0
         self._raw_pdu = memoryview(b"")  # the last PDU read, header included
@@ -528,7 +524,7 @@ class Association:
         return self.sock.fileno()
 
     def has_buffered_data(self) -> bool:
-        return self._pdv_index < len(self._pdvs) or self._end > self._start
+        return self._pdv_index < len(self._pdvs) or len(self._chunk) > self._chunk_pos
 
     # ---- low-level I/O --------------------------------------------------------
     def _sendall(self, data: bytes | bytearray | memoryview) -> None:
@@ -538,7 +534,7 @@ class Association:
         return None if self.acse_timeout is None else poll_wait(self.acse_timeout)
 
     def _set_timeout(self, timeout: float | None, kernel: bool = False) -> None:
-        """``timeout``: seconds, None or inf = no limit; 0 is handled by ``_fill``.
+        """``timeout``: seconds, None or inf = no limit; 0 is handled by ``_recv``.
 
         ``kernel``: a blocking socket whose reads and writes give up after
         ``timeout`` through SO_RCVTIMEO / SO_SNDTIMEO, as DCMTK's
@@ -546,7 +542,7 @@ class Association:
         costs a poll() before every recv() and send() (two extra system
         calls per object); the kernel timeout costs none.  Used for the
         default DIMSE read (no -td), the hot path.  Other timeouts keep
-        Python's (a -td of 0 polls, see ``_fill``)."""
+        Python's (a -td of 0 polls, see ``_recv``)."""
         if timeout is not None and (math.isinf(timeout) or timeout <= 0):
             timeout = None
         mode: object = ("kernel", timeout) if kernel and timeout is not None else timeout
@@ -567,8 +563,8 @@ class Association:
                 self.sock.setsockopt(socket.SOL_SOCKET, option, value)
             self._kernel_timeout = seconds
 
-    def _recv_into_buffer(self, timeout: float | None) -> None:
-        """One recv() into the free end of the receive buffer."""
+    def _recv(self, timeout: float | None) -> bytes:
+        """One recv() (the timeout already set by ``_set_timeout``)."""
         if timeout is not None and timeout <= 0:
             # poll(0): only what has already arrived
             try:
@@ -578,66 +574,66 @@ class Association:
                 raise _Closed() from None
         while True:
             try:
-                got = self.sock.recv_into(self._rview[self._end:])
+                chunk = self.sock.recv(_RECV_CHUNK)
             except (socket.timeout, BlockingIOError):  # Python's timeout / SO_RCVTIMEO
                 raise _Timeout() from None
             except InterruptedError:  # pragma: no cover - PEP 475 retries
                 continue
             except OSError:
                 raise _Closed() from None
-            break
-        if not got:
-            raise _Closed()
-        self._end += got
-
-    def _fill(self, need: int, timeout: float | None, kernel: bool = False) -> None:
-        """Make sure ``need`` (<= the buffer size) unread bytes are buffered."""
-        have = self._end - self._start
-        if have >= need:
-            return
-        if self._start + need > len(self._rbuf):  # move the unread rest to the front
-            rest = self._rview[self._start:self._end].tobytes()
-            self._rbuf[:have] = rest
-            self._start, self._end = 0, have
-        self._set_timeout(timeout, kernel)
-        while self._end - self._start < need:
-            self._recv_into_buffer(timeout)
+            if not chunk:
+                raise _Closed()
+            return chunk
 
     def _read_pdu(self, timeout: float | None, kernel: bool = False) -> tuple[int, memoryview]:
-        """The next PDU: (type, body).  The PDU is copied once out of the
-        receive buffer into an immutable bytes object: PDV views handed to
-        sinks stay valid after the buffer is reused, so callers may keep them
-        without copying."""
-        self._fill(6, timeout, kernel)
-        pdu_type, _r, length = _PDU_HEADER.unpack_from(self._rbuf, self._start)
-        size = 6 + length
-        if size <= len(self._rbuf):
-            self._fill(size, timeout, kernel)
-            start = self._start
-            raw = self._rview[start:start + size].tobytes()
-            self._start = start + size
-        else:
-            raw = self._read_big_pdu(size, timeout, kernel)
-        self._raw_pdu = memoryview(raw)
-        return pdu_type, self._raw_pdu[6:]
+        """The next PDU: (type, body), both parts of ``self._raw_pdu``.
 
-    def _read_big_pdu(self, size: int, timeout: float | None, kernel: bool) -> bytes:
-        """A PDU bigger than the receive buffer (a peer beyond DCMTK's -pdu
-        range): read in pieces as it arrives (a PDU length is never trusted
-        for an allocation), joined at the end."""
-        parts = [self._rview[self._start:self._end].tobytes()]
-        got = len(parts[0])
-        self._start = self._end = 0
+        WHY this way: every recv() returns a new immutable bytes object, and a
+        PDU that lies within one is handed out as a memoryview slice of it --
+        no copy at all in user space; only a PDU split across recv()s is
+        joined (one copy of that PDU).  The PDV views handed to sinks are
+        read-only views of immutable bytes: they stay valid, callers may keep
+        them without copying.  recv() asks for up to 256 KiB, and the
+        kernel's answer is only as big as what had arrived, so a kept view
+        never pins more memory than the bytes received with it."""
+        chunk, pos = self._chunk, self._chunk_pos
+        while True:
+            avail = len(chunk) - pos
+            if avail >= 6:
+                pdu_type, _r, length = _PDU_HEADER.unpack_from(chunk, pos)
+                end = pos + 6 + length
+                if end <= len(chunk):  # the whole PDU in this chunk: a view of it
+                    self._chunk_pos = end
+                    self._raw_pdu = memoryview(chunk)[pos:end]
+                    return pdu_type, self._raw_pdu[6:]
+            if avail:
+                break
+            self._set_timeout(timeout, kernel)
+            chunk, pos = self._recv(timeout), 0
+            self._chunk, self._chunk_pos = chunk, 0
+        # split across recv()s: gather the pieces (a PDU length is never
+        # trusted for an allocation), join them once
         self._set_timeout(timeout, kernel)
-        while got < size:
-            self._recv_into_buffer(timeout)
-            take = min(self._end, size - got)
-            parts.append(self._rview[:take].tobytes())
-            got += take
-            self._start = take
-            if take == self._end:
-                self._start = self._end = 0
-        return b"".join(parts)
+        parts: list[bytes | memoryview] = [memoryview(chunk)[pos:]]
+        have = avail
+        size = 6 + length if avail >= 6 else 0
+        while not size or have < size:
+            new = self._recv(timeout)
+            if not size and have + len(new) >= 6:
+                header = (b"".join(parts) + new[:6])[:6]
+                pdu_type, _r, length = _PDU_HEADER.unpack(header)
+                size = 6 + length
+            if size and have + len(new) >= size:
+                take = size - have
+                parts.append(memoryview(new)[:take])
+                self._chunk, self._chunk_pos = new, take
+                have = size
+            else:
+                parts.append(new)
+                have += len(new)
+                self._chunk, self._chunk_pos = b"", 0
+        self._raw_pdu = memoryview(b"".join(parts))
+        return pdu_type, self._raw_pdu[6:]
 
     def _next_pdv(self, timeout: float | None) -> tuple[int, int, memoryview]:
         """Next PDV (pc_id, control header, data); raises DimseError on non-P-DATA PDUs."""
