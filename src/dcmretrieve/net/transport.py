@@ -717,7 +717,7 @@ class Association:
         limit = dimse_wait(self.dimse_timeout) if timeout == "dimse" else timeout  # type: ignore[assignment]
         if self.closed:
             raise DimseError(COND_PEER_ABORTED)
-        parts: list[bytes] = []
+        parts: list[memoryview] = []
         pc_id = 0
         while True:
             pc, control, data = self._next_pdv(limit)  # type: ignore[arg-type]
@@ -725,10 +725,10 @@ class Association:
                 raise DimseError(Condition(0x0006, 0x020D, "DIMSE Failed to receive message",
                                            dul(0x020F, "DIMSE: Command PDV Expected")))
             pc_id = pc
-            parts.append(bytes(data))
+            parts.append(data)
             if control & 0x02:
                 break
-        cmd = Command.decode(b"".join(parts))
+        cmd = Command.decode(parts[0].tobytes() if len(parts) == 1 else b"".join(parts))
         if cmd.command_field == C_STORE_RQ and not cmd.has_dataset:
             # DCMTK's DIMSE parser refuses a C-STORE-RQ without data set (observed)
             if self.chatter is not None:
