@@ -814,7 +814,7 @@ class Association:
         it had not read yet (e.g. our last C-STORE-RSP)."""
         if not self.closed:
             try:
-                self.sock.settimeout(timeout)
+                self._set_timeout(timeout)
                 while self.sock.recv(65536):
                     pass
             except OSError:
