@@ -278,29 +278,34 @@ def _fast_encode(values: dict[int, object]) -> bytes:
     return struct.pack("<HHII", 0, 0, 4, len(body)) + bytes(body)
 
 
+_US_AT = struct.Struct("<H").unpack_from
+_UL_AT = struct.Struct("<I").unpack_from
+_TEXT_KINDS = (_UI, _AE, _LO)
+
+
 def _fast_decode(data: bytes) -> dict[int, object]:
     """Hand-written Implicit VR LE command-set decoder (fast path)."""
     values: dict[int, object] = {}
     pos, end = 0, len(data)
     unpack = _ELEMENT_HEADER.unpack_from
+    types = _COMMAND_TYPES
     while pos + 8 <= end:
         group, elem, length = unpack(data, pos)
-        pos += 8
-        raw = data[pos:pos + length]
-        if len(raw) != length:
+        start = pos + 8
+        pos = start + length
+        if pos > end:
             raise DimseError(COND_RECEIVE_FAILED)
-        pos += length
         tag = (group << 16) | elem
-        kind = _COMMAND_TYPES.get(tag, _RAW)
+        kind = types.get(tag, _RAW)
         if kind == _US and length >= 2:
-            values[tag] = struct.unpack_from("<H", raw)[0]
+            values[tag] = _US_AT(data, start)[0]
         elif kind == _UL and length >= 4:
-            values[tag] = struct.unpack_from("<I", raw)[0]
-        elif kind in (_UI, _AE, _LO):
-            text = bytes(raw).decode("latin-1")
+            values[tag] = _UL_AT(data, start)[0]
+        elif kind in _TEXT_KINDS:
+            text = bytes(data[start:pos]).decode("latin-1")
             values[tag] = text.rstrip("\0 ") if kind == _UI else text.strip(" ")
         else:
-            values[tag] = bytes(raw)
+            values[tag] = bytes(data[start:pos])
     return values
 
 
