@@ -43,6 +43,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -105,8 +106,10 @@ def timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[Sample, subp
             tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         wrapper = [TIME, "-o", tf.name, "-f", "%M"] if Path(TIME).exists() else []
         start = time.perf_counter()
-        child = subprocess.Popen([*wrapper, *argv], env=env, cwd=cwd, stdout=out, stderr=err, text=True)
-        timer = threading.Timer(RUN_TIMEOUT, child.kill)
+        child = subprocess.Popen([*wrapper, *argv], env=env, cwd=cwd, stdout=out, stderr=err, text=True,
+                                 start_new_session=True)
+        # on timeout the whole session goes (the wrapper and the tool under it)
+        timer = threading.Timer(RUN_TIMEOUT, os.killpg, (child.pid, signal.SIGKILL))
         timer.start()
         try:
             _, status, usage = os.wait4(child.pid, 0)
