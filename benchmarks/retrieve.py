@@ -16,10 +16,23 @@ Nagle's algorithm, and comparing against that would flatter us (our tools set
 TCP_NODELAY by default, docs deviation 6).  pynetdicom's own example apps
 are measured too, for reference, with ``--pynetdicom``.
 
-Each run starts with an empty output directory; wall time and peak RSS come
-from ``/usr/bin/time -f "%e %M"`` (resource.getrusage of the child as a
-fallback).  Reported: median wall time and median peak RSS per tool and the
-ratios ours/DCMTK.  Every run's received file count is checked.
+Each run starts with an empty output directory.  Wall time and CPU time (user
++ system) of the tool's process come from ``os.wait4``, its peak RSS from
+``/usr/bin/time``.  Why CPU
+time too: on a shared machine wall time mostly measures the other
+processes; CPU time is what the tool itself spent (it still grows a little
+under load: caches, frequency).  Reported: medians per tool and the ratios
+ours/DCMTK.  Every run's received file count is checked.
+
+Our tools run without ``PYTHONDONTWRITEBYTECODE`` (removed from their
+environment, as on a normal installation) after one untimed warm-up run
+per scenario, so the byte-code cache is written once and used by every timed
+run -- otherwise each run would compile the whole package again.
+
+The ``floor`` row of the get scenarios (tool ``floor``, on by default,
+``benchmarks/floor.py``) is what this machine does with nothing but sockets
+and files: the same objects' bytes (the archive's files of the study) sent
+over loopback TCP, received and written to one file each.
 """
 
 from __future__ import annotations
@@ -29,12 +42,13 @@ import datetime as dt
 import os
 import platform
 import re
-import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +59,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from support import sampledata  # noqa: E402
 from support.servers import HOST, DcmQRSCP, free_port  # noqa: E402
 
+import floor  # noqa: E402  (benchmarks/floor.py, next to this file)
+
 TIME = "/usr/bin/time"
 RUN_TIMEOUT = 900.0
 
@@ -52,6 +68,7 @@ RUN_TIMEOUT = 900.0
 @dataclass
 class Sample:
     wall: float
+    cpu: float  # user + system seconds of the tool's process
     rss_kb: int
 
 
@@ -67,6 +84,10 @@ class Result:
         return statistics.median(s.wall for s in self.samples) if self.samples else float("nan")
 
     @property
+    def cpu(self) -> float:
+        return statistics.median(s.cpu for s in self.samples) if self.samples else float("nan")
+
+    @property
     def rss_mb(self) -> float:
         if not self.samples:
             return float("nan")
@@ -74,25 +95,36 @@ class Result:
 
 
 def timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[Sample, subprocess.CompletedProcess[str]]:
-    """Run argv once; wall time and the child's peak RSS."""
-    if Path(TIME).exists():
-        with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
-            start = time.perf_counter()
-            proc = subprocess.run([TIME, "-o", tf.name, "-f", "%e %M", *argv], env=env, cwd=cwd,
-                                  capture_output=True, text=True, timeout=RUN_TIMEOUT)
-            wall = time.perf_counter() - start
-            fields = tf.read().split()
-            rss = int(fields[-1]) if fields and fields[-1].isdigit() else 0
-            return Sample(wall, rss), proc
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=RUN_TIMEOUT)
-    wall = time.perf_counter() - start
-    # ru_maxrss of RUSAGE_CHILDREN is the max over all children so far: exact
-    # only while each run is the biggest yet, hence /usr/bin/time is preferred.
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return Sample(wall, max(after, before)), proc
+    """Run argv once: wall time, CPU time and peak RSS of the child.
+
+    Wall and CPU time come from ``os.wait4`` (microseconds).  The peak RSS
+    comes from ``/usr/bin/time -f %M`` wrapped around the tool when it
+    exists: wait4's ru_maxrss of a child forked from this (big) Python
+    process counts the parent's memory it had before exec.  The wrapper's
+    own CPU time (about a millisecond) is included in the CPU figure."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err, \
+            tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        wrapper = [TIME, "-o", tf.name, "-f", "%M"] if Path(TIME).exists() else []
+        start = time.perf_counter()
+        child = subprocess.Popen([*wrapper, *argv], env=env, cwd=cwd, stdout=out, stderr=err, text=True,
+                                 start_new_session=True)
+        # on timeout the whole session goes (the wrapper and the tool under it)
+        timer = threading.Timer(RUN_TIMEOUT, os.killpg, (child.pid, signal.SIGKILL))
+        timer.start()
+        try:
+            _, status, usage = os.wait4(child.pid, 0)
+        finally:
+            timer.cancel()
+        wall = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if wall >= RUN_TIMEOUT:
+            raise subprocess.TimeoutExpired(argv, RUN_TIMEOUT)
+        fields = tf.read().split()
+        rss = int(fields[-1]) if fields and fields[-1].isdigit() else usage.ru_maxrss
+        out.seek(0)
+        err.seek(0)
+        proc = subprocess.CompletedProcess(argv, child.returncode, out.read(), err.read())
+    return Sample(wall, usage.ru_utime + usage.ru_stime, rss), proc
 
 
 def tool_commands(tool: str, kind: str, port: int, move_port: int, out: Path,
@@ -100,6 +132,7 @@ def tool_commands(tool: str, kind: str, port: int, move_port: int, out: Path,
     """The command line of one tool for one retrieval, and its environment."""
     env = dict(os.environ)
     env.pop("TCP_NODELAY", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # a normal installation writes its byte code once
     keys = ["-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={study_uid}"]
     venv_bin = Path(sys.executable).parent
     if tool == "pynetdicom":
@@ -110,6 +143,8 @@ def tool_commands(tool: str, kind: str, port: int, move_port: int, out: Path,
         return [*py, "movescu", "-q", "-S", "-aet", "MOVESCU", "-aec", "COMMON", "-aem", "MOVESCU",
                 "--store", "--store-port", str(move_port), "--store-aet", "MOVESCU",
                 "-od", str(out), HOST, str(port), *keys], env
+    if tool == "floor":
+        return [sys.executable, str(Path(floor.__file__)), "receive", HOST, str(port), str(out)], env
     if tool == "dcmtk":
         exe_dir = Path("/usr/bin")
         env["TCP_NODELAY"] = "1"
@@ -127,18 +162,28 @@ def count_files(path: Path) -> int:
 
 
 def run_once(result: Result, i: int, kind: str, archive: DcmQRSCP, move_port: int,
-             study_uid: str, expected: int, work: Path) -> None:
-    """One timed run of one tool; records a sample or the error."""
+             study_uid: str, expected: int, work: Path, sender: "floor.Sender | None" = None,
+             warm_up: bool = False) -> None:
+    """One timed run of one tool; records a sample or the error (``warm_up``:
+    run, check, record nothing)."""
     scenario, tool = result.scenario, result.tool
     out = work / f"{scenario}-{tool}-{i}"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    argv, env = tool_commands(tool, kind, archive.port, move_port, out, study_uid)
+    port = archive.port
+    if tool == "floor":
+        assert sender is not None
+        sender.serve_once()
+        port = sender.port
+    argv, env = tool_commands(tool, kind, port, move_port, out, study_uid)
     try:
         sample, proc = timed(argv, env, work)
     except subprocess.TimeoutExpired:
         result.error = f"timed out after {RUN_TIMEOUT:.0f} s"
         return
+    finally:
+        if sender is not None:
+            sender.wait()
     got = count_files(out)
     shutil.rmtree(out, ignore_errors=True)
     if got != expected:
@@ -146,23 +191,38 @@ def run_once(result: Result, i: int, kind: str, archive: DcmQRSCP, move_port: in
         result.error = f"run {i}: exit {proc.returncode}, {got}/{expected} files: {' | '.join(tail)}"
         print(f"  {scenario:<12} {tool:<10} FAILED: {result.error}", flush=True)
         return
+    if warm_up:
+        return
     result.samples.append(sample)
-    print(f"  {scenario:<12} {tool:<10} run {i + 1}: {sample.wall:7.2f} s  "
+    print(f"  {scenario:<12} {tool:<10} run {i + 1}: {sample.wall:7.2f} s wall  {sample.cpu:7.2f} s CPU  "
           f"{sample.rss_kb / 1024:7.1f} MB", flush=True)
 
 
 def measure(scenario: str, kind: str, tools: list[str], archive: DcmQRSCP, move_port: int,
-            study_uid: str, expected: int, runs: int, work: Path) -> dict[str, Result]:
-    """All tools on one scenario, runs interleaved (tool A, B, A, B, …).
+            study_uid: str, expected: int, runs: int, work: Path,
+            files: list[Path] | None = None) -> dict[str, Result]:
+    """All tools on one scenario, runs interleaved (tool A, B, A, B, …),
+    after one untimed warm-up run per tool.
 
     Why interleaved: on a shared machine the load drifts; alternating keeps
-    the tools' medians comparable.
+    the tools' medians comparable.  ``floor`` runs on get scenarios only
+    (fed with ``files``).
     """
+    tools = [t for t in tools if t != "floor" or (kind == "get" and files)]
+    sender = floor.Sender(files) if "floor" in tools and files else None
     results = {tool: Result(scenario, tool) for tool in tools}
-    for i in range(runs):
+    try:
         for tool in tools:
-            if not results[tool].error:
-                run_once(results[tool], i, kind, archive, move_port, study_uid, expected, work)
+            run_once(results[tool], -1, kind, archive, move_port, study_uid, expected, work,
+                     sender if tool == "floor" else None, warm_up=True)
+        for i in range(runs):
+            for tool in tools:
+                if not results[tool].error:
+                    run_once(results[tool], i, kind, archive, move_port, study_uid, expected, work,
+                             sender if tool == "floor" else None)
+    finally:
+        if sender is not None:
+            sender.close()
     return results
 
 
@@ -203,8 +263,9 @@ def fmt(x: float, unit: str = "") -> str:
 
 
 def table(results: dict[tuple[str, str], Result], scenarios: list[str], tools: list[str]) -> str:
-    rows = ["| scenario | tool | median wall (s) | ratio vs DCMTK | median peak RSS (MB) | ratio vs DCMTK |",
-            "|---|---|---:|---:|---:|---:|"]
+    rows = ["| scenario | tool | median wall (s) | wall ratio vs DCMTK | median CPU (s) | CPU ratio vs DCMTK "
+            "| median peak RSS (MB) | RSS ratio vs DCMTK |",
+            "|---|---|---:|---:|---:|---:|---:|---:|"]
     for sc in scenarios:
         base = results.get((sc, "dcmtk"))
         for tool in tools:
@@ -212,11 +273,12 @@ def table(results: dict[tuple[str, str], Result], scenarios: list[str], tools: l
             if r is None:
                 continue
             if r.error:
-                rows.append(f"| {sc} | {tool} | failed: {r.error[:80]} | | | |")
+                rows.append(f"| {sc} | {tool} | failed: {r.error[:80]} | | | | | |")
                 continue
             wr = r.wall / base.wall if base and base.samples else float("nan")
+            cr = r.cpu / base.cpu if base and base.samples and base.cpu else float("nan")
             mr = r.rss_mb / base.rss_mb if base and base.samples and base.rss_mb else float("nan")
-            rows.append(f"| {sc} | {tool} | {fmt(r.wall)} | {fmt(wr, '×')} | "
+            rows.append(f"| {sc} | {tool} | {fmt(r.wall)} | {fmt(wr, '×')} | {fmt(r.cpu)} | {fmt(cr, '×')} | "
                         f"{r.rss_mb:.1f} | {fmt(mr, '×')} |")
     return "\n".join(rows)
 
@@ -240,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ct-bytes", type=int, default=512 * 1024, help="pixel bytes per CT image")
     p.add_argument("--tiny", type=int, help="number of tiny objects (default 2000)")
     p.add_argument("--runs", type=int, help="runs per tool and scenario (default 5)")
-    p.add_argument("--tools", default="dcmtk,ours", help="comma list of dcmtk,ours,pynetdicom")
+    p.add_argument("--tools", default="dcmtk,ours,floor", help="comma list of dcmtk,ours,floor,pynetdicom "
+                   "(floor: benchmarks/floor.py, get scenarios only)")
     p.add_argument("--pynetdicom", action="store_true", help="also measure pynetdicom's apps")
     p.add_argument("--workdir", type=Path, help="keep data here (default: temp dir, removed)")
     p.add_argument("--update-doc", type=Path, help="write the table into this file's "
@@ -283,12 +346,14 @@ def main(argv: list[str] | None = None) -> int:
             archive.load(scan_dir=work / "data", timeout=1800)
             print(f"loaded into dcmqrscp on port {archive.port} "
                   f"({time.perf_counter() - t0:.1f} s)", flush=True)
-            scenarios = [("get-ct", "get", ct_uid, n_ct), ("get-tiny", "get", tiny_uid, n_tiny),
-                         ("move-ct", "move", ct_uid, n_ct), ("move-tiny", "move", tiny_uid, n_tiny)]
+            scenarios = [("get-ct", "get", ct_uid, n_ct, ct_files),
+                         ("get-tiny", "get", tiny_uid, n_tiny, tiny_files),
+                         ("move-ct", "move", ct_uid, n_ct, ct_files),
+                         ("move-tiny", "move", tiny_uid, n_tiny, tiny_files)]
             results: dict[tuple[str, str], Result] = {}
-            for name, kind, uid, expected in scenarios:
+            for name, kind, uid, expected, files in scenarios:
                 for tool, res in measure(name, kind, tools, archive, move_port, uid, expected,
-                                         runs, work).items():
+                                         runs, work, files).items():
                     results[(name, tool)] = res
         finally:
             archive.stop()
@@ -306,8 +371,10 @@ def main(argv: list[str] | None = None) -> int:
         f"get-ct/move-ct: one study of {n_ct} CT images ({ct_mb / max(n_ct, 1):.2f} MB each), "
         f"get-tiny/move-tiny: one study of {n_tiny} tiny objects; Study Root, STUDY level; "
         f"move = C-MOVE to the tool's own `--port`. DCMTK 3.6.7 tools run with "
-        f"`TCP_NODELAY=1`. Median of {runs} runs (tools interleaved); ratio = ours / DCMTK (lower is better); "
-        f"peak RSS from `/usr/bin/time`.\n\n"
+        f"`TCP_NODELAY=1`. Median of {runs} runs (tools interleaved, after one warm-up run each); "
+        f"ratio = tool / DCMTK (lower is better); wall time and CPU time (user + system) "
+        f"of the tool's process from `os.wait4`, peak RSS from `/usr/bin/time`; `floor` = `benchmarks/floor.py` (the same files' bytes "
+        f"over loopback TCP into one file each, no DICOM).\n\n"
         + table(results, names, tools) + "\n"
     )
     print("\n" + body)

@@ -8,8 +8,11 @@ fragmentation, release and abort.
 
 from __future__ import annotations
 
+import random
 import socket
+import struct
 import threading
+import time
 
 import pytest
 from pynetdicom.pdu import A_ASSOCIATE_RQ
@@ -231,3 +234,78 @@ def test_silent_peer_timeouts(monkeypatch: pytest.MonkeyPatch, dimse_timeout: fl
     finally:
         done.set()
         thread.join(5)
+
+
+def _p_data(pc_id: int, control: int, fragment: bytes) -> bytes:
+    return struct.pack(">BBIIBB", 4, 0, len(fragment) + 6, len(fragment) + 2, pc_id, control) + fragment
+
+
+@pytest.mark.parametrize("pieces", ["whole", "bytewise-headers", "random", "big"])
+def test_pdus_framed_across_recv_boundaries(pieces: str) -> None:
+    """However the peer's bytes are cut into recv()s -- several PDUs in one,
+    a PDU header split, a PDU over many recv()s, a PDU bigger than one
+    recv() -- every fragment arrives whole, in order, and the views handed to
+    the sink stay valid after later reads (read-only views of immutable bytes)."""
+    rng = random.Random(pieces)
+    size = 600_000 if pieces == "big" else 16_372
+    fragments = [bytes(rng.randrange(256) for _ in range(64)) * (size // 64) for _ in range(3)]
+    fragments.append(b"\x02\x04")  # a tiny last one
+    stream = b"".join(_p_data(1, 0x02 if i == len(fragments) - 1 else 0x00, f) for i, f in enumerate(fragments))
+    ours, peer = socket.socketpair()
+    assoc = Association(ours, "A", "B", 16384, None, None)
+
+    def send() -> None:
+        if pieces == "whole":
+            peer.sendall(stream)
+            return
+        pos = 0
+        while pos < len(stream):
+            step = rng.choice((1, 2, 5, 7)) if pieces == "bytewise-headers" and pos % 16384 < 12 else \
+                rng.randrange(1, 70_000)
+            peer.sendall(stream[pos:pos + step])
+            pos += step
+            time.sleep(0.0002)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    kept: list[memoryview] = []
+    try:
+        total = assoc.receive_dataset(1, kept.append, timeout=5)
+    finally:
+        sender.join(10)
+        ours.close()
+        peer.close()
+    assert total == sum(len(f) for f in fragments)
+    assert [bytes(v) for v in kept] == fragments
+    assert all(v.readonly for v in kept)
+
+
+def test_default_dimse_read_uses_the_kernel_receive_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without -td the read blocks with SO_RCVTIMEO (no poll() per recv); an
+    ACSE-style wait without limit clears it again."""
+    monkeypatch.setattr(transport, "SOCKET_RECEIVE_TIMEOUT", 0.25)
+    ours, peer = socket.socketpair()
+    try:
+        assoc = Association(ours, "A", "B", 16384, None, None)
+        start = time.monotonic()
+        with pytest.raises(DimseError) as info:
+            assoc.receive_command()
+        assert info.value.condition.code == 0x0317 and 0.2 < time.monotonic() - start < 5
+    finally:
+        ours.close()
+        peer.close()
+    ours, peer = socket.socketpair()
+    try:
+        assoc = Association(ours, "A", "B", 16384, None, None)
+        assoc._set_timeout(0.25, kernel=True)
+        assert ours.gettimeout() is None  # blocking socket, the kernel times out
+        for option in (socket.SO_RCVTIMEO, socket.SO_SNDTIMEO):
+            seconds, micro = struct.unpack("ll", ours.getsockopt(socket.SOL_SOCKET, option, 16))
+            assert 0.24 <= seconds + micro / 1e6 <= 0.26  # (the kernel rounds to its clock tick)
+        assoc._set_timeout(None)
+        assert struct.unpack("ll", ours.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16)) == (0, 0)
+        assoc._set_timeout(2.0)
+        assert ours.gettimeout() == 2.0
+    finally:
+        ours.close()
+        peer.close()

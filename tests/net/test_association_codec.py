@@ -12,6 +12,7 @@ the A-ASSOCIATE-RQ and the lenient decoding of what DCMTK accepts.
 
 from __future__ import annotations
 
+import random
 import struct
 import warnings
 from io import BytesIO
@@ -20,15 +21,17 @@ import pytest
 from pynetdicom.dimse_messages import C_GET_RSP, C_MOVE_RSP, C_STORE_RQ, C_STORE_RSP
 from pynetdicom.dimse_primitives import C_GET, C_MOVE, C_STORE
 from pynetdicom.dsutils import decode, encode
-from pynetdicom.pdu import A_ASSOCIATE_AC, A_ASSOCIATE_RQ, A_RELEASE_RQ, P_DATA_TF
+from pynetdicom import pdu as pynetdicom_pdu
+from pynetdicom.pdu import A_ASSOCIATE_AC, A_ASSOCIATE_RQ, P_DATA_TF
+from pynetdicom.pdu_items import PresentationDataValueItem
 
-from dcmretrieve.net.conditions import COND_RECEIVE_FAILED, DimseError
+from dcmretrieve.net.conditions import COND_ILLEGAL_PDU, COND_RECEIVE_FAILED, DimseError
 from dcmretrieve.net import dimse
 from dcmretrieve.net.dimse import C_FIND_RSP, Command, NO_DATASET, _FAST_DECODE, _fast_decode, _fast_encode, _pynetdicom_decode, _pynetdicom_encode, c_cancel_rq, c_get_rq, c_move_rq, c_store_rsp
 from dcmretrieve.net.params import AssociationParams, ProposedContext
 from dcmretrieve.net.pdu import (
-    decode_p_data, encode_abort, encode_associate_ac, encode_associate_rq, encode_p_data, encode_simple,
-    parse_associate,
+    A_ABORT, A_RELEASE_RP, A_RELEASE_RQ, decode_p_data, encode_associate_ac, encode_associate_rq, encode_p_data,
+    p_data_header, parse_associate,
 )
 from dcmretrieve.scu.policy import getscu_contexts
 
@@ -114,6 +117,44 @@ def test_other_commands_use_pynetdicom_codec_and_keep_wire_format() -> None:
         assert Command.decode(encoded).values == _fast_decode(encoded)
 
 
+@pytest.mark.parametrize("cmd", [
+    c_get_rq(1, "1.2.840.10008.5.1.4.1.2.2.3"), c_get_rq(0xFFFF, "1.2.840.10008.5.1.4.1.2.1.3"),
+    c_move_rq(2, CT, "DEST"), c_move_rq(3, CT, "ODD"), c_move_rq(4, CT, ""), c_move_rq(5, CT, " A B "),
+    c_move_rq(6, "1.2.3.", "X" * 16), c_cancel_rq(2), c_cancel_rq(0xFFFF),
+    c_store_rsp(Command(message_id=7, affected_sop_class_uid=CT, affected_sop_instance_uid=SOP_INSTANCE), 0xB000),
+    c_store_rsp(Command(message_id=8), 0xC000),
+    dimse.c_echo_rsp(Command(message_id=9, affected_sop_class_uid="1.2.840.10008.1.1")),
+])
+def test_sent_commands_fast_path_equals_pynetdicom(cmd: Command) -> None:
+    """Every command our tools send is encoded by hand, byte for byte as
+    pynetdicom's codec does it (so a retrieval never imports it)."""
+    cmd.values.setdefault(0x00000800, NO_DATASET)
+    assert dimse._fast_encodable(cmd.values)
+    assert cmd.encode() == _fast_encode(cmd.values) == _pynetdicom_encode(cmd.values)
+
+
+@pytest.mark.parametrize("values", [
+    {0x00000100: C_FIND_RSP, 0x00000120: 1, 0x00000800: NO_DATASET},     # not a command we send
+    {0x00000100: dimse.C_MOVE_RQ, 0x00000600: "A\\B"},                     # backslash: pydicom splits values
+    {0x00000100: dimse.C_MOVE_RQ, 0x00000600: "D\u00c9ST"},                 # not ASCII
+    {0x00000100: dimse.C_MOVE_RQ, 0x00000600: "D\tST"},                     # not printable
+    {0x00000100: dimse.C_GET_RQ, 0x00000110: 0x10000},                    # out of range for US
+    {0x00000100: dimse.C_GET_RQ, 0x00000110: True},                       # not a plain int
+    {0x00000100: dimse.C_GET_RQ, 0x00000002: b"1.2"},                     # raw bytes
+    {0x00000100: dimse.C_GET_RQ, 0x00091000: "x"},                        # unknown element
+])
+def test_unusual_values_take_pynetdicoms_codec(values: dict[int, object]) -> None:
+    assert not dimse._fast_encodable(values)
+
+    def outcome(encode):  # type: ignore[no-untyped-def]
+        try:
+            return encode()
+        except Exception as exc:  # noqa: BLE001 - the same failure either way
+            return type(exc)
+
+    assert outcome(lambda: Command(values).encode()) == outcome(lambda: _pynetdicom_encode(values))
+
+
 def test_truncated_command_fails_like_before() -> None:
     raw = c_get_rq(1, "1.2.840.10008.5.1.4.1.2.2.3").encode()
     for codec in (_fast_decode, _pynetdicom_decode):
@@ -156,17 +197,87 @@ def test_lenient_titles_and_uids_like_dcmtk() -> None:
     assert ac[26:42] == b"A\\B".ljust(16) and decoded.user_information.maximum_length == 8192
 
 
-def test_release_abort_and_p_data_are_pynetdicoms() -> None:
-    assert encode_simple(A_RELEASE_RQ) == bytes((5, 0, 0, 0, 0, 4, 0, 0, 0, 0))
-    assert encode_abort() == bytes((7, 0, 0, 0, 0, 4, 0, 0, 0, 0))
+def test_release_abort_and_p_data_equal_pynetdicoms() -> None:
+    """The hand-written hot-path PDUs are byte for byte pynetdicom's."""
+    assert A_RELEASE_RQ == pynetdicom_pdu.A_RELEASE_RQ().encode()
+    assert A_RELEASE_RP == pynetdicom_pdu.A_RELEASE_RP().encode()
+    abort = pynetdicom_pdu.A_ABORT_RQ()
+    abort.source, abort.reason_diagnostic = 0, 0
+    assert A_ABORT == abort.encode() == bytes((7, 0, 0, 0, 0, 4, 0, 0, 0, 0))
+    for pc_id, control, fragment in ((3, 0x03, b"\x01\x02"), (1, 0x00, b""), (255, 0x02, bytes(range(256)) * 70)):
+        item = PresentationDataValueItem()
+        item.presentation_context_id = pc_id
+        item.presentation_data_value = bytes((control,)) + fragment
+        expected = P_DATA_TF()
+        expected.presentation_data_value_items = [item]
+        assert encode_p_data(pc_id, control, memoryview(fragment)) == expected.encode()
+        assert p_data_header(pc_id, control, len(fragment)) + fragment == expected.encode()
     raw = encode_p_data(3, 0x03, memoryview(b"\x01\x02"))
-    p_data = P_DATA_TF()
-    p_data.decode(raw)
-    (item,) = p_data.presentation_data_value_items
-    assert item.presentation_context_id == 3 and item.presentation_data_value == b"\x03\x01\x02"
     two = raw + raw[6:]
     two = two[:2] + struct.pack(">I", len(two) - 6) + two[6:]
     pdvs = decode_p_data(memoryview(two))
     assert [(pc, ctl, bytes(data)) for pc, ctl, data in pdvs] == [(3, 3, b"\x01\x02")] * 2
     with pytest.raises(DimseError):
         decode_p_data(memoryview(two[:-1]))
+
+
+def _pynetdicom_pdvs(raw: bytes) -> list[tuple[int, int, bytes]] | None:
+    """pynetdicom's reading of a P-DATA-TF (None: it fails, or a PDV without
+    control header, which the association layer refuses)."""
+    p_data = P_DATA_TF()
+    try:
+        p_data.decode(raw)
+    except (AssertionError, IndexError, struct.error):
+        return None
+    pdvs = []
+    for item in p_data.presentation_data_value_items:
+        value = item.presentation_data_value
+        if not value:
+            return None
+        pdvs.append((item.presentation_context_id, value[0], bytes(value[1:])))
+    return pdvs
+
+
+def _p_data_variants() -> list[bytes]:
+    """Well-formed P-DATA-TFs and every kind of damage to their PDV items."""
+    rng = random.Random(8)
+    items = [struct.pack(">IBB", 2 + len(f), pc, ctl) + f
+             for pc, ctl, f in ((1, 0, b""), (3, 1, b"\x00" * 7), (5, 2, bytes(range(200))), (255, 3, b"ab"))]
+    variants = []
+    for count in range(4):
+        for combo in (items[:count], items[count:], items[::-1][:count + 1]):
+            body = b"".join(combo)
+            variants.append(struct.pack(">BBI", 4, 0, len(body)) + body)
+    for base in list(variants):
+        variants.append(base[:-1])                                   # truncated item
+        variants.append(base + b"\x00")                              # trailing bytes
+        variants.append(base + b"\x00\x00\x00\x01\x07")              # PDV without control header
+        variants.append(base + b"\x00\x00\x00\x00")                  # item length 0
+        variants.append(base + b"\x00\x00\x00\x09\x01\x02")          # item longer than the PDU
+        variants.append(base[:2] + b"\xff\xff\xff\xff" + base[6:])  # PDU length not looked at
+        for _ in range(20):                                          # random byte damage
+            raw = bytearray(base)
+            if len(raw) > 6:
+                raw[rng.randrange(6, len(raw))] = rng.randrange(256)
+            variants.append(bytes(raw))
+    return variants
+
+
+def test_decode_p_data_reads_like_pynetdicom() -> None:
+    """In-place PDV decoding: same PDVs as pynetdicom's P_DATA_TF, and an
+    Illegal PDU exactly where pynetdicom's decoding fails."""
+    variants = _p_data_variants()
+    assert len(variants) > 300
+    failures = 0
+    for raw in variants:
+        expected = _pynetdicom_pdvs(raw)
+        if expected is None:
+            failures += 1
+            with pytest.raises(DimseError) as info:
+                decode_p_data(memoryview(raw))
+            assert info.value.condition is COND_ILLEGAL_PDU
+            continue
+        ours = decode_p_data(memoryview(raw))
+        assert [(pc, ctl, bytes(data)) for pc, ctl, data in ours] == expected
+        assert all(isinstance(data, memoryview) and data.obj is raw for _pc, _ctl, data in ours)  # zero-copy
+    assert 0 < failures < len(variants)

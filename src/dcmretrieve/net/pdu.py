@@ -1,8 +1,17 @@
-"""PDU codec: A-ASSOCIATE-RQ/AC/RJ, P-DATA-TF, A-RELEASE and A-ABORT, on
-pynetdicom's PDU classes (``pynetdicom.pdu`` with the ``pynetdicom.pdu_items``
-items).
+"""PDU codec: A-ASSOCIATE-RQ/AC/RJ on pynetdicom's PDU classes
+(``pynetdicom.pdu`` with the ``pynetdicom.pdu_items`` items); P-DATA-TF,
+A-RELEASE and A-ABORT, the PDUs of the per-object hot path, by hand.
 
-Our code only builds the PDU objects and reads their fields.  Fields are set
+WHY by hand: a retrieval exchanges 3 P-DATA-TF PDUs per object (thousands
+per run) and pynetdicom builds a PDU object and one item object per PDV for
+each; ``decode_p_data`` reads the PDV item headers in place from the
+received PDU and returns memoryview slices of it (no per-PDU objects,
+no copies).  The fixed 10-byte release and abort PDUs are constants.
+tests/net/test_association_codec.py pins all of them, byte for byte and
+error for error, to pynetdicom's classes.  pynetdicom itself is imported
+only when an A-ASSOCIATE PDU is encoded or decoded.
+
+For the A-ASSOCIATE PDUs our code only builds the PDU objects and reads their fields.  Fields are set
 directly (``item._abstract_syntax_name = ...``) rather than through
 pynetdicom's primitives, whose validators refuse AE titles and UIDs that
 DCMTK sends and accepts; for decoding, the documented hook
@@ -18,14 +27,14 @@ from __future__ import annotations
 import struct
 import warnings
 from dataclasses import dataclass, field
-from typing import Iterable
-
-from pydicom.uid import UID
-from pynetdicom import _config, pdu, pdu_items
+from typing import TYPE_CHECKING, Iterable
 
 from ..dicom.uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from .conditions import COND_ILLEGAL_PDU, DimseError
 from .params import APPLICATION_CONTEXT, AssociationParams
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pynetdicom import pdu_items
 
 
 
@@ -46,6 +55,8 @@ def _install_dcmtk_validators() -> None:
     pynetdicom's configuration before an association is made)."""
     global _validators_installed
     if not _validators_installed:
+        from pynetdicom import _config
+
         _config.VALIDATORS["AE"] = _dcmtk_accepts
         _config.VALIDATORS["UI"] = _dcmtk_accepts
         _validators_installed = True
@@ -64,21 +75,29 @@ def _uid(text: str) -> str:
     return _ascii(text)
 
 
-def _ts_item(uid: str) -> pdu_items.TransferSyntaxSubItem:
+def _ts_item(uid: str) -> "pdu_items.TransferSyntaxSubItem":
+    from pynetdicom import pdu_items
+
     item = pdu_items.TransferSyntaxSubItem()
     item._transfer_syntax_name = _uid(uid)
     return item
 
 
-def _application_context() -> pdu_items.ApplicationContextItem:
+def _application_context() -> "pdu_items.ApplicationContextItem":
+    from pydicom.uid import UID
+    from pynetdicom import pdu_items
+
     item = pdu_items.ApplicationContextItem()
     item._application_context_name = UID(APPLICATION_CONTEXT)
     return item
 
 
 def _user_information(max_pdu: int, roles: Iterable[tuple[str, bool, bool]] = ()
-                      ) -> pdu_items.UserInformationItem:
+                      ) -> "pdu_items.UserInformationItem":
     """User Information in DCMTK's sub-item order: max length, class UID, roles, version name."""
+    from pydicom.uid import UID
+    from pynetdicom import pdu_items
+
     max_length = pdu_items.MaximumLengthSubItem()
     max_length.maximum_length_received = max_pdu
     class_uid = pdu_items.ImplementationClassUIDSubItem()
@@ -115,6 +134,8 @@ def _dcmtk_reserved_bytes(encoded: bytes) -> bytes:
 
 def encode_associate_rq(params: AssociationParams) -> bytes:
     """A-ASSOCIATE-RQ PDU in DCMTK's item order (pynetdicom's ``A_ASSOCIATE_RQ``)."""
+    from pynetdicom import pdu, pdu_items
+
     _install_dcmtk_validators()
     rq = pdu.A_ASSOCIATE_RQ()
     rq._called_aet = _ascii(params.called_ae)[:16]
@@ -140,6 +161,8 @@ def encode_associate_ac(called_ae: str, calling_ae: str, max_pdu: int,
     """A-ASSOCIATE-AC (pynetdicom's ``A_ASSOCIATE_AC``); ``contexts``: (id, result, ts).
 
     The AC repeats the RQ's titles in its reserved title fields, as DCMTK does."""
+    from pynetdicom import pdu, pdu_items
+
     _install_dcmtk_validators()
     ac = pdu.A_ASSOCIATE_AC()
     ac.reserved_aet = _ascii(called_ae)[:16].ljust(16).encode("ascii")
@@ -156,22 +179,19 @@ def encode_associate_ac(called_ae: str, calling_ae: str, max_pdu: int,
     return ac.encode()
 
 
-def encode_simple(pdu_class: type) -> bytes:
-    """A-RELEASE-RQ / -RP: pynetdicom's encoding of the fixed 10-byte PDU."""
-    return pdu_class().encode()  # type: ignore[no-any-return]
-
-
-def encode_abort() -> bytes:
-    """A-ABORT-RQ, source service user (0), no reason (DCMTK's ASC_abortAssociation)."""
-    abort = pdu.A_ABORT_RQ()
-    abort.source, abort.reason_diagnostic = 0, 0
-    return abort.encode()  # type: ignore[no-any-return]
+#: A-RELEASE-RQ / A-RELEASE-RP: PDU type, reserved, length 4, 4 reserved bytes
+A_RELEASE_RQ = b"\x05\x00\x00\x00\x00\x04\x00\x00\x00\x00"
+A_RELEASE_RP = b"\x06\x00\x00\x00\x00\x04\x00\x00\x00\x00"
+#: A-ABORT-RQ, source service user (0), no reason (DCMTK's ASC_abortAssociation)
+A_ABORT = b"\x07\x00\x00\x00\x00\x04\x00\x00\x00\x00"
 
 
 def decode_reject(body: bytes | memoryview) -> tuple[int, int, int]:
     """(result, source, reason) of an A-ASSOCIATE-RJ body (pynetdicom's ``A_ASSOCIATE_RJ``)."""
     if len(body) < 4:
         return 0, 0, 0
+    from pynetdicom import pdu
+
     reject = pdu.A_ASSOCIATE_RJ()
     reject.decode(struct.pack(">BBI", 0x03, 0, len(body)) + bytes(body))
     return int(reject.result or 0), int(reject.source or 0), int(reject.reason_diagnostic or 0)
@@ -202,6 +222,8 @@ def parse_associate(pdu_type: int, body: bytes) -> AssocInfo:
     refuses all-space titles); every variable item is pynetdicom's."""
     if len(body) < 68:
         raise DimseError(COND_ILLEGAL_PDU)
+    from pynetdicom import pdu, pdu_items
+
     _install_dcmtk_validators()
     raw = struct.pack(">BBI", pdu_type, 0, len(body)) + bytes(body)
     decoded = pdu.A_ASSOCIATE_RQ() if pdu_type == 0x01 else pdu.A_ASSOCIATE_AC()
@@ -239,32 +261,38 @@ def parse_associate(pdu_type: int, body: bytes) -> AssocInfo:
     return info
 
 
+_PDV_HEADER = struct.Struct(">IBB")  # item length, presentation context ID, message control header
+_P_DATA_HEADER = struct.Struct(">BBIIBB")  # PDU type, reserved, PDU length + one PDV item header
+
 
 def decode_p_data(raw_pdu: memoryview) -> list[tuple[int, int, memoryview]]:
-    """The PDVs of a whole P-DATA-TF PDU as (pc_id, control header, fragment),
-    decoded by pynetdicom's ``P_DATA_TF``.  It slices the memoryview it is
-    given, so the fragments stay zero-copy views of the received PDU."""
-    p_data = pdu.P_DATA_TF()
-    try:
-        p_data.decode(raw_pdu)
-    except (AssertionError, IndexError, struct.error):
-        raise DimseError(COND_ILLEGAL_PDU) from None
+    """The PDVs of a whole P-DATA-TF PDU (header included) as (pc_id,
+    control header, fragment), the fragments memoryview slices of
+    ``raw_pdu``.  Raises DimseError (Illegal PDU) where pynetdicom's
+    ``P_DATA_TF.decode`` fails, and for a PDV without control header; like
+    it, reads the items to the end of ``raw_pdu`` (the PDU length field is
+    not looked at)."""
     pdvs = []
-    for item in p_data.presentation_data_value_items:
-        value = item.presentation_data_value
-        if not value:  # a PDV needs at least its message control header
+    pos, end = 6, len(raw_pdu)
+    unpack = _PDV_HEADER.unpack_from
+    while pos < end:
+        if end - pos < 6:  # (pynetdicom: struct.error, or an item without control header)
             raise DimseError(COND_ILLEGAL_PDU)
-        pdvs.append((int(item.presentation_context_id), value[0], value[1:]))
+        length, pc_id, control = unpack(raw_pdu, pos)
+        stop = pos + 4 + length
+        if length < 2 or stop > end:  # empty PDV (no control header) or truncated item
+            raise DimseError(COND_ILLEGAL_PDU)
+        pdvs.append((pc_id, control, raw_pdu[pos + 6:stop]))
+        pos = stop
     return pdvs
 
 
-def encode_p_data(pc_id: int, control: int, fragment: memoryview) -> bytes:
-    """One P-DATA-TF with one PDV (pynetdicom's ``P_DATA_TF``; DCMTK sends one PDV per PDU)."""
-    item = pdu_items.PresentationDataValueItem()
-    item.presentation_context_id = pc_id
-    item.presentation_data_value = bytes((control,)) + bytes(fragment)
-    p_data = pdu.P_DATA_TF()
-    p_data.presentation_data_value_items = [item]
-    return p_data.encode()  # type: ignore[no-any-return]
+def p_data_header(pc_id: int, control: int, fragment_length: int) -> bytes:
+    """The 12 bytes in front of a fragment in a P-DATA-TF with one PDV (DCMTK
+    sends one PDV per PDU): PDU header and PDV item header."""
+    return _P_DATA_HEADER.pack(0x04, 0, fragment_length + 6, fragment_length + 2, pc_id, control)
 
 
+def encode_p_data(pc_id: int, control: int, fragment: bytes | memoryview) -> bytes:
+    """One P-DATA-TF with one PDV."""
+    return p_data_header(pc_id, control, len(fragment)) + fragment

@@ -62,8 +62,6 @@ import struct
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from pynetdicom import pdu
-
 from .. import oflog
 from .conditions import (
     COND_BAD_MESSAGE, COND_ILLEGAL_PDU, COND_NO_ACCEPTABLE_PC, COND_NO_DATA, COND_NO_VALID_PC,
@@ -76,8 +74,8 @@ from .dimse import C_STORE_RQ, DATASET_PRESENT, NO_DATASET, Command
 from .dumps import pdu_dump
 from .params import AssociationParams, NegotiatedContext, ProposedContext, tcp_nodelay_default
 from .pdu import (
-    AssocInfo, decode_p_data, decode_reject, encode_abort, encode_associate_ac, encode_associate_rq,
-    encode_p_data, encode_simple, parse_associate,
+    A_ABORT, A_RELEASE_RP, A_RELEASE_RQ, AssocInfo, decode_p_data, decode_reject, encode_associate_ac,
+    encode_associate_rq, p_data_header, parse_associate,
 )
 
 # ---------------------------------------------------------------------------
@@ -312,7 +310,10 @@ class _Closed(Exception):
     pass
 
 
+#: most bytes asked of one recv(): several PDUs of the biggest size a DCMTK
+#: peer sends (its -pdu is at most 131072)
 _RECV_CHUNK = 1 << 18
+_PDU_HEADER = struct.Struct(">BBI")
 
 #: DCMTK's dcmSocketReceiveTimeout ("setting network receive timeout to 60
 #: seconds"): without -td a DIMSE read gives up after 60 s of silence and the
@@ -338,12 +339,14 @@ class Association:
         self.peer_impl_class_uid = ""
         self.peer_impl_version = ""
         self._message_id = 0
-        self._buf = bytearray()
-        self._pos = 0
+        # the bytes of the last recv(); _chunk[_chunk_pos:] are not consumed yet (see _read_pdu)
+        self._chunk = b""
+        self._chunk_pos = 0
         self._pdvs: list[tuple[int, int, memoryview]] = []  # pending PDVs of the current P-DATA
         self._pdv_index = 0
         self._raw_pdu = memoryview(b"")  # the last PDU read, header included
         self._current_timeout: object = "unset"
+        self._kernel_timeout = 0.0  # SO_RCVTIMEO / SO_SNDTIMEO now set (0: none)
         self.closed = False
         #: ``dcmtk.dcmnet`` logger for DIMSE-level warnings (set by request/accept)
         self.chatter: logging.Logger | None = None
@@ -521,7 +524,7 @@ class Association:
         return self.sock.fileno()
 
     def has_buffered_data(self) -> bool:
-        return self._pdv_index < len(self._pdvs) or len(self._buf) > self._pos
+        return self._pdv_index < len(self._pdvs) or len(self._chunk) > self._chunk_pos
 
     # ---- low-level I/O --------------------------------------------------------
     def _sendall(self, data: bytes | bytearray | memoryview) -> None:
@@ -530,33 +533,49 @@ class Association:
     def _acse_wait(self) -> float | None:
         return None if self.acse_timeout is None else poll_wait(self.acse_timeout)
 
-    def _set_timeout(self, timeout: float | None) -> None:
-        """``timeout``: seconds, None or inf = no limit; 0 is handled by ``_fill``."""
+    def _set_timeout(self, timeout: float | None, kernel: bool = False) -> None:
+        """``timeout``: seconds, None or inf = no limit; 0 is handled by ``_recv``.
+
+        ``kernel``: a blocking socket whose reads and writes give up after
+        ``timeout`` through SO_RCVTIMEO / SO_SNDTIMEO, as DCMTK's
+        dcmSocketReceiveTimeout does.  WHY: Python's own socket timeout
+        costs a poll() before every recv() and send() (two extra system
+        calls per object); the kernel timeout costs none.  Used for the
+        default DIMSE read (no -td), the hot path.  Other timeouts keep
+        Python's (a -td of 0 polls, see ``_recv``)."""
         if timeout is not None and (math.isinf(timeout) or timeout <= 0):
             timeout = None
-        if timeout != self._current_timeout:
-            self.sock.settimeout(timeout)
-            self._current_timeout = timeout
-
-    def _fill(self, need: int, timeout: float | None) -> None:
-        """Make sure ``need`` unread bytes are buffered."""
-        if len(self._buf) - self._pos >= need:
+        mode: object = ("kernel", timeout) if kernel and timeout is not None else timeout
+        if mode == self._current_timeout:
             return
-        if self._pos:
-            del self._buf[:self._pos]
-            self._pos = 0
-        self._set_timeout(timeout)
-        while len(self._buf) < need:
-            if timeout is not None and timeout <= 0:
-                # poll(0): only what has already arrived
-                try:
-                    if not select.select([self.sock], [], [], 0)[0]:
-                        raise _Timeout()
-                except (OSError, ValueError):
-                    raise _Closed() from None
+        if timeout is None or kernel:
+            self._set_kernel_timeout(timeout or 0.0)
+            self.sock.settimeout(None)
+        else:
+            self.sock.settimeout(timeout)
+        self._current_timeout = mode
+
+    def _set_kernel_timeout(self, seconds: float) -> None:
+        if seconds != self._kernel_timeout:
+            whole = int(seconds)
+            value = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+            for option in (socket.SO_RCVTIMEO, socket.SO_SNDTIMEO):
+                self.sock.setsockopt(socket.SOL_SOCKET, option, value)
+            self._kernel_timeout = seconds
+
+    def _recv(self, timeout: float | None) -> bytes:
+        """One recv() (the timeout already set by ``_set_timeout``)."""
+        if timeout is not None and timeout <= 0:
+            # poll(0): only what has already arrived
             try:
-                chunk = self.sock.recv(max(_RECV_CHUNK, need - len(self._buf)))
-            except socket.timeout:
+                if not select.select([self.sock], [], [], 0)[0]:
+                    raise _Timeout()
+            except (OSError, ValueError):
+                raise _Closed() from None
+        while True:
+            try:
+                chunk = self.sock.recv(_RECV_CHUNK)
+            except (socket.timeout, BlockingIOError):  # Python's timeout / SO_RCVTIMEO
                 raise _Timeout() from None
             except InterruptedError:  # pragma: no cover - PEP 475 retries
                 continue
@@ -564,18 +583,56 @@ class Association:
                 raise _Closed() from None
             if not chunk:
                 raise _Closed()
-            self._buf += chunk
+            return chunk
 
-    def _read_pdu(self, timeout: float | None) -> tuple[int, memoryview]:
-        self._fill(6, timeout)
-        pdu_type, _r, length = struct.unpack_from(">BBI", self._buf, self._pos)
-        self._fill(6 + length, timeout)
-        start = self._pos
-        # one copy into an immutable bytes object: PDV views handed to sinks stay
-        # valid after the buffer moves on, so callers may keep them without copying
-        with memoryview(self._buf) as view:
-            self._raw_pdu = memoryview(bytes(view[start:start + 6 + length]))
-        self._pos = start + 6 + length
+    def _read_pdu(self, timeout: float | None, kernel: bool = False) -> tuple[int, memoryview]:
+        """The next PDU: (type, body), both parts of ``self._raw_pdu``.
+
+        WHY this way: every recv() returns a new immutable bytes object, and a
+        PDU that lies within one is handed out as a memoryview slice of it --
+        no copy at all in user space; only a PDU split across recv()s is
+        joined (one copy of that PDU).  The PDV views handed to sinks are
+        read-only views of immutable bytes: they stay valid, callers may keep
+        them without copying.  recv() asks for up to 256 KiB, and the
+        kernel's answer is only as big as what had arrived, so a kept view
+        never pins more memory than the bytes received with it."""
+        chunk, pos = self._chunk, self._chunk_pos
+        while True:
+            avail = len(chunk) - pos
+            if avail >= 6:
+                pdu_type, _r, length = _PDU_HEADER.unpack_from(chunk, pos)
+                end = pos + 6 + length
+                if end <= len(chunk):  # the whole PDU in this chunk: a view of it
+                    self._chunk_pos = end
+                    self._raw_pdu = memoryview(chunk)[pos:end]
+                    return pdu_type, self._raw_pdu[6:]
+            if avail:
+                break
+            self._set_timeout(timeout, kernel)
+            chunk, pos = self._recv(timeout), 0
+            self._chunk, self._chunk_pos = chunk, 0
+        # split across recv()s: gather the pieces (a PDU length is never
+        # trusted for an allocation), join them once
+        self._set_timeout(timeout, kernel)
+        parts: list[bytes | memoryview] = [memoryview(chunk)[pos:]]
+        have = avail
+        size = 6 + length if avail >= 6 else 0
+        while not size or have < size:
+            new = self._recv(timeout)
+            if not size and have + len(new) >= 6:
+                header = (b"".join(parts) + new[:6])[:6]
+                pdu_type, _r, length = _PDU_HEADER.unpack(header)
+                size = 6 + length
+            if size and have + len(new) >= size:
+                take = size - have
+                parts.append(memoryview(new)[:take])
+                self._chunk, self._chunk_pos = new, take
+                have = size
+            else:
+                parts.append(new)
+                have += len(new)
+                self._chunk, self._chunk_pos = b"", 0
+        self._raw_pdu = memoryview(b"".join(parts))
         return pdu_type, self._raw_pdu[6:]
 
     def _next_pdv(self, timeout: float | None) -> tuple[int, int, memoryview]:
@@ -584,7 +641,10 @@ class Association:
             try:
                 # "blocking" DIMSE (no -td) still has DCMTK's 60 s socket receive
                 # timeout (dcmSocketReceiveTimeout), which it reports as a peer abort
-                pdu_type, body = self._read_pdu(SOCKET_RECEIVE_TIMEOUT if timeout is None else timeout)
+                if timeout is None:
+                    pdu_type, _body = self._read_pdu(SOCKET_RECEIVE_TIMEOUT, kernel=True)
+                else:
+                    pdu_type, _body = self._read_pdu(timeout)
             except _Timeout:
                 if timeout is None:
                     self._close()
@@ -633,7 +693,7 @@ class Association:
             last = offset >= total
             control = control_base | (0x02 if last else 0x00)
             try:
-                self._sendall(encode_p_data(pc_id, control, chunk))
+                self._sendall(p_data_header(pc_id, control, len(chunk)) + chunk)
             except OSError:
                 raise DimseError(COND_SEND_FAILED) from None
             if last:
@@ -657,7 +717,7 @@ class Association:
         limit = dimse_wait(self.dimse_timeout) if timeout == "dimse" else timeout  # type: ignore[assignment]
         if self.closed:
             raise DimseError(COND_PEER_ABORTED)
-        parts: list[bytes] = []
+        parts: list[memoryview] = []
         pc_id = 0
         while True:
             pc, control, data = self._next_pdv(limit)  # type: ignore[arg-type]
@@ -665,10 +725,10 @@ class Association:
                 raise DimseError(Condition(0x0006, 0x020D, "DIMSE Failed to receive message",
                                            dul(0x020F, "DIMSE: Command PDV Expected")))
             pc_id = pc
-            parts.append(bytes(data))
+            parts.append(data)
             if control & 0x02:
                 break
-        cmd = Command.decode(b"".join(parts))
+        cmd = Command.decode(parts[0].tobytes() if len(parts) == 1 else b"".join(parts))
         if cmd.command_field == C_STORE_RQ and not cmd.has_dataset:
             # DCMTK's DIMSE parser refuses a C-STORE-RQ without data set (observed)
             if self.chatter is not None:
@@ -704,7 +764,7 @@ class Association:
         if self.closed:
             raise DimseError(COND_PEER_ABORTED)
         try:
-            self._sendall(encode_simple(pdu.A_RELEASE_RQ))
+            self._sendall(A_RELEASE_RQ)
         except OSError:
             raise DimseError(COND_PEER_ABORTED) from None
         if self._pdv_index < len(self._pdvs):
@@ -729,7 +789,7 @@ class Association:
     def acknowledge_release(self) -> None:
         """Answer a peer's A-RELEASE-RQ with A-RELEASE-RP and close."""
         try:
-            self._sendall(encode_simple(pdu.A_RELEASE_RP))
+            self._sendall(A_RELEASE_RP)
         except OSError:
             pass
         self._close()
@@ -741,7 +801,7 @@ class Association:
         if not self.closed:
             try:
                 self._set_timeout(5)
-                self._sendall(encode_abort())
+                self._sendall(A_ABORT)
             except OSError:
                 pass
         if close:
@@ -754,7 +814,7 @@ class Association:
         it had not read yet (e.g. our last C-STORE-RSP)."""
         if not self.closed:
             try:
-                self.sock.settimeout(timeout)
+                self._set_timeout(timeout)
                 while self.sock.recv(65536):
                     pass
             except OSError:

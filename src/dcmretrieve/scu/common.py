@@ -120,6 +120,7 @@ def log_message(logger: logging.Logger, text: str, detail: str, cmd: Command, ou
             after_text()
         logger.debug(dump_prefix + dump_command(cmd, outgoing, pc_id, dataset_dump() if dataset_dump else None))
     else:
-        logger.info(f"{text} ({detail})")
+        if logger.isEnabledFor(logging.INFO):  # (per object: no text built when nobody reads it)
+            logger.info("%s (%s)", text, detail)
         if after_text is not None:
             after_text()
