@@ -77,6 +77,11 @@ class Settings:
     strict_exit: bool = False  # --strict-exit: the exit status follows the outcome
     allow_empty: bool = False  # --allow-empty: nothing retrieved is no failure under --strict-exit
     summary_json: str | None = None  # --summary-json FILE ("-" = standard output)
+    # batch retrieval (docs/batch.md)
+    parallel: int = 1  # --parallel N: up to N associations at once
+    retry: int = 0  # --retry N: transient failures retried up to N times
+    retry_wait: float = 1.0  # --retry-wait S: first back-off in seconds (doubles per retry)
+    resume: str | None = None  # --resume SUMMARY.json: skip requests that succeeded there
 
     @property
     def move_destination(self) -> str:
