@@ -167,7 +167,7 @@ class StoreContext:
                 info.calling_ae,
             )
 
-        progress = _progress_printer() if oflog.progress_enabled() else None
+        progress = _progress_printer(settings.parallel > 1) if oflog.progress_enabled() else None
         store = pipeline.StorePipeline(
             settings.output_directory,
             mode,
@@ -181,10 +181,29 @@ class StoreContext:
         return cls(settings, logger, store)
 
 
-def _progress_printer() -> Callable[[str], None]:
+def _progress_printer(whole_lines: bool = False) -> Callable[[str], None]:
     """DCMTK's storeSCPCallback progress: ``RECV: `` + one dot per PDV + newline,
-    flushed after every character (stdout, not the logger)."""
+    flushed after every character (stdout, not the logger).  ``whole_lines``
+    (--parallel: several sub-associations at once): each line is written
+    at its end, in one piece, so that lines never mix."""
     texts = {"start": "RECV: ", "chunk": ".", "end": "\n"}
+    if whole_lines:
+        local = threading.local()
+
+        def progress_lines(event: str) -> None:
+            if event == "start":
+                local.parts = []
+            parts = getattr(local, "parts", None)
+            if parts is None:
+                parts = local.parts = []
+            parts.append(texts[event])
+            if event == "end":
+                out = sys.stdout
+                out.write("".join(parts))
+                out.flush()
+                local.parts = None
+
+        return progress_lines
 
     def progress(event: str) -> None:
         out = sys.stdout
