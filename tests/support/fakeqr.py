@@ -836,6 +836,37 @@ class FakeQR:
             negotiate(acse)
 
         ACSE._negotiate_as_acceptor = negotiate_as_acceptor  # type: ignore[method-assign]
+        if self.args.nodelay:
+            self.install_nodelay()
+
+    @staticmethod
+    def install_nodelay() -> None:
+        """--nodelay: TCP_NODELAY on every socket (accepted and C-MOVE
+        sub-associations).  pynetdicom writes a C-STORE's command and data
+        set PDUs one after the other; with Nagle's algorithm the second
+        waits for the peer's delayed ACK (about 40 ms on Linux), which
+        would add latency of its own to --store-delay's."""
+        from pynetdicom import transport
+
+        def nodelay(sock: socket.socket) -> socket.socket:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+            return sock
+
+        get_request = transport.AssociationServer.get_request
+        create = transport.AssociationSocket._create_socket
+
+        def get_request_nodelay(server):  # type: ignore[no-untyped-def]
+            sock, address = get_request(server)
+            return nodelay(sock), address
+
+        def create_nodelay(assoc_sock, address):  # type: ignore[no-untyped-def]
+            return nodelay(create(assoc_sock, address))
+
+        transport.AssociationServer.get_request = get_request_nodelay  # type: ignore[method-assign]
+        transport.AssociationSocket._create_socket = create_nodelay  # type: ignore[method-assign]
 
     def run(self) -> None:
         if self.args.mode == "stalltcp":
@@ -888,6 +919,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", action="append", default=[], help="serve every *.dcm file in this directory too")
     p.add_argument("--store-delay", type=float, default=0.0,
                    help="seconds to wait before each C-STORE sub-operation (a latency-bound PACS)")
+    p.add_argument("--nodelay", action="store_true", help="TCP_NODELAY on all sockets (benchmarks)")
     p.add_argument("--refuse-first", type=int, default=0,
                    help="reject the first N association requests (rejected-transient)")
     p.add_argument("--workdir", default=".", help="where generated objects are written")
