@@ -10,6 +10,11 @@ and it avoids thread hand-offs on the hot path: a C-STORE is read PDV by PDV
 straight into memory (or, with ``+B``, into a temporary file) and answered at
 once.  Received objects are never decoded with pydicom; ``encoding`` rewrites
 the raw bytes with DCMTK's output rules.
+
+With ``--parallel N`` > 1 (docs/batch.md) that model cannot hold: N C-MOVE
+associations run in threads of ``batch``, and ``ConcurrentListener`` serves
+the listen socket from a thread of its own, each sub-association in its own
+thread; objects are attributed by Move Originator Message ID.
 """
 
 from __future__ import annotations
