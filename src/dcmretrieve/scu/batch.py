@@ -225,8 +225,7 @@ class Runner:
         for request in self.requests:
             if request.key in self.done:
                 self.record.skipped(request.source, request.round, request.index, request.key)
-                self.logger.info("%sskipping request %d (%s, round %d): Success in %s",
-                                 _tag(request), request.index + 1, request.source or "-k keys",
+                self.logger.info("skipping request %d (%s, round %d): Success in %s", request.index + 1, request.source or "-k keys",
                                  request.round, self.settings.resume)
             else:
                 todo.append(request)
@@ -253,7 +252,7 @@ class Runner:
                 status = worker.perform(request)
                 self.record.journal()
                 reason = transient_status(status)
-                if reason is None or tries >= settings.retry:
+                if reason is None or tries >= settings.retry or self.stop.is_set():
                     return worker
                 tries += 1
                 wait = self._retry(request, tries, reason)
@@ -265,7 +264,7 @@ class Runner:
                 if worker is None:
                     raise
                 reason = worker.transient(exc)
-                if reason is None or tries >= settings.retry:
+                if reason is None or tries >= settings.retry or self.stop.is_set():
                     with self.lock:
                         self.failures.append((request.index, exc))
                     self.stop.set()
@@ -281,8 +280,8 @@ class Runner:
 
     def _retry(self, request: Request, attempt: int, reason: str) -> float:
         wait = self.settings.retry_wait * (2 ** (attempt - 1))
-        self.logger.warning("%sretrying request %d (%s, round %d) in %g s, retry %d of %d: %s",
-                            _tag(request), request.index + 1, request.source or "-k keys", request.round,
+        self.logger.warning("retrying request %d (%s, round %d) in %g s, retry %d of %d: %s",
+                            request.index + 1, request.source or "-k keys", request.round,
                             wait, attempt, self.settings.retry, reason)
         self.record.retrying(request.index, attempt, reason, wait)
         return wait
@@ -308,9 +307,13 @@ class Runner:
         install_tags()
         for thread in threads:
             thread.start()
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.2)  # (bounded: Ctrl-C reaches the main thread)
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.2)  # (bounded: Ctrl-C reaches the main thread)
+        except BaseException:
+            self.stop.set()  # Ctrl-C: no new request, no retry
+            raise
         self.failures.sort(key=lambda item: item[0])
 
     def _thread(self, todo: "queue.Queue[Request]") -> None:
@@ -345,12 +348,6 @@ _installed = False
 
 def _tag_text(request: Request) -> str:
     return f"[{request.index + 1}] "
-
-
-def _tag(request: Request) -> str:
-    """The tag of the messages the runner itself logs about ``request``,
-    unless the thread's log records are tagged anyway (--parallel)."""
-    return ""
 
 
 def install_tags() -> None:
