@@ -14,7 +14,7 @@ study); the batch is 8 query files, one per patient (PATIENT level):
   from its archive), and ``--nodelay`` (else Nagle's algorithm on its
   sockets adds about 30 ms of latency of its own per object).  The time goes into waiting, so associations in
   parallel overlap the waits.
-* ``dcmqrscp``: DCMTK's dcmqrscp (fork mode), CPU-bound on this machine:
+* ``dcmqrscp``: DCMTK's dcmqrscp (fork mode, ``TCP_NODELAY=1``), CPU-bound on this machine:
   client and server share the same cores, so parallel associations can
   only win what the cores leave idle.
 
@@ -202,7 +202,10 @@ def main(argv: list[str] | None = None) -> int:
                 finally:
                     server.stop()
             elif archive == "dcmqrscp":
-                qr = DcmQRSCP(work / "qrscp", host_table={"MOVESCU": move_port})
+                # TCP_NODELAY=1 as in benchmarks/retrieve.py: without it dcmqrscp's
+                # sending side stalls on Nagle's algorithm (latency, not CPU)
+                qr = DcmQRSCP(work / "qrscp", host_table={"MOVESCU": move_port},
+                              env={**os.environ, "TCP_NODELAY": "1"})
                 qr.start()
                 try:
                     qr.load(files)
@@ -218,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{load()} at end).\n"
         f"Batch: {STUDIES} query files (PATIENT level), one study of {per_study} tiny objects each "
         f"({expected} objects). `latency`: tests/support/fakeqr.py waiting {args.delay * 1000:.0f} ms before "
-        f"each C-STORE sub-operation; `dcmqrscp`: DCMTK's dcmqrscp (fork mode) on the same machine. "
+        f"each C-STORE sub-operation (`--nodelay`); `dcmqrscp`: DCMTK's dcmqrscp (fork mode, `TCP_NODELAY=1`) "
+        f"on the same machine. "
         f"DCMTK: movescu with the {STUDIES} files on one association, getscu once per file one after the "
         f"other; ours: `--parallel n`. movescu moves to its own `--port`. Median of {runs} run(s) after one "
         f"warm-up each, clients interleaved; speed-up = DCMTK's wall time / the client's (higher is better).\n\n"
