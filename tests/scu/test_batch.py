@@ -206,14 +206,19 @@ def test_parallel_gives_the_same_files_and_summary_fakeqr(make_fakeqr, batch_dat
     listen = ["--port", str(port)] if tool == "movescu" else []
     base = ["--strict-exit", *listen, server.host, str(server.port), *queries(batch_data)]
     one, doc1 = run_ours(harness_, ["--parallel", "1", *base], tmp_path / "p1")
-    eight, doc8 = run_ours(harness_, ["--parallel", "8", *base], tmp_path / "p8")
+    eight, doc8 = run_ours(harness_, ["--parallel", "8", "-v", *base], tmp_path / "p8")
     assert one.rc == eight.rc == 0, (one.stderr, eight.stderr)
     assert doc1["totals"]["objects_stored"] == len(PATIENTS) * PER_PATIENT
     assert comparable(doc1) == comparable(doc8)
     assert one.files("out") == eight.files("out")
     assert doc8["parallel"] == 8 and doc8["unattributed_objects"] == []
-    # every request was sent on an association of its own: 8 "Requesting Association"
-    assert (tmp_path / "p8").is_dir()
+    # the log lines of each request carry its number; the default run's carry none
+    sent = "Sending C-GET Request" if tool == "getscu" else "Sending Move Request"
+    tags = sorted(int(line[4:line.index("]")]) for line in eight.stderr.splitlines()
+                  if line.startswith("I: [") and sent in line)
+    assert tags == list(range(1, len(PATIENTS) + 1)), eight.stderr
+    assert eight.stderr.count("Requesting Association") >= 2  # several associations
+    assert "[" not in one.stderr
 
 
 @pytest.mark.network
