@@ -309,6 +309,36 @@ def test_refused_first_association_is_retried(make_fakeqr, batch_data, tmp_path:
 
 @pytest.mark.network
 @pytest.mark.parametrize("tool", ["getscu", "movescu"])
+def test_parallel_associations_refused_are_retried(make_fakeqr, batch_data, tmp_path: Path, tool: str) -> None:
+    """Three of the four first association requests are refused: their
+    workers retry, the batch completes as if nothing happened."""
+    port = free_port()
+    harness_ = GET if tool == "getscu" else MOVE
+    listen = ["--port", str(port)] if tool == "movescu" else []
+    server = make_fakeqr(destinations={"MOVESCU": port}, extra_args=fake_args(batch_data, "--refuse-first", "3"))
+    result, doc = run_ours(harness_, ["--strict-exit", "--parallel", "4", "--retry", "2", "--retry-wait", "0.1",
+                                      *listen, server.host, str(server.port), *queries(batch_data)], tmp_path)
+    assert result.rc == 0, result.stderr
+    assert doc["totals"]["retries"] == 3 and result.stderr.count("W: [") == 3, result.stderr
+    assert doc["totals"]["objects_stored"] == len(PATIENTS) * PER_PATIENT
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("tool", ["getscu", "movescu"])
+def test_retries_used_up_fail_as_dcmtk(make_fakeqr, batch_data, tmp_path: Path, tool: str) -> None:
+    port = free_port()
+    harness_ = GET if tool == "getscu" else MOVE
+    listen = ["--port", str(port)] if tool == "movescu" else []
+    server = make_fakeqr(destinations={"MOVESCU": port}, extra_args=fake_args(batch_data, "--refuse-first", "5"))
+    result, doc = run_ours(harness_, ["--retry", "1", "--retry-wait", "0", *listen, server.host, str(server.port),
+                                      *queries(batch_data, "BATCH1")], tmp_path)
+    assert result.rc == (1 if tool == "getscu" else 61), result.stderr
+    assert result.stderr.count("W: retrying request 1 ") == 1 and doc["association"] == "failed"
+    assert doc["totals"]["retries"] == 1
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("tool", ["getscu", "movescu"])
 def test_abort_mid_study_is_retried(make_fakeqr, batch_data, tmp_path: Path, tool: str) -> None:
     port = free_port()
     harness_ = GET if tool == "getscu" else MOVE

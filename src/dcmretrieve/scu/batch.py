@@ -269,6 +269,10 @@ class Runner:
                         self.failures.append((request.index, exc))
                     self.stop.set()
                     if opening:
+                        if tries:  # the retries go into the summary with the request
+                            self.record.begin_request(request.source, request.round, request.index, request.key)
+                            self.record.request_error(f"no association after {tries} retries"
+                                                      + (f": {reason}" if reason else ""))
                         raise  # the association itself failed for good (already reported)
                     worker.fail(exc)
                     raise BatchAborted() from exc
