@@ -440,3 +440,32 @@ def test_killed_batch_resumes(make_fakeqr, batch_data, tmp_path: Path, tool: str
     # a third run has nothing left to do
     third = harness_.run("ours", [*args, "--strict-exit"], cwd)
     assert third.rc == 0 and json.loads((cwd / "s.json").read_text())["totals"]["requests_skipped"] == len(files)
+
+
+def test_recorder_batch_bookkeeping(tmp_path: Path) -> None:
+    """Retries before the first association, a retried request's record
+    reused, skipped requests, the request order and the state of the
+    association when one of several failed."""
+    from dcmretrieve.scu.summary import Recorder
+
+    rec = Recorder(Settings("getscu", peer="127.0.0.1", port=104, summary_json=str(tmp_path / "s.json"),
+                            output_directory=str(tmp_path)))
+    rec.association_failed()
+    rec.retrying(1, 1, "association refused (TCP)", 0.5)  # before any record exists
+    rec.association_accepted()
+    rec.skipped("a.dcm", 1, 0, "sha256:a")
+    rec.begin_request("b.dcm", 1, 1, "sha256:b")
+    rec.request_error("0006:0317 Peer aborted Association (or never connected)")
+    rec.retrying(1, 2, "association aborted or lost", 1.0)
+    rec.begin_request("b.dcm", 1, 1, "sha256:b")
+    rec.final_response(0x0000, lambda name: 0)
+    rec.association_failed()  # another association failed: the state stays accepted
+    doc = rec.document(0, 0, None)
+    assert doc["end_reason"] == "running" and doc["association"] == "accepted"
+    a, b = doc["requests"]
+    assert (a["skipped"], a["outcome"], b["outcome"]) == (True, "success", "success")
+    assert [r["attempt"] for r in b["retries"]] == [1, 2]
+    assert b["retries"][1]["error"].startswith("0006:0317") and b["error"] is None
+    assert doc["totals"]["retries"] == 2 and doc["totals"]["requests_skipped"] == 1
+    rec.journal(force=True)
+    assert json.loads((tmp_path / "s.json").read_text())["end_reason"] == "running"

@@ -225,8 +225,8 @@ class Runner:
         for request in self.requests:
             if request.key in self.done:
                 self.record.skipped(request.source, request.round, request.index, request.key)
-                self.logger.info("skipping request %d (%s, round %d): Success in %s", request.index + 1, request.source or "-k keys",
-                                 request.round, self.settings.resume)
+                self.logger.info("skipping request %d (%s, round %d): Success in %s", request.index + 1,
+                                 request.source or "-k keys", request.round, self.settings.resume)
             else:
                 todo.append(request)
         return todo

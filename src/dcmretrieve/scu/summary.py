@@ -251,7 +251,11 @@ class Recorder:
         self.association = AssociationState.ACCEPTED
 
     def association_failed(self) -> None:
-        self.association = AssociationState.FAILED
+        """(An association of a batch that failed after another one was
+        accepted -- --parallel, --retry -- leaves the state accepted.)"""
+        with self.lock:
+            if self.association is not AssociationState.ACCEPTED:
+                self.association = AssociationState.FAILED
 
     def begin_request(self, query_file: str | None, round_: int, index: int | None = None,
                       key: str | None = None) -> None:
