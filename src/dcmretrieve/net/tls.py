@@ -419,6 +419,20 @@ class TLSLayer:
         self.client = client
         self.server = server
 
+    def wrap_client(self, sock: socket.socket) -> "ssl.SSLSocket":
+        """The outgoing association's handshake (``AssociationParams.tls``);
+        a failure is an AssociationError of kind TLS with DCMTK's condition."""
+        from .conditions import AssociationError, AssociationFailure
+
+        try:
+            return client_handshake(sock, self)
+        except TLSError as exc:
+            raise AssociationError(AssociationFailure.TLS, exc.condition) from None
+
+    def wrap_server(self, sock: socket.socket) -> "ssl.SSLSocket":
+        """An incoming sub-association's handshake; raises TLSError."""
+        return server_handshake(sock, self)
+
     def write_seed(self) -> None:
         """writeRandomSeed (movescu, after the network is dropped): 1024
         random bytes, mode 0600, as RAND_write_file writes them."""

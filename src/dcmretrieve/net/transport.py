@@ -376,6 +376,8 @@ class Association:
             chatter.debug("setting network send timeout to 60 seconds")  # type: ignore[union-attr]
             chatter.debug("setting network receive timeout to 60 seconds")  # type: ignore[union-attr]
         _socket_options(sock, params.tcp_nodelay, chatter)
+        if params.tls is not None:  # DCMTK 3.7.0: clientSideHandshake (raises AssociationError)
+            sock = params.tls.wrap_client(sock)  # type: ignore[attr-defined]
         if trace:
             _fsm_trace(chatter, 4, 1)  # type: ignore[arg-type]
         # AE 2: constructAssociatePDU checks the AE titles only now, after the
@@ -524,7 +526,12 @@ class Association:
         return self.sock.fileno()
 
     def has_buffered_data(self) -> bool:
-        return self._pdv_index < len(self._pdvs) or len(self._chunk) > self._chunk_pos
+        """Bytes already read but not consumed -- ours, or decrypted ones a
+        TLS socket holds (``select()`` cannot see those)."""
+        if self._pdv_index < len(self._pdvs) or len(self._chunk) > self._chunk_pos:
+            return True
+        pending = getattr(self.sock, "pending", None)
+        return pending is not None and not self.closed and pending() > 0
 
     # ---- low-level I/O --------------------------------------------------------
     def _sendall(self, data: bytes | bytearray | memoryview) -> None:
@@ -567,8 +574,9 @@ class Association:
         """One recv() (the timeout already set by ``_set_timeout``)."""
         if timeout is not None and timeout <= 0:
             # poll(0): only what has already arrived
+            pending = getattr(self.sock, "pending", None)  # TLS: decrypted bytes select() cannot see
             try:
-                if not select.select([self.sock], [], [], 0)[0]:
+                if not (pending is not None and pending()) and not select.select([self.sock], [], [], 0)[0]:
                     raise _Timeout()
             except (OSError, ValueError):
                 raise _Closed() from None
@@ -579,7 +587,9 @@ class Association:
                 raise _Timeout() from None
             except InterruptedError:  # pragma: no cover - PEP 475 retries
                 continue
-            except OSError:
+            except OSError as exc:
+                if type(exc).__name__ == "SSLWantReadError":  # TLS over SO_RCVTIMEO: the timeout
+                    raise _Timeout() from None
                 raise _Closed() from None
             if not chunk:
                 raise _Closed()
