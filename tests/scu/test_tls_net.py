@@ -94,3 +94,145 @@ def test_movescu_without_a_certificate_orthanc_refuses(make_orthanc, pki, tmp_pa
     assert ours.rc == 61
     assert ours.stderr.splitlines()[:2] == [
         "F: Association Request Failed:", "F: 000b:0886 TLS error: certificate verify failed"]
+
+
+# --------------------------------------- DCMTK storescu into movescu's +P --
+
+
+def _listener(tmp_path: Path, pki: certs.Pki, verify: str, lines: list[str]):  # type: ignore[no-untyped-def]
+    """movescu's real +P listener (scu.move.Listener) with the TLS layer its
+    command line would create (+tls server.key server.crt +cf ca -rc/-vc/-ic)."""
+    import logging
+
+    from dcmretrieve.scu import common
+    from dcmretrieve.scu.move import Listener, StoreContext
+    from dcmretrieve.settings import Settings
+    from support.logcapture import Collect
+
+    out = tmp_path / "od"
+    out.mkdir()
+    settings = Settings(tool="movescu", aetitle="MOVESCU", listen_port=free_port(), output_directory=str(out),
+                        tls=(str(pki.server.key), str(pki.server.crt)), tls_cert_files=[str(pki.ca)],
+                        tls_verify=verify)
+    logger = logging.getLogger("dcmtk.apps.movescu")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(Collect(lines))
+    listener = Listener.open(settings, StoreContext.create(settings, logger))
+    listener.tls = common.tls_layer(settings, 70)
+    return listener, out
+
+
+def _storescu_into(listener, args: list[str], timeout: float = 30.0) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+    """Run DCMTK's storescu against the listener, serving it in this process."""
+    proc = subprocess.Popen([STORESCU, *args, "-aec", "MOVESCU", "127.0.0.1", str(listener.settings.listen_port),
+                             str(sampledata.sample_path(sampledata.CT.name))],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + timeout
+        listener.service()  # accept + TLS handshake + association
+        while listener.sub is not None and time.monotonic() < deadline:
+            listener.service()
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        listener.close()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+@pytest.mark.dcmtk("storescu")
+@pytest.mark.parametrize("verify", ["require", "verify", "ignore"])
+def test_storescu_tls_into_movescu_port(pki, tmp_path: Path, verify: str) -> None:
+    lines: list[str] = []
+    listener, out = _listener(tmp_path, pki, verify, lines)
+    done = _storescu_into(listener, ["+tls", str(pki.client.key), str(pki.client.crt), "+cf", str(pki.ca)])
+    assert done.returncode == 0, done.stderr
+    assert "I: Sub-Association Received" in lines
+    assert len(list(out.iterdir())) == 1
+
+
+@pytest.mark.dcmtk("storescu")
+@pytest.mark.parametrize("verify, accepted", [("require", False), ("verify", True), ("ignore", True)])
+def test_storescu_anonymous_tls_into_movescu_port(pki, tmp_path: Path, verify: str, accepted: bool) -> None:
+    """+tla: no client certificate.  -rc refuses it (the handshake failure
+    is logged, the sub-association dropped); -vc and -ic accept it."""
+    lines: list[str] = []
+    listener, out = _listener(tmp_path, pki, verify, lines)
+    done = _storescu_into(listener, ["+tla", "+cf", str(pki.ca)])
+    if accepted:
+        assert done.returncode == 0, done.stderr
+        assert len(list(out.iterdir())) == 1
+    else:
+        assert done.returncode == 1
+        assert "Association Request Failed" in done.stderr
+        assert lines == ["E: 000b:08c7 TLS error: peer did not return a certificate"]
+        assert list(out.iterdir()) == []
+
+
+@pytest.mark.dcmtk("storescu")
+def test_storescu_with_an_expired_certificate_is_refused(pki, tmp_path: Path) -> None:
+    """The handshake failure is logged (E:), the sub-association dropped."""
+    lines: list[str] = []
+    listener, out = _listener(tmp_path, pki, "require", lines)
+    done = _storescu_into(listener, ["+tls", str(pki.expired.key), str(pki.expired.crt), "+cf", str(pki.ca)])
+    assert done.returncode == 1
+    assert len(lines) == 1 and lines[0].startswith("E: 000b:") and "certificate" in lines[0]
+    assert list(out.iterdir()) == []
+
+
+# ------------------------------------------------- DCMTK storescp +tls peer --
+
+
+@pytest.mark.dcmtk("storescp")
+def test_profiles_and_failures_against_storescp(make_storescp, pki, tmp_path: Path) -> None:
+    """storescp 3.6.7 +tls (profile BCP195-ND) is a real TLS server without
+    Q/R: a handshake that succeeds ends in "No Acceptable Presentation
+    Contexts" (66 / 1); DCMTK 3.7.0's failures otherwise."""
+    scp = make_storescp(extra_args=["+tls", str(pki.server.key), str(pki.server.crt), "+cf", str(pki.ca)])
+    peer = [scp.host, str(scp.port), *PAT]
+    no_3des = ("W: Ciphersuite 'TLS_RSA_WITH_3DES_EDE_CBC_SHA' not supported by the OpenSSL library used to "
+               "compile this application, no backward compatibility with DICOM Basic TLS profile.\n")
+    for profile, warning in (("+pg", ""), ("+py", ""), ("+pz", ""), ("+px", no_3des)):
+        ours = MOVE.run("ours", [*client_tls(pki), profile, *peer], tmp_path / profile)
+        assert (ours.rc, ours.stderr) == (66, warning + "F: No Acceptable Presentation Contexts\n"), profile
+    ours = GET.run("ours", [*client_tls(pki), *peer], tmp_path / "get")
+    assert (ours.rc, ours.stderr) == (1, "F: No adequate Presentation Contexts for sending C-GET\n")
+    # wrong CA for the server's certificate
+    wrong = ["+tls", str(pki.client.key), str(pki.client.crt), "+cf", str(pki.other_ca)]
+    ours = MOVE.run("ours", [*wrong, *peer], tmp_path / "wrong-move")
+    assert (ours.rc, ours.stderr) == (
+        61, "F: Association Request Failed:\nF: 000b:0886 TLS error: certificate verify failed\n")
+    ours = GET.run("ours", [*wrong, *peer], tmp_path / "wrong-get")
+    assert (ours.rc, ours.stderr) == (1, "F: Could not negotiate association: TLS error: certificate verify failed\n")
+    # -ic: no verification of the server, the handshake succeeds
+    ours = MOVE.run("ours", [*wrong, "-ic", *peer], tmp_path / "ic")
+    assert ours.rc == 66
+    # an expired client certificate: storescp refuses it
+    expired = ["+tls", str(pki.expired.key), str(pki.expired.crt), "+cf", str(pki.ca)]
+    ours = MOVE.run("ours", [*expired, *peer], tmp_path / "expired")
+    assert ours.rc == 61
+    assert ours.stderr.startswith("F: Association Request Failed:\nF: ")
+
+
+@pytest.mark.dcmtk("storescp")
+def test_a_plain_tcp_peer(make_storescp, pki, tmp_path: Path) -> None:
+    scp = make_storescp()
+    peer = [scp.host, str(scp.port), *PAT]
+    ours = MOVE.run("ours", [*client_tls(pki), *peer], tmp_path / "move")
+    assert ours.rc == 61
+    assert ours.stderr.startswith("F: Association Request Failed:\nF: 000b:")
+    ours = GET.run("ours", [*client_tls(pki), *peer], tmp_path / "get")
+    assert ours.rc == 1
+    assert ours.stderr.startswith("F: Could not negotiate association: ")
+
+
+@pytest.mark.dcmtk("storescp")
+def test_a_revoked_server_certificate(make_storescp, pki, tmp_path: Path) -> None:
+    scp = make_storescp(extra_args=["+tls", str(pki.revoked.key), str(pki.revoked.crt), "+cf", str(pki.ca)])
+    peer = [scp.host, str(scp.port), *PAT]
+    ours = MOVE.run("ours", [*client_tls(pki), "+crl", str(pki.crl), *peer], tmp_path / "crl")
+    assert (ours.rc, ours.stderr) == (
+        61, "F: Association Request Failed:\nF: 000b:0886 TLS error: certificate verify failed\n")
+    ours = MOVE.run("ours", [*client_tls(pki), *peer], tmp_path / "nocrl")  # without the CRL: accepted
+    assert ours.rc == 66
