@@ -236,3 +236,22 @@ def test_a_revoked_server_certificate(make_storescp, pki, tmp_path: Path) -> Non
         61, "F: Association Request Failed:\nF: 000b:0886 TLS error: certificate verify failed\n")
     ours = MOVE.run("ours", [*client_tls(pki), *peer], tmp_path / "nocrl")  # without the CRL: accepted
     assert ours.rc == 66
+
+
+@pytest.mark.dcmtk("storescp")
+def test_a_server_with_a_1024_bit_rsa_key(make_storescp, pki, tmp_path: Path) -> None:
+    """+pg (default): a client refuses a server RSA key under 2048 bits
+    (DCMTK's verify callback); the retired +py only warns."""
+    scp = make_storescp(extra_args=["+tls", str(pki.short.key), str(pki.short.crt), "+cf", str(pki.ca)])
+    peer = [scp.host, str(scp.port), *PAT]
+    ours = GET.run("ours", [*client_tls(pki), *peer], tmp_path / "pg")
+    assert (ours.rc, ours.stderr) == (1, (
+        "E: Server RSA key length too short: RFC 9325 requires at least 2048 bits, but server provided RSA "
+        "certificate with 1024 bits. Refusing TLS connection.\n"
+        "F: Could not negotiate association: TLS error: certificate verify failed\n"))
+    ours = GET.run("ours", [*client_tls(pki), "+py", *peer], tmp_path / "py")
+    assert ours.rc == 1
+    assert ours.stderr.splitlines() == [
+        "W: RSA key length too short: RFC 9325 recommends at least 2048 bits, but peer provided RSA certificate "
+        "with 1024 bits.",
+        "F: No adequate Presentation Contexts for sending C-GET"]

@@ -518,6 +518,9 @@ def _read(name: str) -> bytes | None:
 def _new_context(server: bool, config: TLSConfig) -> "ssl.SSLContext":
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False  # DCMTK never checks the peer's host name
+    # security level 0 from the start (SSL_CTX_set_security_level(ctx, 0)):
+    # Python's default level 2 would refuse a 1024-bit own key when loaded
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
     if config.verification == "ignore":
         ctx.verify_mode = ssl.CERT_NONE
     elif config.verification == "verify" and server:
