@@ -348,6 +348,7 @@ class Association:
         self._current_timeout: object = "unset"
         self._kernel_timeout = 0.0  # SO_RCVTIMEO / SO_SNDTIMEO now set (0: none)
         self.closed = False
+        self._tls = hasattr(sock, "pending")  # an ssl.SSLSocket (DCMTK 3.7.0's TLS)
         #: ``dcmtk.dcmnet`` logger for DIMSE-level warnings (set by request/accept)
         self.chatter: logging.Logger | None = None
 
@@ -593,7 +594,28 @@ class Association:
                 raise _Closed() from None
             if not chunk:
                 raise _Closed()
+            if self._tls and len(chunk) < _RECV_CHUNK:
+                return self._more_records(chunk)
             return chunk
+
+    def _more_records(self, chunk: bytes) -> bytes:
+        """TLS: ``recv()`` returns one record at a time, and a DCMTK peer
+        sends every PDU as two or more records (header and data writes), so
+        also take the records that have already arrived: one chunk for many
+        records, as the kernel gives for plain TCP (the per-PDU cost stays
+        the same as without TLS)."""
+        parts, total = [chunk], len(chunk)
+        sock = self.sock
+        try:
+            while total < _RECV_CHUNK and (sock.pending() or select.select([sock], [], [], 0)[0]):  # type: ignore[attr-defined]
+                more = sock.recv(_RECV_CHUNK - total)
+                if not more:
+                    break
+                parts.append(more)
+                total += len(more)
+        except (OSError, ValueError):
+            pass  # the next recv() reports it
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _read_pdu(self, timeout: float | None, kernel: bool = False) -> tuple[int, memoryview]:
         """The next PDU: (type, body), both parts of ``self._raw_pdu``.
