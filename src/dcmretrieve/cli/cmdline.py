@@ -140,9 +140,9 @@ def version_text(tool: str) -> str:
         f"- configargparse, Version {configargparse_v}",
     ]
     if options.tls_available():  # DCMTK: "- <OpenSSL version>" when built with OpenSSL
-        from ..net import tls
+        import ssl  # the version net.tls reports (tls.openssl_version_name)
 
-        lines.append(f"- {tls.openssl_version_name()}")
+        lines.append(f"- {ssl.OPENSSL_VERSION}")
     return "\n".join(lines) + "\n"
 
 
