@@ -283,3 +283,70 @@ def test_handshake_conditions_use_openssl_reason_codes() -> None:
     assert _ssl.err_names_to_codes["PEER_DID_NOT_RETURN_A_CERTIFICATE"] == (20, 199)
     assert tls.handshake_condition(exc).dump() == "000b:08c7 TLS error: peer did not return a certificate"
     assert tls.handshake_condition(ConnectionResetError()).dump() == "000b:0017 OpenSSL I/O error (SSL_ERROR_SYSCALL)"
+
+
+# ------------------------------------------------ handshakes, in process --
+
+
+def _handshake_pair(client_layer: tls.TLSLayer, server_layer: tls.TLSLayer) -> tuple[object, object]:
+    """Both handshakes over a socket pair (the server side in a thread)."""
+    import socket
+    import threading
+
+    a, b = socket.socketpair()
+    result: dict[str, object] = {}
+
+    def serve() -> None:
+        try:
+            result["server"] = server_layer.wrap_server(b)
+        except tls.TLSError as exc:
+            result["server"] = exc
+            b.close()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        client: object = tls.client_handshake(a, client_layer)
+    except tls.TLSError as exc:
+        client = exc
+    thread.join(30)
+    return client, result.get("server")
+
+
+def test_sni_requested_and_expected(pki: certs.Pki) -> None:
+    server = tls.create_layer(config(pki, private_key=str(pki.server.key), certificate=str(pki.server.crt),
+                                     expect_sni="archive", verification="ignore"))
+    good = tls.create_layer(config(pki, role="requestor", request_sni="archive"))
+    client, accepted = _handshake_pair(good, server)
+    assert not isinstance(client, tls.TLSError) and not isinstance(accepted, tls.TLSError)
+    assert accepted.selected_alpn_protocol() == "dicom"  # type: ignore[attr-defined]
+    bad = tls.create_layer(config(pki, role="requestor", request_sni="other"))
+    handler = Collect()
+    logging.getLogger(tls.LOGGER).addHandler(handler)
+    try:
+        client, accepted = _handshake_pair(bad, server)
+    finally:
+        logging.getLogger(tls.LOGGER).removeHandler(handler)
+    assert isinstance(accepted, tls.TLSError) and isinstance(client, tls.TLSError)
+    assert handler.lines == ["E: SNI failure: client requested server 'other', my name is 'archive'."]
+    assert client.condition.dump() == "000b:0c58 TLS error: tlsv1 unrecognized name"
+
+
+def test_dh_parameters_for_dhe_suites(pki: certs.Pki, tmp_path: Path) -> None:
+    """+py offers DHE: the server side has DCMTK's built-in ffdhe2048 group,
+    or +dp's parameters; an unreadable +dp file is a warning."""
+    server = tls.create_layer(config(pki, private_key=str(pki.server.key), certificate=str(pki.server.crt),
+                                     profile=tls.PY, dhparam=str(pki.dh1024), verification="ignore"))
+    client_ctx = tls.create_layer(config(pki, role="requestor", profile=tls.PY))
+    client_ctx.client.set_ciphers("DHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0")
+    client_ctx.client.maximum_version = ssl.TLSVersion.TLSv1_2
+    client, accepted = _handshake_pair(client_ctx, server)
+    assert not isinstance(client, tls.TLSError), client
+    assert client.cipher()[0] == "DHE-RSA-AES128-GCM-SHA256"  # type: ignore[attr-defined]
+    handler = Collect()
+    logging.getLogger(tls.LOGGER).addHandler(handler)
+    try:
+        tls.create_layer(config(pki, dhparam=str(tmp_path / "none.pem")))
+    finally:
+        logging.getLogger(tls.LOGGER).removeHandler(handler)
+    assert handler.lines == [f"W: unable to load temporary DH parameter file '{tmp_path / 'none.pem'}', ignoring"]

@@ -59,6 +59,7 @@ import re
 import select
 import socket
 import struct
+import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -302,6 +303,12 @@ def _socket_options(sock: socket.socket, tcp_nodelay: bool, chatter: logging.Log
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+def _is_tls(sock: object) -> bool:
+    """An ``ssl.SSLSocket`` (``ssl`` is imported only when TLS is used)."""
+    ssl = sys.modules.get("ssl")
+    return ssl is not None and isinstance(sock, ssl.SSLSocket)
+
+
 class _Timeout(Exception):
     pass
 
@@ -348,7 +355,7 @@ class Association:
         self._current_timeout: object = "unset"
         self._kernel_timeout = 0.0  # SO_RCVTIMEO / SO_SNDTIMEO now set (0: none)
         self.closed = False
-        self._tls = hasattr(sock, "pending")  # an ssl.SSLSocket (DCMTK 3.7.0's TLS)
+        self._tls = _is_tls(sock)  # an ssl.SSLSocket (DCMTK 3.7.0's TLS)
         #: ``dcmtk.dcmnet`` logger for DIMSE-level warnings (set by request/accept)
         self.chatter: logging.Logger | None = None
 
@@ -531,8 +538,7 @@ class Association:
         TLS socket holds (``select()`` cannot see those)."""
         if self._pdv_index < len(self._pdvs) or len(self._chunk) > self._chunk_pos:
             return True
-        pending = getattr(self.sock, "pending", None)
-        return pending is not None and not self.closed and pending() > 0
+        return self._tls and not self.closed and self.sock.pending() > 0  # type: ignore[attr-defined]
 
     # ---- low-level I/O --------------------------------------------------------
     def _sendall(self, data: bytes | bytearray | memoryview) -> None:
@@ -575,9 +581,8 @@ class Association:
         """One recv() (the timeout already set by ``_set_timeout``)."""
         if timeout is not None and timeout <= 0:
             # poll(0): only what has already arrived
-            pending = getattr(self.sock, "pending", None)  # TLS: decrypted bytes select() cannot see
-            try:
-                if not (pending is not None and pending()) and not select.select([self.sock], [], [], 0)[0]:
+            try:  # TLS: decrypted bytes select() cannot see count too
+                if not (self._tls and self.sock.pending()) and not select.select([self.sock], [], [], 0)[0]:  # type: ignore[attr-defined]
                     raise _Timeout()
             except (OSError, ValueError):
                 raise _Closed() from None
