@@ -350,3 +350,18 @@ def test_dh_parameters_for_dhe_suites(pki: certs.Pki, tmp_path: Path) -> None:
     finally:
         logging.getLogger(tls.LOGGER).removeHandler(handler)
     assert handler.lines == [f"W: unable to load temporary DH parameter file '{tmp_path / 'none.pem'}', ignoring"]
+
+
+def test_tls_options_from_the_environment_and_show_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Config layers set TLS options like any other (+cf takes a list); a
+    +cf on the command line replaces the configured list (the command line
+    beats config layers, docs/config.md)."""
+    monkeypatch.setenv("DCMRETRIEVE_ENABLE_TLS", "k c")
+    monkeypatch.setenv("DCMRETRIEVE_ADD_CERT_FILE", "[a, b]")
+    code, out, _err = run("movescu", ["--show-config", "+cf", "z"])
+    assert code == 0
+    lines = {line.split(" = ")[0].strip(): line.split(" = ")[1] for line in out.splitlines()[1:]}
+    assert lines["tls"] == '["k", "c"]  (env DCMRETRIEVE_ENABLE_TLS)'
+    assert lines["tls_cert_files"] == '["z"]  (command line)'
+    code, out, _err = run("movescu", ["--show-config"])
+    assert '["a", "b"]  (env DCMRETRIEVE_ADD_CERT_FILE)' in out

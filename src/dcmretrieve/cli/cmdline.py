@@ -490,12 +490,13 @@ class State:
         settings.query_files = list(line.params[2:])
         keys = [o for o in line.occurrences if o.option.action == "append"]
         settings.keys = [o.values[0] for o in keys]
-        for occurrence in line.occurrences:  # +cf/+cd/+crl/+cs: every value, in order
-            if occurrence.option.action == "collect":
-                getattr(settings, occurrence.option.dest).append(c_str(occurrence.values[0]))
         self.key_origins = [o.origin for o in keys]
         self.settings = settings
         self.sources: dict[str, Origin] = {}  # dest -> origin of the value that set it
+        for occurrence in line.occurrences:  # +cf/+cd/+crl/+cs: every value, in order
+            if occurrence.option.action == "collect":
+                getattr(settings, occurrence.option.dest).append(c_str(occurrence.values[0]))
+                self.sources[occurrence.option.dest] = occurrence.origin
         self.facts: dict[str, object] = {}
         for option in options.options_of(tool):
             if option.dest and not hasattr(settings, option.dest):
