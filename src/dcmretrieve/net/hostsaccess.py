@@ -12,7 +12,8 @@ rule files ourselves (no libwrap binding in Python):
 * client patterns: ``ALL``, ``LOCAL`` (name without a dot), ``KNOWN``,
   ``UNKNOWN``, ``PARANOID`` (never matches here: we do no double lookup),
   ``.domain`` suffixes, ``127.`` address prefixes, ``net/mask`` (dotted or
-  CIDR), exact names/addresses (case-insensitive), ``*``/``?`` wildcards,
+  CIDR), IPv6 ``[addr]`` and ``[net]/prefixlen`` (a peer of movescu's
+  DCMTK 3.7.0 -i6/-i0 listener), exact names/addresses (case-insensitive), ``*``/``?`` wildcards,
   ``EXCEPT``; ``#`` comments and backslash-newline continuations.
 
 File locations are injectable for tests and unusual installs: the
@@ -127,6 +128,8 @@ def _client_match(pattern: str, client: Client) -> bool:
     if up == "PARANOID":
         return False
     # address patterns
+    if pattern.startswith("["):
+        return _ipv6_match(pattern, client.addr)
     if pattern.endswith("."):
         return client.addr.startswith(pattern)
     if "/" in pattern:
@@ -141,6 +144,20 @@ def _client_match(pattern: str, client: Client) -> bool:
     if client.name_known and _string_match(pattern, client.name):
         return True
     return False
+
+
+def _ipv6_match(pattern: str, addr: str) -> bool:
+    """libwrap's IPv6 patterns: ``[addr]`` or ``[net]/prefixlen``."""
+    net, bracket, mask = pattern[1:].partition("]")
+    if not bracket or (mask and not mask.startswith("/")):
+        return False
+    try:
+        client = ipaddress.ip_address(addr.partition("%")[0])
+        if not mask:
+            return client == ipaddress.IPv6Address(net)
+        return client in ipaddress.IPv6Network(f"{net}{mask}", strict=False)
+    except ValueError:
+        return False
 
 
 def _rule_matches(rule: Rule, daemon: str, client: Client) -> bool:
