@@ -437,3 +437,19 @@ def test_accepted_command_line_reaches_the_network_module(monkeypatch, tmp_path,
     (settings,) = seen
     assert (settings.tool, settings.call, settings.port, settings.keys) == (tool, "QR", 104, ["PatientID=1"])
     assert (settings.move_keys is not None) == (tool == "movescu")
+
+
+@pytest.mark.parametrize("tool", options.TOOLS)
+@pytest.mark.parametrize("argv,family", [
+    ([], None),
+    (["-i4"], "inet"),
+    (["--ipv6"], "inet6"),
+    (["-i0"], "unspec"),
+    (["-i6", "-i4"], "inet"),  # an option block: the rightmost wins
+    (["--ip-auto", "--ipv6"], "inet6"),
+])
+def test_ip_protocol_version(tool, argv, family):
+    """DCMTK 3.7.0's -i4/-i6/-i0 set the family; none given keeps None
+    (DCMTK 3.6.7's code path)."""
+    settings, _ = _evaluate_all(tool, ["peer", "104", *argv])
+    assert settings.protocol_family == family

@@ -71,12 +71,28 @@ def read_rules(path: str) -> list[Rule]:
         logical = ""
         if not line or line.startswith("#"):
             continue
-        parts = line.split(":", 2)
+        parts = _split_fields(line)
         if len(parts) < 2:
             continue  # libwrap warns "missing ':' separator" and ignores the line
         options = parts[2].strip() if len(parts) > 2 else ""
         rules.append(Rule(_words(parts[0]), _words(parts[1]), options))
     return rules
+
+
+def _split_fields(line: str) -> list[str]:
+    """libwrap's split_at(':') (IPv6 build): at most 3 fields, a colon
+    inside ``[...]`` (an IPv6 address pattern) does not split."""
+    parts: list[str] = []
+    start = depth = 0
+    for i, char in enumerate(line):
+        if char == "[":
+            depth += 1
+        elif char == "]" and depth:
+            depth -= 1
+        elif char == ":" and not depth and len(parts) < 2:
+            parts.append(line[start:i])
+            start = i + 1
+    return parts + [line[start:]]
 
 
 def _words(text: str) -> list[str]:
