@@ -241,9 +241,10 @@ def _transport_connect(params: AssociationParams, chatter: logging.Logger | None
     service parameter: <address>", and "a:5" is host "a" port 5); the host is
     resolved IPv4 only.  With DCMTK 3.7.0's -i4/-i6/-i0
     (``params.protocol_family``) the field is split at its last colon and
-    the host resolved in that family (see ``_resolve``).  ``connect_timeout`` is -to as DCMTK holds it: None
-    or negative (as a C int) = a blocking connect, else a non-blocking one
-    that poll()s that long (see ``poll_wait``)."""
+    the host resolved in that family (see ``_resolve``).
+    ``connect_timeout`` is -to as DCMTK holds it: None or negative (as a C
+    int) = a blocking connect, else a non-blocking one that poll()s that
+    long (see ``poll_wait``)."""
     address = presentation_address(params.peer_host, params.peer_port)
     family = params.protocol_family
     parsed = parse_presentation_address(address, last_colon=family is not None)
