@@ -223,3 +223,33 @@ def test_movescu_family_errors_and_exit_codes(tmp_path):
         ours = _run(MOVE, "ours", ["-i6", "+P", str(taken), "::1", str(port), *PAT], tmp_path / "busy")
     assert (ours.rc, ours.stderr) == (
         60, "F: cannot create network: 0006:031c TCP Initialization Error: Address already in use\n")
+
+
+# ---------------------------------------------------------------------------
+# how the peer of a sub-association is named (both releases: getnameinfo)
+
+
+@pytest.mark.dcmtk
+def test_unnamed_ipv4_peer_is_shown_as_dcmtk_367_shows_it(make_fakeqr, tmp_path):
+    """A sub-association from 127.0.0.2 (no name): getnameinfo() gives the
+    numeric address and DCMTK shows it up to its first dot
+    ("Association Received: 127"); the TCP wrapper gets the whole of it.
+    Differential against /usr/bin/movescu."""
+    harness.require("/usr/bin/movescu")
+    if socket.getnameinfo(("127.0.0.2", 0), 0)[0] != "127.0.0.2":
+        pytest.skip("127.0.0.2 has a name here")
+    listen = free_port()
+    server = make_fakeqr(destinations={"MOVESCU": listen}, extra_args=["--dest-bind", "127.0.0.2"])
+    args = ["-d", "-od", "out", "+P", str(listen), "127.0.0.1", str(server.port), *PAT_MR]
+    lines = {}
+    for side in ("dcmtk", "ours"):
+        result = _run(MOVE, side, args, tmp_path / side)
+        assert result.rc == 0, result.stderr
+        lines[side] = [line for line in result.stderr.splitlines() if "Association Received" in line]
+    assert lines["ours"] == lines["dcmtk"] == ["D: Association Received: 127", "I: Sub-Association Received"]
+    allow, deny = tmp_path / "hosts.allow", tmp_path / "hosts.deny"
+    allow.write_text("")
+    deny.write_text("movescu: 127.0.0.2\n")
+    env = {"DCMRETRIEVE_HOSTS_ALLOW": str(allow), "DCMRETRIEVE_HOSTS_DENY": str(deny)}
+    denied = _run(MOVE, "ours", ["-v", "+ac", *args[1:]], tmp_path / "denied", env)
+    assert "E: 0006:0324 TCP wrapper: denied connection from 127.0.0.2 (127.0.0.2)\n" in denied.stderr

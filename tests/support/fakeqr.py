@@ -515,7 +515,8 @@ class Exchange:
                         contexts.append(build_context(obj.sop_class, ts_list))
         host = next(self.server.dest_hosts)
         LOG.info("C-MOVE sub-association to %s at %s port %d", dest, host, port)
-        assoc = ae.associate(host, port, contexts=contexts[:128], ae_title=dest)
+        bind = (self.args.dest_bind, 0) if self.args.dest_bind else None
+        assoc = ae.associate(host, port, contexts=contexts[:128], ae_title=dest, bind_address=bind)
         if not assoc.is_established or not assoc.accepted_contexts:
             LOG.info("C-MOVE sub-association to %s:%d failed (established=%s)", dest, port,
                      assoc.is_established)
@@ -844,6 +845,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="C-MOVE destination on --dest-host (repeatable)")
     p.add_argument("--dest-host", action="append", default=[], metavar="ADDRESS",
                    help="host of the C-MOVE destinations (default 127.0.0.1; repeated: taken in turn)")
+    p.add_argument("--dest-bind", default="", metavar="ADDRESS",
+                   help="source address of the C-MOVE sub-associations (e.g. 127.0.0.2)")
     p.add_argument("--data", action="append", default=[], help="extra DICOM file to serve")
     p.add_argument("--workdir", default=".", help="where generated objects are written")
     p.add_argument("--store-dir", default="stored", help="storeonly: received objects")

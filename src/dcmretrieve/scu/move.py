@@ -315,21 +315,16 @@ class Listener:
             conn, peer = self.sock.accept()
         except OSError:
             return
-        ip = peer[0]
+        ip = peer[0]  # getnameinfo(NI_NUMERICHOST): "127.0.0.1", "::1", "::ffff:127.0.0.1"
         name: str | None = None
-        if settings.protocol_family is not None:
-            # DCMTK 3.7.0: getnameinfo() names (numeric when unknown), the
-            # log shows the part before the first dot
-            if settings.access_control or net.isEnabledFor(logging.DEBUG):
-                dns_name = "" if settings.disable_host_lookup else _name_info(peer)
-                name = dns_name or "unknown"
-                if net.isEnabledFor(logging.DEBUG):
-                    net.debug(f"Association Received: {_first_label(dns_name) if dns_name else ip}")
-        else:
-            if settings.access_control or net.isEnabledFor(logging.DEBUG):
-                name = "unknown" if settings.disable_host_lookup else _reverse_lookup(ip)
+        if settings.access_control or net.isEnabledFor(logging.DEBUG):
+            # DUL_ReceiveAssociationRQ: the name from getnameinfo() (the
+            # numeric address when unknown, "" = -dhl or failure), shown up
+            # to its first dot; "unknown" for the TCP wrapper when empty
+            dns_name = "" if settings.disable_host_lookup else _name_info(peer)
+            name = dns_name or "unknown"
             if net.isEnabledFor(logging.DEBUG):
-                net.debug(f"Association Received: {ip if settings.disable_host_lookup else name}")
+                net.debug(f"Association Received: {_first_label(dns_name) if dns_name else ip}")
         if settings.access_control and not hostsaccess.allowed("movescu", name or "unknown", ip):
             logger.error(COND_TCP_WRAPPER.format(name=name or "unknown", ip=ip))
             conn.close()
@@ -415,15 +410,8 @@ def _readable(sock: socket.socket) -> bool:
         return False
 
 
-def _reverse_lookup(ip: str) -> str:
-    try:
-        return socket.gethostbyaddr(ip)[0]
-    except OSError:
-        return ip
-
-
 def _name_info(peer: tuple) -> str:
-    """DCMTK 3.7.0's getHostnameByAddress: getnameinfo() without
+    """DCMTK's getHostnameByAddress (3.6.7 and 3.7.0): getnameinfo() without
     NI_NAMEREQD (the numeric address when the name is unknown), retried on
     EAI_AGAIN; "" when it fails."""
     for _attempt in range(5):
