@@ -86,6 +86,16 @@ def test_a_367_command_line_naming_ipv6_fails_as_dcmtk_367(tool, tmp_path):
 
 
 @pytest.mark.dcmtk
+@pytest.mark.parametrize("tool", [GET, MOVE], ids=["getscu", "movescu"])
+@pytest.mark.parametrize("option", ["-i4", "-i6", "-i0", "--ipv4", "--ipv6", "--ip-auto"])
+def test_dcmtk_367_rejects_the_370_options(tool, option, tmp_path):
+    """So no DCMTK 3.6.7 command line changes meaning by them."""
+    dcmtk = _run(tool, "dcmtk", [option, "peer", "104", *PAT], tmp_path)
+    assert dcmtk.rc == 1
+    assert dcmtk.stderr.endswith(f"error: Unknown option {option}\n")
+
+
+@pytest.mark.dcmtk
 def test_dcmtk_367_storescu_cannot_send_over_ipv6(tmp_path):
     """So movescu's IPv6 listener gets its sub-associations from fakeqr."""
     harness.require("/usr/bin/storescu")
