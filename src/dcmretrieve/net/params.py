@@ -86,6 +86,9 @@ class AssociationParams:
     acse_timeout: float | None = 30
     dimse_timeout: float | None = None
     tcp_nodelay: bool = field(default_factory=tcp_nodelay_default)
+    # DCMTK 3.7.0's ASC_setProtocolFamily (-i4/-i6/-i0): "inet" | "inet6" |
+    # "unspec"; None = DCMTK 3.6.7's requestAssociationTCP (IPv4 only)
+    protocol_family: str | None = None
 
 
 def preference_negotiator(abstract_syntaxes: Iterable[str], ts_preference: list[str]

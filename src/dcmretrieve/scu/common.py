@@ -49,6 +49,7 @@ def association_params(settings: "Settings", contexts: list[ProposedContext], ma
         connect_timeout=settings.timeout,
         acse_timeout=settings.acse_timeout,
         dimse_timeout=settings.dimse_timeout,
+        protocol_family=settings.protocol_family,
     )
 
 

@@ -263,11 +263,21 @@ class Listener:
 
     @classmethod
     def open(cls, settings: Settings, store: StoreContext) -> Listener:
-        """Bind all interfaces on --port (raises OSError)."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        """Bind all interfaces on --port (raises OSError).
+
+        DCMTK 3.7.0's -i6 listens on an IPv6-only socket, -i0 on an IPv6
+        socket with IPV6_V6ONLY off (dual stack: IPv4 peers arrive as
+        ::ffff:a.b.c.d); no option and -i4 listen on IPv4."""
+        family = settings.protocol_family
+        af = socket.AF_INET6 if family in ("inet6", "unspec") else socket.AF_INET
+        sock = socket.socket(af, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("", settings.listen_port))
+            if af == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if family == "unspec" else 1)
+                sock.bind(("::", settings.listen_port))
+            else:
+                sock.bind(("", settings.listen_port))
             sock.listen(64)
         except OSError:
             sock.close()
@@ -302,14 +312,19 @@ class Listener:
         # ASC_receiveAssociation creates its parameters (odd -pdu warning) first
         max_pdu = receive_pdu_size(settings.max_pdu, net)
         try:
-            conn, (ip, _port) = self.sock.accept()
+            conn, peer = self.sock.accept()
         except OSError:
             return
+        ip = peer[0]  # getnameinfo(NI_NUMERICHOST): "127.0.0.1", "::1", "::ffff:127.0.0.1"
         name: str | None = None
         if settings.access_control or net.isEnabledFor(logging.DEBUG):
-            name = "unknown" if settings.disable_host_lookup else _reverse_lookup(ip)
-        if net.isEnabledFor(logging.DEBUG):
-            net.debug(f"Association Received: {ip if settings.disable_host_lookup else name}")
+            # DUL_ReceiveAssociationRQ: the name from getnameinfo() (the
+            # numeric address when unknown, "" = -dhl or failure), shown up
+            # to its first dot; "unknown" for the TCP wrapper when empty
+            dns_name = "" if settings.disable_host_lookup else _name_info(peer)
+            name = dns_name or "unknown"
+            if net.isEnabledFor(logging.DEBUG):
+                net.debug(f"Association Received: {_first_label(dns_name) if dns_name else ip}")
         if settings.access_control and not hostsaccess.allowed("movescu", name or "unknown", ip):
             logger.error(COND_TCP_WRAPPER.format(name=name or "unknown", ip=ip))
             conn.close()
@@ -395,11 +410,25 @@ def _readable(sock: socket.socket) -> bool:
         return False
 
 
-def _reverse_lookup(ip: str) -> str:
-    try:
-        return socket.gethostbyaddr(ip)[0]
-    except OSError:
-        return ip
+def _name_info(peer: tuple) -> str:
+    """DCMTK's getHostnameByAddress (3.6.7 and 3.7.0): getnameinfo() without
+    NI_NAMEREQD (the numeric address when the name is unknown), retried on
+    EAI_AGAIN; "" when it fails."""
+    for _attempt in range(5):
+        try:
+            return socket.getnameinfo(peer, 0)[0]
+        except socket.gaierror as exc:
+            if exc.errno != socket.EAI_AGAIN:
+                return ""
+        except OSError:
+            return ""
+    return ""
+
+
+def _first_label(name: str) -> str:
+    """``sscanf(name, "%[^.]", node)`` (no DUL_FULLDOMAINNAME): up to the
+    first dot, "" when the name starts with one."""
+    return name.partition(".")[0]
 
 
 # -------------------------------------------------------------- C-MOVE SCU --
