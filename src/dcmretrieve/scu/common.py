@@ -13,6 +13,7 @@ from ..net.dimse import Command
 from ..net.dumps import dump_associate_ac, dump_associate_rq, dump_command
 from ..net.params import AssociationParams, ProposedContext, truncate_ae
 from ..net.transport import Association
+from ..store.layout import Layout
 from ..store.pipeline import StoreMode
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -28,6 +29,13 @@ def store_mode(settings: "Settings") -> StoreMode:
     if settings.bit_preserving:
         return StoreMode.BIT_PRESERVING
     return StoreMode.NORMAL
+
+
+def output_layout(settings: "Settings") -> Layout | None:
+    """--output-layout's template, parsed (it was validated at start-up)."""
+    if settings.output_layout is None:
+        return None
+    return Layout.parse(settings.output_layout)
 
 
 def association_params(settings: "Settings", contexts: list[ProposedContext], max_pdu: int,

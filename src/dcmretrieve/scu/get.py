@@ -71,7 +71,8 @@ class GetSCU:
         rule = bit_preserving_name if mode is StoreMode.BIT_PRESERVING else getscu_name
         self.pipeline = StorePipeline(settings.output_directory, mode, self.net, rule,
                                       overwrite_warning=mode is StoreMode.NORMAL, on_received=self._received,
-                                      bp_read_on=True)  # DcmSCU reads a data set to its end
+                                      bp_read_on=True,  # DcmSCU reads a data set to its end
+                                      layout=common.output_layout(settings))
 
     def _received(self, info: "ObjectInfo") -> None:
         self.net.debug("Received dataset on presentation context %d", info.pc_id)

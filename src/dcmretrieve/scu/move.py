@@ -169,6 +169,7 @@ class StoreContext:
             bp_header=bp_header,
             progress=progress,
             overwrite_warning=True,
+            layout=common.output_layout(settings),
         )
         return cls(settings, logger, store)
 
