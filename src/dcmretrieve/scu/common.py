@@ -17,6 +17,7 @@ from ..store.layout import Layout
 from ..store.pipeline import StoreMode
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .progress import Progress
     from pydicom import Dataset
 
     from ..settings import Settings
@@ -36,6 +37,17 @@ def output_layout(settings: "Settings") -> Layout | None:
     if settings.output_layout is None:
         return None
     return Layout.parse(settings.output_layout)
+
+
+def progress_display(settings: "Settings", requests: int) -> "Progress | None":
+    """--progress: the live display (None without the option or when
+    standard error is not a terminal); its module and tqdm are imported
+    only here."""
+    if not settings.progress:
+        return None
+    from . import progress
+
+    return progress.create(requests)
 
 
 def association_params(settings: "Settings", contexts: list[ProposedContext], max_pdu: int,
