@@ -48,7 +48,7 @@ API (stable; movescu relies on it)
     ends; movescu: 0xA700/0xC000/0xA900 ...).
 ``StorePipeline(output_dir, mode, logger, name_rule, encoder=None,
     bp_header=None, progress=None, overwrite_warning=True, on_received=None,
-    bp_read_on=False, spool_threshold=SPOOL_THRESHOLD)``
+    bp_read_on=False, spool_threshold=SPOOL_THRESHOLD, layout=None, meter=None)``
     ``mode``: ``StoreMode`` NORMAL | BIT_PRESERVING | IGNORE.
     ``logger``: receives ``W: DICOM file already exists, overwriting: <path>``
     (getscu: ``dcmtk.dcmnet``; movescu: ``dcmtk.apps.movescu``).
@@ -80,6 +80,12 @@ API (stable; movescu relies on it)
     ``spool_threshold``: normal mode keeps data sets of up to this many
     bytes in memory and spools bigger ones (default 4 MiB; the tests set 0
     to send everything through the spool).
+    ``layout``: a ``layout.Layout`` (``--output-layout``): files go to the
+    path it renders from the received data set's values (normal mode: from
+    the walk; ``+B``: received into a temporary file in the output
+    directory, values read back from its head, then renamed into place);
+    directories are created inside the output directory only.
+    ``meter(n)``: called with the size of every received PDV (``--progress``).
   ``.receive(source, pc_id, sop_class, sop_instance, transfer_syntax) -> StoreResult``
     reads the data set from ``source`` (a ``DatasetSource``: ``calling_ae``,
     ``called_ae``, ``chatter`` and ``receive_dataset(pc_id, sink)``, e.g.
@@ -88,7 +94,7 @@ API (stable; movescu relies on it)
     ``errors.ReceiveError`` while receiving is returned as RECEIVE_ERROR
     (temporary file removed).
     KeyboardInterrupt propagates after the temporary file is removed.
-``safe_name(name)``: deviation #2 sanitising.
+``safe_name(name)``: deviation #2 sanitising (defined in ``layout``).
 ``join_output(output_dir, name)``: DCMTK's ``od/name`` text (trailing
     slashes collapsed; for ``.`` just ``name``).
 ``bit_preserving_meta(info) -> bytes``: getscu's ``+B`` meta header
