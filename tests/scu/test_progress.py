@@ -240,3 +240,41 @@ def test_no_terminal_no_display() -> None:
     assert progress.create(1, io.StringIO()) is None
     with open(os.devnull, "w") as null:
         assert progress.create(1, null) is None
+
+
+@pytest.mark.network
+def test_display_after_a_peer_abort(tmp_path: Path, make_fakeqr) -> None:  # type: ignore[no-untyped-def]
+    """fakeqr aborts in the middle of an object (ABORTMID): every error line
+    whole, the display shows what was reached and stays on its own line."""
+    server = make_fakeqr(extra_args=["--abortmid-size", str(1024 * 1024)])
+    args = ["-v", server.host, str(server.port), "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=ABORTMID",
+            "-od", "od"]
+    (tmp_path / "plain" / "od").mkdir(parents=True)
+    (tmp_path / "tty" / "od").mkdir(parents=True)
+    plain = GET.run("ours", args, tmp_path / "plain")
+    rc, raw = run_in_pty([*GET.argv("ours"), "--progress", *args], tmp_path / "tty", GET.env())
+    assert rc == plain.rc == 1
+    screen = render(raw)
+    (at,) = [i for i, line in enumerate(screen) if line.startswith("request ")]
+    assert screen[:at] + screen[at + 1:] == plain.stderr.splitlines()
+    # no response with counters came; the cut-off object counts as finished (not stored)
+    assert re.match(r"request 1/1: 1/\? objects, [\d.]+ KiB, ", screen[at]), screen[at]
+    # getscu logs its errors while the display is on (above it) and exits without an F: line
+    assert at == len(screen) - 1
+    assert list((tmp_path / "tty" / "od").iterdir()) == []
+
+
+def test_fatal_line_follows_the_display(tmp_path: Path) -> None:
+    """Nothing listens: the F: line is written after the display was closed,
+    on the line below its final state."""
+    from support.ports import free_port
+
+    args = ["-v", "127.0.0.1", str(free_port()), "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=1"]
+    plain = GET.run("ours", args, tmp_path / "plain")
+    rc, raw = run_in_pty([*GET.argv("ours"), "--progress", *args], tmp_path / "tty", GET.env())
+    assert rc == plain.rc == 1
+    lines = plain.stderr.splitlines()
+    assert lines[-1].startswith("F: Could not negotiate association")
+    screen = render(raw)
+    assert screen[:-2] == lines[:-1] and screen[-1] == lines[-1]
+    assert re.match(r"request 1/1: 0/\? objects, 0 B, ", screen[-2]), screen[-2]

@@ -338,3 +338,39 @@ def test_big_object_bit_preserving_layout_memory_flat(make_fakeqr, tmp_path: Pat
     assert path.stat().st_size > 200 * 1000 * 1000
     print(f"peak RSS {rss_kib} KiB")
     assert rss_kib < 150 * 1024, rss_kib
+
+
+@pytest.mark.network
+def test_hostile_uids_stay_inside_od(make_fakeqr, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """fakeqr's EVILUID objects (SOP Instance UID ``../../x``, an absolute
+    path, 300 characters) used as directory names: every component is
+    sanitised, nothing lands outside -od, in normal and +B mode.  (fakeqr
+    aborts after the third object, see test_getscu_net's deviation #2 test.)"""
+    import shutil
+    import tempfile
+
+    outside = Path(tempfile.mkdtemp(prefix="ev"))  # short: fakeqr echoes it in a UID
+    try:
+        server = make_fakeqr(extra_args=["--evil-abs", str(outside / "evil-abs")])
+        for mode in ([], ["+B"]):
+            cwd = tmp_path / ("bp" if mode else "normal")
+            (cwd / "deep" / "od").mkdir(parents=True)
+            run = GET.run("ours", ["-v", *mode, "-od", "deep/od", "--output-layout", "{SOPInstanceUID}/x/{name}",
+                                   server.host, str(server.port), "-k", "QueryRetrieveLevel=PATIENT",
+                                   "-k", "PatientID=EVILUID"], cwd)
+            assert run.stderr.count("I: Sending C-STORE Response (Success)") == 3, run.stderr
+            assert list(outside.iterdir()) == []
+            assert [p.name for p in cwd.iterdir()] == ["deep"]
+            assert [p.name for p in (cwd / "deep").iterdir()] == ["od"]
+            files = sorted(p.relative_to(cwd / "deep" / "od") for p in (cwd / "deep" / "od").rglob("*")
+                           if p.is_file())
+            assert len(files) == 3, files
+            for path in files:
+                top, middle, name = path.parts
+                assert middle == "x"
+                for part in (top, name):
+                    assert not part.startswith(".") and len(part.encode()) <= 255
+                assert top.startswith("_.._.._x") or "evil-abs" in top or len(top.encode()) == 255 or \
+                    len(top) >= 64, top
+    finally:
+        shutil.rmtree(outside, ignore_errors=True)

@@ -12,7 +12,7 @@ place (``\\r``) by tqdm::
 * ``request i/n``: the current C-GET/C-MOVE request (query files x -r);
 * ``objects done/expected``: expected from the responses' sub-operation
   counters (remaining + completed + failed + warning of the last
-  response), done from the objects received here or the counters
+  response), done from the C-STOREs finished here (stored or not) or the counters
   (completed + failed + warning), whichever is higher (a C-MOVE to another
   AE receives nothing here); summed over the requests so far;
 * the bytes received in C-STORE data sets and their rate; the ETA (tqdm's,
