@@ -278,3 +278,21 @@ def test_fatal_line_follows_the_display(tmp_path: Path) -> None:
     screen = render(raw)
     assert screen[:-2] == lines[:-1] and screen[-1] == lines[-1]
     assert re.match(r"request 1/1: 0/\? objects, 0 B, ", screen[-2]), screen[-2]
+
+
+@pytest.mark.parametrize("tool", ["getscu", "movescu"])
+def test_progress_module_is_imported_only_with_the_option(tmp_path: Path, tool: str) -> None:
+    """Without --progress our display module is never loaded (``-X
+    importtime`` lists every module imported).  tqdm itself is not checked:
+    pydicom imports it on its own whenever it is installed
+    (``pydicom.data.download``, docs/progress.md)."""
+    import sys
+
+    from support.ports import free_port
+
+    args = ["127.0.0.1", str(free_port()), "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=1"]
+    for extra in ([], ["--progress"]):
+        run = harness.run([sys.executable, "-X", "importtime", "-m", f"dcmretrieve.{tool}", *extra, *args],
+                          tmp_path, env=GET.env(), timeout=60)
+        assert "dcmretrieve.scu.common" in run.stderr  # the network part was reached
+        assert ("dcmretrieve.scu.progress" in run.stderr) == bool(extra)
