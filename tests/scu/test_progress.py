@@ -296,3 +296,17 @@ def test_progress_module_is_imported_only_with_the_option(tmp_path: Path, tool: 
                           tmp_path, env=GET.env(), timeout=60)
         assert "dcmretrieve.scu.common" in run.stderr  # the network part was reached
         assert ("dcmretrieve.scu.progress" in run.stderr) == bool(extra)
+
+
+@pytest.mark.network
+def test_getscu_progress_against_orthanc(tmp_path: Path, make_orthanc) -> None:  # type: ignore[no-untyped-def]
+    server = make_orthanc()
+    args = ["-v", "-aec", server.aetitle, server.host, str(server.port), "-k", "QueryRetrieveLevel=PATIENT",
+            "-k", "PatientID=4MR1", "-od", "od"]
+    (tmp_path / "plain" / "od").mkdir(parents=True)
+    (tmp_path / "tty" / "od").mkdir(parents=True)
+    plain = GET.run("ours", args, tmp_path / "plain")
+    rc, raw = run_in_pty([*GET.argv("ours"), "--progress", *args], tmp_path / "tty", GET.env())
+    assert rc == plain.rc == 0
+    _check_screen(render(raw), plain.stderr.splitlines(), 1, 1)
+    assert _files(tmp_path / "tty" / "od") == _files(tmp_path / "plain" / "od")
