@@ -12,6 +12,7 @@ each file found under its layout path.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import zlib
@@ -278,11 +279,16 @@ def test_getscu_layout_against_dcmqrscp(tmp_path: Path, qrscp, extra: list[str])
     (tmp_path / "dcmtk" / "od").mkdir(parents=True)
     (tmp_path / "ours" / "od").mkdir(parents=True)
     dcmtk = GET.run("dcmtk", args, tmp_path / "dcmtk")
-    ours = GET.run("ours", [*args, "--output-layout", LAYOUT], tmp_path / "ours")
+    ours = GET.run("ours", [*args, "--output-layout", LAYOUT, "--summary-json", "../summary.json"],
+                   tmp_path / "ours")
     assert (ours.rc, ours.stderr, ours.stdout) == (dcmtk.rc, dcmtk.stderr, dcmtk.stdout)
     expected = _expected_paths(dcmtk.files("od"), "od")
     assert len(expected) == 3
     assert ours.files("od") == expected
+    # --summary-json names each file by its layout path (relative to -od)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    paths = [o["path"] for r in summary["requests"] for o in r["objects"]]
+    assert sorted(paths) == sorted(expected)
 
 
 @pytest.mark.network
