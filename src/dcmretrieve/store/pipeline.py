@@ -516,6 +516,7 @@ class StorePipeline:
         self.spool_threshold = spool_threshold
         self.layout = layout
         self.meter = meter
+        self._root: str | None = None  # the resolved output directory (layout)
 
     def final_path(self, name: str, raw: dict | None = None) -> tuple[str, str]:
         """(path as DCMTK prints it, path used on disk) for a bare name; with
@@ -533,7 +534,9 @@ class StorePipeline:
         leading out is refused)."""
         directory = os.path.dirname(path)
         os.makedirs(directory, exist_ok=True)
-        root = os.path.realpath(self.output_dir or ".")
+        root = self._root
+        if root is None:
+            root = self._root = os.path.realpath(self.output_dir or ".")
         real = os.path.realpath(directory)
         if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
             raise PermissionError(errno.EACCES, "outside the output directory", directory)
