@@ -326,6 +326,24 @@ def test_getscu_layout_against_orthanc(tmp_path: Path, make_orthanc) -> None:  #
 
 
 @pytest.mark.network
+def test_movescu_layout_against_orthanc(tmp_path: Path, make_orthanc) -> None:  # type: ignore[no-untyped-def]
+    from support.ports import free_port
+
+    port = free_port()
+    server = make_orthanc(modalities={"movescu": ["MOVESCU", "127.0.0.1", port]})
+    args = ["-aec", server.aetitle, "--port", str(port), server.host, str(server.port),
+            "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=1CT1", "-od", "od"]
+    for side in ("dcmtk", "ours"):
+        (tmp_path / side / "od").mkdir(parents=True)
+    dcmtk = MOVE.run("dcmtk", args, tmp_path / "dcmtk")
+    ours = MOVE.run("ours", [*args, "--output-layout", LAYOUT], tmp_path / "ours")
+    assert (ours.rc, ours.stderr, ours.stdout) == (dcmtk.rc, dcmtk.stderr, dcmtk.stdout)
+    expected = _expected_paths(dcmtk.files("od"), "od")
+    assert len(expected) == 1
+    assert ours.files("od") == expected
+
+
+@pytest.mark.network
 def test_big_object_bit_preserving_layout_memory_flat(make_fakeqr, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """+B with a layout: the values are read back from the temporary file's
     head, so a 200 MB object still keeps memory flat, and lands placed."""
