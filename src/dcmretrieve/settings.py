@@ -80,6 +80,8 @@ class Settings:
     strict_exit: bool = False  # --strict-exit: the exit status follows the outcome
     allow_empty: bool = False  # --allow-empty: nothing retrieved is no failure under --strict-exit
     summary_json: str | None = None  # --summary-json FILE ("-" = standard output)
+    output_layout: str | None = None  # --output-layout TEMPLATE (docs/output-layout.md)
+    progress: bool = False  # --progress: live display on a terminal's stderr (docs/progress.md)
 
     @property
     def move_destination(self) -> str:

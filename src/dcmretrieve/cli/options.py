@@ -557,9 +557,26 @@ SUMMARY_JSON = Option(
 EXIT_STATUS_AND_SUMMARY = SubGroup("exit status and summary:", STRICT_EXIT, ALLOW_EMPTY, SUMMARY_JSON)
 _EXIT_STATUS_EVALUATION = (Find("--strict-exit"), Find("--allow-empty"), Find("--summary-json"))
 
+OUTPUT_LAYOUT = Option(
+    "--output-layout", None,
+    "store under the output directory by attributes\n"
+    "of each received object (docs/output-layout.md),\n"
+    "e.g. {PatientID}/{StudyInstanceUID}/{name}",
+    value_help="[t]emplate: string", nvalues=1, vtype=STRING, dest="output_layout",
+)
+PROGRESS = Option(
+    "--progress", None,
+    "show a live progress display on standard error\n"
+    "when it is a terminal (docs/progress.md)",
+    dest="progress",
+)
+BATCH_RETRIEVAL = SubGroup("batch retrieval:", OUTPUT_LAYOUT, PROGRESS)
+_BATCH_EVALUATION = (Find("--output-layout"), Find("--progress"))
+
 #: sub-groups of the extensions group, in help order (one entry per feature)
 EXTENSION_SUBGROUPS = (
     EXIT_STATUS_AND_SUMMARY,
+    BATCH_RETRIEVAL,
     SubGroup("configuration:", CONFIG, SHOW_CONFIG),
 )
 EXTENSIONS = Group(EXTENSIONS_TITLE, *EXTENSION_SUBGROUPS)
@@ -656,6 +673,7 @@ PHASE_NEED_QUERY = "query file or keys given"
 PHASE_IDENTIFY = "debug identification line"
 PHASE_DICTIONARY = "data dictionary loaded"
 PHASE_OUTPUT_DIR = "output directory usable"
+PHASE_OUTPUT_LAYOUT = "output layout valid"
 PHASE_PRIVILEGED_PORT = "privileged listen port"
 PHASE_NETWORK = "network"
 
@@ -707,10 +725,12 @@ EVALUATION: dict[str, tuple[object, ...]] = {
         Block("--padding-off", "--padding-create"),
         Find("--compression-level"),
         *_EXIT_STATUS_EVALUATION,
+        *_BATCH_EVALUATION,
         PHASE_QUERY_FILES,
         PHASE_NEED_QUERY,
         PHASE_IDENTIFY,
         PHASE_DICTIONARY,
+        PHASE_OUTPUT_LAYOUT,
         PHASE_OUTPUT_DIR,
         PHASE_PRIVILEGED_PORT,
         PHASE_NETWORK,
@@ -735,11 +755,13 @@ EVALUATION: dict[str, tuple[object, ...]] = {
         Find("--output-directory"),
         Block("--bit-preserving", "--normal"),
         *_EXIT_STATUS_EVALUATION,
+        *_BATCH_EVALUATION,
         PHASE_PORT,
         PHASE_QUERY_FILES,
         PHASE_NEED_QUERY,
         PHASE_IDENTIFY,
         PHASE_DICTIONARY,
+        PHASE_OUTPUT_LAYOUT,
         PHASE_OUTPUT_DIR,
         PHASE_NETWORK,
     ),

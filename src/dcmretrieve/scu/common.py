@@ -13,9 +13,11 @@ from ..net.dimse import Command
 from ..net.dumps import dump_associate_ac, dump_associate_rq, dump_command
 from ..net.params import AssociationParams, ProposedContext, truncate_ae
 from ..net.transport import Association
+from ..store.layout import Layout
 from ..store.pipeline import StoreMode
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .progress import Progress
     from pydicom import Dataset
 
     from ..settings import Settings
@@ -28,6 +30,24 @@ def store_mode(settings: "Settings") -> StoreMode:
     if settings.bit_preserving:
         return StoreMode.BIT_PRESERVING
     return StoreMode.NORMAL
+
+
+def output_layout(settings: "Settings") -> Layout | None:
+    """--output-layout's template, parsed (it was validated at start-up)."""
+    if settings.output_layout is None:
+        return None
+    return Layout.parse(settings.output_layout)
+
+
+def progress_display(settings: "Settings", requests: int) -> "Progress | None":
+    """--progress: the live display (None without the option or when
+    standard error is not a terminal); its module and tqdm are imported
+    only here."""
+    if not settings.progress:
+        return None
+    from . import progress
+
+    return progress.create(requests)
 
 
 def association_params(settings: "Settings", contexts: list[ProposedContext], max_pdu: int,

@@ -48,6 +48,7 @@ from .policy import acceptor_ts_list, movescu_contexts, write_options
 from .summary import Recorder
 
 if TYPE_CHECKING:
+    from .progress import Progress
     from ..dicom.keys import MoveKeys
 
 COND_BAD_COMMAND = Condition(0x0006, 0x0203, "DIMSE Bad command type")
@@ -131,13 +132,14 @@ class StoreContext:
     logger: logging.Logger
     pipeline: pipeline.StorePipeline
     record: Recorder | None = None  # --strict-exit / --summary-json: objects received
+    display: Progress | None = None  # --progress
 
     def recorded(self, result: pipeline.StoreResult, answered: int | None) -> None:
         if self.record is not None:
             self.record.object(result, answered, self.settings.output_directory)
 
     @classmethod
-    def create(cls, settings: Settings, logger: logging.Logger) -> StoreContext:
+    def create(cls, settings: Settings, logger: logging.Logger, display: Progress | None = None) -> StoreContext:
         opts = write_options(settings)
         mode = common.store_mode(settings)
 
@@ -169,17 +171,28 @@ class StoreContext:
             bp_header=bp_header,
             progress=progress,
             overwrite_warning=True,
+            layout=common.output_layout(settings),
+            meter=display.bytes_in if display else None,
         )
-        return cls(settings, logger, store)
+        return cls(settings, logger, store, display=display)
 
 
 def _progress_printer() -> Callable[[str], None]:
     """DCMTK's storeSCPCallback progress: ``RECV: `` + one dot per PDV + newline,
     flushed after every character (stdout, not the logger)."""
     texts = {"start": "RECV: ", "chunk": ".", "end": "\n"}
+    line: list[str] = []
 
     def progress(event: str) -> None:
         out = sys.stdout
+        guard = oflog.console_guard()
+        if guard is not None:  # --progress on the terminal: the line goes out whole, above it
+            line.append(texts[event])
+            if event == "end":
+                text = "".join(line)
+                line.clear()
+                guard(out, lambda: (out.write(text), out.flush()))
+            return
         out.write(texts[event])
         out.flush()
 
@@ -224,6 +237,8 @@ def handle_store(ctx: StoreContext, sub: Association, pc_id: int, req: Command) 
     negotiated = sub.contexts.get(pc_id)
     ts_uid = negotiated.transfer_syntax if negotiated else EXPLICIT_LE
     result = ctx.pipeline.receive(sub, pc_id, req.affected_sop_class_uid, req.affected_sop_instance_uid, ts_uid)
+    if ctx.display:
+        ctx.display.object_done()
     if result.kind is StoreOutcome.RECEIVE_ERROR:
         ctx.recorded(result, None)
         error = result.error
@@ -447,6 +462,7 @@ class MoveSCU:
         self.logger = oflog.app_logger("movescu")
         self.net = logging.getLogger(oflog.NET)
         self.exit_code = ExitCode.NO_ERROR
+        self.display: Progress | None = None  # --progress (set by _run_association)
         # -k was parsed and validated by app at start-up (PHASE_KEYS, keys.md
         # §1), before anything touched the network; None without -k
         self.keys = cast("MoveKeys | None", settings.move_keys)
@@ -555,6 +571,8 @@ class MoveSCU:
             if rsp.command_field != C_MOVE_RSP or rsp.get("message_id_being_responded_to") != msg_id:
                 raise DimseError(COND_UNEXPECTED_PDV)
             status = rsp.status
+            if self.display:
+                self.display.response(rsp)
             if status != STATUS_PENDING:
                 self.final_identifier = None
                 if rsp.has_dataset:
@@ -656,7 +674,8 @@ def run(settings: Settings, record: Recorder | None = None) -> int:
     outcome (--strict-exit, --summary-json)."""
     logger = oflog.app_logger("movescu")
     record = record if record is not None else Recorder(settings)
-    store = StoreContext.create(settings, logger)
+    display = common.progress_display(settings, len(settings.query_files or [None]) * settings.repeat)
+    store = StoreContext.create(settings, logger, display)
     store.record = record
     listener: Listener | None = None
     if settings.listen_port > 0:
@@ -667,14 +686,16 @@ def run(settings: Settings, record: Recorder | None = None) -> int:
             raise FatalError(f"cannot create network: 0006:031c TCP Initialization Error: {text}",
                              ExitCode.CANNOT_INITIALIZE_NETWORK) from None
     try:
-        return _run_association(settings, logger, listener, record)
+        return _run_association(settings, logger, listener, record, display)
     finally:
+        if display:
+            display.close()
         if listener is not None:
             listener.close()
 
 
 def _run_association(settings: Settings, logger: logging.Logger, listener: Listener | None,
-                     record: Recorder) -> int:
+                     record: Recorder, display: Progress | None = None) -> int:
     net = logging.getLogger(oflog.NET)
     max_pdu = receive_pdu_size(settings.max_pdu, net)  # ASC_createAssociationParameters
     params = common.association_params(settings, movescu_contexts(settings.model, settings.propose_xfer), max_pdu,
@@ -698,12 +719,15 @@ def _run_association(settings: Settings, logger: logging.Logger, listener: Liste
     record.association_accepted()
 
     scu = MoveSCU(settings, assoc, listener, record)
+    scu.display = display
     failure: MoveFailure | None = None
     sources: list[str | None] = list(settings.query_files) or [None]
     try:
         for source in sources:
             for round_ in range(settings.repeat):
                 record.begin_request(source, round_ + 1)
+                if display:
+                    display.begin_request()
                 scu.move(source)
     except MoveFailure as exc:
         failure = exc
