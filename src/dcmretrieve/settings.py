@@ -44,6 +44,9 @@ class Settings:
     # -x? : "propose-uncompr" (default) | "propose-little" | "propose-big" |
     #       "propose-deflated" | "propose-implicit"
     propose_xfer: str = "propose-uncompr"
+    # DCMTK 3.7.0's -i4/-i6/-i0: "inet" | "inet6" | "unspec"; None = none given
+    # (DCMTK 3.6.7's IPv4-only code: address scan, resolution, listener)
+    protocol_family: str | None = None
     access_control: bool = False  # movescu +ac
     listen_port: int = 0  # movescu --port; 0 = --no-port
     pending_read: bool = False  # movescu -pr
@@ -94,6 +97,8 @@ class Settings:
     strict_exit: bool = False  # --strict-exit: the exit status follows the outcome
     allow_empty: bool = False  # --allow-empty: nothing retrieved is no failure under --strict-exit
     summary_json: str | None = None  # --summary-json FILE ("-" = standard output)
+    output_layout: str | None = None  # --output-layout TEMPLATE (docs/output-layout.md)
+    progress: bool = False  # --progress: live display on a terminal's stderr (docs/progress.md)
 
     @property
     def move_destination(self) -> str:

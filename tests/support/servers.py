@@ -558,15 +558,19 @@ class FakeQR:
     ``mode``: ``qr`` (default), ``nofind`` (despite the name: only the FIND
     models are supported, so retrieve requests find no adequate context),
     ``stalltcp`` (accepts TCP, never answers), ``storeonly`` (Storage SCP
-    only).  ``destinations`` maps AE title -> port for C-MOVE sub-associations.
+    only).  ``destinations`` maps AE title -> port for C-MOVE sub-associations,
+    opened to ``dest_hosts`` in turn (default 127.0.0.1); ``host``: the
+    listen address (``"::1"`` for the IPv6 tests).
     Faults are chosen per request by PatientID (see fakeqr's docstring).
     """
 
     def __init__(self, workdir: Path, mode: str = "qr", aetitle: str = "ANY-SCP",
                  destinations: Mapping[str, int] | None = None, port: int | None = None,
                  delay: float = 5.0, big_size: int | None = None,
-                 extra_args: Sequence[str] = ()) -> None:
-        self.host = HOST
+                 extra_args: Sequence[str] = (), host: str = HOST,
+                 dest_hosts: Sequence[str] = ()) -> None:
+        self.host = host
+        self.dest_hosts = list(dest_hosts)
         self.aetitle = aetitle
         self.mode = mode
         self.workdir = Path(workdir)
@@ -589,6 +593,10 @@ class FakeQR:
                 "--ready-file", str(self.ready_file)]
         for ae, port in self.destinations.items():
             argv += ["--dest", f"{ae}={port}"]
+        for dest_host in self.dest_hosts:
+            argv += ["--dest-host", dest_host]
+        if self.host != HOST:
+            argv += ["--host", self.host]
         if self.big_size is not None:
             argv += ["--big-size", str(self.big_size)]
         return argv + self.extra_args

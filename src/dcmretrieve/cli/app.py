@@ -109,6 +109,15 @@ class _Run:
             self.logger().debug(cmdline.banner(self.tool) + "\n")
         elif name == options.PHASE_DICTIONARY:
             self.check_dictionary()
+        elif name == options.PHASE_OUTPUT_LAYOUT:
+            if settings.output_layout is not None:
+                from ..store.layout import Layout, LayoutError
+
+                try:
+                    Layout.parse(settings.output_layout)
+                except LayoutError as exc:
+                    raise CommandLineError(f"Invalid value for option --output-layout ({exc.reason}: "
+                                           f"{settings.output_layout})") from None
         elif name == options.PHASE_OUTPUT_DIR:
             self.check_output_directory()
         elif name == options.PHASE_PRIVILEGED_PORT:

@@ -178,6 +178,8 @@ def render(tool: str) -> str:
                     continue  # +pb/+pn: only when OpenSSL offers the suite
                 out += [".TP", _option_names(option)]
                 out += [_esc(line) for line in option.help.split("\n")]
+                if option.since is not None:
+                    out.append(_esc(f"(as DCMTK {option.since}; DCMTK {DCMTK_VERSION} has no such option)"))
     out.append(".SH EXIT STATUS")
     for code, meaning in EXIT_CODES[tool]:
         out += [".TP", f"\\fB{code}\\fR", _esc(meaning)]

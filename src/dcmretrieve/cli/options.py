@@ -12,6 +12,10 @@ Vocabulary
 * ``Option``: one option (long/short name, value names, help, type, range,
   the ``Settings`` field it is stored into and the checks run when DCMTK
   "finds" it).
+* ``Option.since``: set on the few options a later DCMTK release added
+  (DCMTK 3.7.0's "IP protocol version:" sub-group); they sit in DCMTK's
+  groups where that release shows them, and ``dcmtk_options_of`` (what
+  DCMTK 3.6.7 accepts) leaves them out.
 * ``LAYOUT[tool]``: groups and sub-groups in DCMTK's ``--help`` order
   (``DCMTK_LAYOUT``), then one group of our extensions (``EXTENSIONS``:
   long options only, after DCMTK's last group).
@@ -121,7 +125,7 @@ class Option:
 
     __slots__ = (
         "long", "short", "help", "value_help", "nvalues", "vtype", "vmin", "vmax",
-        "dest", "const", "action", "checks", "convert", "invalid_message", "requires",
+        "dest", "const", "action", "checks", "convert", "invalid_message", "requires", "since",
     )
 
     def __init__(
@@ -142,6 +146,7 @@ class Option:
         convert: str | None = None,
         invalid_message: str | None = None,
         requires: str | None = None,
+        since: str | None = None,
     ) -> None:
         self.long = long
         self.short = short
@@ -162,6 +167,8 @@ class Option:
         self.invalid_message = invalid_message
         # an OpenSSL feature the option exists only with (TLS_3DES, TLS_NULL; see option_available)
         self.requires = requires
+        # the later DCMTK release that added the option (None = DCMTK 3.6.7's)
+        self.since = since
 
     def but(self, **changes: object) -> "Option":
         """A copy with some attributes changed (per-tool variants)."""
@@ -303,6 +310,21 @@ PATIENT = Option("--patient", "-P", "use patient root information model (default
 STUDY = Option("--study", "-S", "use study root information model", dest="model", const="study")
 PSONLY = Option("--psonly", "-O", "use patient/study only information model", dest="model", const="psonly")
 MODELS = (PATIENT, STUDY, PSONLY)
+
+#: DCMTK 3.7.0's "IP protocol version:" sub-group (a 3.7.0 option, not 3.6.7's);
+#: the dest is the family of the outgoing association (and of movescu's
+#: listener): None (not given) = 3.6.7's IPv4 code path
+DCMTK_370 = "3.7.0"
+IP_VERSION_TITLE = "IP protocol version:"
+IPV4 = Option("--ipv4", "-i4", "use IPv4 only (default)", dest="protocol_family", const="inet", since=DCMTK_370)
+IPV6 = Option("--ipv6", "-i6", "use IPv6 only", dest="protocol_family", const="inet6", since=DCMTK_370)
+IP_AUTO = Option(
+    "--ip-auto", "-i0", "use IPv6/IPv4 dual stack", dest="protocol_family", const="unspec", since=DCMTK_370)
+IP_VERSION = SubGroup(IP_VERSION_TITLE, IPV4, IPV6, IP_AUTO)
+#: getscu names -i0 after what it does for the outgoing association only
+IP_VERSION_GETSCU = SubGroup(
+    IP_VERSION_TITLE, IPV4, IPV6, IP_AUTO.but(help="use DNS lookup to determine IP protocol"))
+_IP_BLOCK = Block("--ipv4", "--ipv6", "--ip-auto")
 
 AETITLE = Option(
     "--aetitle", "-aet", "set my calling AE title (default: MOVESCU)",
@@ -543,9 +565,26 @@ SUMMARY_JSON = Option(
 EXIT_STATUS_AND_SUMMARY = SubGroup("exit status and summary:", STRICT_EXIT, ALLOW_EMPTY, SUMMARY_JSON)
 _EXIT_STATUS_EVALUATION = (Find("--strict-exit"), Find("--allow-empty"), Find("--summary-json"))
 
+OUTPUT_LAYOUT = Option(
+    "--output-layout", None,
+    "store under the output directory by attributes\n"
+    "of each received object (docs/output-layout.md),\n"
+    "e.g. {PatientID}/{StudyInstanceUID}/{name}",
+    value_help="[t]emplate: string", nvalues=1, vtype=STRING, dest="output_layout",
+)
+PROGRESS = Option(
+    "--progress", None,
+    "show a live progress display on standard error\n"
+    "when it is a terminal (docs/progress.md)",
+    dest="progress",
+)
+BATCH_RETRIEVAL = SubGroup("batch retrieval:", OUTPUT_LAYOUT, PROGRESS)
+_BATCH_EVALUATION = (Find("--output-layout"), Find("--progress"))
+
 #: sub-groups of the extensions group, in help order (one entry per feature)
 EXTENSION_SUBGROUPS = (
     EXIT_STATUS_AND_SUMMARY,
+    BATCH_RETRIEVAL,
     SubGroup("configuration:", CONFIG, SHOW_CONFIG),
 )
 EXTENSIONS = Group(EXTENSIONS_TITLE, *EXTENSION_SUBGROUPS)
@@ -755,6 +794,7 @@ DCMTK_LAYOUT = {
         Group("general options:", SubGroup(None, *GENERAL)),
         Group(
             "network options:",
+            IP_VERSION,
             SubGroup("override matching keys:", KEY),
             SubGroup("query information model:", *MODELS),
             SubGroup("application entity titles:", AETITLE, CALL, MOVE),
@@ -791,6 +831,7 @@ DCMTK_LAYOUT = {
             "network options:",
             SubGroup("override matching keys:", KEY.but(value_help='[k]ey: gggg,eeee="str", path or dic. name="str"')),
             SubGroup("retrieve information model:", *MODELS),
+            IP_VERSION_GETSCU,
             SubGroup(
                 "application entity titles:",
                 AETITLE.but(help="set my calling AE title (default: GETSCU)"), CALL,
@@ -846,6 +887,7 @@ PHASE_NEED_QUERY = "query file or keys given"
 PHASE_IDENTIFY = "debug identification line"
 PHASE_DICTIONARY = "data dictionary loaded"
 PHASE_OUTPUT_DIR = "output directory usable"
+PHASE_OUTPUT_LAYOUT = "output layout valid"
 PHASE_PRIVILEGED_PORT = "privileged listen port"
 PHASE_NETWORK = "network"
 
@@ -879,6 +921,7 @@ EVALUATION: dict[str, tuple[object, ...]] = {
         Find("--move"),
         Block(*_PREFER_BLOCK, "--accept-all"),
         _PROPOSE_BLOCK,
+        _IP_BLOCK,
         Block("--access-full", "--access-control"),
         Find("--timeout"),
         Find("--acse-timeout"),
@@ -903,10 +946,12 @@ EVALUATION: dict[str, tuple[object, ...]] = {
         Block("--padding-off", "--padding-create"),
         Find("--compression-level"),
         *_EXIT_STATUS_EVALUATION,
+        *_BATCH_EVALUATION,
         PHASE_QUERY_FILES,
         PHASE_NEED_QUERY,
         PHASE_IDENTIFY,
         PHASE_DICTIONARY,
+        PHASE_OUTPUT_LAYOUT,
         PHASE_OUTPUT_DIR,
         PHASE_PRIVILEGED_PORT,
         PHASE_NETWORK,
@@ -927,15 +972,18 @@ EVALUATION: dict[str, tuple[object, ...]] = {
         Find("--repeat"),
         Find("--abort"),
         Find("--ignore"),
+        _IP_BLOCK,
         *_tls_evaluation("getscu"),
         Find("--output-directory"),
         Block("--bit-preserving", "--normal"),
         *_EXIT_STATUS_EVALUATION,
+        *_BATCH_EVALUATION,
         PHASE_PORT,
         PHASE_QUERY_FILES,
         PHASE_NEED_QUERY,
         PHASE_IDENTIFY,
         PHASE_DICTIONARY,
+        PHASE_OUTPUT_LAYOUT,
         PHASE_OUTPUT_DIR,
         PHASE_NETWORK,
     ),
@@ -953,9 +1001,20 @@ def options_of(tool: str) -> tuple[Option, ...]:
 
 
 def dcmtk_options_of(tool: str) -> tuple[Option, ...]:
-    """DCMTK 3.6.7's options of ``tool`` (no extensions), in help order."""
+    """DCMTK 3.6.7's options of ``tool`` (no extensions, none of a later
+    DCMTK release), in help order."""
     return tuple(
         option for group in DCMTK_LAYOUT[tool] for sub in group.subgroups for option in sub.options
+        if option.since is None
+    )
+
+
+def later_dcmtk_options_of(tool: str) -> tuple[Option, ...]:
+    """The options of ``tool`` a later DCMTK release added (``since``), in
+    help order: they sit in DCMTK's groups where that release shows them."""
+    return tuple(
+        option for group in DCMTK_LAYOUT[tool] for sub in group.subgroups for option in sub.options
+        if option.since is not None
     )
 
 

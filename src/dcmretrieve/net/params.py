@@ -89,6 +89,9 @@ class AssociationParams:
     #: TLS (``tls.TLSLayer``): ``wrap_client(sock)`` does the handshake on
     #: the connected socket, raising AssociationError; None = plain TCP
     tls: object | None = None
+    # DCMTK 3.7.0's ASC_setProtocolFamily (-i4/-i6/-i0): "inet" | "inet6" |
+    # "unspec"; None = DCMTK 3.6.7's requestAssociationTCP (IPv4 only)
+    protocol_family: str | None = None
 
 
 def preference_negotiator(abstract_syntaxes: Iterable[str], ts_preference: list[str]

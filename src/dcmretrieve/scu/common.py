@@ -13,9 +13,11 @@ from ..net.dimse import Command
 from ..net.dumps import dump_associate_ac, dump_associate_rq, dump_command
 from ..net.params import AssociationParams, ProposedContext, truncate_ae
 from ..net.transport import Association
+from ..store.layout import Layout
 from ..store.pipeline import StoreMode
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .progress import Progress
     from pydicom import Dataset
 
     from ..settings import Settings
@@ -59,6 +61,22 @@ def tls_layer(settings: "Settings", exit_code: int) -> object | None:
         return tls.create_layer(config)
     except tls.TLSError as exc:
         raise FatalError(exc.condition.dump(), exit_code, strict_code=ExitCode.CANNOT_CREATE_TLS_LAYER) from None
+def output_layout(settings: "Settings") -> Layout | None:
+    """--output-layout's template, parsed (it was validated at start-up)."""
+    if settings.output_layout is None:
+        return None
+    return Layout.parse(settings.output_layout)
+
+
+def progress_display(settings: "Settings", requests: int) -> "Progress | None":
+    """--progress: the live display (None without the option or when
+    standard error is not a terminal); its module and tqdm are imported
+    only here."""
+    if not settings.progress:
+        return None
+    from . import progress
+
+    return progress.create(requests)
 
 
 def association_params(settings: "Settings", contexts: list[ProposedContext], max_pdu: int,
@@ -81,6 +99,7 @@ def association_params(settings: "Settings", contexts: list[ProposedContext], ma
         acse_timeout=settings.acse_timeout,
         dimse_timeout=settings.dimse_timeout,
         tls=tls,
+        protocol_family=settings.protocol_family,
     )
 
 

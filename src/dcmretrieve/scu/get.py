@@ -69,10 +69,13 @@ class GetSCU:
         self.get_pc: NegotiatedContext | None = None
         self.last_response: Command | None = None
         mode = common.store_mode(settings)
+        self.display = common.progress_display(settings, max(1, settings.repeat) * max(1, len(settings.query_files)))
         rule = bit_preserving_name if mode is StoreMode.BIT_PRESERVING else getscu_name
         self.pipeline = StorePipeline(settings.output_directory, mode, self.net, rule,
                                       overwrite_warning=mode is StoreMode.NORMAL, on_received=self._received,
-                                      bp_read_on=True)  # DcmSCU reads a data set to its end
+                                      bp_read_on=True,  # DcmSCU reads a data set to its end
+                                      layout=common.output_layout(settings),
+                                      meter=self.display.bytes_in if self.display else None)
 
     def _received(self, info: "ObjectInfo") -> None:
         self.net.debug("Received dataset on presentation context %d", info.pc_id)
@@ -147,6 +150,8 @@ class GetSCU:
             sources: list[str | None] = list(files) if files else [None]
             for source in sources:
                 self.record.begin_request(source, repeat + 1)
+                if self.display:
+                    self.display.begin_request()
                 ds = self.load_query(source)
                 apply_get_keys(ds, s.keys, self.app)
                 self.c_get(ds)
@@ -213,6 +218,8 @@ class GetSCU:
                                    pc_id)
                 self.net.debug("Handling C-GET Response")
                 self.last_response = cmd
+                if self.display:
+                    self.display.response(cmd)
                 kind = status_class(cmd.status)
                 if kind is StatusClass.PENDING:
                     self.net.debug("DIMSE status is: Pending")
@@ -254,6 +261,8 @@ class GetSCU:
             self.net.debug("Ignoring incoming C-STORE dataset on presentation context %d with Affected SOP "
                            "Instance UID: %s", pc_id, cmd.affected_sop_instance_uid)
         result = self.pipeline.receive(assoc, pc_id, cmd.affected_sop_class_uid, cmd.affected_sop_instance_uid, ts)
+        if self.display:
+            self.display.object_done()
         status, keep_going = 0x0000, True
         if result.ok:
             if result.kind is StoreOutcome.STORED:
@@ -387,3 +396,6 @@ def run(settings: "Settings", record: Recorder | None = None) -> int:
         if scu.assoc is not None:
             scu.assoc.abort()  # nothing sent once the connection was dropped
         raise
+    finally:
+        if scu.display:
+            scu.display.close()
