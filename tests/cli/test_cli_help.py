@@ -59,6 +59,22 @@ def test_help_is_byte_identical(tool, argv):
     assert dcmtk_367.encode() == golden(tool, "help")
     assert (before, dcmtk_370) == DCMTK_370_HELP[tool]
     assert extensions == extensions_group(tool)
+    assert harness.split_help_tls(out)[1].encode() == tls_golden(tool)
+
+
+def tls_golden(tool: str) -> bytes:
+    """DCMTK 3.7.0's TLS group of ``tool`` as built against OpenSSL 3.0
+    (rendered from the 3.7.0 source strings, docs/tls.md)."""
+    return (HELP_DIR / f"{tool}-tls-3.7.0.txt").read_bytes()
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_tls_group_sits_after_the_network_options(tool):
+    text = cmdline.help_text(tool)
+    network = text.index("\n  other network options:\n")
+    tls = text.index("\n" + harness.HELP_TLS_TITLE + "\n")
+    output = text.index("\noutput options:\n")
+    assert network < tls < output
 
 
 #: DCMTK 3.7.0's "IP protocol version:" sub-group, copied from DCMTK-3.7.0's
@@ -120,7 +136,8 @@ def test_extensions_group_is_last_and_complete(tool):
     assert "--config               [f]ilename: string\n" in extensions
     assert "--show-config          print the effective settings" in extensions
     extension_longs = {o.long for o in options.options_of(tool)} - {
-        o.long for o in options.dcmtk_options_of(tool) + options.later_dcmtk_options_of(tool)}
+        o.long for o in options.dcmtk_options_of(tool) + options.later_dcmtk_options_of(tool)
+        + options.tls_options_of(tool)}
     assert extension_longs >= {"--config", "--show-config"}
     for long in extension_longs:
         assert f"          {long} " in extensions, long
@@ -168,8 +185,12 @@ def test_version_shape(tool, argv):
     assert lines[7] == ""
     assert lines[8] == "External libraries used:"
     libs = lines[9:-1]
-    assert [lib.split(",")[0] for lib in libs] == ["- pydicom", "- pynetdicom", "- configargparse"]
-    for lib in libs:
+    # DCMTK 3.7.0 (built with OpenSSL) ends the list with "- OpenSSL <version>"
+    import ssl
+
+    assert [lib.split(",")[0] for lib in libs] == [
+        "- pydicom", "- pynetdicom", "- configargparse", f"- {ssl.OPENSSL_VERSION}"]
+    for lib in libs[:3]:
         assert lib.split(", Version ")[1][0].isdigit()
     assert lines[-1] == ""  # newline-terminated
 

@@ -265,12 +265,29 @@ _ARGV0 = re.compile(r"calling '[^']*' with (\d+) arguments")
 HELP_EXTENSIONS_TITLE = "dcmretrieve extensions:"
 
 
+HELP_TLS_TITLE = "transport layer security (TLS) options:"
+
+
+def split_help_tls(text: str) -> tuple[str, str]:
+    """Our ``--help`` text as (the rest, DCMTK 3.7.0's TLS group).
+
+    The group sits between the network options and ``output options:``
+    (where 3.7.0 puts it); ``""`` when the text has none."""
+    start = text.find("\n" + HELP_TLS_TITLE + "\n")
+    end = text.find("\noutput options:\n", start + 1) if start >= 0 else -1
+    if end < 0:
+        return text, ""
+    return text[: start + 1] + text[end + 1 :], text[start + 1 : end + 1]
+
+
 def split_help_extensions(text: str) -> tuple[str, str]:
-    """Our ``--help`` text as (DCMTK's part, the extensions group).
+    """Our ``--help`` text as (DCMTK 3.6.7's part, the extensions group).
 
     The group follows DCMTK's last option line and ends before the final
     empty line, so DCMTK's part is the text without it (and the group is
-    ``""`` when the text has none)."""
+    ``""`` when the text has none).  DCMTK 3.7.0's TLS group is cut out
+    too (``split_help_tls`` gives it), so the rest is 3.6.7's text."""
+    text = split_help_tls(text)[0]
     start = text.find("\n" + HELP_EXTENSIONS_TITLE + "\n")
     end = text.find("\n\n", start + 1) if start >= 0 else -1
     if end < 0:

@@ -446,7 +446,9 @@ class OrthancServer:
         self.storage_dir = self.workdir / "storage"
         self.config_path = self.workdir / "orthanc.json"
         self.log_path = self.workdir / "orthanc.log"
-        self.modalities = {k: list(v) for k, v in (modalities or {}).items()}
+        # [AET, host, port] or Orthanc's object form ({"AET": ..., "UseDicomTls": true})
+        self.modalities = {k: dict(v) if isinstance(v, Mapping) else list(v)
+                           for k, v in (modalities or {}).items()}
         self.extra_config = dict(extra_config or {})
         self._proc: ManagedProcess | None = None
 
@@ -482,6 +484,20 @@ class OrthancServer:
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.http_port}"
+
+    @staticmethod
+    def tls_config(certificate: Path, private_key: Path, trusted: Path,
+                   remote_certificate_required: bool = True) -> dict[str, Any]:
+        """``extra_config`` for DICOM TLS (Orthanc >= 1.9.0, tls.md §4.2): the
+        DICOM port then speaks TLS only; the same certificate serves Orthanc's
+        SCU connections to modalities with ``"UseDicomTls": true``."""
+        return {
+            "DicomTlsEnabled": True,
+            "DicomTlsCertificate": str(certificate),
+            "DicomTlsPrivateKey": str(private_key),
+            "DicomTlsTrustedCertificates": str(trusted),
+            "DicomTlsRemoteCertificateRequired": remote_certificate_required,
+        }
 
     def _http_ready(self) -> bool:
         try:

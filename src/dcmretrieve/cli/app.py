@@ -56,6 +56,12 @@ class _Run:
         if action == cmdline.VERSION:
             _write(sys.stdout, cmdline.version_text(self.tool))
             return ExitCode.NO_ERROR
+        if action in (cmdline.LIST_CIPHERS, cmdline.LIST_PROFILES):
+            from ..net import tls
+
+            body = tls.ciphers_text() if action == cmdline.LIST_CIPHERS else tls.profiles_text()
+            _write(sys.stdout, cmdline.host_header(self.tool) + "\n" + body)
+            return ExitCode.NO_ERROR
         self.line = line
         self.state = cmdline.State(line, self.argv0)
         self.settings = self.state.settings

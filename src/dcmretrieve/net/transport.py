@@ -59,6 +59,7 @@ import re
 import select
 import socket
 import struct
+import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -331,6 +332,12 @@ def _socket_options(sock: socket.socket, tcp_nodelay: bool, chatter: logging.Log
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+def _is_tls(sock: object) -> bool:
+    """An ``ssl.SSLSocket`` (``ssl`` is imported only when TLS is used)."""
+    ssl = sys.modules.get("ssl")
+    return ssl is not None and isinstance(sock, ssl.SSLSocket)
+
+
 class _Timeout(Exception):
     pass
 
@@ -377,6 +384,7 @@ class Association:
         self._current_timeout: object = "unset"
         self._kernel_timeout = 0.0  # SO_RCVTIMEO / SO_SNDTIMEO now set (0: none)
         self.closed = False
+        self._tls = _is_tls(sock)  # an ssl.SSLSocket (DCMTK 3.7.0's TLS)
         #: ``dcmtk.dcmnet`` logger for DIMSE-level warnings (set by request/accept)
         self.chatter: logging.Logger | None = None
 
@@ -405,6 +413,8 @@ class Association:
             chatter.debug("setting network send timeout to 60 seconds")  # type: ignore[union-attr]
             chatter.debug("setting network receive timeout to 60 seconds")  # type: ignore[union-attr]
         _socket_options(sock, params.tcp_nodelay, chatter)
+        if params.tls is not None:  # DCMTK 3.7.0: clientSideHandshake (raises AssociationError)
+            sock = params.tls.wrap_client(sock)  # type: ignore[attr-defined]
         if trace:
             _fsm_trace(chatter, 4, 1)  # type: ignore[arg-type]
         # AE 2: constructAssociatePDU checks the AE titles only now, after the
@@ -553,7 +563,11 @@ class Association:
         return self.sock.fileno()
 
     def has_buffered_data(self) -> bool:
-        return self._pdv_index < len(self._pdvs) or len(self._chunk) > self._chunk_pos
+        """Bytes already read but not consumed -- ours, or decrypted ones a
+        TLS socket holds (``select()`` cannot see those)."""
+        if self._pdv_index < len(self._pdvs) or len(self._chunk) > self._chunk_pos:
+            return True
+        return self._tls and not self.closed and self.sock.pending() > 0  # type: ignore[attr-defined]
 
     # ---- low-level I/O --------------------------------------------------------
     def _sendall(self, data: bytes | bytearray | memoryview) -> None:
@@ -596,8 +610,8 @@ class Association:
         """One recv() (the timeout already set by ``_set_timeout``)."""
         if timeout is not None and timeout <= 0:
             # poll(0): only what has already arrived
-            try:
-                if not select.select([self.sock], [], [], 0)[0]:
+            try:  # TLS: decrypted bytes select() cannot see count too
+                if not (self._tls and self.sock.pending()) and not select.select([self.sock], [], [], 0)[0]:  # type: ignore[attr-defined]
                     raise _Timeout()
             except (OSError, ValueError):
                 raise _Closed() from None
@@ -608,11 +622,34 @@ class Association:
                 raise _Timeout() from None
             except InterruptedError:  # pragma: no cover - PEP 475 retries
                 continue
-            except OSError:
+            except OSError as exc:
+                if type(exc).__name__ == "SSLWantReadError":  # TLS over SO_RCVTIMEO: the timeout
+                    raise _Timeout() from None
                 raise _Closed() from None
             if not chunk:
                 raise _Closed()
+            if self._tls and len(chunk) < _RECV_CHUNK:
+                return self._more_records(chunk)
             return chunk
+
+    def _more_records(self, chunk: bytes) -> bytes:
+        """TLS: ``recv()`` returns one record at a time, and a DCMTK peer
+        sends every PDU as two or more records (header and data writes), so
+        also take the records that have already arrived: one chunk for many
+        records, as the kernel gives for plain TCP (the per-PDU cost stays
+        the same as without TLS)."""
+        parts, total = [chunk], len(chunk)
+        sock = self.sock
+        try:
+            while total < _RECV_CHUNK and (sock.pending() or select.select([sock], [], [], 0)[0]):  # type: ignore[attr-defined]
+                more = sock.recv(_RECV_CHUNK - total)
+                if not more:
+                    break
+                parts.append(more)
+                total += len(more)
+        except (OSError, ValueError):
+            pass  # the next recv() reports it
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _read_pdu(self, timeout: float | None, kernel: bool = False) -> tuple[int, memoryview]:
         """The next PDU: (type, body), both parts of ``self._raw_pdu``.

@@ -65,6 +65,7 @@ class GetSCU:
         self.app = oflog.app_logger("getscu")
         self.net = logging.getLogger(oflog.NET)
         self.assoc: Association | None = None
+        self.tls: object | None = None  # the TLS layer (+tls/+tla), set by run()
         self.get_pc: NegotiatedContext | None = None
         self.last_response: Command | None = None
         mode = common.store_mode(settings)
@@ -83,7 +84,7 @@ class GetSCU:
     def params(self, max_pdu: int) -> AssociationParams:
         s = self.settings
         return common.association_params(s, getscu_contexts(s.model, s.propose_xfer, s.prefer_xfer), max_pdu,
-                                         truncate_titles=True)
+                                         truncate_titles=True, tls=self.tls)
 
     def negotiate(self) -> None:
         """Establish the association; raises FatalError on failure."""
@@ -378,7 +379,10 @@ def run(settings: "Settings", record: Recorder | None = None) -> int:
     """getscu's whole network part; returns the exit code (0: C-GET statuses
     never change it), raises ``FatalError`` (exit 1) on failures.  ``record``
     collects the outcome (--strict-exit, --summary-json)."""
+    # DCMTK 3.7.0: the TLS layer is created before the network (failure: exit 1)
+    layer = common.tls_layer(settings, GETSCU_FAILURE)
     scu = GetSCU(settings, record)
+    scu.tls = layer
     try:
         scu.negotiate()
         try:

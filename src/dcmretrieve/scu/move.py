@@ -275,6 +275,7 @@ class Listener:
     store: StoreContext
     sub: Association | None = None
     negotiate: Callable[[ProposedContext], tuple[int, str]] | None = None
+    tls: object | None = None  # the TLS layer (DCMTK 3.7.0): incoming sub-associations over TLS
 
     @classmethod
     def open(cls, settings: Settings, store: StoreContext) -> Listener:
@@ -344,6 +345,14 @@ class Listener:
             logger.error(COND_TCP_WRAPPER.format(name=name or "unknown", ip=ip))
             conn.close()
             return
+        if self.tls is not None:
+            from ..net import tls
+
+            try:  # serverSideHandshake: a failure drops this sub-association only
+                conn = self.tls.wrap_server(conn)  # type: ignore[attr-defined]
+            except tls.TLSError as exc:
+                logger.error(exc.condition.dump())
+                return
         try:
             sub = Association.accept(
                 conn,
@@ -685,21 +694,35 @@ def run(settings: Settings, record: Recorder | None = None) -> int:
             text = os.strerror(exc.errno) if exc.errno else str(exc)
             raise FatalError(f"cannot create network: 0006:031c TCP Initialization Error: {text}",
                              ExitCode.CANNOT_INITIALIZE_NETWORK) from None
+    net = logging.getLogger(oflog.NET)
     try:
-        return _run_association(settings, logger, listener, record, display)
+        max_pdu = receive_pdu_size(settings.max_pdu, net)  # ASC_createAssociationParameters
+        # DCMTK 3.7.0: the TLS layer for both directions (failure: exit 70)
+        layer = common.tls_layer(settings, ExitCode.CANNOT_CREATE_TLS_LAYER)
+        if listener is not None:
+            listener.tls = layer
+        code = _run_association(settings, logger, listener, record, max_pdu, layer, display)
     finally:
         if display:
             display.close()
         if listener is not None:
             listener.close()
+    if layer is not None:  # writeRandomSeed: a failure is a warning only
+        from ..net import tls
+
+        try:
+            layer.write_seed()  # type: ignore[attr-defined]
+        except tls.TLSError as exc:
+            logger.warning(exc.condition.dump())
+    return code
 
 
 def _run_association(settings: Settings, logger: logging.Logger, listener: Listener | None,
-                     record: Recorder, display: Progress | None = None) -> int:
+                     record: Recorder, max_pdu: int, layer: object | None,
+                     display: Progress | None = None) -> int:
     net = logging.getLogger(oflog.NET)
-    max_pdu = receive_pdu_size(settings.max_pdu, net)  # ASC_createAssociationParameters
     params = common.association_params(settings, movescu_contexts(settings.model, settings.propose_xfer), max_pdu,
-                                       truncate_titles=False)
+                                       truncate_titles=False, tls=layer)
     try:
         assoc = common.request_association(params, logger, logging.DEBUG, net)
     except AssociationError as exc:
