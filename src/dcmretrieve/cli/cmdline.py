@@ -126,8 +126,6 @@ def version_text(tool: str) -> str:
 
     Versions come from the installed distributions' metadata so that
     ``--version`` never imports pynetdicom or pydicom."""
-    import platform
-
     pydicom_v = _distribution_version("pydicom")
     pynetdicom_v = _distribution_version("pynetdicom")
     configargparse_v = _distribution_version("ConfigArgParse")
