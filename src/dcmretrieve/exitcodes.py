@@ -26,6 +26,7 @@ class ExitCode(enum.IntEnum):
     CANNOT_CLOSE_ASSOCIATION = 67
     CMOVE_WARNING = 68
     CMOVE_ERROR = 69
+    CANNOT_CREATE_TLS_LAYER = 70  # DCMTK 3.7.0 movescu (getscu exits 1)
 
 
 #: getscu's single failure code: every runtime error exits with 1.

@@ -44,6 +44,9 @@ class Settings:
     # -x? : "propose-uncompr" (default) | "propose-little" | "propose-big" |
     #       "propose-deflated" | "propose-implicit"
     propose_xfer: str = "propose-uncompr"
+    # DCMTK 3.7.0's -i4/-i6/-i0: "inet" | "inet6" | "unspec"; None = none given
+    # (DCMTK 3.6.7's IPv4-only code: address scan, resolution, listener)
+    protocol_family: str | None = None
     access_control: bool = False  # movescu +ac
     listen_port: int = 0  # movescu --port; 0 = --no-port
     pending_read: bool = False  # movescu -pr
@@ -73,10 +76,29 @@ class Settings:
     padding: tuple[int, int] | None = None  # +p f i ; None = -p
     compression_level: int = 6  # +cl
 
+    # DCMTK 3.7.0's TLS options (net/tls.py, docs/tls.md)
+    tls: tuple[str, str] | str | None = None  # None -tls, "anonymous" +tla, (key, cert) +tls
+    tls_password: str | None = None  # +pw / -pw (""); None = +ps, OpenSSL's prompt
+    tls_der: bool = False  # -der
+    tls_cert_files: list[str] = field(default_factory=list)  # +cf, in order
+    tls_cert_dirs: list[str] = field(default_factory=list)  # +cd
+    tls_crl_files: list[str] = field(default_factory=list)  # +crl
+    tls_crl: str | None = None  # "leaf" +crv, "all" +cra
+    tls_profile: str = "profile-8996"  # the long name of +pg/+pm/+py/+px/+pz/+pb/+pa/+pn
+    tls_ciphers: list[str] = field(default_factory=list)  # +cs, in order
+    tls_dhparam: str | None = None  # movescu +dp
+    tls_request_sni: str | None = None
+    tls_expect_sni: str | None = None  # movescu
+    tls_seed: str | None = None  # +rs
+    tls_write_seed: str | bool | None = None  # True: +ws (the +rs file); a name: +wf
+    tls_verify: str = "require"  # "require" -rc, "verify" -vc, "ignore" -ic
+
     # dcmretrieve extensions (long options only; docs/ci.md)
     strict_exit: bool = False  # --strict-exit: the exit status follows the outcome
     allow_empty: bool = False  # --allow-empty: nothing retrieved is no failure under --strict-exit
     summary_json: str | None = None  # --summary-json FILE ("-" = standard output)
+    output_layout: str | None = None  # --output-layout TEMPLATE (docs/output-layout.md)
+    progress: bool = False  # --progress: live display on a terminal's stderr (docs/progress.md)
     # batch retrieval (docs/batch.md)
     parallel: int = 1  # --parallel N: up to N associations at once
     retry: int = 0  # --retry N: transient failures retried up to N times

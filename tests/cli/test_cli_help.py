@@ -55,8 +55,60 @@ def test_help_is_byte_identical(tool, argv):
     assert code == 0
     assert err == ""
     dcmtk_part, extensions = harness.split_help_extensions(out)
-    assert dcmtk_part.encode() == golden(tool, "help")
+    dcmtk_367, dcmtk_370, before = harness.split_help_later(dcmtk_part)
+    assert dcmtk_367.encode() == golden(tool, "help")
+    assert (before, dcmtk_370) == DCMTK_370_HELP[tool]
     assert extensions == extensions_group(tool)
+    assert harness.split_help_tls(out)[1].encode() == tls_golden(tool)
+
+
+def tls_golden(tool: str) -> bytes:
+    """DCMTK 3.7.0's TLS group of ``tool`` as built against OpenSSL 3.0
+    (rendered from the 3.7.0 source strings, docs/tls.md)."""
+    return (HELP_DIR / f"{tool}-tls-3.7.0.txt").read_bytes()
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_tls_group_sits_after_the_network_options(tool):
+    text = cmdline.help_text(tool)
+    network = text.index("\n  other network options:\n")
+    tls = text.index("\n" + harness.HELP_TLS_TITLE + "\n")
+    output = text.index("\noutput options:\n")
+    assert network < tls < output
+
+
+#: DCMTK 3.7.0's "IP protocol version:" sub-group, copied from DCMTK-3.7.0's
+#: dcmnet/apps/movescu.cc and getscu.cc (the same column geometry as
+#: 3.6.7), with the line it follows: movescu has it first in the network
+#: options, getscu after the retrieve information model (and names -i0
+#: differently)
+DCMTK_370_HELP = {
+    "movescu": (
+        "network options:\n",
+        "  IP protocol version:\n"
+        "    -i4   --ipv4                 use IPv4 only (default)\n"
+        "    -i6   --ipv6                 use IPv6 only\n"
+        "    -i0   --ip-auto              use IPv6/IPv4 dual stack\n",
+    ),
+    "getscu": (
+        "    -O    --psonly               use patient/study only information model\n",
+        "  IP protocol version:\n"
+        "    -i4   --ipv4                 use IPv4 only (default)\n"
+        "    -i6   --ipv6                 use IPv6 only\n"
+        "    -i0   --ip-auto              use DNS lookup to determine IP protocol\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_later_dcmtk_options_are_marked_and_not_dcmtk_367s(tool):
+    """The 3.7.0 options carry ``since`` and stay out of what DCMTK 3.6.7
+    accepts (the differential fuzzer draws from ``dcmtk_options_of``)."""
+    later = options.later_dcmtk_options_of(tool)
+    assert [(o.long, o.short, o.since) for o in later] == [
+        ("--ipv4", "-i4", "3.7.0"), ("--ipv6", "-i6", "3.7.0"), ("--ip-auto", "-i0", "3.7.0")]
+    assert not set(later) & set(options.dcmtk_options_of(tool))
+    assert all(o.long not in harness.strip_help_extensions(cmdline.help_text(tool)) for o in later)
 
 
 def extensions_group(tool: str) -> str:
@@ -84,7 +136,8 @@ def test_extensions_group_is_last_and_complete(tool):
     assert "--config               [f]ilename: string\n" in extensions
     assert "--show-config          print the effective settings" in extensions
     extension_longs = {o.long for o in options.options_of(tool)} - {
-        o.long for o in options.dcmtk_options_of(tool)}
+        o.long for o in options.dcmtk_options_of(tool) + options.later_dcmtk_options_of(tool)
+        + options.tls_options_of(tool)}
     assert extension_longs >= {"--config", "--show-config"}
     for long in extension_longs:
         assert f"          {long} " in extensions, long
@@ -132,8 +185,12 @@ def test_version_shape(tool, argv):
     assert lines[7] == ""
     assert lines[8] == "External libraries used:"
     libs = lines[9:-1]
-    assert [lib.split(",")[0] for lib in libs] == ["- pydicom", "- pynetdicom", "- configargparse"]
-    for lib in libs:
+    # DCMTK 3.7.0 (built with OpenSSL) ends the list with "- OpenSSL <version>"
+    import ssl
+
+    assert [lib.split(",")[0] for lib in libs] == [
+        "- pydicom", "- pynetdicom", "- configargparse", f"- {ssl.OPENSSL_VERSION}"]
+    for lib in libs[:3]:
         assert lib.split(", Version ")[1][0].isdigit()
     assert lines[-1] == ""  # newline-terminated
 

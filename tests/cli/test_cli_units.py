@@ -128,6 +128,8 @@ def test_every_option_is_evaluated_exactly_once(tool):
     expected = {o.long for o in options.dcmtk_options_of(tool) if o.action not in ("exclusive", "append")}
     assert expected <= set(evaluated)
     # extensions may be evaluated in the tables too, but never DCMTK's meta options
+    later = {o.long for o in options.later_dcmtk_options_of(tool)}
+    assert later <= set(evaluated)
     extensions = {o.long for o in options.options_of(tool)} - {o.long for o in options.dcmtk_options_of(tool)}
     assert set(evaluated) - expected <= extensions - {"--config", "--show-config"}
 
@@ -332,6 +334,10 @@ def test_help_defaults_agree_with_settings_defaults(tool):
     checked = 0
     for option in options.options_of(tool):
         if option.nvalues == 0 and option.dest in vars(defaults) and "(default)" in option.help:
+            if option.since is not None:
+                # -i4 (default): no option keeps DCMTK 3.6.7's code, IPv4 as well
+                assert (option.long, getattr(defaults, option.dest)) == ("--ipv4", None), option
+                continue
             assert getattr(defaults, option.dest) == option.const, option
             checked += 1
     assert checked >= (12 if tool == "movescu" else 4)
@@ -431,3 +437,19 @@ def test_accepted_command_line_reaches_the_network_module(monkeypatch, tmp_path,
     (settings,) = seen
     assert (settings.tool, settings.call, settings.port, settings.keys) == (tool, "QR", 104, ["PatientID=1"])
     assert (settings.move_keys is not None) == (tool == "movescu")
+
+
+@pytest.mark.parametrize("tool", options.TOOLS)
+@pytest.mark.parametrize("argv,family", [
+    ([], None),
+    (["-i4"], "inet"),
+    (["--ipv6"], "inet6"),
+    (["-i0"], "unspec"),
+    (["-i6", "-i4"], "inet"),  # an option block: the rightmost wins
+    (["--ip-auto", "--ipv6"], "inet6"),
+])
+def test_ip_protocol_version(tool, argv, family):
+    """DCMTK 3.7.0's -i4/-i6/-i0 set the family; none given keeps None
+    (DCMTK 3.6.7's code path)."""
+    settings, _ = _evaluate_all(tool, ["peer", "104", *argv])
+    assert settings.protocol_family == family

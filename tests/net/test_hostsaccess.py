@@ -68,3 +68,20 @@ def test_environment_variables(tmp_path, monkeypatch):
     monkeypatch.setenv(hostsaccess.DENY_ENV, str(deny))
     monkeypatch.setenv(hostsaccess.ALLOW_ENV, str(tmp_path / "none"))
     assert not hostsaccess.allowed("movescu", "localhost", "127.0.0.1")
+
+
+@pytest.mark.parametrize("rule,addr,expected", [
+    ("movescu: [::1]\n", "::1", False),
+    ("movescu: [::1]\n", "127.0.0.1", True),
+    ("movescu: [::1]/128\n", "::1", False),
+    ("movescu: [::ffff:0:0]/96\n", "::ffff:127.0.0.1", False),
+    ("movescu: [::ffff:0:0]/96\n", "::1", True),
+    ("movescu: [fe80::]/10 : deny\n", "fe80::1%lo", False),
+    ("movescu: [::1] EXCEPT [::2]\n", "::1", False),
+    ("movescu: 127.\n", "::ffff:127.0.0.1", True),  # libwrap's prefix is a string match
+    ("movescu: [zz::1]\n", "::1", True),
+])
+def test_ipv6_patterns(files, rule, addr, expected):
+    """libwrap's IPv6 patterns: ``[addr]`` and ``[net]/prefixlen``; the
+    colons inside the brackets do not split the rule's fields."""
+    assert files("", rule, name="unknown", addr=addr) is expected

@@ -74,7 +74,9 @@ TS[:file]    C-MOVE: sub-association proposes MR Image Storage (or the SOP
              JPEG-Ext, Deflated, Expl-BE, Expl-LE, Impl-LE) in one context
 ===========  ==============================================================
 
-C-MOVE destinations come from ``--dest AE=port`` (127.0.0.1); unknown
+C-MOVE destinations come from ``--dest AE=port`` on ``--dest-host`` (default
+127.0.0.1; given more than once, the sub-associations take them in turn, so
+one run can reach a dual-stack listener over IPv4 and IPv6); unknown
 destination -> 0xA801; a failed sub-association -> 0xA801.  C-FIND answers
 with real matches (no faults except DELAY).  C-STORE message IDs start at the
 request's Message ID + 1.  Every request and every status is logged to stderr.
@@ -84,6 +86,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import itertools
 import logging
 import math
 import os
@@ -517,7 +520,10 @@ class Exchange:
                     if ts_list and not any(c.abstract_syntax == obj.sop_class and
                                            c.transfer_syntax == ts_list for c in contexts):
                         contexts.append(build_context(obj.sop_class, ts_list))
-        assoc = ae.associate("127.0.0.1", port, contexts=contexts[:128], ae_title=dest)
+        host = next(self.server.dest_hosts)
+        LOG.info("C-MOVE sub-association to %s at %s port %d", dest, host, port)
+        bind = (self.args.dest_bind, 0) if self.args.dest_bind else None
+        assoc = ae.associate(host, port, contexts=contexts[:128], ae_title=dest, bind_address=bind)
         if not assoc.is_established or not assoc.accepted_contexts:
             LOG.info("C-MOVE sub-association to %s:%d failed (established=%s)", dest, port,
                      assoc.is_established)
@@ -699,6 +705,7 @@ class FakeQR:
         for item in args.dest:
             ae, _, port = item.partition("=")
             self.destinations[ae.strip()] = int(port)
+        self.dest_hosts = itertools.cycle(args.dest_host or ["127.0.0.1"])
 
     def build_ae(self) -> AE:
         ae = AE(ae_title=self.args.aet)
@@ -870,15 +877,15 @@ class FakeQR:
 
     def run(self) -> None:
         if self.args.mode == "stalltcp":
-            stall_tcp(self.args.port, self.args.ready_file)
+            stall_tcp(self.args.port, self.args.ready_file, self.args.host)
             return
         self.install()
         ae = self.build_ae()
         handlers = [(evt.EVT_C_STORE, self.on_store)] if self.args.mode == "storeonly" else []
-        server = ae.start_server(("127.0.0.1", self.args.port), block=False,
+        server = ae.start_server((self.args.host, self.args.port), block=False,
                                  evt_handlers=handlers)
-        LOG.info("fakeqr %s listening on 127.0.0.1:%d as %s (destinations %s)", self.args.mode,
-                 self.args.port, self.args.aet, self.destinations)
+        LOG.info("fakeqr %s listening on %s port %d as %s (destinations %s)", self.args.mode,
+                 self.args.host, self.args.port, self.args.aet, self.destinations)
         mark_ready(self.args.ready_file)
         try:
             while True:
@@ -893,13 +900,13 @@ def mark_ready(path: str) -> None:
         Path(path).write_text(str(os.getpid()))
 
 
-def stall_tcp(port: int, ready_file: str = "") -> None:
+def stall_tcp(port: int, ready_file: str = "", host: str = "127.0.0.1") -> None:
     """Accept connections and never answer; keep them open until killed."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", port))
+    listener.bind((host, port))
     listener.listen(16)
-    LOG.info("fakeqr stalltcp listening on 127.0.0.1:%d", port)
+    LOG.info("fakeqr stalltcp listening on %s port %d", host, port)
     mark_ready(ready_file)
     held: list[socket.socket] = []
     while True:
@@ -911,10 +918,15 @@ def stall_tcp(port: int, ready_file: str = "") -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="fault-injecting Q/R SCP for tests (see docstring)")
     p.add_argument("--port", type=int, required=True)
+    p.add_argument("--host", default="127.0.0.1", help="listen address (::1 for IPv6)")
     p.add_argument("--aet", default="ANY-SCP")
     p.add_argument("--mode", choices=["qr", "nofind", "storeonly", "stalltcp"], default="qr")
     p.add_argument("--dest", action="append", default=[], metavar="AE=PORT",
-                   help="C-MOVE destination on 127.0.0.1 (repeatable)")
+                   help="C-MOVE destination on --dest-host (repeatable)")
+    p.add_argument("--dest-host", action="append", default=[], metavar="ADDRESS",
+                   help="host of the C-MOVE destinations (default 127.0.0.1; repeated: taken in turn)")
+    p.add_argument("--dest-bind", default="", metavar="ADDRESS",
+                   help="source address of the C-MOVE sub-associations (e.g. 127.0.0.2)")
     p.add_argument("--data", action="append", default=[], help="extra DICOM file to serve")
     p.add_argument("--data-dir", action="append", default=[], help="serve every *.dcm file in this directory too")
     p.add_argument("--store-delay", type=float, default=0.0,

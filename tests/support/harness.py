@@ -27,7 +27,9 @@ Normalisations (:func:`normalise`, each one an explicit parameter):
 * ``drop_prefixes``: lines dropped on both sides, e.g.
   :data:`DCMDATA_DEBUG_PREFIXES` (DEBUG lines only DCMTK prints);
 * ``help_extensions``: our ``--help`` ends with one group DCMTK has not,
-  ``dcmretrieve extensions:`` (:func:`strip_help_extensions`); dropped so
+  ``dcmretrieve extensions:``, and shows DCMTK 3.7.0's "IP protocol
+  version:" sub-group where 3.7.0 does (:func:`strip_help_extensions`,
+  :func:`split_help_later`); both dropped so
   that DCMTK's part is compared byte for byte.
 
 DCMTK tools are always called by absolute path: our console scripts shadow
@@ -263,12 +265,29 @@ _ARGV0 = re.compile(r"calling '[^']*' with (\d+) arguments")
 HELP_EXTENSIONS_TITLE = "dcmretrieve extensions:"
 
 
+HELP_TLS_TITLE = "transport layer security (TLS) options:"
+
+
+def split_help_tls(text: str) -> tuple[str, str]:
+    """Our ``--help`` text as (the rest, DCMTK 3.7.0's TLS group).
+
+    The group sits between the network options and ``output options:``
+    (where 3.7.0 puts it); ``""`` when the text has none."""
+    start = text.find("\n" + HELP_TLS_TITLE + "\n")
+    end = text.find("\noutput options:\n", start + 1) if start >= 0 else -1
+    if end < 0:
+        return text, ""
+    return text[: start + 1] + text[end + 1 :], text[start + 1 : end + 1]
+
+
 def split_help_extensions(text: str) -> tuple[str, str]:
-    """Our ``--help`` text as (DCMTK's part, the extensions group).
+    """Our ``--help`` text as (DCMTK 3.6.7's part, the extensions group).
 
     The group follows DCMTK's last option line and ends before the final
     empty line, so DCMTK's part is the text without it (and the group is
-    ``""`` when the text has none)."""
+    ``""`` when the text has none).  DCMTK 3.7.0's TLS group is cut out
+    too (``split_help_tls`` gives it), so the rest is 3.6.7's text."""
+    text = split_help_tls(text)[0]
     start = text.find("\n" + HELP_EXTENSIONS_TITLE + "\n")
     end = text.find("\n\n", start + 1) if start >= 0 else -1
     if end < 0:
@@ -276,8 +295,31 @@ def split_help_extensions(text: str) -> tuple[str, str]:
     return text[: start + 1] + text[end + 1 :], text[start + 1 : end + 1]
 
 
+#: sub-group titles of a later DCMTK release in our ``--help`` (the options
+#: with ``Option.since``: DCMTK 3.7.0's IP protocol version); DCMTK 3.6.7's
+#: text has none of them
+HELP_LATER_TITLES = ("  IP protocol version:",)
+
+
+def split_help_later(text: str) -> tuple[str, str, str]:
+    """Our ``--help`` text as (the text without the later release's
+    sub-group, that sub-group, the line it follows); the sub-group ends
+    before the next sub-group or group title."""
+    lines = text.splitlines(keepends=True)
+    for start, line in enumerate(lines):
+        if line.rstrip("\n") in HELP_LATER_TITLES:
+            end = start + 1
+            while end < len(lines) and lines[end].startswith("    "):
+                end += 1
+            return ("".join(lines[:start] + lines[end:]), "".join(lines[start:end]),
+                    lines[start - 1] if start else "")
+    return text, "", ""
+
+
 def strip_help_extensions(text: str) -> str:
-    return split_help_extensions(text)[0]
+    """DCMTK 3.6.7's part of our ``--help``: without the extensions group and
+    without the later DCMTK release's sub-group."""
+    return split_help_later(split_help_extensions(text)[0])[0]
 
 
 def normalise(text: str, tool: str | None = None, *, banner: str | None = None, argv0: bool = False,

@@ -446,7 +446,9 @@ class OrthancServer:
         self.storage_dir = self.workdir / "storage"
         self.config_path = self.workdir / "orthanc.json"
         self.log_path = self.workdir / "orthanc.log"
-        self.modalities = {k: list(v) for k, v in (modalities or {}).items()}
+        # [AET, host, port] or Orthanc's object form ({"AET": ..., "UseDicomTls": true})
+        self.modalities = {k: dict(v) if isinstance(v, Mapping) else list(v)
+                           for k, v in (modalities or {}).items()}
         self.extra_config = dict(extra_config or {})
         self._proc: ManagedProcess | None = None
 
@@ -482,6 +484,20 @@ class OrthancServer:
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.http_port}"
+
+    @staticmethod
+    def tls_config(certificate: Path, private_key: Path, trusted: Path,
+                   remote_certificate_required: bool = True) -> dict[str, Any]:
+        """``extra_config`` for DICOM TLS (Orthanc >= 1.9.0, tls.md §4.2): the
+        DICOM port then speaks TLS only; the same certificate serves Orthanc's
+        SCU connections to modalities with ``"UseDicomTls": true``."""
+        return {
+            "DicomTlsEnabled": True,
+            "DicomTlsCertificate": str(certificate),
+            "DicomTlsPrivateKey": str(private_key),
+            "DicomTlsTrustedCertificates": str(trusted),
+            "DicomTlsRemoteCertificateRequired": remote_certificate_required,
+        }
 
     def _http_ready(self) -> bool:
         try:
@@ -542,15 +558,19 @@ class FakeQR:
     ``mode``: ``qr`` (default), ``nofind`` (despite the name: only the FIND
     models are supported, so retrieve requests find no adequate context),
     ``stalltcp`` (accepts TCP, never answers), ``storeonly`` (Storage SCP
-    only).  ``destinations`` maps AE title -> port for C-MOVE sub-associations.
+    only).  ``destinations`` maps AE title -> port for C-MOVE sub-associations,
+    opened to ``dest_hosts`` in turn (default 127.0.0.1); ``host``: the
+    listen address (``"::1"`` for the IPv6 tests).
     Faults are chosen per request by PatientID (see fakeqr's docstring).
     """
 
     def __init__(self, workdir: Path, mode: str = "qr", aetitle: str = "ANY-SCP",
                  destinations: Mapping[str, int] | None = None, port: int | None = None,
                  delay: float = 5.0, big_size: int | None = None,
-                 extra_args: Sequence[str] = ()) -> None:
-        self.host = HOST
+                 extra_args: Sequence[str] = (), host: str = HOST,
+                 dest_hosts: Sequence[str] = ()) -> None:
+        self.host = host
+        self.dest_hosts = list(dest_hosts)
         self.aetitle = aetitle
         self.mode = mode
         self.workdir = Path(workdir)
@@ -573,6 +593,10 @@ class FakeQR:
                 "--ready-file", str(self.ready_file)]
         for ae, port in self.destinations.items():
             argv += ["--dest", f"{ae}={port}"]
+        for dest_host in self.dest_hosts:
+            argv += ["--dest-host", dest_host]
+        if self.host != HOST:
+            argv += ["--host", self.host]
         if self.big_size is not None:
             argv += ["--big-size", str(self.big_size)]
         return argv + self.extra_args

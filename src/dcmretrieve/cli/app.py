@@ -56,6 +56,12 @@ class _Run:
         if action == cmdline.VERSION:
             _write(sys.stdout, cmdline.version_text(self.tool))
             return ExitCode.NO_ERROR
+        if action in (cmdline.LIST_CIPHERS, cmdline.LIST_PROFILES):
+            from ..net import tls
+
+            body = tls.ciphers_text() if action == cmdline.LIST_CIPHERS else tls.profiles_text()
+            _write(sys.stdout, cmdline.host_header(self.tool) + "\n" + body)
+            return ExitCode.NO_ERROR
         self.line = line
         self.state = cmdline.State(line, self.argv0)
         self.settings = self.state.settings
@@ -103,6 +109,15 @@ class _Run:
             self.logger().debug(cmdline.banner(self.tool) + "\n")
         elif name == options.PHASE_DICTIONARY:
             self.check_dictionary()
+        elif name == options.PHASE_OUTPUT_LAYOUT:
+            if settings.output_layout is not None:
+                from ..store.layout import Layout, LayoutError
+
+                try:
+                    Layout.parse(settings.output_layout)
+                except LayoutError as exc:
+                    raise CommandLineError(f"Invalid value for option --output-layout ({exc.reason}: "
+                                           f"{settings.output_layout})") from None
         elif name == options.PHASE_OUTPUT_DIR:
             self.check_output_directory()
         elif name == options.PHASE_PRIVILEGED_PORT:

@@ -105,8 +105,9 @@ def help_text(tool: str) -> str:
             else:
                 lines.append("  " + sub.title)
                 indent, short_width = 4, options.SHORTCOL
-            short_width = max([short_width] + [len(o.short or "") for o in sub.options])
-            for option in sub.options:
+            shown = [o for o in sub.options if o.requires is None or options.option_available(o)]
+            short_width = max([short_width] + [len(o.short or "") for o in shown])
+            for option in shown:
                 lines.extend(_option_lines(option, indent, short_width))
     return "\n".join(lines) + "\n\n"
 
@@ -125,24 +126,38 @@ def version_text(tool: str) -> str:
 
     Versions come from the installed distributions' metadata so that
     ``--version`` never imports pynetdicom or pydicom."""
-    import platform
-
     pydicom_v = _distribution_version("pydicom")
     pynetdicom_v = _distribution_version("pynetdicom")
     configargparse_v = _distribution_version("ConfigArgParse")
     lines = [
-        header(tool),
-        "",
-        f"Host type: {platform.system()}-{platform.machine()}",
-        f"Character encoding: {sys.getfilesystemencoding()} (Python codecs)",
-        f"Build options: python-{platform.python_version()} pydicom-{pydicom_v} pynetdicom-{pynetdicom_v}",
+        host_header(tool),
         "",
         "External libraries used:",
         f"- pydicom, Version {pydicom_v}",
         f"- pynetdicom, Version {pynetdicom_v}",
         f"- configargparse, Version {configargparse_v}",
     ]
+    if options.tls_available():  # DCMTK: "- <OpenSSL version>" when built with OpenSSL
+        import ssl  # the version net.tls reports (tls.openssl_version_name)
+
+        lines.append(f"- {ssl.OPENSSL_VERSION}")
     return "\n".join(lines) + "\n"
+
+
+def host_header(tool: str) -> str:
+    """``app.printHeader(OFTrue)``: the header with the host lines (no
+    trailing newline); ``--version``, ``--list-ciphers``, ``--list-profiles``."""
+    import platform
+
+    pydicom_v = _distribution_version("pydicom")
+    pynetdicom_v = _distribution_version("pynetdicom")
+    return "\n".join([
+        header(tool),
+        "",
+        f"Host type: {platform.system()}-{platform.machine()}",
+        f"Character encoding: {sys.getfilesystemencoding()} (Python codecs)",
+        f"Build options: python-{platform.python_version()} pydicom-{pydicom_v} pynetdicom-{pynetdicom_v}",
+    ])
 
 
 # ---------------------------------------------------------------------------
@@ -274,7 +289,7 @@ def classify(tool: str, args: list[str], origins: list[Origin] | None = None) ->
         arg = args[i]
         if is_option(arg):
             option = table.get(arg)
-            if option is None:
+            if option is None or (option.requires is not None and not options.option_available(option)):
                 raise CommandLineError(f"Unknown option {arg}")
             values = [c_str(value) for value in args[i + 1 : i + 1 + option.nvalues]]
             if len(values) < option.nvalues:
@@ -297,6 +312,8 @@ def classify(tool: str, args: list[str], origins: list[Origin] | None = None) ->
 
 HELP = "help"
 VERSION = "version"
+LIST_CIPHERS = "list-ciphers"
+LIST_PROFILES = "list-profiles"
 RUN = "run"
 SHOW_CONFIG = "show-config"
 
@@ -313,6 +330,10 @@ def parse(tool: str, args: list[str], environ: dict[str, str] | None = None) -> 
         return HELP, line
     if line.has("--version"):
         return VERSION, line
+    # DCMTK 3.7.0: exclusive options of the TLS group, no parameters needed
+    for action in (LIST_CIPHERS, LIST_PROFILES):
+        if any(o.option.action == action for o in line.occurrences):
+            return action, line
     show = line.has("--show-config")
     if not show:
         for index, param in enumerate(options.PARAMS):
@@ -487,6 +508,10 @@ class State:
         self.key_origins = [o.origin for o in keys]
         self.settings = settings
         self.sources: dict[str, Origin] = {}  # dest -> origin of the value that set it
+        for occurrence in line.occurrences:  # +cf/+cd/+crl/+cs: every value, in order
+            if occurrence.option.action == "collect":
+                getattr(settings, occurrence.option.dest).append(c_str(occurrence.values[0]))
+                self.sources[occurrence.option.dest] = occurrence.origin
         self.facts: dict[str, object] = {}
         for option in options.options_of(tool):
             if option.dest and not hasattr(settings, option.dest):
@@ -526,7 +551,7 @@ def _check_and_store(occurrence: Occurrence, state: dict[str, object]) -> None:
     for check in option.checks:
         if check.fails(state):
             raise CommandLineError(check.message(option.long))
-    if option.dest is None or option.action == "append":
+    if option.dest is None or option.action in ("append", "collect"):
         return
     if option.nvalues:
         state[option.dest] = convert_value(option, occurrence.values)

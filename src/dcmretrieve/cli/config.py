@@ -58,7 +58,8 @@ TRUE_WORDS = ("true", "yes", "on", "1")
 FALSE_WORDS = ("false", "no", "off", "0")
 
 #: options that configure the configuration itself, or end the run at once
-_NOT_CONFIGURABLE_ACTIONS = ("exclusive", options.CONFIG_ACTION, options.SHOW_CONFIG_ACTION)
+_NOT_CONFIGURABLE_ACTIONS = ("exclusive", options.CONFIG_ACTION, options.SHOW_CONFIG_ACTION,
+                             options.LIST_CIPHERS_ACTION, options.LIST_PROFILES_ACTION)
 #: logging options that DCMTK lets conflict with each other: one precedence group
 _RESERVED_KEYS = ("help", "version", "config", "show-config")
 _LOGGING_GROUP = ("--debug", "--verbose", "--quiet", "--log-level", "--log-config")
@@ -174,7 +175,7 @@ def _argument_values(option: Option, raw: object, origin: Origin) -> list[list[s
         if value is None:
             raise ConfigError(f"{where}: {option.long[2:]} expects true or false, not {raw!r}")
         return [[]] if value else None
-    if option.action == "append":  # key: one value or a list of values
+    if option.action in ("append", "collect"):  # key, +cf ...: one value or a list of values
         items = raw if isinstance(raw, list) else [raw]
         return [[str(item)] for item in items]
     if option.nvalues == 1:

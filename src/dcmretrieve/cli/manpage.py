@@ -45,17 +45,18 @@ EXIT_CODES = {
         (40, "output directory not writable"),
         (45, "output directory missing or not a directory"),
         (60, "the --port socket cannot be opened"),
-        (61, "association rejected or request failed"),
+        (61, "association rejected or request failed (also a failed TLS handshake)"),
         (66, "no presentation context accepted"),
         (67, "release or abort at the end failed"),
         (68, "a C-MOVE ended with warning status 0xB000 (--strict-exit: the worst outcome was a warning)"),
         (69, "a C-MOVE ended with an error status (--strict-exit: also Cancel, a request without final "
              "response, an object not stored, nothing retrieved)"),
+        (70, "the TLS layer cannot be created (private key, certificate, password, ciphersuite or profile)"),
     ),
     "getscu": (
         (0, "the session ran (whatever the C-GET statuses were); with --strict-exit: every request "
             "ended with Success and every object was stored"),
-        (1, "command line, output directory, association, DIMSE or query file error"),
+        (1, "command line, output directory, TLS layer or handshake, association, DIMSE or query file error"),
         (40, "with --strict-exit: output directory not writable"),
         (45, "with --strict-exit: output directory missing or not a directory"),
         (61, "with --strict-exit: association rejected or request failed"),
@@ -173,8 +174,12 @@ def render(tool: str) -> str:
             if sub.title is not None:
                 out += [".PP", f"\\fI{_esc(sub.title.rstrip(':'))}\\fR"]
             for option in sub.options:
+                if option.requires is not None and not options.option_available(option):
+                    continue  # +pb/+pn: only when OpenSSL offers the suite
                 out += [".TP", _option_names(option)]
                 out += [_esc(line) for line in option.help.split("\n")]
+                if option.since is not None:
+                    out.append(_esc(f"(as DCMTK {option.since}; DCMTK {DCMTK_VERSION} has no such option)"))
     out.append(".SH EXIT STATUS")
     for code, meaning in EXIT_CODES[tool]:
         out += [".TP", f"\\fB{code}\\fR", _esc(meaning)]

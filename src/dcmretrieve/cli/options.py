@@ -12,6 +12,10 @@ Vocabulary
 * ``Option``: one option (long/short name, value names, help, type, range,
   the ``Settings`` field it is stored into and the checks run when DCMTK
   "finds" it).
+* ``Option.since``: set on the few options a later DCMTK release added
+  (DCMTK 3.7.0's "IP protocol version:" sub-group); they sit in DCMTK's
+  groups where that release shows them, and ``dcmtk_options_of`` (what
+  DCMTK 3.6.7 accepts) leaves them out.
 * ``LAYOUT[tool]``: groups and sub-groups in DCMTK's ``--help`` order
   (``DCMTK_LAYOUT``), then one group of our extensions (``EXTENSIONS``:
   long options only, after DCMTK's last group).
@@ -34,7 +38,7 @@ from __future__ import annotations
 class Cond:
     """``state[field] <op> value`` on the evaluation state (see ``cmdline``).
 
-    ``op`` is one of ``==``, ``!=``, ``>``.  A field starting with ``@`` is a
+    ``op`` is one of ``==``, ``!=``, ``>``, ``not in`` (value: a tuple).  A field starting with ``@`` is a
     fact supplied by ``app`` at run time (e.g. whether INFO is enabled).
     """
 
@@ -53,6 +57,8 @@ class Cond:
             return current != self.value
         if self.op == ">":
             return isinstance(current, int) and current > self.value  # type: ignore[operator]
+        if self.op == "not in":
+            return current not in self.value  # type: ignore[operator]
         raise ValueError(f"unknown operator {self.op!r}")
 
     def __repr__(self) -> str:
@@ -69,14 +75,15 @@ class Check:
     satisfies it), for a conflict any holding condition triggers it.
     """
 
-    __slots__ = ("kind", "other", "conds")
+    __slots__ = ("kind", "other", "conds", "subject")
 
-    def __init__(self, kind: str, other: str, *conds: Cond) -> None:
+    def __init__(self, kind: str, other: str, *conds: Cond, subject: str | None = None) -> None:
         if kind not in ("conflict", "dependence"):
             raise ValueError(kind)
         self.kind = kind
         self.other = other
         self.conds = conds
+        self.subject = subject  # the option name DCMTK prints, when not the option's own
 
     def fails(self, state: dict[str, object]) -> bool:
         hit = any(c.holds(state) for c in self.conds)
@@ -84,15 +91,15 @@ class Check:
 
     def message(self, long: str) -> str:
         word = "not" if self.kind == "conflict" else "only"
-        return f"{long} {word} allowed with {self.other}"
+        return f"{self.subject or long} {word} allowed with {self.other}"
 
 
 def conflict(other: str, field: str, value: object, op: str = "==") -> Check:
     return Check("conflict", other, Cond(field, op, value))
 
 
-def dependence(other: str, *conds: Cond) -> Check:
-    return Check("dependence", other, *conds)
+def dependence(other: str, *conds: Cond, subject: str | None = None) -> Check:
+    return Check("dependence", other, *conds, subject=subject)
 
 
 # value types
@@ -119,7 +126,7 @@ class Option:
 
     __slots__ = (
         "long", "short", "help", "value_help", "nvalues", "vtype", "vmin", "vmax",
-        "dest", "const", "action", "checks", "convert", "invalid_message",
+        "dest", "const", "action", "checks", "convert", "invalid_message", "requires", "since",
     )
 
     def __init__(
@@ -139,6 +146,8 @@ class Option:
         checks: tuple[Check, ...] = (),
         convert: str | None = None,
         invalid_message: str | None = None,
+        requires: str | None = None,
+        since: str | None = None,
     ) -> None:
         self.long = long
         self.short = short
@@ -150,11 +159,17 @@ class Option:
         self.vmax = vmax
         self.dest = dest
         self.const = const
-        # "exclusive" (help/version), "store_const", "store", "append"
+        # "exclusive" (help/version), "store_const", "store", "append" (-k),
+        # "collect" (every occurrence's value, in order: +cf, +cd, +crl, +cs),
+        # LIST_CIPHERS_ACTION / LIST_PROFILES_ACTION (+cc, +ph)
         self.action = action or ("store_const" if nvalues == 0 else "store")
         self.checks = checks
         self.convert = convert
         self.invalid_message = invalid_message
+        # an OpenSSL feature the option exists only with (TLS_3DES, TLS_NULL; see option_available)
+        self.requires = requires
+        # the later DCMTK release that added the option (None = DCMTK 3.6.7's)
+        self.since = since
 
     def but(self, **changes: object) -> "Option":
         """A copy with some attributes changed (per-tool variants)."""
@@ -296,6 +311,21 @@ PATIENT = Option("--patient", "-P", "use patient root information model (default
 STUDY = Option("--study", "-S", "use study root information model", dest="model", const="study")
 PSONLY = Option("--psonly", "-O", "use patient/study only information model", dest="model", const="psonly")
 MODELS = (PATIENT, STUDY, PSONLY)
+
+#: DCMTK 3.7.0's "IP protocol version:" sub-group (a 3.7.0 option, not 3.6.7's);
+#: the dest is the family of the outgoing association (and of movescu's
+#: listener): None (not given) = 3.6.7's IPv4 code path
+DCMTK_370 = "3.7.0"
+IP_VERSION_TITLE = "IP protocol version:"
+IPV4 = Option("--ipv4", "-i4", "use IPv4 only (default)", dest="protocol_family", const="inet", since=DCMTK_370)
+IPV6 = Option("--ipv6", "-i6", "use IPv6 only", dest="protocol_family", const="inet6", since=DCMTK_370)
+IP_AUTO = Option(
+    "--ip-auto", "-i0", "use IPv6/IPv4 dual stack", dest="protocol_family", const="unspec", since=DCMTK_370)
+IP_VERSION = SubGroup(IP_VERSION_TITLE, IPV4, IPV6, IP_AUTO)
+#: getscu names -i0 after what it does for the outgoing association only
+IP_VERSION_GETSCU = SubGroup(
+    IP_VERSION_TITLE, IPV4, IPV6, IP_AUTO.but(help="use DNS lookup to determine IP protocol"))
+_IP_BLOCK = Block("--ipv4", "--ipv6", "--ip-auto")
 
 AETITLE = Option(
     "--aetitle", "-aet", "set my calling AE title (default: MOVESCU)",
@@ -554,8 +584,22 @@ RESUME = Option(
     "--resume", None, "skip the requests that ended in Success in the\n--summary-json file f of an earlier run",
     value_help="[f]ilename: string", nvalues=1, vtype=STRING, dest="resume",
 )
-BATCH_RETRIEVAL = SubGroup("batch retrieval:", PARALLEL, RETRY, RETRY_WAIT, RESUME)
-_BATCH_EVALUATION = (Find("--parallel"), Find("--retry"), Find("--retry-wait"), Find("--resume"))
+OUTPUT_LAYOUT = Option(
+    "--output-layout", None,
+    "store under the output directory by attributes\n"
+    "of each received object (docs/output-layout.md),\n"
+    "e.g. {PatientID}/{StudyInstanceUID}/{name}",
+    value_help="[t]emplate: string", nvalues=1, vtype=STRING, dest="output_layout",
+)
+PROGRESS = Option(
+    "--progress", None,
+    "show a live progress display on standard error\n"
+    "when it is a terminal (docs/progress.md)",
+    dest="progress",
+)
+BATCH_RETRIEVAL = SubGroup("batch retrieval:", PARALLEL, RETRY, RETRY_WAIT, RESUME, OUTPUT_LAYOUT, PROGRESS)
+_BATCH_EVALUATION = (Find("--parallel"), Find("--retry"), Find("--retry-wait"), Find("--resume"),
+                     Find("--output-layout"), Find("--progress"))
 
 #: sub-groups of the extensions group, in help order (one entry per feature)
 EXTENSION_SUBGROUPS = (
@@ -566,6 +610,202 @@ EXTENSION_SUBGROUPS = (
 EXTENSIONS = Group(EXTENSIONS_TITLE, *EXTENSION_SUBGROUPS)
 
 # ---------------------------------------------------------------------------
+# DCMTK 3.7.0's TLS option group (dcmtls/libsrc/tlsopt.cc), per network role
+#
+# Not part of DCMTK 3.6.7 (whose getscu/movescu have no TLS): kept out of
+# ``DCMTK_LAYOUT`` (so ``dcmtk_options_of`` and the differential fuzzer
+# never draw these options) and inserted into ``LAYOUT`` where 3.7.0 puts
+# the group, after the network options.  Absent when Python has no ``ssl``
+# module, as in a DCMTK build without OpenSSL.
+
+TLS_GROUP_TITLE = "transport layer security (TLS) options:"
+#: actions of +cc / +ph (``cmdline.parse`` and ``app`` act on them)
+LIST_CIPHERS_ACTION = "list-ciphers"
+LIST_PROFILES_ACTION = "list-profiles"
+#: ``Option.requires``: OpenSSL offers DES-CBC3-SHA / NULL-SHA
+TLS_3DES = "3des"
+TLS_NULL = "null"
+
+#: Settings fields of the group
+TLS_MODE = "tls"  # None (-tls), "anonymous" (+tla) or (key, certificate) (+tls)
+TLS_PROFILE = "tls_profile"
+
+
+def _tls_group(requestor: bool) -> tuple[Group, tuple[object, ...]]:
+    """The group and its evaluation entries (``parseArguments``) for
+    getscu (``requestor``: NET_REQUESTOR) or movescu (NET_ACCEPTORREQUESTOR)."""
+    tls_opts = "--enable-tls or --anonymous-tls" if requestor else "--enable-tls"
+    secure = dependence(tls_opts, Cond(TLS_MODE, "!=", None))
+    authenticated = dependence("--enable-tls", Cond(TLS_MODE, "not in", (None, "anonymous")))
+
+    def flag(long: str, short: str | None, help: str, dest: str | None, const: object = True,
+             checks: tuple[Check, ...] = (secure,), **kw: object) -> Option:
+        return Option(long, short, help, dest=dest, const=const, checks=checks, **kw)  # type: ignore[arg-type]
+
+    def valued(long: str, short: str | None, value_help: str, help: str, dest: str | None,
+               checks: tuple[Check, ...] = (secure,), action: str | None = None) -> Option:
+        return Option(long, short, help, value_help=value_help, nvalues=1, vtype=STRING, dest=dest,
+                      checks=checks, action=action)
+
+    disable = flag("--disable-tls", "-tls", "use normal TCP/IP connection (default)", TLS_MODE, None, ())
+    enable = Option("--enable-tls", "+tls", "use authenticated secure TLS connection",
+                    value_help="[p]rivate key file, [c]ertificate file: string", nvalues=2, vtype=STRING,
+                    dest=TLS_MODE)
+    anonymous = flag("--anonymous-tls", "+tla", "use secure TLS connection without certificate",
+                     TLS_MODE, "anonymous", ())
+    stack = (disable, enable, anonymous) if requestor else (disable, enable)
+    passwords = (
+        flag("--std-passwd", "+ps", "prompt user to type password on stdin (default)", "tls_password", None,
+             (authenticated,)),
+        valued("--use-passwd", "+pw", "[p]assword: string ", "use specified password", "tls_password",
+               (authenticated,)),
+        flag("--null-passwd", "-pw", "use empty string as password", "tls_password", "", (authenticated,)),
+    )
+    formats = (
+        flag("--pem-keys", "-pem", "read keys and certs as PEM file (default)", "tls_der", False),
+        flag("--der-keys", "-der", "read keys and certificates as DER file", "tls_der", True),
+    )
+    authority = (
+        valued("--add-cert-file", "+cf", "[f]ilename: string", "add certificate file to list of certificates",
+               "tls_cert_files", action="collect"),
+        valued("--add-cert-dir", "+cd", "[d]irectory: string", "add certificates in d to list of certificates",
+               "tls_cert_dirs", action="collect"),
+        valued("--add-crl-file", "+crl", "[f]ilename: string",
+               "add certificate revocation list file\n(implies --enable-crl-vfy)", "tls_crl_files",
+               action="collect"),
+        flag("--enable-crl-vfy", "+crv", "enable leaf CRL verification", "tls_crl", "leaf"),
+        flag("--enable-crl-all", "+cra", "enable full chain CRL verification", "tls_crl", "all"),
+    )
+
+    def profile(long: str, short: str, help: str, requires: str | None = None,
+                subject: str | None = None) -> Option:
+        check = dependence(tls_opts, Cond(TLS_MODE, "!=", None), subject=subject)
+        return flag(long, short, help, TLS_PROFILE, long[2:], (check,), requires=requires)
+
+    profiles = (
+        Option("--list-profiles", "+ph", "list supported TLS profiles and exit", action=LIST_PROFILES_ACTION),
+        profile("--profile-8996", "+pg", "BCP 195 RFC 8996 TLS Profile (default)"),
+        profile("--profile-8996-mod", "+pm", "Modified BCP 195 RFC 8996 TLS Profile"),
+        profile("--profile-bcp195-nd", "+py", "Non-downgrading BCP 195 TLS Profile (retired)"),
+        profile("--profile-bcp195", "+px", "BCP 195 TLS Profile (retired)"),
+        profile("--profile-bcp195-ex", "+pz", "Extended BCP 195 TLS Profile (retired)"),
+        profile("--profile-basic", "+pb", "Basic TLS Secure Transport Connection Profile\n(retired)", TLS_3DES),
+        # DCMTK's copy-and-paste slip: +pa's dependence error names --profile-basic
+        profile("--profile-aes", "+pa", "AES TLS Secure Transport Connection Profile\n(retired)",
+                subject="--profile-basic"),
+        profile("--profile-null", "+pn", "Authenticated unencrypted communication\n(retired, was used in IHE ATNA)",
+                TLS_NULL),
+    )
+    ciphers: tuple[Option, ...] = (
+        Option("--list-ciphers", "+cc", "list supported TLS ciphersuites and exit", action=LIST_CIPHERS_ACTION),
+        valued("--cipher", "+cs", "[c]iphersuite name: string",
+               "add ciphersuite to list of negotiated suites\n(not with --profile-bcp195-ex)", "tls_ciphers",
+               (secure, conflict("--profile-bcp195-ex", TLS_PROFILE, "profile-bcp195-ex")), action="collect"),
+    )
+    if not requestor:
+        ciphers += (valued("--dhparam", "+dp", "[f]ilename: string", "read DH parameters for DH/DSS ciphersuites",
+                           "tls_dhparam"),)
+    sni: tuple[Option, ...] = (
+        Option("--no-sni", None, "do not use SNI (default)", checks=(
+            conflict("--request-sni", "tls_request_sni", None, "!="),
+            conflict("--expect-sni", "tls_expect_sni", None, "!="),
+        )),
+        valued("--request-sni", None, "[s]erver name: string", "request server name s", "tls_request_sni", ()),
+    )
+    if not requestor:
+        sni += (valued("--expect-sni", None, "[s]erver name: string", "expect requests for server name s",
+                       "tls_expect_sni", ()),)
+    seed_needed = dependence("--seed", Cond("tls_seed", "!=", None))
+    seeds = (
+        valued("--seed", "+rs", "[f]ilename: string", "seed random generator with contents of f", "tls_seed"),
+        flag("--write-seed", "+ws", "write back modified seed (only with --seed)", "tls_write_seed", True,
+             (secure, seed_needed)),
+        valued("--write-seed-file", "+wf", "[f]ilename: string (only with --seed)", "write modified seed to file f",
+               "tls_write_seed", (secure, seed_needed)),
+    )
+    verify = [flag("--require-peer-cert", "-rc", "verify peer cert, fail if absent (default)", "tls_verify", "require")]
+    if not requestor:
+        verify.append(flag("--verify-peer-cert", "-vc", "verify peer certificate if present", "tls_verify", "verify"))
+    verify.append(flag("--ignore-peer-cert", "-ic", "don't verify peer certificate", "tls_verify", "ignore"))
+    group = Group(
+        TLS_GROUP_TITLE,
+        SubGroup("transport protocol stack:", *stack),
+        SubGroup("private key password (only with --enable-tls):", *passwords),
+        SubGroup("key and certificate file format:", *formats),
+        SubGroup("certification authority:", *authority),
+        SubGroup("security profile:", *profiles),
+        SubGroup("ciphersuite:", *ciphers),
+        SubGroup("server name indication:", *sni),
+        SubGroup("pseudo random generator:", *seeds),
+        SubGroup("peer authentication:", *verify),
+    )
+    evaluation: tuple[object, ...] = (
+        Block(*(o.long for o in stack)),
+        Block("--std-passwd", "--use-passwd", "--null-passwd"),
+        Block("--pem-keys", "--der-keys"),
+        Block("--enable-crl-vfy", "--enable-crl-all"),
+        *((Find("--dhparam"),) if not requestor else ()),
+        Find("--request-sni"),
+        *((Find("--expect-sni"),) if not requestor else ()),
+        Find("--no-sni"),
+        Find("--seed"),
+        Block("--write-seed", "--write-seed-file"),
+        Block("--require-peer-cert", "--ignore-peer-cert", *(("--verify-peer-cert",) if not requestor else ())),
+        # DCMTK's order within the block (not the help order)
+        Block("--profile-8996", "--profile-8996-mod", "--profile-bcp195", "--profile-bcp195-nd",
+              "--profile-bcp195-ex", "--profile-basic", "--profile-aes", "--profile-null"),
+        Find("--add-cert-file"),
+        Find("--add-cert-dir"),
+        Find("--add-crl-file"),
+        Find("--cipher"),
+    )
+    return group, evaluation
+
+
+_TLS_AVAILABLE: list[bool] = []
+
+
+def tls_available() -> bool:
+    """Python has the ``ssl`` module (found without importing it: importing
+    ``ssl`` costs about 11 ms, ``importlib.util`` about 5 ms)."""
+    if not _TLS_AVAILABLE:
+        import sys
+        from importlib.machinery import PathFinder
+
+        try:
+            found = "_ssl" in sys.builtin_module_names or PathFinder.find_spec("_ssl") is not None
+        except (ImportError, ValueError):  # pragma: no cover
+            found = False
+        _TLS_AVAILABLE.append(found)
+    return _TLS_AVAILABLE[0]
+
+
+_OPENSSL_FEATURES: dict[str, bool] = {}
+
+
+def option_available(option: Option) -> bool:
+    """False for +pb/+pn when OpenSSL does not offer 3DES/NULL-SHA
+    (tlsopt.cc adds them only then).  Imports ``ssl``, so it is asked only
+    for such options."""
+    if option.requires is None:
+        return True
+    if not _OPENSSL_FEATURES:
+        # determineSupportedCiphers (net.tls does the same; not imported here,
+        # it is heavier than ssl alone)
+        import ssl
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.set_ciphers("ALL:eNULL")
+        offered = {cipher["name"] for cipher in ctx.get_ciphers()}
+        _OPENSSL_FEATURES[TLS_3DES] = "DES-CBC3-SHA" in offered
+        _OPENSSL_FEATURES[TLS_NULL] = "NULL-SHA" in offered
+    return _OPENSSL_FEATURES[option.requires]
+
+
+TLS_GROUPS = {"getscu": _tls_group(True), "movescu": _tls_group(False)}
+
+
+# ---------------------------------------------------------------------------
 # help layout, per tool
 
 #: DCMTK's groups, byte for byte DCMTK's ``--help``
@@ -574,6 +814,7 @@ DCMTK_LAYOUT = {
         Group("general options:", SubGroup(None, *GENERAL)),
         Group(
             "network options:",
+            IP_VERSION,
             SubGroup("override matching keys:", KEY),
             SubGroup("query information model:", *MODELS),
             SubGroup("application entity titles:", AETITLE, CALL, MOVE),
@@ -610,6 +851,7 @@ DCMTK_LAYOUT = {
             "network options:",
             SubGroup("override matching keys:", KEY.but(value_help='[k]ey: gggg,eeee="str", path or dic. name="str"')),
             SubGroup("retrieve information model:", *MODELS),
+            IP_VERSION_GETSCU,
             SubGroup(
                 "application entity titles:",
                 AETITLE.but(help="set my calling AE title (default: GETSCU)"), CALL,
@@ -640,8 +882,18 @@ DCMTK_LAYOUT = {
     ),
 }
 
-#: what ``--help`` and the man pages show: DCMTK's groups, then the extensions
-LAYOUT = {tool: groups + (EXTENSIONS,) for tool, groups in DCMTK_LAYOUT.items()}
+
+
+def _layout(tool: str) -> tuple[Group, ...]:
+    groups = DCMTK_LAYOUT[tool]
+    if tls_available():  # 3.7.0: after the network options
+        groups = groups[:2] + (TLS_GROUPS[tool][0],) + groups[2:]
+    return groups + (EXTENSIONS,)
+
+
+#: what ``--help`` and the man pages show: DCMTK 3.6.7's groups with 3.7.0's
+#: TLS group after the network options, then the extensions
+LAYOUT = {tool: _layout(tool) for tool in DCMTK_LAYOUT}
 
 # ---------------------------------------------------------------------------
 # order of evaluation (cli.md §10), per tool
@@ -655,6 +907,7 @@ PHASE_NEED_QUERY = "query file or keys given"
 PHASE_IDENTIFY = "debug identification line"
 PHASE_DICTIONARY = "data dictionary loaded"
 PHASE_OUTPUT_DIR = "output directory usable"
+PHASE_OUTPUT_LAYOUT = "output layout valid"
 PHASE_PRIVILEGED_PORT = "privileged listen port"
 PHASE_NETWORK = "network"
 
@@ -671,6 +924,12 @@ _PROPOSE_BLOCK = Block(
     "--propose-uncompr", "--propose-little", "--propose-big", "--propose-implicit", "--propose-deflated"
 )
 
+
+
+def _tls_evaluation(tool: str) -> tuple[object, ...]:
+    return TLS_GROUPS[tool][1] if tls_available() else ()
+
+
 EVALUATION: dict[str, tuple[object, ...]] = {
     "movescu": (
         PHASE_PORT,
@@ -682,6 +941,7 @@ EVALUATION: dict[str, tuple[object, ...]] = {
         Find("--move"),
         Block(*_PREFER_BLOCK, "--accept-all"),
         _PROPOSE_BLOCK,
+        _IP_BLOCK,
         Block("--access-full", "--access-control"),
         Find("--timeout"),
         Find("--acse-timeout"),
@@ -695,6 +955,7 @@ EVALUATION: dict[str, tuple[object, ...]] = {
         Find("--ignore"),
         Find("--cancel"),
         Find("--uid-padding"),
+        *_tls_evaluation("movescu"),
         Find("--output-directory"),
         Block("--normal", "--bit-preserving"),
         Block("--write-file", "--write-dataset"),
@@ -710,6 +971,7 @@ EVALUATION: dict[str, tuple[object, ...]] = {
         PHASE_NEED_QUERY,
         PHASE_IDENTIFY,
         PHASE_DICTIONARY,
+        PHASE_OUTPUT_LAYOUT,
         PHASE_OUTPUT_DIR,
         PHASE_PRIVILEGED_PORT,
         PHASE_NETWORK,
@@ -730,6 +992,8 @@ EVALUATION: dict[str, tuple[object, ...]] = {
         Find("--repeat"),
         Find("--abort"),
         Find("--ignore"),
+        _IP_BLOCK,
+        *_tls_evaluation("getscu"),
         Find("--output-directory"),
         Block("--bit-preserving", "--normal"),
         *_EXIT_STATUS_EVALUATION,
@@ -739,6 +1003,7 @@ EVALUATION: dict[str, tuple[object, ...]] = {
         PHASE_NEED_QUERY,
         PHASE_IDENTIFY,
         PHASE_DICTIONARY,
+        PHASE_OUTPUT_LAYOUT,
         PHASE_OUTPUT_DIR,
         PHASE_NETWORK,
     ),
@@ -756,10 +1021,28 @@ def options_of(tool: str) -> tuple[Option, ...]:
 
 
 def dcmtk_options_of(tool: str) -> tuple[Option, ...]:
-    """DCMTK 3.6.7's options of ``tool`` (no extensions), in help order."""
+    """DCMTK 3.6.7's options of ``tool`` (no extensions, none of a later
+    DCMTK release), in help order."""
     return tuple(
         option for group in DCMTK_LAYOUT[tool] for sub in group.subgroups for option in sub.options
+        if option.since is None
     )
+
+
+def later_dcmtk_options_of(tool: str) -> tuple[Option, ...]:
+    """The options of ``tool`` a later DCMTK release added (``since``), in
+    help order: they sit in DCMTK's groups where that release shows them."""
+    return tuple(
+        option for group in DCMTK_LAYOUT[tool] for sub in group.subgroups for option in sub.options
+        if option.since is not None
+    )
+
+
+def tls_options_of(tool: str) -> tuple[Option, ...]:
+    """DCMTK 3.7.0's TLS options of ``tool`` (empty without ``ssl``)."""
+    if not tls_available():
+        return ()
+    return tuple(option for sub in TLS_GROUPS[tool][0].subgroups for option in sub.options)
 
 
 _INDEX: dict[str, dict[str, Option]] = {}

@@ -13,6 +13,7 @@ before it:
 ``dumps``       DCMTK's dump texts of associations, commands and PDUs
 ``transport``   the blocking ``Association``: sockets, timeouts, DUL trace
 ``hostsaccess`` movescu's ``+ac`` (hosts.allow / hosts.deny)
+``tls``         DCMTK 3.7.0's TLS layer (SSL contexts, handshakes); imports ``ssl``
 
 Command-line policy (which transfer syntaxes an option stands for) is not
 here: ``scu.policy`` hands this layer UIDs and contexts.  pydicom is used

@@ -111,6 +111,7 @@ class AssociationFailure(enum.Enum):
     CLOSED = "closed"  # connection lost
     NO_CONTEXTS = "no-contexts"  # accepted, but no presentation context
     PROTOCOL = "protocol"  # an unexpected or undecodable PDU
+    TLS = "tls"  # the TLS handshake failed (DCMTK 3.7.0; condition 000b:xxxx)
 
 
 class AssociationError(Exception):

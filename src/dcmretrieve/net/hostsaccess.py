@@ -12,7 +12,8 @@ rule files ourselves (no libwrap binding in Python):
 * client patterns: ``ALL``, ``LOCAL`` (name without a dot), ``KNOWN``,
   ``UNKNOWN``, ``PARANOID`` (never matches here: we do no double lookup),
   ``.domain`` suffixes, ``127.`` address prefixes, ``net/mask`` (dotted or
-  CIDR), exact names/addresses (case-insensitive), ``*``/``?`` wildcards,
+  CIDR), IPv6 ``[addr]`` and ``[net]/prefixlen`` (a peer of movescu's
+  DCMTK 3.7.0 -i6/-i0 listener), exact names/addresses (case-insensitive), ``*``/``?`` wildcards,
   ``EXCEPT``; ``#`` comments and backslash-newline continuations.
 
 File locations are injectable for tests and unusual installs: the
@@ -70,12 +71,28 @@ def read_rules(path: str) -> list[Rule]:
         logical = ""
         if not line or line.startswith("#"):
             continue
-        parts = line.split(":", 2)
+        parts = _split_fields(line)
         if len(parts) < 2:
             continue  # libwrap warns "missing ':' separator" and ignores the line
         options = parts[2].strip() if len(parts) > 2 else ""
         rules.append(Rule(_words(parts[0]), _words(parts[1]), options))
     return rules
+
+
+def _split_fields(line: str) -> list[str]:
+    """libwrap's split_at(':') (IPv6 build): at most 3 fields, a colon
+    inside ``[...]`` (an IPv6 address pattern) does not split."""
+    parts: list[str] = []
+    start = depth = 0
+    for i, char in enumerate(line):
+        if char == "[":
+            depth += 1
+        elif char == "]" and depth:
+            depth -= 1
+        elif char == ":" and not depth and len(parts) < 2:
+            parts.append(line[start:i])
+            start = i + 1
+    return parts + [line[start:]]
 
 
 def _words(text: str) -> list[str]:
@@ -127,6 +144,8 @@ def _client_match(pattern: str, client: Client) -> bool:
     if up == "PARANOID":
         return False
     # address patterns
+    if pattern.startswith("["):
+        return _ipv6_match(pattern, client.addr)
     if pattern.endswith("."):
         return client.addr.startswith(pattern)
     if "/" in pattern:
@@ -141,6 +160,20 @@ def _client_match(pattern: str, client: Client) -> bool:
     if client.name_known and _string_match(pattern, client.name):
         return True
     return False
+
+
+def _ipv6_match(pattern: str, addr: str) -> bool:
+    """libwrap's IPv6 patterns: ``[addr]`` or ``[net]/prefixlen``."""
+    net, bracket, mask = pattern[1:].partition("]")
+    if not bracket or (mask and not mask.startswith("/")):
+        return False
+    try:
+        client = ipaddress.ip_address(addr.partition("%")[0])
+        if not mask:
+            return client == ipaddress.IPv6Address(net)
+        return client in ipaddress.IPv6Network(f"{net}{mask}", strict=False)
+    except ValueError:
+        return False
 
 
 def _rule_matches(rule: Rule, daemon: str, client: Client) -> bool:

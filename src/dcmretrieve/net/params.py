@@ -8,7 +8,7 @@ policy.  Plain data; imports nothing heavy.
     ``result`` 0 = acceptance, 1 user-rejection, 2 no-reason,
     3 abstract syntax not supported, 4 transfer syntaxes not supported.
 ``AssociationParams(calling_ae, called_ae, peer_host, peer_port, max_pdu,
-    contexts, connect_timeout, acse_timeout, dimse_timeout, tcp_nodelay)``
+    contexts, connect_timeout, acse_timeout, dimse_timeout, tcp_nodelay, tls)``
     Timeouts in seconds, ``None`` = unlimited (DCMTK's defaults: -to none,
     -ta 30, -td none).  ``tcp_nodelay`` defaults to ``tcp_nodelay_default()``.
 """
@@ -86,6 +86,12 @@ class AssociationParams:
     acse_timeout: float | None = 30
     dimse_timeout: float | None = None
     tcp_nodelay: bool = field(default_factory=tcp_nodelay_default)
+    #: TLS (``tls.TLSLayer``): ``wrap_client(sock)`` does the handshake on
+    #: the connected socket, raising AssociationError; None = plain TCP
+    tls: object | None = None
+    # DCMTK 3.7.0's ASC_setProtocolFamily (-i4/-i6/-i0): "inet" | "inet6" |
+    # "unspec"; None = DCMTK 3.6.7's requestAssociationTCP (IPv4 only)
+    protocol_family: str | None = None
 
 
 def preference_negotiator(abstract_syntaxes: Iterable[str], ts_preference: list[str]

@@ -59,6 +59,7 @@ import re
 import select
 import socket
 import struct
+import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -155,10 +156,19 @@ def _scan_int(text: bytes) -> int | None:
     return c_int(value)
 
 
-def parse_presentation_address(address: bytes) -> tuple[bytes, int] | None:
-    """requestAssociationTCP's ``sscanf(address, "%[^:]:%d", node, &port)``:
-    (node, port as unsigned short), or None when it does not give 2 fields
-    ("Illegal service parameter: <address>")."""
+def parse_presentation_address(address: bytes, last_colon: bool = False) -> tuple[bytes, int] | None:
+    """requestAssociationTCP's split of ``address`` into (node, port as
+    unsigned short), or None ("Illegal service parameter: <address>").
+
+    DCMTK 3.6.7 scans ``sscanf(address, "%[^:]:%d", node, &port)`` (so "::1"
+    gives no node); DCMTK 3.7.0 (``last_colon``) splits at the last colon
+    and takes the port with ``atoi`` (so "::1:104" is node "::1")."""
+    if last_colon:
+        colon = address.rfind(b":")
+        if colon < 0:
+            return None
+        port = _scan_int(address[colon + 1:]) or 0  # atoi: 0 when no digits
+        return address[:colon][:_NODE_SIZE - 1], port & 0xFFFF
     match = re.match(rb"([^:]+):", address)
     if match is None:
         return None
@@ -168,28 +178,39 @@ def parse_presentation_address(address: bytes) -> tuple[bytes, int] | None:
     return match.group(1), port & 0xFFFF
 
 
-def _resolve(node: bytes) -> str | None:
-    """IPv4 address of ``node`` as DCMTK finds it: inet_addr() first (so
-    "127.1" or "0x7f.1" work, 255.255.255.255 counts as failed), then
-    getaddrinfo(AF_INET), repeated on EAI_AGAIN up to 5 times."""
+#: requestAssociationTCP's ``char node[128]`` (DCMTK 3.7.0 copies with strlcpy)
+_NODE_SIZE = 128
+
+#: DCMTK 3.7.0's T_ASC_ProtocolFamily -> getaddrinfo's ai_family
+#: (ASC_AF_Default, i.e. no option, is IPv4 as -i4)
+_FAMILIES = {None: socket.AF_INET, "inet": socket.AF_INET, "inet6": socket.AF_INET6, "unspec": socket.AF_UNSPEC}
+
+
+def _resolve(node: bytes, family: str | None = None) -> tuple[socket.AddressFamily, tuple] | None:
+    """Where DCMTK connects for ``node`` (port 0): (address family, sockaddr).
+
+    inet_addr() first, for every family (so "127.1" or "0x7f.1" work and
+    255.255.255.255 counts as failed; an IPv4 address is used even with
+    -i6), then the first result of getaddrinfo restricted to the family of
+    -i4/-i6/-i0 (``family``; None and "inet" = AF_INET, "unspec" = what
+    the resolver lists first), repeated on EAI_AGAIN up to 5 times."""
     try:
         packed = socket.inet_aton(node.decode("ascii"))
     except (OSError, UnicodeError, ValueError):
         packed = b"\xff\xff\xff\xff"
     if packed != b"\xff\xff\xff\xff":
-        return socket.inet_ntoa(packed)
+        return socket.AF_INET, (socket.inet_ntoa(packed), 0)
     for _attempt in range(5):
         try:
-            infos = socket.getaddrinfo(node, None, socket.AF_INET)
+            infos = socket.getaddrinfo(node, None, _FAMILIES[family])
         except socket.gaierror as exc:
             if exc.errno == socket.EAI_AGAIN:
                 continue
             return None
         except (OSError, UnicodeError, ValueError):
             return None
-        return str(infos[0][4][0]) if infos else None
+        return (infos[0][0], infos[0][4]) if infos else None
     return None
-
 
 
 _FSM_EVENTS = {
@@ -219,27 +240,36 @@ def _transport_connect(params: AssociationParams, chatter: logging.Logger | None
     The peer is "host:port" in a 64-byte field scanned back with
     ``%[^:]:%d`` (so an empty host, "::1" or a cut-off address are "Illegal
     service parameter: <address>", and "a:5" is host "a" port 5); the host is
-    resolved IPv4 only.  ``connect_timeout`` is -to as DCMTK holds it: None
-    or negative (as a C int) = a blocking connect, else a non-blocking one
-    that poll()s that long (see ``poll_wait``)."""
+    resolved IPv4 only.  With DCMTK 3.7.0's -i4/-i6/-i0
+    (``params.protocol_family``) the field is split at its last colon and
+    the host resolved in that family (see ``_resolve``).
+    ``connect_timeout`` is -to as DCMTK holds it: None or negative (as a C
+    int) = a blocking connect, else a non-blocking one that poll()s that
+    long (see ``poll_wait``)."""
     address = presentation_address(params.peer_host, params.peer_port)
-    parsed = parse_presentation_address(address)
+    family = params.protocol_family
+    parsed = parse_presentation_address(address, last_colon=family is not None)
     if parsed is None:
         # (kind "tcp": unlike the AE title checks, DCMTK logs no E: line for it)
         raise AssociationError(AssociationFailure.TCP, illegal_service_parameter(os.fsdecode(address)))
     node, port = parsed
-    ip = _resolve(node)
-    if ip is None:
+    resolved = _resolve(node, family)
+    if resolved is None:
         raise AssociationError(
             AssociationFailure.TCP, dul(0x0320, f"Attempt to connect to unknown host: {os.fsdecode(node)}"))
+    af, sockaddr = resolved
+    target = (sockaddr[0], port, *sockaddr[2:])
     connect_timeout = None if params.connect_timeout is None else c_int(params.connect_timeout)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock = socket.socket(af, socket.SOCK_STREAM)
+    except OSError as exc:  # e.g. no IPv6 in this kernel
+        raise AssociationError(AssociationFailure.TCP, tcp_init_error(exc)) from None
     try:
         if connect_timeout is None or connect_timeout < 0:
-            err = sock.connect_ex((ip, port))
+            err = sock.connect_ex(target)
         else:
             sock.setblocking(False)
-            err = sock.connect_ex((ip, port))
+            err = sock.connect_ex(target)
             if err == errno.EINPROGRESS:
                 wait = poll_wait(connect_timeout)
                 poller = select.poll()
@@ -302,6 +332,12 @@ def _socket_options(sock: socket.socket, tcp_nodelay: bool, chatter: logging.Log
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+def _is_tls(sock: object) -> bool:
+    """An ``ssl.SSLSocket`` (``ssl`` is imported only when TLS is used)."""
+    ssl = sys.modules.get("ssl")
+    return ssl is not None and isinstance(sock, ssl.SSLSocket)
+
+
 class _Timeout(Exception):
     pass
 
@@ -348,6 +384,7 @@ class Association:
         self._current_timeout: object = "unset"
         self._kernel_timeout = 0.0  # SO_RCVTIMEO / SO_SNDTIMEO now set (0: none)
         self.closed = False
+        self._tls = _is_tls(sock)  # an ssl.SSLSocket (DCMTK 3.7.0's TLS)
         #: ``dcmtk.dcmnet`` logger for DIMSE-level warnings (set by request/accept)
         self.chatter: logging.Logger | None = None
 
@@ -376,6 +413,8 @@ class Association:
             chatter.debug("setting network send timeout to 60 seconds")  # type: ignore[union-attr]
             chatter.debug("setting network receive timeout to 60 seconds")  # type: ignore[union-attr]
         _socket_options(sock, params.tcp_nodelay, chatter)
+        if params.tls is not None:  # DCMTK 3.7.0: clientSideHandshake (raises AssociationError)
+            sock = params.tls.wrap_client(sock)  # type: ignore[attr-defined]
         if trace:
             _fsm_trace(chatter, 4, 1)  # type: ignore[arg-type]
         # AE 2: constructAssociatePDU checks the AE titles only now, after the
@@ -524,7 +563,11 @@ class Association:
         return self.sock.fileno()
 
     def has_buffered_data(self) -> bool:
-        return self._pdv_index < len(self._pdvs) or len(self._chunk) > self._chunk_pos
+        """Bytes already read but not consumed -- ours, or decrypted ones a
+        TLS socket holds (``select()`` cannot see those)."""
+        if self._pdv_index < len(self._pdvs) or len(self._chunk) > self._chunk_pos:
+            return True
+        return self._tls and not self.closed and self.sock.pending() > 0  # type: ignore[attr-defined]
 
     # ---- low-level I/O --------------------------------------------------------
     def _sendall(self, data: bytes | bytearray | memoryview) -> None:
@@ -567,8 +610,8 @@ class Association:
         """One recv() (the timeout already set by ``_set_timeout``)."""
         if timeout is not None and timeout <= 0:
             # poll(0): only what has already arrived
-            try:
-                if not select.select([self.sock], [], [], 0)[0]:
+            try:  # TLS: decrypted bytes select() cannot see count too
+                if not (self._tls and self.sock.pending()) and not select.select([self.sock], [], [], 0)[0]:  # type: ignore[attr-defined]
                     raise _Timeout()
             except (OSError, ValueError):
                 raise _Closed() from None
@@ -579,11 +622,34 @@ class Association:
                 raise _Timeout() from None
             except InterruptedError:  # pragma: no cover - PEP 475 retries
                 continue
-            except OSError:
+            except OSError as exc:
+                if type(exc).__name__ == "SSLWantReadError":  # TLS over SO_RCVTIMEO: the timeout
+                    raise _Timeout() from None
                 raise _Closed() from None
             if not chunk:
                 raise _Closed()
+            if self._tls and len(chunk) < _RECV_CHUNK:
+                return self._more_records(chunk)
             return chunk
+
+    def _more_records(self, chunk: bytes) -> bytes:
+        """TLS: ``recv()`` returns one record at a time, and a DCMTK peer
+        sends every PDU as two or more records (header and data writes), so
+        also take the records that have already arrived: one chunk for many
+        records, as the kernel gives for plain TCP (the per-PDU cost stays
+        the same as without TLS)."""
+        parts, total = [chunk], len(chunk)
+        sock = self.sock
+        try:
+            while total < _RECV_CHUNK and (sock.pending() or select.select([sock], [], [], 0)[0]):  # type: ignore[attr-defined]
+                more = sock.recv(_RECV_CHUNK - total)
+                if not more:
+                    break
+                parts.append(more)
+                total += len(more)
+        except (OSError, ValueError):
+            pass  # the next recv() reports it
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _read_pdu(self, timeout: float | None, kernel: bool = False) -> tuple[int, memoryview]:
         """The next PDU: (type, body), both parts of ``self._raw_pdu``.

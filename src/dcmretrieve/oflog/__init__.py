@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 from typing import Iterable
 
+from .appenders import console_guard, set_console_guard
 from .config import setup
 from .levels import (
     DATA,
@@ -63,10 +64,12 @@ __all__ = [
     "TRACE",
     "WARN",
     "app_logger",
+    "console_guard",
     "is_quiet",
     "log_arguments",
     "progress_enabled",
     "reset",
+    "set_console_guard",
     "setup",
     "shutdown",
 ]

@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, Callable
 
 from .filters import ACCEPT, DENY, FILTERS, Filter
 from .layouts import Layout, SimpleLayout, make_layout
@@ -115,9 +115,35 @@ class ConsoleAppender(Appender):
         stream = sys.stderr if self.to_stderr else sys.stdout
         if stream is None:
             return
-        _write_text(stream, self.layout.format(record))
-        if self.immediate_flush:
-            stream.flush()
+        text = self.layout.format(record)
+
+        def write() -> None:
+            _write_text(stream, text)
+            if self.immediate_flush:
+                stream.flush()
+
+        guard = _console_guard
+        if guard is None:
+            write()
+        else:  # a live display owns the terminal: it clears its line around the write
+            guard(stream, write)
+
+
+#: ``guard(stream, write)`` while a live display (``--progress``) is on the
+#: terminal: it calls ``write()`` with its line cleared and redraws after,
+#: so log lines appear whole above it
+_console_guard: Callable[[Any, Callable[[], None]], None] | None = None
+
+
+def set_console_guard(guard: Callable[[Any, Callable[[], None]], None] | None) -> None:
+    """Route console writes through ``guard`` (None: write directly again)."""
+    global _console_guard
+    _console_guard = guard
+
+
+def console_guard() -> Callable[[Any, Callable[[], None]], None] | None:
+    """The current guard (movescu's ``RECV:`` progress on stdout uses it too)."""
+    return _console_guard
 
 
 def _write_text(stream: Any, text: str) -> None:

@@ -13,9 +13,11 @@ from ..net.dimse import Command
 from ..net.dumps import dump_associate_ac, dump_associate_rq, dump_command
 from ..net.params import AssociationParams, ProposedContext, truncate_ae
 from ..net.transport import Association
+from ..store.layout import Layout
 from ..store.pipeline import StoreMode
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .progress import Progress
     from pydicom import Dataset
 
     from ..settings import Settings
@@ -30,8 +32,55 @@ def store_mode(settings: "Settings") -> StoreMode:
     return StoreMode.NORMAL
 
 
+def tls_layer(settings: "Settings", exit_code: int) -> object | None:
+    """DcmTLSOptions::createTransportLayer for ``settings`` (None without
+    +tls/+tla); a failure is logged ``F: <000b:xxxx condition>`` and exits
+    with ``exit_code`` (movescu 70, getscu 1; --strict-exit: 70)."""
+    if settings.tls is None:
+        return None
+    from ..errors import FatalError
+    from ..exitcodes import ExitCode
+    from ..net import tls
+
+    anonymous = settings.tls == "anonymous"
+    key, cert = (None, None) if anonymous else settings.tls  # type: ignore[misc]
+    write_seed = settings.tls_write_seed
+    config = tls.TLSConfig(
+        role="requestor" if settings.tool == "getscu" else "acceptor-requestor",
+        authenticate=not anonymous, private_key=key, certificate=cert,
+        password=settings.tls_password, der=settings.tls_der,
+        cert_files=list(settings.tls_cert_files), cert_dirs=list(settings.tls_cert_dirs),
+        crl_files=list(settings.tls_crl_files), crl_mode=settings.tls_crl, profile=settings.tls_profile,
+        ciphers=list(settings.tls_ciphers), dhparam=settings.tls_dhparam,
+        request_sni=settings.tls_request_sni, expect_sni=settings.tls_expect_sni, seed=settings.tls_seed,
+        # getscu never writes the seed back (its +ws/+wf parse and do nothing)
+        write_seed=None if settings.tool == "getscu" else (settings.tls_seed if write_seed is True else write_seed),
+        verification=settings.tls_verify,
+    )
+    try:
+        return tls.create_layer(config)
+    except tls.TLSError as exc:
+        raise FatalError(exc.condition.dump(), exit_code, strict_code=ExitCode.CANNOT_CREATE_TLS_LAYER) from None
+def output_layout(settings: "Settings") -> Layout | None:
+    """--output-layout's template, parsed (it was validated at start-up)."""
+    if settings.output_layout is None:
+        return None
+    return Layout.parse(settings.output_layout)
+
+
+def progress_display(settings: "Settings", requests: int) -> "Progress | None":
+    """--progress: the live display (None without the option or when
+    standard error is not a terminal); its module and tqdm are imported
+    only here."""
+    if not settings.progress:
+        return None
+    from . import progress
+
+    return progress.create(requests)
+
+
 def association_params(settings: "Settings", contexts: list[ProposedContext], max_pdu: int,
-                       truncate_titles: bool) -> AssociationParams:
+                       truncate_titles: bool, tls: object | None = None) -> AssociationParams:
     """The requestor's parameters from the command line.  ``max_pdu``: as
     ``transport.receive_pdu_size`` made it; ``truncate_titles``: getscu
     keeps the first 16 characters of the AE titles (movescu's are cut by
@@ -49,6 +98,8 @@ def association_params(settings: "Settings", contexts: list[ProposedContext], ma
         connect_timeout=settings.timeout,
         acse_timeout=settings.acse_timeout,
         dimse_timeout=settings.dimse_timeout,
+        tls=tls,
+        protocol_family=settings.protocol_family,
     )
 
 

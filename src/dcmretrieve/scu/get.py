@@ -44,6 +44,8 @@ from .summary import Recorder
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom import Dataset
 
+    from .progress import Progress
+
     from ..settings import Settings
 
 MAX_PEER_HOST = 57
@@ -59,12 +61,14 @@ class GetSCU:
     """State of one getscu run (one association).  ``record`` collects the
     outcome for --strict-exit and --summary-json (``summary.Recorder``)."""
 
-    def __init__(self, settings: "Settings", record: Recorder | None = None) -> None:
+    def __init__(self, settings: "Settings", record: Recorder | None = None,
+                 display: "Progress | None" = None) -> None:
         self.settings = settings
         self.record = record if record is not None else Recorder(settings)
         self.app = oflog.app_logger("getscu")
         self.net = logging.getLogger(oflog.NET)
         self.assoc: Association | None = None
+        self.tls: object | None = None  # the TLS layer (+tls/+tla), set by run()
         self.get_pc: NegotiatedContext | None = None
         self.last_response: Command | None = None
         #: where message IDs come from (--parallel: unique across associations)
@@ -73,10 +77,13 @@ class GetSCU:
         self.association_error: AssociationError | None = None
         self.failed_condition: "Condition | None" = None
         mode = common.store_mode(settings)
+        self.display = display  # --progress (shared by the associations of a batch)
         rule = bit_preserving_name if mode is StoreMode.BIT_PRESERVING else getscu_name
         self.pipeline = StorePipeline(settings.output_directory, mode, self.net, rule,
                                       overwrite_warning=mode is StoreMode.NORMAL, on_received=self._received,
-                                      bp_read_on=True)  # DcmSCU reads a data set to its end
+                                      bp_read_on=True,  # DcmSCU reads a data set to its end
+                                      layout=common.output_layout(settings),
+                                      meter=self.display.bytes_in if self.display else None)
 
     def _received(self, info: "ObjectInfo") -> None:
         self.net.debug("Received dataset on presentation context %d", info.pc_id)
@@ -85,7 +92,7 @@ class GetSCU:
     def params(self, max_pdu: int) -> AssociationParams:
         s = self.settings
         return common.association_params(s, getscu_contexts(s.model, s.propose_xfer, s.prefer_xfer), max_pdu,
-                                         truncate_titles=True)
+                                         truncate_titles=True, tls=self.tls)
 
     def negotiate(self) -> None:
         """Establish the association; raises FatalError on failure."""
@@ -152,6 +159,8 @@ class GetSCU:
         if request.source == files[0] and request.index % len(files) == 0:
             self.last_response = None  # a new round
         self.failed_condition = None
+        if self.display:
+            self.display.begin_request()
         ds = self.load_query(request.source)
         apply_get_keys(ds, s.keys, self.app)
         self.c_get(ds)
@@ -222,6 +231,8 @@ class GetSCU:
                                    pc_id)
                 self.net.debug("Handling C-GET Response")
                 self.last_response = cmd
+                if self.display:
+                    self.display.response(cmd)
                 kind = status_class(cmd.status)
                 if kind is StatusClass.PENDING:
                     self.net.debug("DIMSE status is: Pending")
@@ -263,6 +274,8 @@ class GetSCU:
             self.net.debug("Ignoring incoming C-STORE dataset on presentation context %d with Affected SOP "
                            "Instance UID: %s", pc_id, cmd.affected_sop_instance_uid)
         result = self.pipeline.receive(assoc, pc_id, cmd.affected_sop_class_uid, cmd.affected_sop_instance_uid, ts)
+        if self.display:
+            self.display.object_done()
         status, keep_going = 0x0000, True
         if result.ok:
             if result.kind is StoreOutcome.STORED:
@@ -379,9 +392,11 @@ _DCMDATA_CODES = {
 class GetWorker:
     """getscu's ``batch.Worker``: one ``GetSCU``, i.e. one association."""
 
-    def __init__(self, settings: "Settings", record: Recorder, message_ids: "Callable[[], int] | None" = None) -> None:
-        self.scu = GetSCU(settings, record)
+    def __init__(self, settings: "Settings", record: Recorder, message_ids: "Callable[[], int] | None" = None,
+                 tls: object | None = None, display: "Progress | None" = None) -> None:
+        self.scu = GetSCU(settings, record, display)
         self.scu.message_ids = message_ids
+        self.scu.tls = tls
 
     def open(self) -> None:
         self.scu.negotiate()
@@ -423,10 +438,14 @@ def run(settings: "Settings", record: Recorder | None = None) -> int:
     through ``batch`` (--parallel, --retry, --resume; without them: one
     association, one request after the other, as DCMTK)."""
     record = record if record is not None else Recorder(settings)
+    # DCMTK 3.7.0: the TLS layer is created before the network (failure: exit 1)
+    layer = common.tls_layer(settings, GETSCU_FAILURE)
     done = batch.resume_keys(settings, GETSCU_FAILURE)
     ids = batch.MessageIds() if settings.parallel > 1 else None
-    runner = batch.Runner(settings, record, lambda: GetWorker(settings, record, ids), logging.getLogger(oflog.NET),
-                          done=done)
+    # --progress: one display for the whole batch, whatever the associations
+    display = common.progress_display(settings, max(1, settings.repeat) * max(1, len(settings.query_files)))
+    runner = batch.Runner(settings, record, lambda: GetWorker(settings, record, ids, layer, display),
+                          logging.getLogger(oflog.NET), done=done)
     try:
         if settings.parallel > 1:
             runner.run_parallel(settings.parallel)
@@ -441,3 +460,6 @@ def run(settings: "Settings", record: Recorder | None = None) -> int:
         for each in runner.workers:
             each.abort()  # type: ignore[attr-defined]
         raise
+    finally:
+        if display:
+            display.close()

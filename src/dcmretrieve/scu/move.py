@@ -55,6 +55,7 @@ from .policy import acceptor_ts_list, movescu_contexts, write_options
 from .summary import Recorder
 
 if TYPE_CHECKING:
+    from .progress import Progress
     from ..dicom.keys import MoveKeys
 
 COND_BAD_COMMAND = Condition(0x0006, 0x0203, "DIMSE Bad command type")
@@ -140,6 +141,7 @@ class StoreContext:
     record: Recorder | None = None  # --strict-exit / --summary-json: objects received
     #: --parallel: objects belong to the request of their Move Originator Message ID
     by_originator: bool = False
+    display: Progress | None = None  # --progress
 
     def recorded(self, result: pipeline.StoreResult, answered: int | None, req: Command | None = None) -> None:
         if self.record is not None:
@@ -150,7 +152,7 @@ class StoreContext:
             self.record.object(result, answered, self.settings.output_directory, origin)
 
     @classmethod
-    def create(cls, settings: Settings, logger: logging.Logger) -> StoreContext:
+    def create(cls, settings: Settings, logger: logging.Logger, display: Progress | None = None) -> StoreContext:
         opts = write_options(settings)
         mode = common.store_mode(settings)
 
@@ -182,8 +184,10 @@ class StoreContext:
             bp_header=bp_header,
             progress=progress,
             overwrite_warning=True,
+            layout=common.output_layout(settings),
+            meter=display.bytes_in if display else None,
         )
-        return cls(settings, logger, store)
+        return cls(settings, logger, store, display=display)
 
 
 def _progress_printer(whole_lines: bool = False) -> Callable[[str], None]:
@@ -203,15 +207,29 @@ def _progress_printer(whole_lines: bool = False) -> Callable[[str], None]:
                 parts = local.parts = []
             parts.append(texts[event])
             if event == "end":
-                out = sys.stdout
-                out.write("".join(parts))
-                out.flush()
+                text = "".join(parts)
                 local.parts = None
+                out = sys.stdout
+                guard = oflog.console_guard()
+                if guard is not None:  # --progress on the terminal: the line goes out above it
+                    guard(out, lambda: (out.write(text), out.flush()))
+                else:
+                    out.write(text)
+                    out.flush()
 
         return progress_lines
+    line: list[str] = []
 
     def progress(event: str) -> None:
         out = sys.stdout
+        guard = oflog.console_guard()
+        if guard is not None:  # --progress on the terminal: the line goes out whole, above it
+            line.append(texts[event])
+            if event == "end":
+                text = "".join(line)
+                line.clear()
+                guard(out, lambda: (out.write(text), out.flush()))
+            return
         out.write(texts[event])
         out.flush()
 
@@ -256,6 +274,8 @@ def handle_store(ctx: StoreContext, sub: Association, pc_id: int, req: Command) 
     negotiated = sub.contexts.get(pc_id)
     ts_uid = negotiated.transfer_syntax if negotiated else EXPLICIT_LE
     result = ctx.pipeline.receive(sub, pc_id, req.affected_sop_class_uid, req.affected_sop_instance_uid, ts_uid)
+    if ctx.display:
+        ctx.display.object_done()
     if result.kind is StoreOutcome.RECEIVE_ERROR:
         ctx.recorded(result, None, req)
         error = result.error
@@ -292,14 +312,25 @@ class Listener:
     store: StoreContext
     sub: Association | None = None
     negotiate: Callable[[ProposedContext], tuple[int, str]] | None = None
+    tls: object | None = None  # the TLS layer (DCMTK 3.7.0): incoming sub-associations over TLS
 
     @classmethod
     def open(cls, settings: Settings, store: StoreContext) -> Listener:
-        """Bind all interfaces on --port (raises OSError)."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        """Bind all interfaces on --port (raises OSError).
+
+        DCMTK 3.7.0's -i6 listens on an IPv6-only socket, -i0 on an IPv6
+        socket with IPV6_V6ONLY off (dual stack: IPv4 peers arrive as
+        ::ffff:a.b.c.d); no option and -i4 listen on IPv4."""
+        family = settings.protocol_family
+        af = socket.AF_INET6 if family in ("inet6", "unspec") else socket.AF_INET
+        sock = socket.socket(af, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("", settings.listen_port))
+            if af == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if family == "unspec" else 1)
+                sock.bind(("::", settings.listen_port))
+            else:
+                sock.bind(("", settings.listen_port))
             sock.listen(64)
         except OSError:
             sock.close()
@@ -334,18 +365,31 @@ class Listener:
         # ASC_receiveAssociation creates its parameters (odd -pdu warning) first
         max_pdu = receive_pdu_size(settings.max_pdu, net)
         try:
-            conn, (ip, _port) = self.sock.accept()
+            conn, peer = self.sock.accept()
         except OSError:
             return
+        ip = peer[0]  # getnameinfo(NI_NUMERICHOST): "127.0.0.1", "::1", "::ffff:127.0.0.1"
         name: str | None = None
         if settings.access_control or net.isEnabledFor(logging.DEBUG):
-            name = "unknown" if settings.disable_host_lookup else _reverse_lookup(ip)
-        if net.isEnabledFor(logging.DEBUG):
-            net.debug(f"Association Received: {ip if settings.disable_host_lookup else name}")
+            # DUL_ReceiveAssociationRQ: the name from getnameinfo() (the
+            # numeric address when unknown, "" = -dhl or failure), shown up
+            # to its first dot; "unknown" for the TCP wrapper when empty
+            dns_name = "" if settings.disable_host_lookup else _name_info(peer)
+            name = dns_name or "unknown"
+            if net.isEnabledFor(logging.DEBUG):
+                net.debug(f"Association Received: {_first_label(dns_name) if dns_name else ip}")
         if settings.access_control and not hostsaccess.allowed("movescu", name or "unknown", ip):
             logger.error(COND_TCP_WRAPPER.format(name=name or "unknown", ip=ip))
             conn.close()
             return
+        if self.tls is not None:
+            from ..net import tls
+
+            try:  # serverSideHandshake: a failure drops this sub-association only
+                conn = self.tls.wrap_server(conn)  # type: ignore[attr-defined]
+            except tls.TLSError as exc:
+                logger.error(exc.condition.dump())
+                return
         try:
             sub = Association.accept(
                 conn,
@@ -474,11 +518,25 @@ def _readable(sock: socket.socket, timeout: float = 0) -> bool:
         return False
 
 
-def _reverse_lookup(ip: str) -> str:
-    try:
-        return socket.gethostbyaddr(ip)[0]
-    except OSError:
-        return ip
+def _name_info(peer: tuple) -> str:
+    """DCMTK's getHostnameByAddress (3.6.7 and 3.7.0): getnameinfo() without
+    NI_NAMEREQD (the numeric address when the name is unknown), retried on
+    EAI_AGAIN; "" when it fails."""
+    for _attempt in range(5):
+        try:
+            return socket.getnameinfo(peer, 0)[0]
+        except socket.gaierror as exc:
+            if exc.errno != socket.EAI_AGAIN:
+                return ""
+        except OSError:
+            return ""
+    return ""
+
+
+def _first_label(name: str) -> str:
+    """``sscanf(name, "%[^.]", node)`` (no DUL_FULLDOMAINNAME): up to the
+    first dot, "" when the name starts with one."""
+    return name.partition(".")[0]
 
 
 # -------------------------------------------------------------- C-MOVE SCU --
@@ -499,6 +557,7 @@ class MoveSCU:
         self.exit_code = ExitCode.NO_ERROR
         #: where message IDs come from (--parallel: unique across associations)
         self.message_ids: Callable[[], int] | None = None
+        self.display: Progress | None = None  # --progress (set by _run_association)
         # -k was parsed and validated by app at start-up (PHASE_KEYS, keys.md
         # §1), before anything touched the network; None without -k
         self.keys = cast("MoveKeys | None", settings.move_keys)
@@ -608,6 +667,8 @@ class MoveSCU:
             if rsp.command_field != C_MOVE_RSP or rsp.get("message_id_being_responded_to") != msg_id:
                 raise DimseError(COND_UNEXPECTED_PDV)
             status = rsp.status
+            if self.display:
+                self.display.response(rsp)
             if status != STATUS_PENDING:
                 self.final_identifier = None
                 if rsp.has_dataset:
@@ -709,7 +770,8 @@ def run(settings: Settings, record: Recorder | None = None) -> int:
     outcome (--strict-exit, --summary-json)."""
     logger = oflog.app_logger("movescu")
     record = record if record is not None else Recorder(settings)
-    store = StoreContext.create(settings, logger)
+    display = common.progress_display(settings, len(settings.query_files or [None]) * settings.repeat)
+    store = StoreContext.create(settings, logger, display)
     store.record = record
     listener: Listener | None = None
     if settings.listen_port > 0:
@@ -719,19 +781,34 @@ def run(settings: Settings, record: Recorder | None = None) -> int:
             text = os.strerror(exc.errno) if exc.errno else str(exc)
             raise FatalError(f"cannot create network: 0006:031c TCP Initialization Error: {text}",
                              ExitCode.CANNOT_INITIALIZE_NETWORK) from None
+    net = logging.getLogger(oflog.NET)
     try:
-        return _run_association(settings, logger, listener, record)
+        max_pdu = receive_pdu_size(settings.max_pdu, net)  # ASC_createAssociationParameters
+        # DCMTK 3.7.0: the TLS layer for both directions (failure: exit 70)
+        layer = common.tls_layer(settings, ExitCode.CANNOT_CREATE_TLS_LAYER)
+        if listener is not None:
+            listener.tls = layer
+        code = _run_association(settings, logger, listener, record, max_pdu, layer, display)
     finally:
+        if display:
+            display.close()
         if listener is not None:
             listener.close()
+    if layer is not None:  # writeRandomSeed: a failure is a warning only
+        from ..net import tls
+
+        try:
+            layer.write_seed()  # type: ignore[attr-defined]
+        except tls.TLSError as exc:
+            logger.warning(exc.condition.dump())
+    return code
 
 
 def _request_association(settings: Settings, logger: logging.Logger, record: Recorder,
-                         worker: "MoveWorker") -> Association:
+                         worker: "MoveWorker", max_pdu: int, layer: object | None) -> Association:
     net = logging.getLogger(oflog.NET)
-    max_pdu = receive_pdu_size(settings.max_pdu, net)  # ASC_createAssociationParameters
     params = common.association_params(settings, movescu_contexts(settings.model, settings.propose_xfer), max_pdu,
-                                       truncate_titles=False)
+                                       truncate_titles=False, tls=layer)
     try:
         assoc = common.request_association(params, logger, logging.DEBUG, net)
     except AssociationError as exc:
@@ -757,8 +834,12 @@ class MoveWorker:
     """movescu's ``batch.Worker``: one main association and its ``MoveSCU``."""
 
     def __init__(self, settings: Settings, logger: logging.Logger, listener: Listener | None, record: Recorder,
+                 max_pdu: int, layer: object | None, display: Progress | None = None,
                  message_ids: Callable[[], int] | None = None) -> None:
         self.settings = settings
+        self.max_pdu = max_pdu
+        self.layer = layer  # the TLS layer (+tls/+tla) or None
+        self.display = display
         self.logger = logger
         self.listener = listener
         self.record = record
@@ -772,14 +853,17 @@ class MoveWorker:
         return int(self.scu.exit_code) if self.scu is not None else int(ExitCode.NO_ERROR)
 
     def open(self) -> None:
-        assoc = _request_association(self.settings, self.logger, self.record, self)
+        assoc = _request_association(self.settings, self.logger, self.record, self, self.max_pdu, self.layer)
         self.scu = MoveSCU(self.settings, assoc, self.listener, self.record)
         self.scu.message_ids = self.message_ids
+        self.scu.display = self.display
 
     def perform(self, request: batch.Request) -> int | None:
         scu = self.scu
         assert scu is not None
         self.exit_before = scu.exit_code
+        if self.display:
+            self.display.begin_request()
         try:
             return scu.move(request.source)
         except MoveFailure as exc:
@@ -842,14 +926,15 @@ def _combined_exit(workers: list[MoveWorker]) -> int:
 
 
 def _run_association(settings: Settings, logger: logging.Logger, listener: Listener | None,
-                     record: Recorder) -> int:
+                     record: Recorder, max_pdu: int, layer: object | None,
+                     display: Progress | None = None) -> int:
     """The requests through ``batch`` (--parallel, --retry, --resume;
     without them: one association, one C-MOVE after the other, as DCMTK)."""
     done = batch.resume_keys(settings, ExitCode.COMMANDLINE_SYNTAX_ERROR)
     workers: list[MoveWorker] = []
     if settings.parallel <= 1:
         def make() -> MoveWorker:
-            worker = MoveWorker(settings, logger, listener, record)
+            worker = MoveWorker(settings, logger, listener, record, max_pdu, layer, display)
             workers.append(worker)
             return worker
 
@@ -874,7 +959,7 @@ def _run_association(settings: Settings, logger: logging.Logger, listener: Liste
     ids = batch.MessageIds()
 
     def make_parallel() -> MoveWorker:
-        worker = MoveWorker(settings, logger, None, record, ids)
+        worker = MoveWorker(settings, logger, None, record, max_pdu, layer, display, ids)
         workers.append(worker)
         return worker
 

@@ -48,7 +48,7 @@ API (stable; movescu relies on it)
     ends; movescu: 0xA700/0xC000/0xA900 ...).
 ``StorePipeline(output_dir, mode, logger, name_rule, encoder=None,
     bp_header=None, progress=None, overwrite_warning=True, on_received=None,
-    bp_read_on=False, spool_threshold=SPOOL_THRESHOLD)``
+    bp_read_on=False, spool_threshold=SPOOL_THRESHOLD, layout=None, meter=None)``
     ``mode``: ``StoreMode`` NORMAL | BIT_PRESERVING | IGNORE.
     ``logger``: receives ``W: DICOM file already exists, overwriting: <path>``
     (getscu: ``dcmtk.dcmnet``; movescu: ``dcmtk.apps.movescu``).
@@ -80,6 +80,12 @@ API (stable; movescu relies on it)
     ``spool_threshold``: normal mode keeps data sets of up to this many
     bytes in memory and spools bigger ones (default 4 MiB; the tests set 0
     to send everything through the spool).
+    ``layout``: a ``layout.Layout`` (``--output-layout``): files go to the
+    path it renders from the received data set's values (normal mode: from
+    the walk; ``+B``: received into a temporary file in the output
+    directory, values read back from its head, then renamed into place);
+    directories are created inside the output directory only.
+    ``meter(n)``: called with the size of every received PDV (``--progress``).
   ``.receive(source, pc_id, sop_class, sop_instance, transfer_syntax) -> StoreResult``
     reads the data set from ``source`` (a ``DatasetSource``: ``calling_ae``,
     ``called_ae``, ``chatter`` and ``receive_dataset(pc_id, sink)``, e.g.
@@ -88,7 +94,7 @@ API (stable; movescu relies on it)
     ``errors.ReceiveError`` while receiving is returned as RECEIVE_ERROR
     (temporary file removed).
     KeyboardInterrupt propagates after the temporary file is removed.
-``safe_name(name)``: deviation #2 sanitising.
+``safe_name(name)``: deviation #2 sanitising (defined in ``layout``).
 ``join_output(output_dir, name)``: DCMTK's ``od/name`` text (trailing
     slashes collapsed; for ``.`` just ``name``).
 ``bit_preserving_meta(info) -> bytes``: getscu's ``+B`` meta header
@@ -98,10 +104,10 @@ API (stable; movescu relies on it)
 from __future__ import annotations
 
 import enum
+import errno
 import logging
 import mmap
 import os
-import re
 import secrets
 import zlib
 from dataclasses import dataclass, field
@@ -111,32 +117,14 @@ from ..dicom import sopclasses, walker
 from ..dicom.uids import BIT_PRESERVING_VERSION_NAME
 from ..errors import ReceiveError
 from . import encoding
+from .layout import MAX_NAME_BYTES, Layout, read_head, safe_name, values_from_elements  # noqa: F401
 
-MAX_NAME_BYTES = 255
 #: DCMTK's condition when a ``+B`` write fails while the data set streams in
 BIT_PRESERVING_WRITE_FAILED = "0006:020a DIMSE receiveDataSetInFile: Cannot write to file"
-_UNSAFE = re.compile("[/\\\\\x00-\x1f\x7f]")
 
 
 # ---------------------------------------------------------------------------
 # names
-
-
-def safe_name(name: str) -> str:
-    """Make ``name`` a plain file name inside the output directory (deviation #2).
-
-    Path separators, NUL and other control characters become ``_``; a name
-    consisting only of dots (``.``/``..``) or starting with a dot gets a
-    leading ``_`` so it can neither climb out nor hide; over-long names are
-    cut to 255 bytes.  A valid UID-based name is returned unchanged.
-    """
-    cleaned = _UNSAFE.sub("_", name)
-    if not cleaned or cleaned.startswith("."):
-        cleaned = "_" + cleaned
-    encoded = cleaned.encode("utf-8", "surrogateescape")
-    if len(encoded) > MAX_NAME_BYTES:
-        cleaned = encoded[:MAX_NAME_BYTES].decode("utf-8", "ignore")
-    return cleaned
 
 
 def join_output(output_dir: str, name: str) -> str:
@@ -513,7 +501,8 @@ class StorePipeline:
                  progress: Callable[[str], None] | None = None,
                  overwrite_warning: bool = True,
                  on_received: Callable[[ObjectInfo], None] | None = None,
-                 bp_read_on: bool = False, spool_threshold: int = SPOOL_THRESHOLD) -> None:
+                 bp_read_on: bool = False, spool_threshold: int = SPOOL_THRESHOLD,
+                 layout: Layout | None = None, meter: Callable[[int], None] | None = None) -> None:
         self.output_dir = output_dir
         self.mode = mode
         self.logger = logger
@@ -525,11 +514,32 @@ class StorePipeline:
         self.on_received = on_received
         self.bp_read_on = bp_read_on
         self.spool_threshold = spool_threshold
+        self.layout = layout
+        self.meter = meter
+        self._root: str | None = None  # the resolved output directory (layout)
 
-    def final_path(self, name: str) -> tuple[str, str]:
-        """(path as DCMTK prints it, path used on disk) for a bare name."""
-        clean = safe_name(name)
-        return join_output(self.output_dir, clean), os.path.join(self.output_dir or ".", clean)
+    def final_path(self, name: str, raw: dict | None = None) -> tuple[str, str]:
+        """(path as DCMTK prints it, path used on disk) for a bare name; with
+        a layout, placed by the values ``raw`` (``layout.values_from_elements``
+        or ``layout.read_head``) of the received data set."""
+        if self.layout is None:
+            clean = safe_name(name)
+            return join_output(self.output_dir, clean), os.path.join(self.output_dir or ".", clean)
+        parts = self.layout.render(self.layout.values(raw or {}), name)
+        return join_output(self.output_dir, "/".join(parts)), os.path.join(self.output_dir or ".", *parts)
+
+    def _make_dirs(self, path: str) -> None:
+        """--output-layout: create the directories of ``path``, which must
+        resolve to a place inside the output directory (a symbolic link
+        leading out is refused)."""
+        directory = os.path.dirname(path)
+        os.makedirs(directory, exist_ok=True)
+        root = self._root
+        if root is None:
+            root = self._root = os.path.realpath(self.output_dir or ".")
+        real = os.path.realpath(directory)
+        if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+            raise PermissionError(errno.EACCES, "outside the output directory", directory)
 
     def receive(self, assoc: DatasetSource, pc_id: int, sop_class: str, sop_instance: str,
                 transfer_syntax: str) -> StoreResult:
@@ -550,12 +560,15 @@ class StorePipeline:
 
     # ---- modes ------------------------------------------------------------------
     def _sink(self, target: Callable[[memoryview], object] | None) -> Callable[[memoryview], None] | None:
-        progress = self.progress
-        if progress is None:
+        progress, meter = self.progress, self.meter
+        if progress is None and meter is None:
             return target  # type: ignore[return-value]
 
         def sink(chunk: memoryview) -> None:
-            progress("chunk")
+            if progress is not None:
+                progress("chunk")
+            if meter is not None:
+                meter(len(chunk))
             if target is not None:
                 target(chunk)
 
@@ -618,11 +631,14 @@ class StorePipeline:
         name = self.name_rule(info)
         if name is None:
             return StoreResult(StoreOutcome.MISSING_UID, info)
-        shown, path = self.final_path(name)
+        raw = values_from_elements(info.elements, self.layout.tags) if self.layout is not None else None
+        shown, path = self.final_path(name, raw)
         if self.overwrite_warning and os.path.isfile(path):  # DCMTK: fileExists() (no directories)
             self.logger.warning("DICOM file already exists, overwriting: %s", shown)
         temp: _TempFile | None = None
         try:
+            if self.layout is not None:
+                self._make_dirs(path)
             content = self.encoder(data, info)
             temp = _TempFile(os.path.dirname(path), os.path.basename(path))
             if isinstance(content, (bytes, bytearray, memoryview)):
@@ -645,11 +661,15 @@ class StorePipeline:
 
     def _receive_bit_preserving(self, assoc: DatasetSource, info: ObjectInfo) -> StoreResult:
         name = self.name_rule(info) or ""
+        layout = self.layout
         shown, path = self.final_path(name)
         try:
-            if os.path.isdir(path):
+            if layout is not None:  # placed once the data set is in: a temporary file in -od
+                temp = _TempFile(self.output_dir or ".", safe_name(name))
+            elif os.path.isdir(path):
                 raise IsADirectoryError(path)
-            temp = _TempFile(os.path.dirname(path), os.path.basename(path))
+            else:
+                temp = _TempFile(os.path.dirname(path), os.path.basename(path))
         except OSError:
             return StoreResult(StoreOutcome.CREATE_ERROR, info, path=shown,
                                error=f"0006:020a DIMSE createFilestream: cannot create file '{shown}'")
@@ -664,8 +684,9 @@ class StorePipeline:
                     failed.append(exc)
 
         target: Callable[[memoryview], object] = write_on if self.bp_read_on else temp.write
+        header = self.bp_header(info)
         try:
-            target(memoryview(self.bp_header(info)))
+            target(memoryview(header))
             assoc.receive_dataset(info.pc_id, self._sink(target))
             if failed:
                 raise failed[0]
@@ -684,6 +705,16 @@ class StorePipeline:
             raise
         if self.on_received:
             self.on_received(info)
+        if layout is not None:
+            raw = read_head(temp.path, len(header), info.transfer_syntax, layout.tags)
+            shown, path = self.final_path(name, raw)
+            try:
+                self._make_dirs(path)
+                if os.path.isdir(path):
+                    raise IsADirectoryError(path)
+            except OSError as exc:
+                temp.discard()
+                return StoreResult(StoreOutcome.WRITE_ERROR, info, path=shown, error=exc)
         try:
             temp.commit(path)
         except OSError as exc:
