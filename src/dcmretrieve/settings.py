@@ -99,6 +99,11 @@ class Settings:
     summary_json: str | None = None  # --summary-json FILE ("-" = standard output)
     output_layout: str | None = None  # --output-layout TEMPLATE (docs/output-layout.md)
     progress: bool = False  # --progress: live display on a terminal's stderr (docs/progress.md)
+    # batch retrieval (docs/batch.md)
+    parallel: int = 1  # --parallel N: up to N associations at once
+    retry: int = 0  # --retry N: transient failures retried up to N times
+    retry_wait: float = 1.0  # --retry-wait S: first back-off in seconds (doubles per retry)
+    resume: str | None = None  # --resume SUMMARY.json: skip requests that succeeded there
 
     @property
     def move_destination(self) -> str:

@@ -219,7 +219,7 @@ def test_write_is_atomic_and_keeps_umask(tmp_path: Path) -> None:
 
 def test_write_to_standard_output(capsys: pytest.CaptureFixture[str]) -> None:
     summary.write({"schema": summary.SCHEMA}, "-")
-    assert json.loads(capsys.readouterr().out) == {"schema": "dcmretrieve-summary/1"}
+    assert json.loads(capsys.readouterr().out) == {"schema": "dcmretrieve-summary/2"}
 
 
 def test_schema_is_a_valid_schema() -> None:

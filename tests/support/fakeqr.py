@@ -52,6 +52,8 @@ DELAY        stalls ``--delay`` s before the first response (a C-MOVE opens
 SLEEPFIRST   sleeps ``--sleep-first`` s, then sends MR (time for a C-ECHO to
              the listening movescu)
 ABORT        sends MR, then A-ABORT instead of a response
+ABORTONCE    the first time (per server process) as ABORT, later just MR
+A702ONCE     the first time final 0xA702 at once, later just MR
 RELEASE      sends MR, then A-RELEASE-RQ on the main association
 MISMATCH     sends MR with Affected SOP Instance UID 1.2.3.4.5.6.7 in the
              C-STORE-RQ; the data set keeps its real SOP Instance UID
@@ -117,6 +119,7 @@ from pydicom.uid import (
     RLELossless,
 )
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, evt
+from pynetdicom.acse import ACSE
 from pynetdicom.association import Association
 from pynetdicom.dimse_messages import C_STORE_RQ
 from pynetdicom.dimse_primitives import C_ECHO, C_FIND, C_GET, C_MOVE, C_STORE
@@ -142,6 +145,8 @@ UNCOMPRESSED = (ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEnd
 TS_MODE_SYNTAXES = (JPEG2000Lossless, JPEGLSLossless, RLELossless, JPEGLosslessSV1, JPEG2000,
                     JPEGBaseline8Bit, JPEGExtended12Bit, DeflatedExplicitVRLittleEndian,
                     ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+#: faults played only the first time (per server process), then MR is sent normally
+ONCE = ("ABORTONCE", "A702ONCE")
 IMMEDIATE_STATUS = {"A701": 0xA701, "A702": 0xA702, "A801": 0xA801, "C000": 0xC000,
                     "C123": 0xC123}
 MULTIFRAME_WORD_SC = UID("1.2.840.10008.5.1.4.1.1.7.3")
@@ -201,6 +206,8 @@ class Store:
         self.objects = [Obj.from_file(testfile(n)) for n in ("CT_small.dcm", "MR_small.dcm",
                                                               "rtplan.dcm")]
         self.objects += [Obj.from_file(Path(p)) for p in args.data]
+        for directory in args.data_dir:
+            self.objects += [Obj.from_file(p) for p in sorted(Path(directory).glob("*.dcm"))]
         self._lock = threading.Lock()
 
     @property
@@ -538,6 +545,8 @@ class Exchange:
         origin = (self.req_calling_aet(), int(self.req.MessageID or 0)) if self.is_move else None
         msg_id = self.next_msg_id
         self.next_msg_id += 1
+        if self.args.store_delay > 0:  # a PACS fetching each object from its archive
+            time.sleep(self.args.store_delay)
         if self.is_move:
             with Paused(target):
                 status = send_store(target, obj, msg_id, origin, abort_fraction)
@@ -577,6 +586,13 @@ class Exchange:
                  "C-MOVE" if self.is_move else "C-GET", self.req.MessageID,
                  self.req_calling_aet(), pid,
                  str(self.req.MoveDestination or "") if self.is_move else None)
+        if pid in ONCE:
+            first = self.server.first_time(pid)
+            LOG.info("%s: %s time", pid, "first" if first else "a later")
+            if first and pid == "A702ONCE":
+                self.respond(0xA702, ident=self.failed_list(), counts=(0, 0, 0))
+                return
+            pid = "ABORT" if first and pid == "ABORTONCE" else "ONCE-OK"
         if pid in IMMEDIATE_STATUS:
             self.respond(IMMEDIATE_STATUS[pid], ident=self.failed_list(), counts=(0, 0, 0))
             return
@@ -619,6 +635,8 @@ class Exchange:
             plan = [store.big(self.args.big_size, "big")]
         elif pid == "TWO":
             plan = [store.mr, store.mr]
+        elif pid == "ONCE-OK":
+            plan = [store.mr]
         else:
             plan = store.match(ident)
 
@@ -681,6 +699,9 @@ class FakeQR:
         self.args = args
         self.store = Store(args)
         self.destinations: dict[str, int] = {}
+        self.refused = 0  # --refuse-first: associations rejected so far
+        self.once: set[str] = set()  # ABORTONCE/A702ONCE faults already played
+        self.lock = threading.Lock()
         for item in args.dest:
             ae, _, port = item.partition("=")
             self.destinations[ae.strip()] = int(port)
@@ -730,6 +751,22 @@ class FakeQR:
             LOG.exception("error while serving %s", type(msg).__name__)
             if assoc.is_established:
                 assoc.abort()
+
+    def first_time(self, name: str) -> bool:
+        with self.lock:
+            if name in self.once:
+                return False
+            self.once.add(name)
+            return True
+
+    def refuse_now(self) -> bool:
+        """--refuse-first N: the first N association requests are rejected
+        (rejected-transient, service provider, local limit exceeded)."""
+        with self.lock:
+            if self.refused >= self.args.refuse_first:
+                return False
+            self.refused += 1
+            return True
 
     def find(self, assoc: Association, req: C_FIND, cx_id: int, ts: UID,
              ident: Dataset) -> None:
@@ -795,6 +832,49 @@ class FakeQR:
 
         Association._serve_request = serve_request  # type: ignore[method-assign]
 
+        negotiate = ACSE._negotiate_as_acceptor
+
+        def negotiate_as_acceptor(acse: ACSE) -> None:
+            if server.refuse_now():
+                LOG.info("--refuse-first: rejecting association (transient, local limit exceeded)")
+                acse.send_reject(0x02, 0x03, 0x02)
+                acse.assoc.kill()
+                return
+            negotiate(acse)
+
+        ACSE._negotiate_as_acceptor = negotiate_as_acceptor  # type: ignore[method-assign]
+        if self.args.nodelay:
+            self.install_nodelay()
+
+    @staticmethod
+    def install_nodelay() -> None:
+        """--nodelay: TCP_NODELAY on every socket (accepted and C-MOVE
+        sub-associations).  pynetdicom writes a C-STORE's command and data
+        set PDUs one after the other; with Nagle's algorithm the second
+        waits for the peer's delayed ACK (about 40 ms on Linux), which
+        would add latency of its own to --store-delay's."""
+        from pynetdicom import transport
+
+        def nodelay(sock: socket.socket) -> socket.socket:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+            return sock
+
+        get_request = transport.AssociationServer.get_request
+        create = transport.AssociationSocket._create_socket
+
+        def get_request_nodelay(server):  # type: ignore[no-untyped-def]
+            sock, address = get_request(server)
+            return nodelay(sock), address
+
+        def create_nodelay(assoc_sock, address):  # type: ignore[no-untyped-def]
+            return nodelay(create(assoc_sock, address))
+
+        transport.AssociationServer.get_request = get_request_nodelay  # type: ignore[method-assign]
+        transport.AssociationSocket._create_socket = create_nodelay  # type: ignore[method-assign]
+
     def run(self) -> None:
         if self.args.mode == "stalltcp":
             stall_tcp(self.args.port, self.args.ready_file, self.args.host)
@@ -848,6 +928,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dest-bind", default="", metavar="ADDRESS",
                    help="source address of the C-MOVE sub-associations (e.g. 127.0.0.2)")
     p.add_argument("--data", action="append", default=[], help="extra DICOM file to serve")
+    p.add_argument("--data-dir", action="append", default=[], help="serve every *.dcm file in this directory too")
+    p.add_argument("--store-delay", type=float, default=0.0,
+                   help="seconds to wait before each C-STORE sub-operation (a latency-bound PACS)")
+    p.add_argument("--nodelay", action="store_true", help="TCP_NODELAY on all sockets (benchmarks)")
+    p.add_argument("--refuse-first", type=int, default=0,
+                   help="reject the first N association requests (rejected-transient)")
     p.add_argument("--workdir", default=".", help="where generated objects are written")
     p.add_argument("--store-dir", default="stored", help="storeonly: received objects")
     p.add_argument("--delay", type=float, default=5.0, help="DELAY stall in seconds")

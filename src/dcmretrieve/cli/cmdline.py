@@ -435,12 +435,29 @@ def _ae_title(value: str) -> str:
     return os.fsdecode(os.fsencode(value)[:16])
 
 
+def _seconds(option: Option, text: str) -> float:
+    """A decimal number of seconds, 0..3600 (our extensions only)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value == value or text.strip() != text or value in (float("inf"), float("-inf")):
+        raise CommandLineError(f"Invalid value for option {option.long} ({text})")
+    if value < 0:
+        raise CommandLineError(f"Invalid value for option {option.long} (underflow: {text})")
+    if value > 3600:
+        raise CommandLineError(f"Invalid value for option {option.long} (overflow: {text})")
+    return value
+
+
 def convert_value(option: Option, values: list[str]) -> object:
     """Validate the value(s) of one occurrence and return what ``Settings``
     stores; raises ``CommandLineError`` with DCMTK's message."""
     converted: list[object] = []
     for text in values:
-        if option.vtype == options.STRING:
+        if option.vtype == options.STRING and option.convert == options.SECONDS:
+            converted.append(_seconds(option, text))
+        elif option.vtype == options.STRING:
             converted.append(_ae_title(text) if option.convert == options.AE_TITLE else text)
         elif option.vtype == options.LOGLEVEL:
             if not (text.isascii() and text.lower() in options.LOG_LEVELS):

@@ -112,6 +112,7 @@ LOGLEVEL = "loglevel"  # one of LOG_LEVELS, case-insensitive
 # post-processing of a valid value before it reaches Settings
 AE_TITLE = "ae16"  # DCMTK copies AE titles into 16-byte fields
 INT32 = "int32"  # DCMTK casts the long to a C int / Sint32
+SECONDS = "seconds"  # a STRING value read as a non-negative decimal number of seconds (extensions only)
 
 #: values -ll accepts (log4cplus' LogLevelManager::fromString, case-insensitive)
 LOG_LEVELS = ("fatal", "error", "warn", "info", "debug", "trace", "off", "all")
@@ -565,6 +566,24 @@ SUMMARY_JSON = Option(
 EXIT_STATUS_AND_SUMMARY = SubGroup("exit status and summary:", STRICT_EXIT, ALLOW_EMPTY, SUMMARY_JSON)
 _EXIT_STATUS_EVALUATION = (Find("--strict-exit"), Find("--allow-empty"), Find("--summary-json"))
 
+PARALLEL = Option(
+    "--parallel", None, "run the requests over up to n associations\nat once (default: 1; docs/batch.md)",
+    value_help="[n]umber: integer (1..64)", nvalues=1, vtype=UNSIGNED, vmin=1, vmax=64, dest="parallel",
+)
+RETRY = Option(
+    "--retry", None, "retry a request that failed transiently\n(refused, aborted, timeout, out of resources)\n"
+    "up to n times (default: 0)",
+    value_help="[n]umber: integer (0..100)", nvalues=1, vtype=UNSIGNED, vmin=0, vmax=100, dest="retry",
+)
+RETRY_WAIT = Option(
+    "--retry-wait", None, "wait s seconds before the first retry, doubling\nfor each further one (default: 1)",
+    value_help="[s]econds: number (0..3600)", nvalues=1, vtype=STRING, convert=SECONDS, dest="retry_wait",
+    checks=(dependence("--retry", Cond("retry", ">", 0)),),
+)
+RESUME = Option(
+    "--resume", None, "skip the requests that ended in Success in the\n--summary-json file f of an earlier run",
+    value_help="[f]ilename: string", nvalues=1, vtype=STRING, dest="resume",
+)
 OUTPUT_LAYOUT = Option(
     "--output-layout", None,
     "store under the output directory by attributes\n"
@@ -578,8 +597,9 @@ PROGRESS = Option(
     "when it is a terminal (docs/progress.md)",
     dest="progress",
 )
-BATCH_RETRIEVAL = SubGroup("batch retrieval:", OUTPUT_LAYOUT, PROGRESS)
-_BATCH_EVALUATION = (Find("--output-layout"), Find("--progress"))
+BATCH_RETRIEVAL = SubGroup("batch retrieval:", PARALLEL, RETRY, RETRY_WAIT, RESUME, OUTPUT_LAYOUT, PROGRESS)
+_BATCH_EVALUATION = (Find("--parallel"), Find("--retry"), Find("--retry-wait"), Find("--resume"),
+                     Find("--output-layout"), Find("--progress"))
 
 #: sub-groups of the extensions group, in help order (one entry per feature)
 EXTENSION_SUBGROUPS = (

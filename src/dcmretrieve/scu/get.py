@@ -21,14 +21,14 @@ their loggers and levels, and the exit status match:
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .. import oflog
 from ..dicom import dicts, sopclasses
 from ..dicom.uids import IMPLICIT_LE
 from ..errors import FatalError
 from ..exitcodes import GETSCU_FAILURE, ExitCode
-from ..net.conditions import COND_BAD_DATA, COND_RECEIVE_FAILED, COND_SEND_FAILED, AssociationError, AssociationFailure, DimseError
+from ..net.conditions import COND_BAD_DATA, Condition, COND_RECEIVE_FAILED, COND_SEND_FAILED, AssociationError, AssociationFailure, DimseError
 from ..net.dimse import C_GET_RSP, C_STORE_RQ, Command, c_get_rq, c_store_rsp, encode_identifier
 from ..net.dumps import dump_command
 from ..net.params import AssociationParams, NegotiatedContext
@@ -37,12 +37,14 @@ from ..net.transport import Association, receive_pdu_size
 from ..store.pipeline import (
     BIT_PRESERVING_WRITE_FAILED, ObjectInfo, StoreMode, StoreOutcome, StorePipeline, bit_preserving_name, getscu_name,
 )
-from . import common
+from . import batch, common
 from .policy import getscu_contexts
 from .summary import Recorder
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom import Dataset
+
+    from .progress import Progress
 
     from ..settings import Settings
 
@@ -59,7 +61,8 @@ class GetSCU:
     """State of one getscu run (one association).  ``record`` collects the
     outcome for --strict-exit and --summary-json (``summary.Recorder``)."""
 
-    def __init__(self, settings: "Settings", record: Recorder | None = None) -> None:
+    def __init__(self, settings: "Settings", record: Recorder | None = None,
+                 display: "Progress | None" = None) -> None:
         self.settings = settings
         self.record = record if record is not None else Recorder(settings)
         self.app = oflog.app_logger("getscu")
@@ -68,8 +71,13 @@ class GetSCU:
         self.tls: object | None = None  # the TLS layer (+tls/+tla), set by run()
         self.get_pc: NegotiatedContext | None = None
         self.last_response: Command | None = None
+        #: where message IDs come from (--parallel: unique across associations)
+        self.message_ids: "Callable[[], int] | None" = None
+        #: what made the last failure (--retry decides on it)
+        self.association_error: AssociationError | None = None
+        self.failed_condition: "Condition | None" = None
         mode = common.store_mode(settings)
-        self.display = common.progress_display(settings, max(1, settings.repeat) * max(1, len(settings.query_files)))
+        self.display = display  # --progress (shared by the associations of a batch)
         rule = bit_preserving_name if mode is StoreMode.BIT_PRESERVING else getscu_name
         self.pipeline = StorePipeline(settings.output_directory, mode, self.net, rule,
                                       overwrite_warning=mode is StoreMode.NORMAL, on_received=self._received,
@@ -104,6 +112,7 @@ class GetSCU:
         try:
             self.assoc = common.request_association(params, self.net, dump_level, self.net)
         except AssociationError as exc:
+            self.association_error = exc
             if exc.kind is AssociationFailure.REJECTED:
                 result, source, reason = exc.reject_lines()
                 self.net.debug("Association Rejected:\nResult: %s, Source: %s\nReason: %s", result, source, reason)
@@ -139,31 +148,33 @@ class GetSCU:
             self.record.request_error(text)
             raise FatalError(text, GETSCU_FAILURE) from None
 
-    def run_requests(self) -> None:
-        """The loop of getscu.md §3.1 (all query files processed: deviation #1)."""
+    def perform(self, request: batch.Request) -> int | None:
+        """One request of the loop of getscu.md §3.1 (all query files
+        processed: deviation #1; ``batch`` runs the loop); the final status.
+        The last query file of a round prints the round's final report."""
         from ..dicom.keys import apply_get_keys
 
         s = self.settings
-        files = list(s.query_files)
-        for repeat in range(max(1, s.repeat)):
-            self.last_response = None
-            sources: list[str | None] = list(files) if files else [None]
-            for source in sources:
-                self.record.begin_request(source, repeat + 1)
-                if self.display:
-                    self.display.begin_request()
-                ds = self.load_query(source)
-                apply_get_keys(ds, s.keys, self.app)
-                self.c_get(ds)
-            if self.last_response is not None:
-                self.final_report(self.last_response)
+        files: list[str | None] = list(s.query_files) or [None]
+        if request.source == files[0] and request.index % len(files) == 0:
+            self.last_response = None  # a new round
+        self.failed_condition = None
+        if self.display:
+            self.display.begin_request()
+        ds = self.load_query(request.source)
+        apply_get_keys(ds, s.keys, self.app)
+        self.c_get(ds)
+        last = self.last_response
+        if request.index % len(files) == len(files) - 1 and last is not None:
+            self.final_report(last)
+        return None if last is None else last.status
 
     def c_get(self, ds: "Dataset") -> None:
         from ..dicom.keys import log_repairs, repair_uids, unconvertible_identifier
 
         assoc, ctx = self.assoc, self.get_pc
         assert assoc is not None and ctx is not None
-        msg_id = assoc.next_message_id()
+        msg_id = assoc.next_message_id() if self.message_ids is None else self.message_ids()
         cmd = c_get_rq(msg_id, ctx.abstract_syntax)
         # UIDs read with white space: corrected now, warned about where DCMTK
         # prints or writes them (after "Sending C-GET Request", keys.md)
@@ -196,6 +207,7 @@ class GetSCU:
                 raise DimseError(COND_SEND_FAILED)
             assoc.send_command(ctx.id, cmd, data)
         except DimseError as exc:
+            self.failed_condition = exc.condition
             self.net.error("Failed sending C-GET request: %s", exc.condition.dump())
             self.record.request_error(f"Failed sending C-GET request: {exc.condition.dump()}")
             raise _session_failed() from None
@@ -209,6 +221,7 @@ class GetSCU:
             try:
                 pc_id, cmd = assoc.receive_command()
             except DimseError as exc:
+                self.failed_condition = exc.condition
                 self.net.error("Failed receiving DIMSE command: %s", exc.condition.dump())
                 self.record.request_error(f"Failed receiving DIMSE command: {exc.condition.dump()}")
                 raise _session_failed() from None
@@ -308,6 +321,7 @@ class GetSCU:
         try:
             assoc.send_command(pc_id, rsp)
         except DimseError as exc:
+            self.failed_condition = exc.condition
             self.net.error("Failed sending C-STORE response: %s", exc.condition.dump())
             self.record.request_error(f"Failed sending C-STORE response: {exc.condition.dump()}")
             raise _session_failed() from None
@@ -375,27 +389,77 @@ _DCMDATA_CODES = {
 }
 
 
+class GetWorker:
+    """getscu's ``batch.Worker``: one ``GetSCU``, i.e. one association."""
+
+    def __init__(self, settings: "Settings", record: Recorder, message_ids: "Callable[[], int] | None" = None,
+                 tls: object | None = None, display: "Progress | None" = None) -> None:
+        self.scu = GetSCU(settings, record, display)
+        self.scu.message_ids = message_ids
+        self.scu.tls = tls
+
+    def open(self) -> None:
+        self.scu.negotiate()
+
+    def perform(self, request: batch.Request) -> int | None:
+        return self.scu.perform(request)
+
+    def transient(self, exc: BaseException) -> str | None:
+        if not isinstance(exc, FatalError):
+            return None
+        scu = self.scu
+        if scu.assoc is None and scu.association_error is not None:
+            return batch.transient_association(scu.association_error)
+        return batch.transient_condition(scu.failed_condition)
+
+    def retry_status(self) -> None:
+        pass  # a C-GET status never changes getscu's exit status
+
+    def drop(self) -> None:
+        if self.scu.assoc is not None:
+            self.scu.assoc.abort()
+
+    def fail(self, exc: BaseException) -> None:
+        self.scu.close()  # DCMTK exit()s: no A-RELEASE, no A-ABORT
+        raise exc
+
+    def finish(self) -> None:
+        self.scu.finish()
+
+    def abort(self) -> None:
+        if self.scu.assoc is not None:
+            self.scu.assoc.abort()  # nothing sent once the connection was dropped
+
+
 def run(settings: "Settings", record: Recorder | None = None) -> int:
     """getscu's whole network part; returns the exit code (0: C-GET statuses
     never change it), raises ``FatalError`` (exit 1) on failures.  ``record``
-    collects the outcome (--strict-exit, --summary-json)."""
+    collects the outcome (--strict-exit, --summary-json).  The requests run
+    through ``batch`` (--parallel, --retry, --resume; without them: one
+    association, one request after the other, as DCMTK)."""
+    record = record if record is not None else Recorder(settings)
     # DCMTK 3.7.0: the TLS layer is created before the network (failure: exit 1)
     layer = common.tls_layer(settings, GETSCU_FAILURE)
-    scu = GetSCU(settings, record)
-    scu.tls = layer
+    done = batch.resume_keys(settings, GETSCU_FAILURE)
+    ids = batch.MessageIds() if settings.parallel > 1 else None
+    # --progress: one display for the whole batch, whatever the associations
+    display = common.progress_display(settings, max(1, settings.repeat) * max(1, len(settings.query_files)))
+    runner = batch.Runner(settings, record, lambda: GetWorker(settings, record, ids, layer, display),
+                          logging.getLogger(oflog.NET), done=done)
     try:
-        scu.negotiate()
-        try:
-            scu.run_requests()
-        except FatalError:
-            scu.close()  # DCMTK exit()s: no A-RELEASE, no A-ABORT
-            raise
-        scu.finish()
+        if settings.parallel > 1:
+            runner.run_parallel(settings.parallel)
+            if runner.failures:
+                raise runner.failures[0][1]
+            return ExitCode.NO_ERROR
+        worker = runner.run_sequential()
+        if worker is not None:
+            worker.finish()
         return ExitCode.NO_ERROR
     except BaseException:
-        if scu.assoc is not None:
-            scu.assoc.abort()  # nothing sent once the connection was dropped
+        for each in runner.workers:
+            each.abort()  # type: ignore[attr-defined]
         raise
     finally:
-        if scu.display:
-            scu.display.close()
+        if display:
+            display.close()

@@ -10,6 +10,11 @@ and it avoids thread hand-offs on the hot path: a C-STORE is read PDV by PDV
 straight into memory (or, with ``+B``, into a temporary file) and answered at
 once.  Received objects are never decoded with pydicom; ``encoding`` rewrites
 the raw bytes with DCMTK's output rules.
+
+With ``--parallel N`` > 1 (docs/batch.md) that model cannot hold: N C-MOVE
+associations run in threads of ``batch``, and ``ConcurrentListener`` serves
+the listen socket from a thread of its own, each sub-association in its own
+thread; objects are attributed by Move Originator Message ID.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ import enum
 import logging
 import os
 import select
+import time
 import socket
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
@@ -43,7 +50,7 @@ from ..net.transport import SOCKET_RECEIVE_TIMEOUT, Association, dimse_wait, rec
 from ..settings import Settings
 from ..store import encoding, pipeline
 from ..store.pipeline import StoreOutcome
-from . import common
+from . import batch, common
 from .policy import acceptor_ts_list, movescu_contexts, write_options
 from .summary import Recorder
 
@@ -132,11 +139,17 @@ class StoreContext:
     logger: logging.Logger
     pipeline: pipeline.StorePipeline
     record: Recorder | None = None  # --strict-exit / --summary-json: objects received
+    #: --parallel: objects belong to the request of their Move Originator Message ID
+    by_originator: bool = False
     display: Progress | None = None  # --progress
 
-    def recorded(self, result: pipeline.StoreResult, answered: int | None) -> None:
+    def recorded(self, result: pipeline.StoreResult, answered: int | None, req: Command | None = None) -> None:
         if self.record is not None:
-            self.record.object(result, answered, self.settings.output_directory)
+            origin = None
+            if self.by_originator and req is not None:
+                value = req.get("move_originator_id")
+                origin = -1 if value is None else int(value)  # type: ignore[call-overload]
+            self.record.object(result, answered, self.settings.output_directory, origin)
 
     @classmethod
     def create(cls, settings: Settings, logger: logging.Logger, display: Progress | None = None) -> StoreContext:
@@ -161,7 +174,7 @@ class StoreContext:
                 info.calling_ae,
             )
 
-        progress = _progress_printer() if oflog.progress_enabled() else None
+        progress = _progress_printer(settings.parallel > 1) if oflog.progress_enabled() else None
         store = pipeline.StorePipeline(
             settings.output_directory,
             mode,
@@ -177,10 +190,34 @@ class StoreContext:
         return cls(settings, logger, store, display=display)
 
 
-def _progress_printer() -> Callable[[str], None]:
+def _progress_printer(whole_lines: bool = False) -> Callable[[str], None]:
     """DCMTK's storeSCPCallback progress: ``RECV: `` + one dot per PDV + newline,
-    flushed after every character (stdout, not the logger)."""
+    flushed after every character (stdout, not the logger).  ``whole_lines``
+    (--parallel: several sub-associations at once): each line is written
+    at its end, in one piece, so that lines never mix."""
     texts = {"start": "RECV: ", "chunk": ".", "end": "\n"}
+    if whole_lines:
+        local = threading.local()
+
+        def progress_lines(event: str) -> None:
+            if event == "start":
+                local.parts = []
+            parts = getattr(local, "parts", None)
+            if parts is None:
+                parts = local.parts = []
+            parts.append(texts[event])
+            if event == "end":
+                text = "".join(parts)
+                local.parts = None
+                out = sys.stdout
+                guard = oflog.console_guard()
+                if guard is not None:  # --progress on the terminal: the line goes out above it
+                    guard(out, lambda: (out.write(text), out.flush()))
+                else:
+                    out.write(text)
+                    out.flush()
+
+        return progress_lines
     line: list[str] = []
 
     def progress(event: str) -> None:
@@ -240,7 +277,7 @@ def handle_store(ctx: StoreContext, sub: Association, pc_id: int, req: Command) 
     if ctx.display:
         ctx.display.object_done()
     if result.kind is StoreOutcome.RECEIVE_ERROR:
-        ctx.recorded(result, None)
+        ctx.recorded(result, None, req)
         error = result.error
         cond = error.condition if isinstance(error, DimseError) else COND_RECEIVE_FAILED
         raise DimseError(cond)
@@ -249,14 +286,14 @@ def handle_store(ctx: StoreContext, sub: Association, pc_id: int, req: Command) 
         # 0xA700 (no response dump: the callback is not called), then returns
         # receiveDataSetInFile's condition: "Store SCP Failed", the
         # sub-association is aborted
-        ctx.recorded(result, STORE_OUT_OF_RESOURCES)
+        ctx.recorded(result, STORE_OUT_OF_RESOURCES, req)
         try:
             sub.send_command(pc_id, c_store_rsp(req, STORE_OUT_OF_RESOURCES))
         except DimseError:
             pass
         raise StoreWriteFailed(COND_WRITE_TO_FILE)
     status = store_status(ctx, result)
-    ctx.recorded(result, status)
+    ctx.recorded(result, status, req)
     rsp = c_store_rsp(req, status)
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug(dump_command(rsp, True, pc_id))
@@ -427,9 +464,56 @@ class Listener:
             self.sub = None
 
 
-def _readable(sock: socket.socket) -> bool:
+class ConcurrentListener:
+    """--parallel: the one listen socket served by its own thread, each
+    sub-association in a thread of its own (the C-MOVE associations run in
+    other threads and never service the listener themselves)."""
+
+    def __init__(self, listener: Listener) -> None:
+        self.listener = listener
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._accept_loop, name="listener", daemon=True)
+        self.subs: list[threading.Thread] = []
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _accept_loop(self) -> None:
+        listener = self.listener
+        while not self.stop.is_set():
+            if not _readable(listener.sock, 0.1):
+                continue
+            listener.service()  # accept and negotiate: sets listener.sub
+            sub, listener.sub = listener.sub, None
+            if sub is None:
+                continue
+            handler = Listener(listener.sock, listener.settings, listener.store, sub, listener.negotiate)
+            thread = threading.Thread(target=self._serve, args=(handler,), name="sub-association", daemon=True)
+            self.subs.append(thread)
+            thread.start()
+
+    @staticmethod
+    def _serve(handler: Listener) -> None:
+        try:
+            while handler.sub is not None:
+                handler.service()
+        except Exception:  # noqa: BLE001 - the peer vanished: nothing more to serve
+            if handler.sub is not None:
+                handler.sub.abort()
+                handler.sub = None
+
+    def close(self, wait: float) -> None:
+        """Stop accepting; give running sub-associations ``wait`` seconds to end."""
+        self.stop.set()
+        self.thread.join(1.0)
+        deadline = time.monotonic() + wait
+        for thread in self.subs:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def _readable(sock: socket.socket, timeout: float = 0) -> bool:
     try:
-        return bool(select.select([sock], [], [], 0)[0])
+        return bool(select.select([sock], [], [], timeout)[0])
     except (OSError, ValueError):
         return False
 
@@ -471,6 +555,8 @@ class MoveSCU:
         self.logger = oflog.app_logger("movescu")
         self.net = logging.getLogger(oflog.NET)
         self.exit_code = ExitCode.NO_ERROR
+        #: where message IDs come from (--parallel: unique across associations)
+        self.message_ids: Callable[[], int] | None = None
         self.display: Progress | None = None  # --progress (set by _run_association)
         # -k was parsed and validated by app at start-up (PHASE_KEYS, keys.md
         # §1), before anything touched the network; None without -k
@@ -485,13 +571,13 @@ class MoveSCU:
             self.logger.error(f"bad DICOM file: {path}: {exc.reason}")
             raise MoveFailure(COND_BAD_DATA) from None
 
-    def move(self, path: str | None) -> None:
-        """One C-MOVE; raises MoveFailure (logged as DCMTK does)."""
+    def move(self, path: str | None) -> int:
+        """One C-MOVE; the final status; raises MoveFailure (logged as DCMTK does)."""
         from ..dicom import dump
         from ..dicom.keys import log_repairs, repair_uids, unconvertible_identifier
 
         settings, logger = self.settings, self.logger
-        msg_id = self.assoc.next_message_id()
+        msg_id = self.assoc.next_message_id() if self.message_ids is None else self.message_ids()
         ds, file_ts = self._load_query(path)
         if self.keys is not None:
             self.keys.apply(ds)
@@ -538,6 +624,7 @@ class MoveSCU:
             self.exit_code = ExitCode.CMOVE_ERROR
             logger.warning(f"Move response with error status ({status_text(status)})")
         common.log_message(logger, "Received Final Move Response", status_text(status), final, False, ctx.id)
+        return status
 
     def _wait_main(self) -> None:
         """Service the listener until the main association is readable
@@ -717,15 +804,15 @@ def run(settings: Settings, record: Recorder | None = None) -> int:
     return code
 
 
-def _run_association(settings: Settings, logger: logging.Logger, listener: Listener | None,
-                     record: Recorder, max_pdu: int, layer: object | None,
-                     display: Progress | None = None) -> int:
+def _request_association(settings: Settings, logger: logging.Logger, record: Recorder,
+                         worker: "MoveWorker", max_pdu: int, layer: object | None) -> Association:
     net = logging.getLogger(oflog.NET)
     params = common.association_params(settings, movescu_contexts(settings.model, settings.propose_xfer), max_pdu,
                                        truncate_titles=False, tls=layer)
     try:
         assoc = common.request_association(params, logger, logging.DEBUG, net)
     except AssociationError as exc:
+        worker.association_error = exc
         record.association_failed()
         if exc.kind is AssociationFailure.REJECTED:
             result, source, reason = exc.reject_lines()
@@ -740,43 +827,158 @@ def _run_association(settings: Settings, logger: logging.Logger, listener: Liste
         raise FatalError(exit_code=ExitCode.CANNOT_NEGOTIATE_ASSOCIATION, logged=True) from None
     common.association_accepted(assoc, logger, logging.DEBUG)
     record.association_accepted()
+    return assoc
 
-    scu = MoveSCU(settings, assoc, listener, record)
-    scu.display = display
-    failure: MoveFailure | None = None
-    sources: list[str | None] = list(settings.query_files) or [None]
-    try:
-        for source in sources:
-            for round_ in range(settings.repeat):
-                record.begin_request(source, round_ + 1)
-                if display:
-                    display.begin_request()
-                scu.move(source)
-    except MoveFailure as exc:
-        failure = exc
-        record.request_error(exc.condition.dump())
 
-    if failure is None:
-        failed = common.end_association(assoc, settings.abort, logger)
+class MoveWorker:
+    """movescu's ``batch.Worker``: one main association and its ``MoveSCU``."""
+
+    def __init__(self, settings: Settings, logger: logging.Logger, listener: Listener | None, record: Recorder,
+                 max_pdu: int, layer: object | None, display: Progress | None = None,
+                 message_ids: Callable[[], int] | None = None) -> None:
+        self.settings = settings
+        self.max_pdu = max_pdu
+        self.layer = layer  # the TLS layer (+tls/+tla) or None
+        self.display = display
+        self.logger = logger
+        self.listener = listener
+        self.record = record
+        self.message_ids = message_ids
+        self.association_error: AssociationError | None = None
+        self.scu: MoveSCU | None = None
+        self.exit_before = ExitCode.NO_ERROR
+
+    @property
+    def exit_code(self) -> int:
+        return int(self.scu.exit_code) if self.scu is not None else int(ExitCode.NO_ERROR)
+
+    def open(self) -> None:
+        assoc = _request_association(self.settings, self.logger, self.record, self, self.max_pdu, self.layer)
+        self.scu = MoveSCU(self.settings, assoc, self.listener, self.record)
+        self.scu.message_ids = self.message_ids
+        self.scu.display = self.display
+
+    def perform(self, request: batch.Request) -> int | None:
+        scu = self.scu
+        assert scu is not None
+        self.exit_before = scu.exit_code
+        if self.display:
+            self.display.begin_request()
+        try:
+            return scu.move(request.source)
+        except MoveFailure as exc:
+            self.record.request_error(exc.condition.dump())
+            raise
+
+    def transient(self, exc: BaseException) -> str | None:
+        if isinstance(exc, FatalError) and self.scu is None and self.association_error is not None:
+            return batch.transient_association(self.association_error)
+        if isinstance(exc, MoveFailure):
+            return batch.transient_condition(exc.condition)
+        return None
+
+    def retry_status(self) -> None:
+        if self.scu is not None:  # the retried request decides again
+            self.scu.exit_code = self.exit_before
+
+    def drop(self) -> None:
+        if self.scu is not None:
+            self.scu.assoc.abort()
+
+    def fail(self, exc: BaseException) -> None:
+        """A C-MOVE failed for good: DCMTK's ending (no further requests)."""
+        if not isinstance(exc, MoveFailure) or self.scu is None:
+            raise exc
+        logger, assoc = self.logger, self.scu.assoc
+        if exc.condition == COND_PEER_RELEASE:
+            logger.error("Protocol Error: Peer requested release (Aborting)")
+            logger.info("Aborting Association")
+        elif exc.condition == COND_PEER_ABORTED:
+            logger.info("Peer Aborted Association")
+        else:
+            logger.error(f"Move SCU Failed: {exc.condition.dump()}")
+            logger.info("Aborting Association")
+        assoc.abort()
+
+    def finish(self) -> None:
+        if self.scu is None:
+            return
+        assoc = self.scu.assoc
+        failed = common.end_association(assoc, self.settings.abort, self.logger)
         if failed is not None:
-            record.release_failed = True
-            _log_lines(logger, logging.CRITICAL, "Association Release Failed:", failed.condition.dump())
+            self.record.release_failed = True
+            _log_lines(self.logger, logging.CRITICAL, "Association Release Failed:", failed.condition.dump())
             assoc.abort()
             raise FatalError(exit_code=ExitCode.CANNOT_CLOSE_ASSOCIATION, logged=True)
-    elif failure.condition == COND_PEER_RELEASE:
-        logger.error("Protocol Error: Peer requested release (Aborting)")
-        logger.info("Aborting Association")
-        assoc.abort()
-    elif failure.condition == COND_PEER_ABORTED:
-        logger.info("Peer Aborted Association")
-        assoc.abort()
-    else:
-        logger.error(f"Move SCU Failed: {failure.condition.dump()}")
-        logger.info("Aborting Association")
-        assoc.abort()
-    return int(scu.exit_code)
+
+    def abort(self) -> None:
+        if self.scu is not None:
+            self.scu.assoc.abort()
 
 
-__all__ = ["run", "status_text", "final_status_effect", "MoveSCU", "Listener", "handle_store"]
+def _combined_exit(workers: list[MoveWorker]) -> int:
+    """The exit status of several associations: 69 before 68 before 0."""
+    codes = {w.exit_code for w in workers}
+    for code in (ExitCode.CMOVE_ERROR, ExitCode.CMOVE_WARNING):
+        if int(code) in codes:
+            return int(code)
+    return int(ExitCode.NO_ERROR)
+
+
+def _run_association(settings: Settings, logger: logging.Logger, listener: Listener | None,
+                     record: Recorder, max_pdu: int, layer: object | None,
+                     display: Progress | None = None) -> int:
+    """The requests through ``batch`` (--parallel, --retry, --resume;
+    without them: one association, one C-MOVE after the other, as DCMTK)."""
+    done = batch.resume_keys(settings, ExitCode.COMMANDLINE_SYNTAX_ERROR)
+    workers: list[MoveWorker] = []
+    if settings.parallel <= 1:
+        def make() -> MoveWorker:
+            worker = MoveWorker(settings, logger, listener, record, max_pdu, layer, display)
+            workers.append(worker)
+            return worker
+
+        runner = batch.Runner(settings, record, make, logger, done=done)
+        try:
+            last = runner.run_sequential()
+        except batch.BatchAborted:
+            return _combined_exit(workers)
+        except BaseException:
+            for each in workers:
+                each.abort()
+            raise
+        if last is not None:
+            last.finish()
+        return _combined_exit(workers)
+
+    served: ConcurrentListener | None = None
+    if listener is not None:
+        listener.store.by_originator = True
+        served = ConcurrentListener(listener)
+        served.start()
+    ids = batch.MessageIds()
+
+    def make_parallel() -> MoveWorker:
+        worker = MoveWorker(settings, logger, None, record, max_pdu, layer, display, ids)
+        workers.append(worker)
+        return worker
+
+    runner = batch.Runner(settings, record, make_parallel, logger, done=done)
+    try:
+        runner.run_parallel(settings.parallel)
+    except BaseException:
+        for each in workers:
+            each.abort()
+        raise
+    finally:
+        if served is not None:
+            served.close(select_wait(settings.dimse_timeout) or 5.0)
+    for _, exc in runner.failures:
+        if isinstance(exc, FatalError):
+            raise exc
+    return _combined_exit(workers)
+
+
+__all__ = ["run", "status_text", "final_status_effect", "MoveSCU", "MoveWorker", "Listener", "handle_store"]
 
 

@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -36,7 +37,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..settings import Settings
     from ..store.pipeline import StoreResult
 
-SCHEMA = "dcmretrieve-summary/1"
+SCHEMA = "dcmretrieve-summary/2"
+#: earlier schemas ``--resume`` still reads (/1 has no request keys: nothing matches)
+READABLE_SCHEMAS = ("dcmretrieve-summary/1", SCHEMA)
+#: seconds between two journal writes of the summary file while a batch runs
+JOURNAL_INTERVAL = 1.0
 
 STATUS_SUCCESS = 0x0000
 STATUS_CANCEL = 0xFE00
@@ -142,6 +147,10 @@ class RequestRecord:
 
     query_file: str | None
     round: int
+    index: int = 0  # position in the batch (query files x rounds, the tool's order)
+    key: str | None = None  # batch.request_key: what --resume matches
+    skipped: bool = False  # --resume: ended in Success in the earlier run, not sent again
+    retries: list[dict[str, Any]] = field(default_factory=list)  # --retry: the failed attempts
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None
     message_id: int | None = None
@@ -157,6 +166,8 @@ class RequestRecord:
         return None if self.status is None else categorize(self.status)
 
     def outcome(self) -> Outcome:
+        if self.skipped:
+            return Outcome.SUCCESS
         category = self.category
         if category is None or category not in (Category.SUCCESS, Category.WARNING):
             return Outcome.FAILURE
@@ -172,6 +183,10 @@ class RequestRecord:
         return {
             "query_file": self.query_file,
             "round": self.round,
+            "key": self.key,
+            "skipped": self.skipped,
+            "outcome": None if self.ended is None and not self.skipped else self.outcome().value,
+            "retries": list(self.retries),
             "message_id": self.message_id,
             "identifier": self.identifier,
             "status": None if status is None else {
@@ -212,26 +227,89 @@ class Recorder:
         self.association = AssociationState.NOT_REQUESTED
         self.release_failed = False
         self.requests: list[RequestRecord] = []
-        self.current: RequestRecord | None = None
+        self._local = threading.local()  # the request each thread works on (--parallel)
+        self.lock = threading.RLock()
+        #: message ID of a request -> its record (movescu --parallel: Move Originator Message ID)
+        self.by_message_id: dict[int, RequestRecord] = {}
         self.unattributed: list[ObjectRecord] = []
+        self._journal_written = 0.0
+        self._early_retries: dict[int, list[dict[str, Any]]] = {}
         #: the arguments after @file expansion, as typed (``cli.app`` sets
         #: them); None: the long-name form of ``settings.expanded_args``
         self.args: list[str] | None = None
+
+    @property
+    def current(self) -> RequestRecord | None:
+        return getattr(self._local, "current", None)
+
+    @current.setter
+    def current(self, record: RequestRecord | None) -> None:
+        self._local.current = record
 
     # ---- hooks for the network modules ------------------------------------------
     def association_accepted(self) -> None:
         self.association = AssociationState.ACCEPTED
 
     def association_failed(self) -> None:
-        self.association = AssociationState.FAILED
+        """(An association of a batch that failed after another one was
+        accepted -- --parallel, --retry -- leaves the state accepted.)"""
+        with self.lock:
+            if self.association is not AssociationState.ACCEPTED:
+                self.association = AssociationState.FAILED
 
-    def begin_request(self, query_file: str | None, round_: int) -> None:
+    def begin_request(self, query_file: str | None, round_: int, index: int | None = None,
+                      key: str | None = None) -> None:
         if not self.active:
             return
         self.end_request()
-        record = RequestRecord(query_file, round_)
-        self.requests.append(record)
+        with self.lock:
+            record = None
+            if index is not None:  # a retry goes on in the request's record
+                record = next((r for r in self.requests if r.index == index and not r.skipped), None)
+            if record is None:
+                record = RequestRecord(query_file, round_, len(self.requests) if index is None else index, key)
+                record.retries.extend(self._early_retries.pop(record.index, []))
+                self.requests.append(record)
+            else:
+                record.started = time.monotonic()
         self.current = record
+
+    def skipped(self, query_file: str | None, round_: int, index: int, key: str) -> None:
+        """--resume: the request succeeded in the earlier run and is not sent."""
+        if not self.active:
+            return
+        with self.lock:
+            record = RequestRecord(query_file, round_, index, key, skipped=True)
+            record.ended = record.started
+            self.requests.append(record)
+
+    def retrying(self, index: int, attempt: int, reason: str, wait: float) -> None:
+        """--retry: attempt ``attempt`` of request ``index`` failed transiently
+        and is tried again: what it got is kept in ``retries``, the record
+        starts afresh for the next attempt (a request whose association
+        could not even be opened gets its record with the next attempt)."""
+        if not self.active:
+            return
+        with self.lock:
+            record = next((r for r in self.requests if r.index == index and not r.skipped), None)
+            entry = {
+                "attempt": attempt,
+                "reason": reason,
+                "status": None if record is None or record.status is None else f"0x{record.status:04x}",
+                "error": None if record is None else record.error,
+                "objects": 0 if record is None else len(record.objects),
+                "wait_seconds": round(wait, 3),
+            }
+            if record is None:
+                self._early_retries.setdefault(index, []).append(entry)
+                return
+            record.retries.append(entry)
+            record.status = record.counts = record.failed_uids = record.error = None
+            record.message_id = None
+            record.objects = []
+            record.ended = None
+        if self.current is record:
+            self.current = None
 
     def identifier(self, ds: "Dataset", message_id: int) -> None:
         """The identifier as sent (after -k and UID repairs), DICOM JSON model."""
@@ -239,6 +317,8 @@ class Recorder:
         if record is None:
             return
         record.message_id = message_id
+        with self.lock:
+            self.by_message_id[message_id] = record
         if self.want_identifiers:
             record.identifier = identifier_json(ds)
 
@@ -266,8 +346,29 @@ class Recorder:
             self.current.ended = time.monotonic()
         self.current = None
 
-    def object(self, result: "StoreResult", answered: int | None, output_dir: str) -> None:
-        """One received object, ``answered`` with that C-STORE status (None: no answer)."""
+    def journal(self, force: bool = False) -> None:
+        """While a batch runs, rewrite the --summary-json file (atomically, at
+        most once a second unless ``force``) so that a killed batch leaves a
+        summary --resume can read.  Its ``end_reason`` is ``running``."""
+        target = self.settings.summary_json
+        if not self.active or not target or target == "-":
+            return
+        now = time.monotonic()
+        with self.lock:
+            if not force and now - self._journal_written < JOURNAL_INTERVAL:
+                return
+            self._journal_written = now
+            document = self.document(None, None, None)
+        try:
+            write(document, target)
+        except OSError:
+            pass  # the final write reports the problem
+
+    def object(self, result: "StoreResult", answered: int | None, output_dir: str,
+               message_id: int | None = None) -> None:
+        """One received object, ``answered`` with that C-STORE status (None:
+        no answer).  ``message_id``: the C-STORE's Move Originator Message ID
+        (movescu --parallel): the object belongs to that request."""
         if not self.active:
             return
         info = result.info
@@ -281,12 +382,16 @@ class Recorder:
                 size = None
         record = ObjectRecord(info.request_sop_class, info.request_sop_instance, info.transfer_syntax,
                               result.kind, path, size, answered)
-        target = self.current or (self.requests[-1] if self.requests else None)
-        (target.objects if target is not None else self.unattributed).append(record)
+        with self.lock:
+            if message_id is not None:
+                target = self.by_message_id.get(message_id)
+            else:
+                target = self.current or (self.requests[-1] if self.requests else None)
+            (target.objects if target is not None else self.unattributed).append(record)
 
     # ---- evaluation ---------------------------------------------------------------
     def objects(self) -> list[ObjectRecord]:
-        return [o for r in self.requests for o in r.objects] + self.unattributed
+        return [o for r in sorted(self.requests, key=lambda r: r.index) for o in r.objects] + self.unattributed
 
     @property
     def basis(self) -> Basis:
@@ -306,6 +411,8 @@ class Recorder:
         """The worst of all requests and objects; nothing retrieved is a
         failure unless ``--allow-empty``."""
         worst = Outcome.SUCCESS
+        if self.requests and all(r.skipped for r in self.requests):
+            return Outcome.SUCCESS if not self.unattributed else Outcome.FAILURE  # all done earlier
         for record in self.requests:
             result = record.outcome()
             if result is Outcome.FAILURE:
@@ -344,9 +451,16 @@ class Recorder:
         return int(outcome.exit_code)
 
     # ---- the document -------------------------------------------------------------
-    def document(self, exit_status: int, dcmtk_exit_status: int, end: EndReason,
+    def document(self, exit_status: int | None, dcmtk_exit_status: int | None, end: EndReason | None,
                  error: str | None = None) -> dict[str, Any]:
-        self.end_request()
+        """The summary; ``end`` None: a journal written while the run goes on."""
+        with self.lock:
+            if end is not None:
+                self.end_request()
+            return self._document(exit_status, dcmtk_exit_status, end, error)
+
+    def _document(self, exit_status: int | None, dcmtk_exit_status: int | None, end: EndReason | None,
+                  error: str | None) -> dict[str, Any]:
         s = self.settings
         wall_end = time.time()
         seconds = max(0.0, time.monotonic() - self.mono_start)
@@ -370,17 +484,22 @@ class Recorder:
             "start": _utc(self.wall_start),
             "end": _utc(wall_end),
             "duration_seconds": round(seconds, 6),
-            "exit_status": int(exit_status),
-            "dcmtk_exit_status": int(dcmtk_exit_status),
-            "end_reason": end.value,
+            "exit_status": None if exit_status is None else int(exit_status),
+            "dcmtk_exit_status": None if dcmtk_exit_status is None else int(dcmtk_exit_status),
+            "end_reason": "running" if end is None else end.value,
+            "parallel": s.parallel,
+            "retry": s.retry,
+            "resume": s.resume,
             "error": error,
             "association": self.association.value,
             "release_failed": self.release_failed,
             "outcome": self.outcome().value,
-            "requests": [r.to_json() for r in self.requests],
+            "requests": [r.to_json() for r in sorted(self.requests, key=lambda r: r.index)],
             "unattributed_objects": [o.to_json() for o in self.unattributed],
             "totals": {
                 "requests": len(self.requests),
+                "requests_skipped": sum(1 for r in self.requests if r.skipped),
+                "retries": sum(len(r.retries) for r in self.requests),
                 "objects": len(objects),
                 "objects_stored": sum(1 for o in objects if o.kind is StoreOutcome.STORED and o.ok),
                 "objects_failed": sum(1 for o in objects if not o.ok),
