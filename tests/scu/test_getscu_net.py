@@ -271,14 +271,8 @@ def test_no_get_context_storescp(storescp, tmp_path: Path) -> None:
 def _encoded_with_sequences(ts: str, rows: bool = True) -> bytes:
     """A data set with nested sequences in transfer syntax ``ts`` (Deflated:
     117 bytes with ``rows``, an odd length, else an even length)."""
-    import zlib
-
     from pydicom.dataset import Dataset
-    from pydicom.filebase import DicomBytesIO
-    from pydicom.filewriter import write_dataset
     from pydicom.sequence import Sequence
-
-    from dcmretrieve.dicom.uids import DEFLATED_LE, EXPLICIT_BE, IMPLICIT_LE
 
     inner = Dataset()
     inner.CodeValue = "123"
@@ -292,15 +286,7 @@ def _encoded_with_sequences(ts: str, rows: bool = True) -> bytes:
     if rows:
         ds.Rows = 2
     ds.ReferencedStudySequence = Sequence([item])
-    buf = DicomBytesIO()
-    buf.is_little_endian = ts != EXPLICIT_BE
-    buf.is_implicit_VR = ts == IMPLICIT_LE
-    write_dataset(buf, ds)
-    data = buf.getvalue()
-    if ts == DEFLATED_LE:
-        comp = zlib.compressobj(6, zlib.DEFLATED, -15)
-        data = comp.compress(data) + comp.flush()
-    return data
+    return sampledata.encode_dataset(ds, ts)
 
 
 def _send_encoded(assoc, pdus: list[bytes], rows: bool = True) -> None:  # type: ignore[no-untyped-def]

@@ -15,17 +15,16 @@ from __future__ import annotations
 import json
 import logging
 import os
-import zlib
 from pathlib import Path
 
 import pytest
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import write_dataset
 from pydicom.sequence import Sequence
 
 from support import harness
+from support import sampledata
 from dcmretrieve.dicom import walker
 from dcmretrieve.dicom.uids import DEFLATED_LE, EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE
 from dcmretrieve.store import layout as L
@@ -127,14 +126,8 @@ def _encode(ds: Dataset, ts: str, undefined: bool) -> bytes:
                 elem.is_undefined_length = True
                 for item in elem.value:
                     item.is_undefined_length_sequence_item = True
-    fp = DicomBytesIO()
-    fp.is_little_endian = ts != EXPLICIT_BE
-    fp.is_implicit_VR = ts == IMPLICIT_LE
-    write_dataset(fp, ds)
-    data = fp.getvalue()
+    data = sampledata.encode_dataset(ds, ts)
     if ts == DEFLATED_LE:
-        comp = zlib.compressobj(6, zlib.DEFLATED, -15)
-        data = comp.compress(data) + comp.flush()
         data += b"\0" * (len(data) & 1)
     return data
 

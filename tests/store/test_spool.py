@@ -22,11 +22,10 @@ from pathlib import Path
 
 import pytest
 from pydicom.dataset import Dataset
-from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import write_dataset
 from pydicom.sequence import Sequence
 
 from support import harness
+from support import sampledata
 from dcmretrieve.dicom import walker
 from dcmretrieve.errors import ReceiveError
 from dcmretrieve.dicom.uids import DEFLATED_LE, EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE
@@ -62,15 +61,7 @@ def small_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _encode(ds: Dataset, ts: str) -> bytes:
-    buf = DicomBytesIO()
-    buf.is_little_endian = ts != EXPLICIT_BE
-    buf.is_implicit_VR = ts == IMPLICIT_LE
-    write_dataset(buf, ds)
-    data = buf.getvalue()
-    if ts == DEFLATED_LE:
-        comp = zlib.compressobj(6, zlib.DEFLATED, -15)
-        data = comp.compress(data) + comp.flush()
-    return data
+    return sampledata.encode_dataset(ds, ts)
 
 
 def _dataset(pixels: int = 200_000) -> Dataset:

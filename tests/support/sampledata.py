@@ -248,3 +248,25 @@ def make_tiny_objects(out_dir: Path, count: int, patient_id: str = "BENCHTINY",
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)
     return study_uid, paths
+
+
+def encode_dataset(ds: Dataset, ts_uid: str) -> bytes:
+    """``ds`` encoded as a data set (no meta) in transfer syntax ``ts_uid``
+    (Implicit/Explicit Little, Explicit Big, or Deflated: raw deflate of the
+    Explicit Little encoding at level 6, as on the wire)."""
+    import zlib
+
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
+    from dcmretrieve.dicom.uids import DEFLATED_LE, EXPLICIT_BE, IMPLICIT_LE
+
+    buf = DicomBytesIO()
+    buf.is_little_endian = ts_uid != EXPLICIT_BE
+    buf.is_implicit_VR = ts_uid == IMPLICIT_LE
+    write_dataset(buf, ds)
+    data = buf.getvalue()
+    if ts_uid == DEFLATED_LE:
+        comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+        data = comp.compress(data) + comp.flush()
+    return data
