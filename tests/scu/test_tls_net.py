@@ -255,3 +255,23 @@ def test_a_server_with_a_1024_bit_rsa_key(make_storescp, pki, tmp_path: Path) ->
         "W: RSA key length too short: RFC 9325 recommends at least 2048 bits, but peer provided RSA certificate "
         "with 1024 bits.",
         "F: No adequate Presentation Contexts for sending C-GET"]
+
+
+@pytest.mark.dcmtk("storescp")
+def test_getscu_anonymous_tls(make_storescp, pki, tmp_path: Path) -> None:
+    """getscu +tla: TLS without an own certificate, the server still
+    verified against +cf.  storescp -vc takes it (the handshake succeeds and
+    the association ends for lack of a C-GET context); storescp's default -rc
+    demands a client certificate and the handshake fails."""
+    server = ["+tls", str(pki.server.key), str(pki.server.crt), "+cf", str(pki.ca)]
+    anonymous = ["+tla", "+cf", str(pki.ca)]
+    scp = make_storescp(extra_args=[*server, "-vc"])
+    ours = GET.run("ours", [*anonymous, scp.host, str(scp.port), *PAT], tmp_path / "vc")
+    assert (ours.rc, ours.stderr) == (1, "F: No adequate Presentation Contexts for sending C-GET\n")
+    # the server's certificate is still checked: another CA fails the handshake
+    ours = GET.run("ours", ["+tla", "+cf", str(pki.other_ca), scp.host, str(scp.port), *PAT], tmp_path / "ca")
+    assert (ours.rc, ours.stderr) == (1, "F: Could not negotiate association: TLS error: certificate verify failed\n")
+    scp = make_storescp(extra_args=server)
+    ours = GET.run("ours", [*anonymous, scp.host, str(scp.port), *PAT], tmp_path / "rc")
+    assert ours.rc == 1
+    assert ours.stderr.startswith("F: Could not negotiate association: "), ours.stderr
