@@ -5,6 +5,7 @@ Run from the repository root (by hand; it is not part of the test suite):
     .venv/bin/python benchmarks/batch.py                 # 8 studies x 50 tiny objects, 3 runs
     .venv/bin/python benchmarks/batch.py --quick         # 8 x 10, 1 run
     .venv/bin/python benchmarks/batch.py --update-doc docs/performance.md
+    .venv/bin/python benchmarks/batch.py --profile 4    # CPU per object, cProfile of ours
 
 Two archives hold the same 8 studies (one patient each, 50 tiny objects per
 study); the batch is 8 query files, one per patient (PATIENT level):
@@ -12,7 +13,16 @@ study); the batch is 8 query files, one per patient (PATIENT level):
 * ``latency``: tests/support/fakeqr.py with ``--store-delay 0.02``, a PACS
   that takes 20 ms before each C-STORE sub-operation (fetching the object
   from its archive), and ``--nodelay`` (else Nagle's algorithm on its
-  sockets adds about 30 ms of latency of its own per object).  The time goes into waiting, so associations in
+  sockets adds about 30 ms of latency of its own per object), and ``--fork``:
+  each association is served by a child process of its own, as dcmqrscp's
+  fork mode and a real PACS serve associations concurrently (``--no-fork``:
+  one Python process, threads under one interpreter lock, which made the SCP
+  itself the bottleneck of the parallel runs), and ``--pre-encode``: each
+  object is kept in Explicit and Implicit VR Little Endian.  Per object the
+  SCP waits 20 ms, then streams the data set in the accepted transfer syntax
+  (Implicit VR for getscu's contexts) from its file as it is, and waits for
+  the C-STORE response; without ``--pre-encode`` it would parse and
+  re-encode every data set.  The time goes into waiting, so associations in
   parallel overlap the waits.
 * ``dcmqrscp``: DCMTK's dcmqrscp (fork mode, ``TCP_NODELAY=1``), CPU-bound on this machine:
   client and server share the same cores, so parallel associations can
@@ -31,8 +41,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import os
 import platform
+import pstats
 import re
 import shutil
 import statistics
@@ -130,6 +142,79 @@ def measure(archive: str, port: int, move_port: int, aec: str, work: Path, queri
     return results
 
 
+PROFILE_RUNNER = """
+import cProfile, pstats, sys, threading
+profiles = []
+run = threading.Thread.run
+def profiled_run(self):
+    prof = cProfile.Profile()
+    profiles.append(prof)
+    prof.runcall(run, self)
+threading.Thread.run = profiled_run
+from dcmretrieve.getscu import main
+prof = cProfile.Profile()
+profiles.append(prof)
+try:
+    code = prof.runcall(main, sys.argv[2:])
+except SystemExit as exc:
+    code = exc.code
+stats = pstats.Stats(profiles[0])
+for other in profiles[1:]:
+    stats.add(other)
+stats.dump_stats(sys.argv[1])
+sys.exit(code)
+"""
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a live process and its reaped children (/proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / ticks  # utime stime cutime cstime
+
+
+def profile(server: FakeQR, work: Path, queries: list[str], expected: int, parallel: int, top: int) -> str:
+    """Our getscu --parallel n against the latency SCP: CPU per object (unprofiled
+    runs: ours and DCMTK's, the SCP's), then a cProfile of every thread."""
+    venv_bin = Path(sys.executable).parent
+    out = work / "out-profile"
+    lines = []
+    scp_pid = int(server.ready_file.read_text())
+    for client in ("dcmtk", f"ours-{parallel}"):
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir()
+        before = os.times()
+        scp_before = cpu_seconds(scp_pid)
+        start = time.perf_counter()
+        for argv in commands(client, "getscu", server.port, 0, "ANY-SCP", out, queries):
+            subprocess.run(argv, env=environment(client == "dcmtk"), cwd=work, check=True,
+                           capture_output=True, timeout=RUN_TIMEOUT)
+        wall = time.perf_counter() - start
+        after = os.times()
+        time.sleep(2.5)  # fakeqr --fork reaps its ended children once a second (their CPU counts then)
+        scp = cpu_seconds(scp_pid) - scp_before
+        cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+        got = sum(1 for p in out.iterdir() if p.is_file())
+        if got != expected:
+            raise RuntimeError(f"profile {client}: {got}/{expected} files")
+        name = "DCMTK getscu (sequential)" if client == "dcmtk" else f"ours --parallel {parallel}"
+        lines.append(f"| {name} | {wall:.2f} | {cpu:.2f} | {cpu / expected * 1000:.2f} | "
+                     f"{scp:.2f} | {scp / expected * 1000:.2f} |")
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    prof_path = work / "getscu.prof"
+    subprocess.run([sys.executable, "-c", PROFILE_RUNNER, str(prof_path), "--parallel", str(parallel),
+                    "-aec", "ANY-SCP", "-od", str(out), HOST, str(server.port), *queries],
+                   env=environment(False), cwd=work, check=True, capture_output=True, timeout=RUN_TIMEOUT)
+    text = io.StringIO()
+    stats = pstats.Stats(str(prof_path), stream=text)
+    stats.sort_stats("tottime").print_stats(top)
+    header = ["| client | wall (s) | client CPU (s) | client CPU per object (ms) | SCP CPU (s) | "
+              "SCP CPU per object (ms) |", "|---|---:|---:|---:|---:|---:|"]
+    return "\n".join(header + lines) + "\n\ncProfile of every thread of ours (tottime, all threads summed):\n\n" + \
+        text.getvalue()
+
+
 def table(all_results: dict[str, dict[tuple[str, str], list[float]]]) -> str:
     lines = ["| archive | tool | client | median wall (s) | speed-up vs DCMTK |", "|---|---|---|---:|---:|"]
     for archive, results in all_results.items():
@@ -150,10 +235,12 @@ def load() -> str:
 
 
 def update_doc(doc: Path, body: str) -> None:
-    """Replace (or append) the "## Batch retrieval" section; leave the rest alone."""
+    """Replace (or append) the "## Batch retrieval" section's measurement (up
+    to its first ### sub-heading, which holds the hand-written reading of the
+    figures); leave the rest alone."""
     text = doc.read_text() if doc.exists() else "# Performance\n"
     section = f"## Batch retrieval\n\n{body.rstrip()}\n"
-    match = re.search(r"^## Batch retrieval\s*$.*?(?=^## |\Z)", text, flags=re.M | re.S)
+    match = re.search(r"^## Batch retrieval\s*$.*?(?=^##+ |\Z)", text, flags=re.M | re.S)
     if match:
         text = text[: match.start()] + section + ("\n" if text[match.end():] else "") + text[match.end():]
     else:
@@ -175,9 +262,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--per-study", type=int, default=None, help="objects per study (default 50)")
     p.add_argument("--runs", type=int, default=None, help="timed runs per client (default 3)")
     p.add_argument("--delay", type=float, default=0.02, help="fakeqr's wait before each C-STORE (s)")
+    p.add_argument("--no-fork", dest="fork", action="store_false",
+                   help="latency: fakeqr as before (one process, threads; re-encodes per C-STORE) instead of "
+                        "--fork --pre-encode")
     p.add_argument("--archives", default="latency,dcmqrscp", help="comma-separated: latency, dcmqrscp")
+    p.add_argument("--profile", type=int, default=None, metavar="N",
+                   help="instead of the benchmark: CPU per object of DCMTK's getscu and ours with --parallel N "
+                        "against the latency SCP, and a cProfile of ours (all threads)")
     p.add_argument("--update-doc", type=Path, default=None, help="write the section into this markdown file")
     args = p.parse_args(argv)
+    if args.profile and args.archives.split(",")[0] != "latency":
+        p.error("--profile runs against the latency archive (first in --archives)")
     per_study = args.per_study or (10 if args.quick else 50)
     runs = args.runs or (1 if args.quick else 3)
     expected = STUDIES * per_study
@@ -194,9 +289,13 @@ def main(argv: list[str] | None = None) -> int:
                 for directory in dirs:
                     extra += ["--data-dir", str(directory)]
                 server = FakeQR(work / "fakeqr", destinations={"MOVESCU": move_port},
-                                extra_args=[*extra, "--store-delay", str(args.delay), "--nodelay"])
+                                extra_args=[*extra, "--store-delay", str(args.delay), "--nodelay",
+                                            *(["--fork", "--pre-encode"] if args.fork else [])])
                 server.start(timeout=60)
                 try:
+                    if args.profile:
+                        print(profile(server, work, queries, expected, args.profile, 25))
+                        return 0
                     all_results[archive] = measure(archive, server.port, move_port, "ANY-SCP", work, queries,
                                                    expected, runs)
                 finally:
@@ -221,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{load()} at end).\n"
         f"Batch: {STUDIES} query files (PATIENT level), one study of {per_study} tiny objects each "
         f"({expected} objects). `latency`: tests/support/fakeqr.py waiting {args.delay * 1000:.0f} ms before "
-        f"each C-STORE sub-operation (`--nodelay`); `dcmqrscp`: DCMTK's dcmqrscp (fork mode, `TCP_NODELAY=1`) "
+        f"each C-STORE sub-operation (`--nodelay`{', `--fork --pre-encode`' if args.fork else ''}); `dcmqrscp`: DCMTK's dcmqrscp (fork mode, `TCP_NODELAY=1`) "
         f"on the same machine. "
         f"DCMTK: movescu with the {STUDIES} files on one association, getscu once per file one after the "
         f"other; ours: `--parallel n`. movescu moves to its own `--port`. Median of {runs} run(s) after one "

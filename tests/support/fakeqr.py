@@ -29,6 +29,16 @@ Modes (``--mode``):
 ``stalltcp``
     Accepts TCP connections and never answers (for ``-ta``/``-to`` tests).
 
+By default one process serves every association (one thread each), so the
+cross-association faults (``--refuse-first``, the ``*ONCE`` PatientIDs) see
+each other.  ``--fork`` (benchmarks) serves each association in a forked child
+process instead, like dcmqrscp's fork mode: a latency-bound PACS whose
+associations do not share one interpreter lock.
+``--pre-encode`` (benchmarks) writes each object served (built-in,
+``--data``, ``--data-dir``) in the other uncompressed little-endian VR encoding at start-up, so a
+C-STORE streams whichever the peer accepted from its file instead of
+re-encoding the data set per sub-operation.
+
 Behaviour of a C-GET/C-MOVE is chosen by the PatientID of the identifier (the
 objects are pydicom's CT_small, MR_small, rtplan; ``--data`` adds files):
 
@@ -209,6 +219,28 @@ class Store:
         for directory in args.data_dir:
             self.objects += [Obj.from_file(p) for p in sorted(Path(directory).glob("*.dcm"))]
         self._lock = threading.Lock()
+        if args.pre_encode:
+            for i, obj in enumerate(self.objects):
+                self.pre_encode(obj, self.workdir / "pre-encoded" / f"{i}")
+
+    @staticmethod
+    def pre_encode(obj: Obj, stem: Path) -> None:
+        """--pre-encode: write an uncompressed little-endian object in the other
+        VR encoding too, so either is streamed from its file as it is (the
+        default re-encodes it per C-STORE: CPU a real archive does not spend
+        on every sub-operation)."""
+        pair = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+        if obj.transfer_syntax not in pair:
+            return
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        for ts in pair:
+            if ts == obj.transfer_syntax:
+                continue
+            ds = dcmread(obj.path)
+            ds.file_meta.TransferSyntaxUID = ts
+            path = stem.with_name(f"{stem.name}-{'ex' if ts == ExplicitVRLittleEndian else 'im'}.dcm")
+            ds.save_as(path, enforce_file_format=True)
+            obj.alternates[ts] = (path, split_dataset(path)[1])
 
     @property
     def ct(self) -> Obj:
@@ -884,14 +916,75 @@ class FakeQR:
         handlers = [(evt.EVT_C_STORE, self.on_store)] if self.args.mode == "storeonly" else []
         server = ae.start_server((self.args.host, self.args.port), block=False,
                                  evt_handlers=handlers)
+        children: set[int] = set()
+        if self.args.fork:
+            self.install_fork(server, children)
         LOG.info("fakeqr %s listening on %s port %d as %s (destinations %s)", self.args.mode,
                  self.args.host, self.args.port, self.args.aet, self.destinations)
         mark_ready(self.args.ready_file)
         try:
             while True:
-                time.sleep(3600)
+                time.sleep(1 if self.args.fork else 3600)
+                reap(children)
         finally:
             server.shutdown()
+
+    @staticmethod
+    def install_fork(server: Any, children: set[int]) -> None:
+        """--fork: serve each association in a child process of its own
+        (as dcmqrscp's fork mode does), so associations in parallel do not
+        share one interpreter's lock and the SCP's CPU spreads over the cores.
+
+        The server thread accepts; the child (only that thread survives the
+        fork) closes the listening socket, runs the association and exits.
+        State that lives across associations (--refuse-first's count, the
+        ONCE faults) is per child, so those faults need the default mode.
+        SIGTERM to the parent ends its children too (by their PIDs).
+        """
+        def process_request(request: socket.socket, client_address: Any) -> None:
+            reap(children)
+            pid = os.fork()
+            if pid:
+                children.add(pid)
+                server.close_request(request)  # close only: the child owns the connection
+                return
+            code = 0
+            try:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                server.socket.close()
+                server.finish_request(request, client_address)
+                for thread in threading.enumerate():
+                    if isinstance(thread, Association):
+                        thread.join()
+            except BaseException:  # noqa: BLE001 - a child must never return into the server loop
+                LOG.exception("forked association failed")
+                code = 1
+            finally:
+                os._exit(code)
+
+        server.process_request = process_request
+
+        def terminate(*_: object) -> None:
+            reap(children)
+            for pid in children:
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except OSError:
+                    pass
+            os._exit(0)
+
+        signal.signal(signal.SIGTERM, terminate)
+
+
+def reap(children: set[int]) -> None:
+    """Collect --fork's children that have ended (no zombies, no stale PIDs)."""
+    for pid in list(children):
+        try:
+            done, _status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            children.discard(pid)
 
 
 def mark_ready(path: str) -> None:
@@ -932,6 +1025,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--store-delay", type=float, default=0.0,
                    help="seconds to wait before each C-STORE sub-operation (a latency-bound PACS)")
     p.add_argument("--nodelay", action="store_true", help="TCP_NODELAY on all sockets (benchmarks)")
+    p.add_argument("--pre-encode", action="store_true",
+                   help="keep every object served in Explicit and Implicit VR Little Endian (benchmarks)")
+    p.add_argument("--fork", action="store_true",
+                   help="serve each association in a forked child process (benchmarks; like dcmqrscp)")
     p.add_argument("--refuse-first", type=int, default=0,
                    help="reject the first N association requests (rejected-transient)")
     p.add_argument("--workdir", default=".", help="where generated objects are written")
@@ -949,8 +1046,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    pid = " [%(process)d]" if args.fork else ""  # --fork: which child served the line
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+                        format=f"%(asctime)s %(name)s{pid} %(levelname)s: %(message)s")
     logging.getLogger("pynetdicom").setLevel(logging.DEBUG if args.debug else logging.WARNING)
     pydicom_config.settings.writing_validation_mode = pydicom_config.IGNORE
     pydicom_config.settings.reading_validation_mode = pydicom_config.IGNORE

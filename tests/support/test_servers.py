@@ -9,8 +9,10 @@ clients, so these tests do not depend on the code under test.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -178,6 +180,73 @@ def test_fakeqr_move_mismatch_to_destination(make_fakeqr, tmp_path: Path) -> Non
     unknown = run([MOVESCU, "-aem", "NOSUCHAE", HOST, str(server.port),
                    "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=1CT1"])
     assert "Refused: MoveDestinationUnknown" in unknown.stderr
+
+
+@pytest.mark.network
+@pytest.mark.dcmtk("getscu", "movescu")
+def test_fakeqr_fork_serves_each_association_in_a_child(fakeqr, make_fakeqr, tmp_path: Path) -> None:
+    """--fork: concurrent associations are served by distinct child processes
+    (C-GET and C-MOVE with --store-delay); stop() leaves no child behind.
+    --pre-encode: the object streamed from its pre-encoded copy arrives
+    byte for byte as the default fakeqr's per-C-STORE encoding of it."""
+    port = free_port()
+    server = make_fakeqr(destinations={"MOVESCU": port},
+                         extra_args=["--fork", "--pre-encode", "--store-delay", "0.3"])
+    assert sorted(p.name for p in (server.workdir / "pre-encoded").iterdir())[:2] == ["0-im.dcm", "1-im.dcm"]
+    outs = [tmp_path / name for name in ("g1", "g2", "m")]
+    for out in outs:
+        out.mkdir()
+    key = ["-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=1CT1"]
+    procs = [subprocess.Popen([GETSCU, "-od", str(out), HOST, str(server.port), *key],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for out in outs[:2]]
+    procs.append(subprocess.Popen([MOVESCU, "--port", str(port), "-od", str(outs[2]), HOST,
+                                   str(server.port), *key],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+    for proc in procs:
+        _out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+    for out in outs:
+        assert [p.name for p in out.iterdir()] == [sampledata.CT.dcmtk_filename]
+    default = tmp_path / "default"
+    assert _get(fakeqr.port, "1CT1", default).returncode == 0
+    name = sampledata.CT.dcmtk_filename
+    assert (outs[0] / name).read_bytes() == (default / name).read_bytes()
+    log = server.log_text()
+    children = {int(m) for m in re.findall(r"\[(\d+)\] INFO: C-(?:GET|MOVE)-RQ MsgID", log)}
+    assert "(Implicit VR Little Endian)" in log  # getscu's contexts: the pre-encoded copy was sent
+    assert len(children) == 3 and int(server.ready_file.read_text()) not in children, log
+    # a child still serving (DELAY stalls 5 s) ends with the server
+    stalled = subprocess.Popen([GETSCU, "-od", str(tmp_path), HOST, str(server.port),
+                                "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=DELAY"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        busy: list[str] = []
+        while not busy and time.monotonic() < deadline:
+            time.sleep(0.05)
+            busy = re.findall(r"\[(\d+)\] INFO: C-GET-RQ MsgID 1 from GETSCU, PatientID='DELAY'",
+                              server.log_text())
+        assert busy, server.log_text()
+        server.stop()
+        deadline = time.monotonic() + 3  # well inside the 5 s stall
+        while _running(int(busy[0])) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _running(int(busy[0]))
+        assert stalled.wait(timeout=30) != 0
+    finally:
+        if stalled.poll() is None:
+            stalled.kill()
+            stalled.wait()
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie (an orphan awaiting its reaper)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 @pytest.mark.network
