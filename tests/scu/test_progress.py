@@ -177,6 +177,32 @@ def test_movescu_progress_two_requests_with_recv_lines(tmp_path: Path, qrscp, qu
 
 
 @pytest.mark.network
+def test_movescu_progress_with_parallel_requests(tmp_path: Path, qrscp, query_files) -> None:  # type: ignore[no-untyped-def]
+    """--parallel 2: two requests at once share one display; every log and
+    RECV line still reaches the terminal whole (their order between the two
+    requests is free), and the display ends at 2/2 requests, 2/2 objects."""
+    mr = tmp_path / "pat_mr.dcm"
+    _query_file(mr, "4MR1")
+    args = ["-v", "--parallel", "2", "-aec", "COMMON", "--port", str(qrscp.host_table["MOVESCU"]), qrscp.host,
+            str(qrscp.port), str(query_files["pat_ct"]), str(mr), "-od", "od"]
+    (tmp_path / "plain" / "od").mkdir(parents=True)
+    (tmp_path / "tty" / "od").mkdir(parents=True)
+    rc_plain, raw_plain = run_in_pty([*MOVE.argv("ours"), *args], tmp_path / "plain", MOVE.env())
+    rc, raw = run_in_pty([*MOVE.argv("ours"), "--progress", *args], tmp_path / "tty", MOVE.env())
+    assert rc == rc_plain == 0
+    plain, screen = render(raw_plain), render(raw)
+
+    def lines(rendered: list[str]) -> list[str]:  # which request gets which message ID is free too
+        return sorted(re.sub(r"MsgID \d+", "MsgID n", line) for line in rendered)
+
+    assert lines(screen[:-1]) == lines(plain), "\n".join(screen)
+    m = BAR.match(screen[-1])
+    assert m, screen[-1]
+    assert m.groups()[:4] == ("2", "2", "2", "2")
+    assert _files(tmp_path / "tty" / "od") == _files(tmp_path / "plain" / "od")
+
+
+@pytest.mark.network
 @pytest.mark.parametrize("tool", ["getscu", "movescu"])
 def test_progress_without_a_terminal_changes_nothing(tmp_path: Path, qrscp, query_files, tool: str) -> None:  # type: ignore[no-untyped-def]
     if tool == "getscu":
