@@ -327,3 +327,14 @@ def test_quiet_mode_silences_later_config_errors(monkeypatch):
     monkeypatch.setenv("DCMRETRIEVE_TIMEOUT", "abc")
     assert run("getscu", ["-q", "h", "1", "-k", "PatientID=1"]) == (1, "", "")
     assert run("getscu", ["h", "1", "-k", "PatientID=1"])[2].startswith("E: environment variable")
+
+
+def test_show_config_runs_nothing_so_writes_no_summary(tmp_path, monkeypatch):
+    """--show-config is informational like --help: with --strict-exit and
+    --summary-json it still exits 0 and writes no summary file."""
+    monkeypatch.chdir(tmp_path)
+    code, out, _err = run("getscu", ["--strict-exit", "--summary-json", "s.json", "--show-config",
+                                     "127.0.0.1", "1"])
+    assert code == 0
+    assert "summary_json" in out
+    assert not (tmp_path / "s.json").exists()

@@ -41,6 +41,7 @@ class _Run:
         self.wall_start = time.time()  # --summary-json: the run's start
         self.mono_start = time.monotonic()
         self.recorder: Recorder | None = None  # created for the network phase
+        self.informational = False  # --show-config: settings printed, nothing run
         # set by execute() once the command line is syntactically valid
         self.line: cmdline.CommandLine
         self.settings: Settings
@@ -66,6 +67,7 @@ class _Run:
         self.state = cmdline.State(line, self.argv0)
         self.settings = self.state.settings
         if action == cmdline.SHOW_CONFIG:
+            self.informational = True  # like --help: no run, so no summary and no strict status
             return self.show_config()
         for item in options.EVALUATION[self.tool]:
             if isinstance(item, str):
@@ -209,7 +211,7 @@ class _Run:
         """The exit status (``--strict-exit``) and the summary
         (``--summary-json``) of a run whose command line was accepted."""
         settings = getattr(self, "settings", None)
-        if settings is None or not (settings.strict_exit or settings.summary_json):
+        if settings is None or self.informational or not (settings.strict_exit or settings.summary_json):
             return code
         from ..scu import summary
 
