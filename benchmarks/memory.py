@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import re
 import shutil
 import signal
@@ -38,6 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from support.servers import FakeQR, free_port  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from retrieve import machine, revision  # noqa: E402  (one description of the machine and code measured)
 
 GIB = 1 << 30
 RUN_TIMEOUT = 1800.0
@@ -132,18 +134,8 @@ def table(rows: list[Row], size: int) -> str:
 
 
 def header(size: int, started: dt.datetime, load: tuple[float, float]) -> str:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip() or "?"
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"Measured {started:%Y-%m-%d %H:%M} UTC with `benchmarks/memory.py` (commit {commit}) on "
-            f"{os.cpu_count()} cores, {cpu}; Python {platform.python_version()} (1-min load average "
+    return (f"Measured {started:%Y-%m-%d %H:%M} UTC with `benchmarks/memory.py` ({revision()}) on "
+            f"{machine()} (1-min load average "
             f"{load[0]:.1f} at start, {load[1]:.1f} at end).  One object of {size / GIB:.2f} GiB "
             f"({size} bytes of pixel data) streamed by `tests/support/fakeqr.py`; getscu by C-GET, "
             f"movescu by C-MOVE to its own `--port`; one run each; peak RSS of the tool from `/usr/bin/time`.")
