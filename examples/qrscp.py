@@ -147,18 +147,23 @@ class Server:
             LOG.info("%s: %s -> 0x%04X", kind, exc, STATUS_IDENTIFIER_INVALID)
             return None
 
-    def on_get(self, event: evt.Event):
-        matches = self._ident(event, "C-GET")
-        if matches is None:
-            yield STATUS_IDENTIFIER_INVALID, None
-            return
-        LOG.info("C-GET: %d match(es)", len(matches))
+    @staticmethod
+    def _objects(event: evt.Event, matches):
+        """The sub-operation count, then each matching object (C-GET and C-MOVE alike)."""
         yield len(matches)
         for path, _, _, _ in matches:
             if event.is_cancelled:
                 yield 0xFE00, None
                 return
             yield 0xFF00, dcmread(path)
+
+    def on_get(self, event: evt.Event):
+        matches = self._ident(event, "C-GET")
+        if matches is None:
+            yield STATUS_IDENTIFIER_INVALID, None
+            return
+        LOG.info("C-GET: %d match(es)", len(matches))
+        yield from self._objects(event, matches)
 
     def on_move(self, event: evt.Event):
         matches = self._ident(event, "C-MOVE")
@@ -180,12 +185,7 @@ class Server:
                 contexts.append(build_context(sop_class, syntaxes))
         LOG.info("C-MOVE: %d match(es) to %s at %s:%d", len(matches), destination, *address)
         yield address[0], address[1], {"contexts": contexts}
-        yield len(matches)
-        for path, _, _, _ in matches:
-            if event.is_cancelled:
-                yield 0xFE00, None
-                return
-            yield 0xFF00, dcmread(path)
+        yield from self._objects(event, matches)
 
     def run(self, host: str, port: int, ready_file: str) -> None:
         handlers = [(evt.EVT_C_GET, self.on_get), (evt.EVT_C_MOVE, self.on_move)]
