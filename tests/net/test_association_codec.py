@@ -30,8 +30,9 @@ from dcmretrieve.net import dimse
 from dcmretrieve.net.dimse import C_FIND_RSP, Command, NO_DATASET, _FAST_DECODE, _fast_decode, _fast_encode, _pynetdicom_decode, _pynetdicom_encode, c_cancel_rq, c_get_rq, c_move_rq, c_store_rsp
 from dcmretrieve.net.params import AssociationParams, ProposedContext
 from dcmretrieve.net.pdu import (
-    A_ABORT, A_RELEASE_RP, A_RELEASE_RQ, decode_p_data, encode_associate_ac, encode_associate_rq, encode_p_data,
-    p_data_header, parse_associate,
+    A_ABORT, A_RELEASE_RP, A_RELEASE_RQ, _pynetdicom_associate_ac, _pynetdicom_associate_rq, _pynetdicom_reject,
+    decode_p_data, decode_reject, encode_associate_ac, encode_associate_rq, encode_p_data, p_data_header,
+    parse_associate,
 )
 from dcmretrieve.scu.policy import getscu_contexts
 
@@ -281,3 +282,111 @@ def test_decode_p_data_reads_like_pynetdicom() -> None:
         assert [(pc, ctl, bytes(data)) for pc, ctl, data in ours] == expected
         assert all(isinstance(data, memoryview) and data.obj is raw for _pc, _ctl, data in ours)  # zero-copy
     assert 0 < failures < len(variants)
+
+
+# ---- A-ASSOCIATE PDUs by hand, pinned to pynetdicom's codec ------------------
+
+def _rq_params() -> list[AssociationParams]:
+    """A-ASSOCIATE-RQs as both tools build them, and unusual titles and UIDs."""
+    from dcmretrieve.scu.policy import movescu_contexts
+
+    params = []
+    for model in ("patient", "study", "psonly"):
+        for propose in ("propose-uncompr", "propose-big", "propose-implicit", "propose-deflated"):
+            params.append(AssociationParams("MOVESCU", "ANY-SCP", "127.0.0.1", 104, 16384,
+                                            movescu_contexts(model, propose)))
+        for prefer in ("prefer-uncompr", "prefer-lossless", "prefer-big", "implicit"):
+            params.append(AssociationParams("GETSCU", "ANY-SCP", "127.0.0.1", 104, 131072,
+                                            getscu_contexts(model, "propose-uncompr", prefer)))
+    odd = [ProposedContext(1, "1.2.3.x ", ["1.2.840.10008.1.2", "9"], True, False),
+           ProposedContext(3, "1.2.\u00e9", [], False, True), ProposedContext(255, "", ["1.2"], None, None)]
+    for called, calling in (("   ", "A\\B"), ("X" * 20, "\u00c9T\u00c9"), ("", " LEAD"), ("A", "B" * 16)):
+        params.append(AssociationParams(calling, called, "127.0.0.1", 104, 4096, odd))
+    params.append(AssociationParams("A", "B", "127.0.0.1", 104, 0, []))
+    return params
+
+
+def test_associate_rq_by_hand_equals_pynetdicom() -> None:
+    for params in _rq_params():
+        assert encode_associate_rq(params) == _pynetdicom_associate_rq(params)
+
+
+@pytest.mark.parametrize("contexts", [
+    [], [(1, 0, "1.2.840.10008.1.2")], [(1, 3, ""), (3, 0, "1.2.840.10008.1.2.1"), (255, 4, "1.2.\u00e9 ")],
+])
+@pytest.mark.parametrize("titles", [("ANY-SCP", "GETSCU"), ("   ", "A\\B"), ("X" * 17, "")])
+def test_associate_ac_by_hand_equals_pynetdicom(contexts: list[tuple[int, int, str]],
+                                                titles: tuple[str, str]) -> None:
+    for max_pdu in (0, 16384, 131072, 0xFFFFFFFF):
+        assert encode_associate_ac(*titles, max_pdu, contexts) == _pynetdicom_associate_ac(*titles, max_pdu, contexts)
+
+
+def test_reject_read_like_pynetdicom() -> None:
+    rng = random.Random(3)
+    for length in (0, 1, 3, 4, 5, 9):
+        for _ in range(20):
+            body = bytes(rng.randrange(256) for _ in range(length))
+            assert decode_reject(body) == _pynetdicom_reject(body)
+
+
+def _associate_variants() -> list[tuple[int, bytes]]:
+    """Real A-ASSOCIATE-RQ/ACs of both tools, the usual extras of other
+    implementations (asynchronous operations, user identity, extended
+    negotiation, NUL-padded UIDs), and damaged copies of all of them."""
+    rng = random.Random(11)
+    pdus = [encode_associate_rq(p) for p in _rq_params()[::3]]
+    pdus += [encode_associate_ac("ANY-SCP", "GETSCU", 16384, [(1, 0, "1.2.840.10008.1.2.1"), (3, 3, ""),
+                                                              (5, 0, "1.2.840.10008.1.2")])]
+    base = encode_associate_ac("A", "B", 16384, [(1, 0, "1.2.840.10008.1.2")])
+    extras = [b"\x53\x00\x00\x04\x00\x01\x00\x01",                                  # async operations window
+              b"\x58\x00\x00\x0a\x01\x00\x00\x04user\x00\x00",                      # user identity
+              b"\x56\x00\x00\x08\x00\x03\x31\x2e\x32\x00\x00\x01"[:10],            # extended negotiation (short)
+              b"\x52\x00\x00\x06\x31\x2e\x32\x2e\x33\x00",                          # class UID with NUL padding
+              b"\x54\x00\x00\x08\x00\x04\x31\x2e\x32\x00\x01\x00"]                 # role, NUL-padded UID
+    for extra in extras:
+        raw = bytearray(base)
+        pos = raw.index(b"\x50\x00") if b"\x50\x00" in raw[74:] else len(raw)
+        user_at = 74 + bytes(raw[74:]).index(b"\x50\x00")
+        (ulen,) = struct.unpack_from(">H", raw, user_at + 2)
+        raw[user_at + 4 + ulen:user_at + 4 + ulen] = extra
+        struct.pack_into(">H", raw, user_at + 2, ulen + len(extra))
+        struct.pack_into(">I", raw, 2, len(raw) - 6)
+        del pos
+        pdus.append(bytes(raw))
+    variants = []
+    for raw in pdus:
+        variants.append((raw[0], raw))
+        for _ in range(60):
+            damaged = bytearray(raw)
+            for _hit in range(rng.choice((1, 1, 2, 3))):
+                damaged[rng.randrange(74, len(damaged))] = rng.choice((0, 1, 0x20, 0x2E, 0x50, 0xFF, rng.randrange(256)))
+            variants.append((raw[0], bytes(damaged)))
+        variants.append((raw[0], raw[:rng.randrange(74, len(raw))]))  # truncated
+    return variants
+
+
+def _outcome(parse, pdu_type: int, body: bytes):  # type: ignore[no-untyped-def]
+    try:
+        return vars(parse(pdu_type, body))
+    except DimseError as exc:
+        return exc.condition
+    except Exception as exc:  # noqa: BLE001 - whatever pynetdicom's path does, the same
+        return repr(exc)
+
+
+def test_associate_parsed_like_pynetdicom() -> None:
+    """What the hand-written A-ASSOCIATE parser accepts, it reads exactly as
+    pynetdicom does; what it leaves alone goes to pynetdicom's parser."""
+    from dcmretrieve.net import pdu as codec
+
+    fast = 0
+    for pdu_type, raw in _associate_variants():
+        body = raw[6:]
+        expected = _outcome(codec._pynetdicom_parse_associate, pdu_type, body)
+        assert _outcome(parse_associate, pdu_type, body) == expected
+        try:
+            codec._fast_parse_associate(pdu_type, body)
+            fast += 1
+        except codec._NotPlain:
+            pass
+    assert fast > 20  # the usual PDUs do take the fast path

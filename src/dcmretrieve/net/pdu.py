@@ -27,7 +27,7 @@ from __future__ import annotations
 import struct
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from ..dicom.uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from .conditions import COND_ILLEGAL_PDU, DimseError
@@ -132,8 +132,9 @@ def _dcmtk_reserved_bytes(encoded: bytes) -> bytes:
     return bytes(out)
 
 
-def encode_associate_rq(params: AssociationParams) -> bytes:
-    """A-ASSOCIATE-RQ PDU in DCMTK's item order (pynetdicom's ``A_ASSOCIATE_RQ``)."""
+def _pynetdicom_associate_rq(params: AssociationParams) -> bytes:
+    """A-ASSOCIATE-RQ PDU in DCMTK's item order (pynetdicom's ``A_ASSOCIATE_RQ``):
+    the reference ``encode_associate_rq`` is tested against."""
     from pynetdicom import pdu, pdu_items
 
     _install_dcmtk_validators()
@@ -156,9 +157,10 @@ def encode_associate_rq(params: AssociationParams) -> bytes:
     return _dcmtk_reserved_bytes(rq.encode())
 
 
-def encode_associate_ac(called_ae: str, calling_ae: str, max_pdu: int,
-                        contexts: Iterable[tuple[int, int, str]]) -> bytes:
-    """A-ASSOCIATE-AC (pynetdicom's ``A_ASSOCIATE_AC``); ``contexts``: (id, result, ts).
+def _pynetdicom_associate_ac(called_ae: str, calling_ae: str, max_pdu: int,
+                             contexts: Iterable[tuple[int, int, str]]) -> bytes:
+    """A-ASSOCIATE-AC (pynetdicom's ``A_ASSOCIATE_AC``); ``contexts``: (id, result, ts):
+    the reference ``encode_associate_ac`` is tested against.
 
     The AC repeats the RQ's titles in its reserved title fields, as DCMTK does."""
     from pynetdicom import pdu, pdu_items
@@ -179,6 +181,59 @@ def encode_associate_ac(called_ae: str, calling_ae: str, max_pdu: int,
     return ac.encode()
 
 
+def _item(item_type: int, value: bytes) -> bytes:
+    return struct.pack(">BBH", item_type, 0, len(value)) + value
+
+
+def _text(value: str) -> bytes:
+    return _ascii(value).encode("ascii")
+
+
+def _user_information_bytes(max_pdu: int, roles: Iterable[tuple[str, bool, bool]] = ()) -> bytes:
+    sub = [_item(0x51, struct.pack(">I", max_pdu)), _item(0x52, _text(IMPLEMENTATION_CLASS_UID))]
+    for uid, scu, scp in roles:
+        raw = _text(uid)
+        sub.append(_item(0x54, struct.pack(">H", len(raw)) + raw + bytes((int(scu), int(scp)))))
+    sub.append(_item(0x55, _text(IMPLEMENTATION_VERSION_NAME)))
+    return _item(0x50, b"".join(sub))
+
+
+def _associate(pdu_type: int, called: bytes, calling: bytes, items: list[bytes]) -> bytes:
+    body = struct.pack(">HH", 1, 0) + called + calling + bytes(32) + b"".join(items)
+    return struct.pack(">BBI", pdu_type, 0, len(body)) + body
+
+
+def encode_associate_rq(params: AssociationParams) -> bytes:
+    """A-ASSOCIATE-RQ PDU in DCMTK's item order, DCMTK's bytes (0xff in the
+    reserved byte of each presentation context item, see
+    ``_dcmtk_reserved_bytes``).  Written by hand: importing pynetdicom costs
+    more than DCMTK's whole retrieval of a small study;
+    tests/net/test_association_codec.py pins it to pynetdicom's encoding."""
+    items = [_item(0x10, _text(APPLICATION_CONTEXT))]
+    for ctx in params.contexts:
+        sub = [_item(0x30, _text(ctx.abstract_syntax))] + [_item(0x40, _text(ts)) for ts in ctx.transfer_syntaxes]
+        items.append(_item(0x20, bytes((ctx.id, 0, 0xFF, 0)) + b"".join(sub)))
+    roles = [(ctx.abstract_syntax, bool(ctx.scu_role), bool(ctx.scp_role)) for ctx in params.contexts
+             if ctx.scu_role is not None or ctx.scp_role is not None]
+    items.append(_user_information_bytes(params.max_pdu, roles))
+    return _associate(0x01, _ascii(params.called_ae)[:16].ljust(16).encode("ascii"),
+                      _ascii(params.calling_ae)[:16].ljust(16).encode("ascii"), items)
+
+
+def encode_associate_ac(called_ae: str, calling_ae: str, max_pdu: int,
+                        contexts: Iterable[tuple[int, int, str]]) -> bytes:
+    """A-ASSOCIATE-AC; ``contexts``: (id, result, ts).  By hand, pinned to
+    pynetdicom's ``A_ASSOCIATE_AC`` in the tests (``_pynetdicom_associate_ac``).
+
+    The AC repeats the RQ's titles in its reserved title fields, as DCMTK does."""
+    items = [_item(0x10, _text(APPLICATION_CONTEXT))]
+    for ctx_id, result, ts in contexts:
+        items.append(_item(0x21, bytes((ctx_id, 0, result, 0)) + _item(0x40, _text(ts))))
+    items.append(_user_information_bytes(max_pdu))
+    return _associate(0x02, _ascii(called_ae)[:16].ljust(16).encode("ascii"),
+                      _ascii(calling_ae)[:16].ljust(16).encode("ascii"), items)
+
+
 #: A-RELEASE-RQ / A-RELEASE-RP: PDU type, reserved, length 4, 4 reserved bytes
 A_RELEASE_RQ = b"\x05\x00\x00\x00\x00\x04\x00\x00\x00\x00"
 A_RELEASE_RP = b"\x06\x00\x00\x00\x00\x04\x00\x00\x00\x00"
@@ -187,7 +242,15 @@ A_ABORT = b"\x07\x00\x00\x00\x00\x04\x00\x00\x00\x00"
 
 
 def decode_reject(body: bytes | memoryview) -> tuple[int, int, int]:
-    """(result, source, reason) of an A-ASSOCIATE-RJ body (pynetdicom's ``A_ASSOCIATE_RJ``)."""
+    """(result, source, reason) of an A-ASSOCIATE-RJ body: bytes 2-4 after the
+    reserved one, as pynetdicom's ``A_ASSOCIATE_RJ`` reads them (pinned in tests)."""
+    if len(body) < 4:
+        return 0, 0, 0
+    return body[1], body[2], body[3]
+
+
+def _pynetdicom_reject(body: bytes | memoryview) -> tuple[int, int, int]:
+    """pynetdicom's reading of an A-ASSOCIATE-RJ body (the tests' reference)."""
     if len(body) < 4:
         return 0, 0, 0
     from pynetdicom import pdu
@@ -215,7 +278,92 @@ def _name(value: object) -> str:
     return str(value or "").rstrip("\0 ")
 
 
+#: characters of the values the hand-written A-ASSOCIATE parser takes as
+#: they are (UIDs, implementation version names); anything else goes to pynetdicom
+_PLAIN = frozenset(b"0123456789.ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-")
+_ITEM_HEADER = struct.Struct(">BBH")
+
+
+class _NotPlain(Exception):
+    """The fast A-ASSOCIATE parser leaves this PDU to pynetdicom's."""
+
+
+def _plain(value: bytes, pad: bool) -> str:
+    """A value as ``parse_associate`` reports it; UIDs (``pad``) may end in NUL padding."""
+    text = value.rstrip(b"\0") if pad else value
+    if not text or not _PLAIN.issuperset(text):
+        raise _NotPlain()
+    return text.decode("ascii")
+
+
+def _sub_items(data: bytes) -> Iterator[tuple[int, bytes]]:
+    pos, end = 0, len(data)
+    while pos < end:
+        if end - pos < 4:
+            raise _NotPlain()
+        item_type, _r, length = _ITEM_HEADER.unpack_from(data, pos)
+        stop = pos + 4 + length
+        if stop > end:
+            raise _NotPlain()
+        yield item_type, data[pos + 4:stop]
+        pos = stop
+
+
+def _fast_parse_associate(pdu_type: int, body: bytes) -> AssocInfo:
+    """The usual A-ASSOCIATE-RQ/AC (known items and sub-items, consistent
+    lengths, plain UIDs) decoded by hand; raises _NotPlain for anything
+    else.  What it accepts it reads exactly as pynetdicom's decoding does
+    (tests/net/test_association_codec.py checks that on real and damaged PDUs)."""
+    info = AssocInfo()
+    context_type = 0x20 if pdu_type == 0x01 else 0x21
+    for item_type, value in _sub_items(body[68:]):
+        if item_type == 0x10:
+            info.app_context = _plain(value, True)
+        elif item_type == context_type:
+            if len(value) < 4:
+                raise _NotPlain()
+            syntaxes = []
+            for sub_type, sub in _sub_items(value[4:]):
+                if sub_type != 0x40 and (sub_type != 0x30 or context_type != 0x20):
+                    raise _NotPlain()
+                syntaxes.append(_plain(sub, True))
+            info.contexts.append((value[0], 0xFF if context_type == 0x20 else value[2], syntaxes))
+        elif item_type == 0x50:
+            for sub_type, sub in _sub_items(value):
+                if sub_type == 0x51 and len(sub) == 4:
+                    info.max_pdu = struct.unpack(">I", sub)[0]
+                elif sub_type == 0x52:
+                    info.impl_class_uid = _plain(sub, True)
+                elif sub_type == 0x55:
+                    info.impl_version = _plain(sub, False)
+                elif sub_type == 0x54 and len(sub) >= 4 and struct.unpack_from(">H", sub)[0] == len(sub) - 4 \
+                        and sub[-2] in (0, 1) and sub[-1] in (0, 1):
+                    info.roles[_plain(sub[2:-2], True)] = (bool(sub[-2]), bool(sub[-1]))
+                else:
+                    raise _NotPlain()
+        else:
+            raise _NotPlain()
+    return info
+
+
 def parse_associate(pdu_type: int, body: bytes) -> AssocInfo:
+    """Decode an A-ASSOCIATE-RQ (type 1) or -AC (type 2) PDU body.
+
+    The usual PDU is read by hand (``_fast_parse_associate``), anything
+    unusual by pynetdicom (``_pynetdicom_parse_associate``), which decides
+    what is an Illegal PDU."""
+    if len(body) < 68:
+        raise DimseError(COND_ILLEGAL_PDU)
+    try:
+        info = _fast_parse_associate(pdu_type, body)
+    except _NotPlain:
+        return _pynetdicom_parse_associate(pdu_type, body)
+    info.called_ae = body[4:20].decode("latin-1").strip(" ")
+    info.calling_ae = body[20:36].decode("latin-1").strip(" ")
+    return info
+
+
+def _pynetdicom_parse_associate(pdu_type: int, body: bytes) -> AssocInfo:
     """Decode an A-ASSOCIATE-RQ (type 1) or -AC (type 2) PDU body with pynetdicom.
 
     The fixed-width title fields are read here (pynetdicom's RQ title setter
