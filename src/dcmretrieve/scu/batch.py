@@ -24,10 +24,7 @@ carries them out with a tool's ``Worker`` (one association each):
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -42,6 +39,8 @@ from ..errors import FatalError
 from .summary import READABLE_SCHEMAS, Recorder
 
 if TYPE_CHECKING:  # pragma: no cover
+    import queue
+
     from ..settings import Settings
 
 #: A-ASSOCIATE-RJ result "rejected-transient"
@@ -61,6 +60,8 @@ class Request:
 def request_key(content: bytes | None, keys: Sequence[str], round_: int) -> str:
     """What ``--resume`` matches: a SHA-256 over the query file's bytes, the
     ``-k`` keys and the round (``sha256:<hex>``)."""
+    import hashlib  # only with --resume or --summary-json (OpenSSL's loading is start-up time)
+
     digest = hashlib.sha256()
     digest.update(b"F" + content if content is not None else b"N")
     for key in keys:
@@ -77,6 +78,8 @@ def requests_of(settings: "Settings") -> list[Request]:
         order = [(source, round_) for round_ in rounds for source in files]
     else:
         order = [(source, round_) for source in files for round_ in rounds]
+    if not (settings.resume or settings.summary_json):  # nothing reads the keys
+        return [Request(i, source, round_, "") for i, (source, round_) in enumerate(order)]
     contents: dict[str | None, bytes | None] = {}
     for source in files:
         if source in contents:
@@ -113,6 +116,8 @@ def load_resume(path: str) -> set[str]:
     file that does not exist yet is an empty set (the first run of a batch
     that always says ``--resume s.json --summary-json s.json``)."""
     try:
+        import json
+
         with open(path, "rb") as handle:
             document = json.loads(handle.read().decode("utf-8"))
     except FileNotFoundError:
@@ -303,6 +308,8 @@ class Runner:
     def run_parallel(self, count: int) -> None:
         """--parallel N: N threads; returns when all are done.  Failures are in
         ``self.failures`` (request index, exception), first one first."""
+        import queue
+
         todo: queue.Queue[Request] = queue.Queue()
         for request in self.pending():
             todo.put(request)
@@ -321,6 +328,8 @@ class Runner:
         self.failures.sort(key=lambda item: item[0])
 
     def _thread(self, todo: "queue.Queue[Request]") -> None:
+        import queue
+
         worker: Worker | None = None
         try:
             while not self.stop.is_set():

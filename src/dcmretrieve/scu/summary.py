@@ -17,10 +17,8 @@ is used.
 from __future__ import annotations
 
 import enum
-import json
 import os
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -534,6 +532,8 @@ def _utf8_json(document: dict[str, Any]) -> bytes:
     """The document as UTF-8 JSON.  Arguments that were not valid in the
     locale's encoding reach Python as lone surrogates; JSON escapes them
     (``\\udcxx``) so that the file stays valid UTF-8 and loses nothing."""
+    import json  # only when a summary is written
+
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     try:
         return text.encode("utf-8")
@@ -557,6 +557,8 @@ def write(document: dict[str, Any], target: str) -> None:
                 out.write(data.decode("utf-8"))
                 out.flush()
         return
+    import tempfile
+
     directory = os.path.dirname(target) or "."
     fd, temp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".tmp", dir=directory)
     try:

@@ -108,7 +108,6 @@ import errno
 import logging
 import mmap
 import os
-import secrets
 import zlib
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, Sequence
@@ -253,7 +252,7 @@ class _TempFile:
         base = name[:200]
         flags = (os.O_RDWR if read else os.O_WRONLY) | os.O_CREAT | os.O_EXCL
         while True:
-            path = os.path.join(directory or ".", f".{base}.part-{secrets.token_hex(3)}")
+            path = os.path.join(directory or ".", f".{base}.part-{os.urandom(3).hex()}")
             try:
                 self.fd = os.open(path, flags, 0o666)
             except FileExistsError:
