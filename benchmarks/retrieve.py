@@ -32,7 +32,10 @@ run -- otherwise each run would compile the whole package again.
 The ``floor`` row of the get scenarios (tool ``floor``, on by default,
 ``benchmarks/floor.py``) is what this machine does with nothing but sockets
 and files: the same objects' bytes (the archive's files of the study) sent
-over loopback TCP, received and written to one file each.
+over loopback TCP, received and written to one file each.  The ``protocol``
+row (``benchmarks/protocol_floor.py``, on by default) is the least a Python
+C-GET SCU can do against the same archive: the DIMSE round trip per object
+kept, everything else (element walk, checks, logging, options) left out.
 """
 
 from __future__ import annotations
@@ -145,6 +148,9 @@ def tool_commands(tool: str, kind: str, port: int, move_port: int, out: Path,
                 "-od", str(out), HOST, str(port), *keys], env
     if tool == "floor":
         return [sys.executable, str(Path(floor.__file__)), "receive", HOST, str(port), str(out)], env
+    if tool == "protocol":
+        return [sys.executable, str(Path(floor.__file__).with_name("protocol_floor.py")), HOST, str(port),
+                "COMMON", str(out), study_uid], env
     if tool == "dcmtk":
         exe_dir = Path("/usr/bin")
         env["TCP_NODELAY"] = "1"
@@ -208,7 +214,7 @@ def measure(scenario: str, kind: str, tools: list[str], archive: DcmQRSCP, move_
     the tools' medians comparable.  ``floor`` runs on get scenarios only
     (fed with ``files``).
     """
-    tools = [t for t in tools if t != "floor" or (kind == "get" and files)]
+    tools = [t for t in tools if (t != "floor" or (kind == "get" and files)) and (t != "protocol" or kind == "get")]
     sender = floor.Sender(files) if "floor" in tools and files else None
     results = {tool: Result(scenario, tool) for tool in tools}
     try:
@@ -302,8 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ct-bytes", type=int, default=512 * 1024, help="pixel bytes per CT image")
     p.add_argument("--tiny", type=int, help="number of tiny objects (default 2000)")
     p.add_argument("--runs", type=int, help="runs per tool and scenario (default 5)")
-    p.add_argument("--tools", default="dcmtk,ours,floor", help="comma list of dcmtk,ours,floor,pynetdicom "
-                   "(floor: benchmarks/floor.py, get scenarios only)")
+    p.add_argument("--tools", default="dcmtk,ours,floor,protocol",
+                   help="comma list of dcmtk,ours,floor,protocol,pynetdicom (floor: benchmarks/floor.py, "
+                   "protocol: benchmarks/protocol_floor.py; get scenarios only)")
     p.add_argument("--pynetdicom", action="store_true", help="also measure pynetdicom's apps")
     p.add_argument("--workdir", type=Path, help="keep data here (default: temp dir, removed)")
     p.add_argument("--update-doc", type=Path, help="write the table into this file's "
@@ -374,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
         f"`TCP_NODELAY=1`. Median of {runs} runs (tools interleaved, after one warm-up run each); "
         f"ratio = tool / DCMTK (lower is better); wall time and CPU time (user + system) "
         f"of the tool's process from `os.wait4`, peak RSS from `/usr/bin/time`; `floor` = `benchmarks/floor.py` (the same files' bytes "
-        f"over loopback TCP into one file each, no DICOM).\n\n"
+        f"over loopback TCP into one file each, no DICOM); `protocol` = `benchmarks/protocol_floor.py` (a minimal "
+        f"Python C-GET SCU: the per-object DIMSE round trip and one file write, nothing else).\n\n"
         + table(results, names, tools) + "\n"
     )
     print("\n" + body)
