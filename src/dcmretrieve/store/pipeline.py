@@ -105,6 +105,7 @@ from __future__ import annotations
 
 import enum
 import errno
+import itertools
 import logging
 import mmap
 import os
@@ -244,6 +245,11 @@ except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
     _IOV_MAX = 16
 
 
+#: the suffixes of temporary names: random once per process, then counted
+#: (no system call per object; O_EXCL settles any clash with another process)
+_TEMP_SUFFIXES = itertools.count(int.from_bytes(os.urandom(3), "big"))
+
+
 class _TempFile:
     """A hidden temporary file next to the final one; renamed or removed, never left."""
 
@@ -252,7 +258,7 @@ class _TempFile:
         base = name[:200]
         flags = (os.O_RDWR if read else os.O_WRONLY) | os.O_CREAT | os.O_EXCL
         while True:
-            path = os.path.join(directory or ".", f".{base}.part-{os.urandom(3).hex()}")
+            path = os.path.join(directory or ".", f".{base}.part-{next(_TEMP_SUFFIXES) & 0xFFFFFF:06x}")
             try:
                 self.fd = os.open(path, flags, 0o666)
             except FileExistsError:
