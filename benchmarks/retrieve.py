@@ -136,6 +136,7 @@ def tool_commands(tool: str, kind: str, port: int, move_port: int, out: Path,
     env = dict(os.environ)
     env.pop("TCP_NODELAY", None)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # a normal installation writes its byte code once
+    env.pop("PYTHONUNBUFFERED", None)  # and buffers its standard streams
     keys = ["-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={study_uid}"]
     venv_bin = Path(sys.executable).parent
     if tool == "pynetdicom":

@@ -6,9 +6,9 @@ one command-line engine and one error handler.
 
 from __future__ import annotations
 
-import sys
+from typing import NoReturn
 
-from .cli.app import run
+from .cli.app import exit_process, run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,5 +16,11 @@ def main(argv: list[str] | None = None) -> int:
     return run("movescu", argv)
 
 
+def console() -> NoReturn:
+    """The ``movescu`` console script: ``main()``, then ``exit_process`` (the
+    status, without the interpreter's teardown)."""
+    exit_process(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()
