@@ -25,6 +25,7 @@ import functools
 import logging
 import os
 import re
+import sys
 from dataclasses import dataclass
 
 from .cscan import scan_c_int
@@ -377,12 +378,37 @@ _SKELETON = """\
 """
 
 
+def pydicom_table() -> dict[int, tuple[str, str, str, str, str]]:
+    """pydicom's public data dictionary (``pydicom/_dicom_dict.py``) without
+    importing the ``pydicom`` package.
+
+    WHY: ``import pydicom`` runs ``pydicom/__init__``, which loads the pixel
+    machinery, ``pydicom.data.download`` (urllib, http, ssl, email) and
+    tqdm: about 100 ms CPU, more than half of DCMTK's whole C-GET of a CT
+    study (issue 8).  The table is a module of plain data, so it is executed
+    on its own from its file (through the normal byte-code cache), under a
+    private name: pydicom's own import state is left alone.  When pydicom is
+    imported already, its copy is used (the same object pydicom reads)."""
+    loaded = sys.modules.get("pydicom._dicom_dict")
+    if loaded is None:
+        import importlib.util
+
+        package = importlib.util.find_spec("pydicom")  # finds, does not import
+        if package is None or not package.submodule_search_locations:
+            raise ImportError("pydicom is not installed")
+        path = os.path.join(list(package.submodule_search_locations)[0], "_dicom_dict.py")
+        spec = importlib.util.spec_from_file_location("dcmretrieve._pydicom_dicom_dict", path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {path}")
+        loaded = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(loaded)
+    return loaded.DicomDictionary  # type: ignore[no-any-return]
+
+
 def _builtin() -> DataDictionary:
     """pydicom's public table, renamed and retyped like DCMTK 3.6.7's dicom.dic."""
-    from pydicom.datadict import DicomDictionary
-
     dictionary = DataDictionary()
-    for tag, (vr, vm, _desc, retired, keyword) in DicomDictionary.items():
+    for tag, (vr, vm, _desc, retired, keyword) in pydicom_table().items():
         if tag in _NEWER_THAN_367 or not keyword:
             continue
         if tag in _UP_TAGS:
