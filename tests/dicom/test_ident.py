@@ -288,3 +288,17 @@ def test_not_plain_builds_at_once() -> None:
     calls = []
     ident = Identifier(lambda: calls.append(1) or Dataset())
     assert calls == [1] and ident.elements is None
+
+
+@pytest.mark.parametrize("charset", ["", "ISO_IR 100", "ISO_IR 192", "ISO 2022 IR 87"])
+def test_person_names_sent_as_typed(charset: str) -> None:
+    """DCMTK sends a PN value as the bytes typed, whatever the character
+    set: trailing empty component groups stay, non-ASCII bytes are not
+    re-encoded (pydicom's PersonName did both)."""
+    keys = [f"SpecificCharacterSet={charset}", "PatientName=a^b==", "OtherPatientNames=c=\\d==",
+            "PatientBirthName=M\u00fcller="]
+    for ds in (get_dataset(keys), move_dataset(keys)):
+        data = encode_identifier(ds, EXPLICIT_LE)
+        assert b"PN\x06\x00a^b== " in data
+        assert b"PN\x06\x00c=\\d==" in data
+        assert "M\u00fcller=".encode() in data
