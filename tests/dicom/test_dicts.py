@@ -307,3 +307,20 @@ def test_builtin_dictionary_imports_no_pydicom() -> None:
     env = {k: v for k, v in os.environ.items() if k != "DCMDICTPATH"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.split(" ", 2) == [str(len(dicts._builtin())), str(0x00100020), "[]\n"]
+
+
+def test_builtin_table_entries_as_add_makes_them(dictpath, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``_builtin`` puts pydicom's entries straight into the exact-entry
+    table: the same dictionary as ``add`` for each, then the extra lines."""
+    load, _ = dictpath
+    load(None)
+    fast = dicts._builtin()
+    extra = dicts._BUILTIN_EXTRA
+    monkeypatch.setattr(dicts, "_BUILTIN_EXTRA", "")
+    table_only = dicts._builtin().entries()
+    reference = dicts.DataDictionary()
+    for entry in table_only:
+        reference.add(entry)
+    dicts._parse_lines(extra.splitlines(), "<built-in>", reference)
+    assert reference.entries() == fast.entries()
+    assert list(reference._exact.items()) == list(fast._exact.items()) and reference._ranges == fast._ranges

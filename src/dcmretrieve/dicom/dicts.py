@@ -408,6 +408,10 @@ def pydicom_table() -> dict[int, tuple[str, str, str, str, str]]:
 def _builtin() -> DataDictionary:
     """pydicom's public table, renamed and retyped like DCMTK 3.6.7's dicom.dic."""
     dictionary = DataDictionary()
+    # each table entry is an exact public tag met once: it goes straight into
+    # the exact-entry table, which is all ``add`` does for it (without its
+    # checks: about 6 ms less start-up for 5000 entries, issue 8)
+    exact = dictionary._exact
     for tag, (vr, vm, _desc, retired, keyword) in pydicom_table().items():
         if tag in _NEWER_THAN_367 or not keyword:
             continue
@@ -420,7 +424,7 @@ def _builtin() -> DataDictionary:
         name = keyword
         if retired == "Retired" and tag not in _NOT_RETIRED_IN_367:
             name = "RETIRED_" + keyword
-        dictionary.add(DictEntry(tag >> 16, tag & 0xFFFF, vr, name, vm))
+        exact[(tag, None)] = DictEntry(tag >> 16, tag & 0xFFFF, vr, name, vm)
     _parse_lines(_BUILTIN_EXTRA.splitlines(), "<built-in>", dictionary)
     dictionary.private_fallback = True
     return dictionary
