@@ -76,15 +76,12 @@ class Identifier:
 
     def __init__(self, build: Callable[[], "Dataset"], elements: list[Element] | None = None) -> None:
         self.elements = elements
-        self._build: Callable[[], Dataset] | None = build
-        self._dataset: Dataset | None = None
-        if elements is None:
-            self._dataset = build()
+        self._build = build
+        self._dataset: Dataset | None = None if elements is not None else build()
 
     @property
     def dataset(self) -> "Dataset":
         if self._dataset is None:
-            assert self._build is not None
             self._dataset = self._build()
         return self._dataset
 

@@ -515,7 +515,7 @@ class MoveKeys:
         mark_in_memory(ds)
         for tag in sorted(self._elements):
             elem = self._elements[tag]
-            if isinstance(elem, ident.Element):
+            if isinstance(elem, ident.Element):  # typed text, put_string cannot fail: no label needed
                 ds[tag] = _move_element(tag, elem.vr, elem.value.decode("ascii"), "")
             else:
                 ds[tag] = copy.deepcopy(elem)
