@@ -17,7 +17,7 @@ import random
 import pytest
 from pydicom.dataset import Dataset
 
-from support.logcapture import Collect
+from support.logcapture import collected
 
 from dcmretrieve.dicom import dicts
 from dcmretrieve.dicom.dump import dump_dataset
@@ -42,16 +42,8 @@ def _builtin_dictionary():
 @pytest.fixture
 def messages():
     """Everything logged on dcmtk.* while a test runs."""
-    logger = logging.getLogger("dcmtk")
-    handler = Collect()
-    old = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield handler.lines
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old)
+    with collected("dcmtk") as lines:
+        yield lines
 
 
 def get_dataset(keys: list[str]) -> Dataset:
