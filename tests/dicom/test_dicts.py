@@ -297,6 +297,11 @@ def test_builtin_without_pydicom_package_equals_pydicom_table(dictpath, monkeypa
     alone = dicts.get_dictionary().entries()
     assert len(alone) == len(via_pydicom) > 4900
     assert alone == via_pydicom
+    # not installed as plain files (say, a zip): pydicom's normal import
+    monkeypatch.setattr(dicts, "_table_file", lambda: None)
+    imported = dicts.pydicom_table()
+    assert sys.modules["pydicom._dicom_dict"].DicomDictionary is imported
+    assert imported == pydicom.datadict.DicomDictionary
 
 
 def test_builtin_dictionary_imports_no_pydicom() -> None:

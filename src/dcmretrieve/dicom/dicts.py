@@ -391,18 +391,30 @@ def pydicom_table() -> dict[int, tuple[str, str, str, str, str]]:
     imported already, its copy is used (the same object pydicom reads)."""
     loaded = sys.modules.get("pydicom._dicom_dict")
     if loaded is None:
-        import importlib.util
+        path = _table_file()
+        if path is None:  # not installed as plain files (a zip, say): the normal import
+            import pydicom._dicom_dict as loaded
+        else:
+            import importlib.util
 
-        package = importlib.util.find_spec("pydicom")  # finds, does not import
-        if package is None or not package.submodule_search_locations:
-            raise ImportError("pydicom is not installed")
-        path = os.path.join(list(package.submodule_search_locations)[0], "_dicom_dict.py")
-        spec = importlib.util.spec_from_file_location("dcmretrieve._pydicom_dicom_dict", path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load {path}")
-        loaded = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(loaded)
+            spec = importlib.util.spec_from_file_location("dcmretrieve._pydicom_dicom_dict", path)
+            assert spec is not None and spec.loader is not None
+            loaded = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(loaded)
     return loaded.DicomDictionary  # type: ignore[no-any-return]
+
+
+def _table_file() -> str | None:
+    """The path of ``pydicom/_dicom_dict.py``, found without importing
+    pydicom; None when pydicom is not installed as plain files."""
+    import importlib.util
+
+    package = importlib.util.find_spec("pydicom")
+    for location in (package.submodule_search_locations or ()) if package is not None else ():
+        path = os.path.join(location, "_dicom_dict.py")
+        if os.path.isfile(path):
+            return path
+    return None
 
 
 def _builtin() -> DataDictionary:
