@@ -123,6 +123,18 @@ def generated_key_sets(getscu: bool, count: int = 300, seed: int = 8) -> list[li
     return sets
 
 
+@pytest.mark.parametrize("keys", [
+    ["6002,0022=OVERLAY", "6002,1500=LABEL", "5010,2500=CURVE"],  # repeating groups (range entries)
+    ["0008,0005=ISO_IR 100", "0008,0050=A\\B\\", "0008,0090=^^^^", "0010,0010=\\"],
+], ids=["ranges", "separators"])
+def test_range_and_separator_keys(keys: list[str], messages: list[str]) -> None:
+    for plain, ds in ((plain_get_keys(keys), get_dataset(keys)),
+                      (MoveKeys.parse(keys).plain_elements(), move_dataset(keys))):
+        assert plain is not None and len(plain) == len(keys)
+        assert_same_bytes(plain, ds)
+    assert messages == []
+
+
 def test_candidates_cover_every_string_vr() -> None:
     assert {vr for _tag, vr, _name in _candidates()} == STRING_VRS
 
