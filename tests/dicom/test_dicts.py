@@ -4,6 +4,9 @@ example dictionary shipped in dicts/."""
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -272,3 +275,57 @@ def test_builtin_dictionary_equals_dcmtk_dicom_dic(dictpath) -> None:
             mismatches.append(("tag", hex(entry.tag)))
     assert mismatches == []
     assert [e.name for e in ours.entries() if real.find_name(e.name) is None] == []
+
+
+def test_builtin_without_pydicom_package_equals_pydicom_table(dictpath, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The built-in dictionary made from pydicom's table loaded on its own
+    (``pydicom_table`` without ``import pydicom``) is the one made from
+    ``pydicom.datadict.DicomDictionary``, entry for entry and in order."""
+    import pydicom.datadict
+
+    load, _ = dictpath
+    assert dicts.pydicom_table() is pydicom.datadict.DicomDictionary  # pydicom imported: its copy
+    load(None)
+    via_pydicom = dicts.get_dictionary().entries()
+    monkeypatch.delitem(sys.modules, "pydicom._dicom_dict")
+    standalone = dicts.pydicom_table()
+    assert standalone is not pydicom.datadict.DicomDictionary
+    assert standalone == pydicom.datadict.DicomDictionary
+    assert list(standalone) == list(pydicom.datadict.DicomDictionary)
+    load(None)
+    assert "pydicom._dicom_dict" not in sys.modules  # pydicom's import state left alone
+    alone = dicts.get_dictionary().entries()
+    assert len(alone) == len(via_pydicom) > 4900
+    assert alone == via_pydicom
+    # not installed as plain files (say, a zip): pydicom's normal import
+    monkeypatch.setattr(dicts, "_table_file", lambda: None)
+    imported = dicts.pydicom_table()
+    assert sys.modules["pydicom._dicom_dict"].DicomDictionary is imported
+    assert imported == pydicom.datadict.DicomDictionary
+
+
+def test_builtin_dictionary_imports_no_pydicom() -> None:
+    """In a fresh interpreter the built-in dictionary is made without
+    importing pydicom (issue 8: its import is ~100 ms CPU)."""
+    code = ("import sys; from dcmretrieve.dicom import dicts; d = dicts.get_dictionary(); "
+            "print(len(d), d.find_name('PatientID').tag, sorted(m for m in sys.modules if 'pydicom' in m))")
+    env = {k: v for k, v in os.environ.items() if k != "DCMDICTPATH"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split(" ", 2) == [str(len(dicts._builtin())), str(0x00100020), "[]\n"]
+
+
+def test_builtin_table_entries_as_add_makes_them(dictpath, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``_builtin`` puts pydicom's entries straight into the exact-entry
+    table: the same dictionary as ``add`` for each, then the extra lines."""
+    load, _ = dictpath
+    load(None)
+    fast = dicts._builtin()
+    extra = dicts._BUILTIN_EXTRA
+    monkeypatch.setattr(dicts, "_BUILTIN_EXTRA", "")
+    table_only = dicts._builtin().entries()
+    reference = dicts.DataDictionary()
+    for entry in table_only:
+        reference.add(entry)
+    dicts._parse_lines(extra.splitlines(), "<built-in>", reference)
+    assert reference.entries() == fast.entries()
+    assert list(reference._exact.items()) == list(fast._exact.items()) and reference._ranges == fast._ranges

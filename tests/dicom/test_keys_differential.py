@@ -156,6 +156,12 @@ KEYS_NET_CASES = [
     ("movescu", ["-v", "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientBirthDate=\u00e4\u00f6\u00fc"]),
     ("getscu", ["-v", "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientBirthDate=\u00e4",
                 "-k", "PatientWeight=1\\\u00e4", "-k", "StudyTime=\u65e5", "-k", "PatientID=1CT1"]),
+    # PN values as typed: empty trailing component groups are kept (pydicom's
+    # PersonName dropped them), also under a Specific Character Set
+    ("getscu", ["-d", "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientName=a=", "-k", "OtherPatientNames=b=\\c==",
+                "-k", "PatientID=1CT1"]),
+    ("movescu", ["-v", "-k", "QueryRetrieveLevel=PATIENT", "-k", "SpecificCharacterSet=ISO_IR 100",
+                 "-k", "PatientName=a^b==", "-k", "PatientID=1CT1"]),
     # a PixelData element made by a key without a value cannot be written:
     # DIMSE refuses to send (movescu aborts, exit 0; getscu exits 1)
     ("movescu", ["-v", "-k", "QueryRetrieveLevel=PATIENT", "-k", "PixelData", "-k", "PatientID=1CT1"]),

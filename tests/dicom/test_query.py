@@ -4,13 +4,12 @@ parser diagnostics for broken files (all expectations observed with
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from support.logcapture import Collect
+from support.logcapture import collected
 from pydicom.dataset import Dataset
 
 from dcmretrieve.dicom import dicts
@@ -26,16 +25,8 @@ def messages(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     monkeypatch.delenv("DCMDICTPATH", raising=False)
     if dicts.dictionary_paths() is not None:  # pragma: no cover - env cleaned above
         dicts.reset_for_tests()
-    logger = logging.getLogger("dcmtk.dcmdata")
-    handler = Collect()
-    old = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield handler.lines
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old)
+    with collected("dcmtk.dcmdata") as lines:
+        yield lines
 
 
 def bare(implicit: bool, little: bool = True) -> bytes:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from pydicom import Dataset
 
+from dcmretrieve.dicom.ident import Identifier
 from dcmretrieve.exitcodes import EndReason, ExitCode
 from dcmretrieve.scu import summary
 from dcmretrieve.scu.summary import Category, Outcome, Recorder
@@ -173,7 +174,7 @@ def test_document_validates_and_lists_files(tmp_path: Path) -> None:
     identifier.QueryRetrieveLevel = "PATIENT"
     identifier.PatientID = "X"
     rec.begin_request("q.dcm", 1)
-    rec.identifier(identifier, 3)
+    rec.identifier(Identifier(lambda: identifier), 3)
     rec.final_response(0xA702, counter(), ["1.2.3", "1.2.4"])
     rec.object(stored(tmp_path, "late"), 0, str(tmp_path))  # after the last request: the last one's
     doc = rec.document(68, 0, EndReason.COMPLETED)

@@ -17,17 +17,24 @@ The two tools differ (keys.md), so there are two entry points:
 Values are converted like DCMTK's ``putString`` (see ``put_string``); the
 resulting pydicom elements carry ``dcmtk_vr`` (the VR DCMTK shows, e.g.
 ``xs``) for ``dump``.
+
+Without a query file, keys that ``plain_element`` accepts are sent without
+pydicom: ``plain_get_keys(keys)`` and ``MoveKeys.plain_elements()`` give
+them as ``ident.Element``s (see ``ident``), or None when any key needs the
+pydicom data set.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import os
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from . import dicts, uids
+from . import dicts, ident, uids
 from .cscan import scan_c_int
 from ..errors import CommandLineError
 
@@ -228,8 +235,6 @@ def put_string(elem: "DataElement", value: str, item: "Dataset | None" = None) -
             value = _uid_of_name(value)
         # the length field keeps the length given (made even) until the
         # value is written; the dump shows it (DcmObject::printInfoLineEnd)
-        import os
-
         given = len(os.fsencode(value))
         if vr == "UI":
             text = _remove_uid_spaces(elem, value, item).rstrip("\0")
@@ -239,19 +244,15 @@ def put_string(elem: "DataElement", value: str, item: "Dataset | None" = None) -
         if not text.isascii():
             # DCMTK stores the bytes as typed (no character set conversion):
             # keep the original command-line bytes for the wire.
-            import os
-
-            from pydicom.valuerep import PersonName
-
             raw = os.fsencode(text)
             if vr in _NO_BYTES_VRS:
                 elem._value = RawString.of(raw)
             else:
-                elem._value = PersonName(raw) if vr == "PN" else raw
+                elem._value = _typed_person_name(raw) if vr == "PN" else raw
             return
         if vr == "PN":
-            converted = DataElement(elem.tag, "PN", text, validation_mode=config.IGNORE)
-            elem._value = converted.value
+            names = [_typed_person_name(part.encode("ascii")) for part in split_values(text)]
+            elem._value = names[0] if len(names) == 1 else _multi(names)
         else:
             elem._value = text
         return
@@ -293,6 +294,46 @@ def put_string(elem: "DataElement", value: str, item: "Dataset | None" = None) -
             elem._value = data + b"\0" if len(data) % 2 else data
         return
     raise PutStringError(ILLEGAL_CALL)  # pragma: no cover - every VR is handled above
+
+
+def plain_element(tag: int, vr: str, value: str) -> ident.Element | None:
+    """The element ``new_element`` + ``put_string`` make of *value*, when
+    pydicom is not needed for it: a standard data set element (even group,
+    0008 and up) of a character-string VR (``STRING_VRS``), and a value that
+    ``put_string`` stores exactly as typed and without a message -- printable
+    ASCII, no trailing blank (removed), for UI neither white space (removed,
+    with a warning) nor a leading ``=`` (a UID name), short enough for a
+    16-bit length.  None otherwise."""
+    group = tag >> 16
+    if vr not in STRING_VRS or group < 0x0008 or group % 2:
+        return None
+    if not (value.isascii() and value.isprintable()) or value.endswith(" ") or len(value) > 0xFFFE:
+        return None
+    if vr == "UI" and (" " in value or value.startswith("=")):
+        return None
+    return ident.Element(tag, vr, value.encode("ascii"))
+
+
+def _typed_person_name(raw: bytes) -> Any:
+    """A PN value written as the bytes typed, as DCMTK sends it.  pydicom's
+    PersonName is written again from its components in the data set's
+    character set, which drops empty trailing component groups (``A=`` was
+    sent as ``A``) and re-encodes bytes that are not ASCII."""
+    return _typed_person_name_class()(raw)
+
+
+@functools.cache
+def _typed_person_name_class() -> Callable[[bytes], Any]:
+    from pydicom import config
+    from pydicom.valuerep import PersonName
+
+    class TypedPersonName(PersonName):
+        """A PersonName written as the bytes it was made of."""
+
+        def encode(self, encodings: Any = None) -> bytes:
+            return self.original_string  # type: ignore[no-any-return]
+
+    return lambda raw: TypedPersonName(raw, validation_mode=config.IGNORE)
 
 
 def _uid_of_name(value: str) -> str:
@@ -436,7 +477,8 @@ class MoveKeys:
     """movescu's override key set (DCMTK's ``overrideKeys`` data set)."""
 
     def __init__(self) -> None:
-        self._elements: dict[int, "DataElement"] = {}
+        #: plain keys stay ``ident.Element``s until a data set is wanted
+        self._elements: dict[int, "DataElement | ident.Element"] = {}
 
     def __len__(self) -> int:
         return len(self._elements)
@@ -454,9 +496,16 @@ class MoveKeys:
         """
         result = cls()
         for key in reversed(keys):
-            elem = _parse_move_key(key)
-            result._elements[elem.tag] = elem  # insert(elem, replaceOld=true)
+            tag, vr, value, label = _resolve_move_key(key)
+            plain = plain_element(tag, vr, value)
+            # insert(elem, replaceOld=true)
+            result._elements[tag] = plain if plain is not None else _move_element(tag, vr, value, label)
         return result
+
+    def plain_elements(self) -> list[ident.Element] | None:
+        """The keys as plain elements, or None if any needs pydicom."""
+        plain = [elem for elem in self._elements.values() if isinstance(elem, ident.Element)]
+        return plain if len(plain) == len(self._elements) else None
 
     def apply(self, ds: "Dataset") -> None:
         """Copy the key elements into *ds*, replacing top-level elements with
@@ -465,7 +514,11 @@ class MoveKeys:
 
         mark_in_memory(ds)
         for tag in sorted(self._elements):
-            ds[tag] = copy.deepcopy(self._elements[tag])
+            elem = self._elements[tag]
+            if isinstance(elem, ident.Element):  # typed text, put_string cannot fail: no label needed
+                ds[tag] = _move_element(tag, elem.vr, elem.value.decode("ascii"), "")
+            else:
+                ds[tag] = copy.deepcopy(elem)
 
 
 def mark_in_memory(ds: "Dataset") -> None:
@@ -503,8 +556,9 @@ def _empty_pixel_data(ds: "Dataset") -> bool:
     return False
 
 
-def _parse_move_key(key: str) -> "DataElement":
-    """DCMTK movescu.cc ``addOverrideKey`` for one key."""
+def _resolve_move_key(key: str) -> tuple[int, str, str, str]:
+    """DCMTK movescu.cc ``addOverrideKey`` for one key, up to the element:
+    (tag, dictionary VR, value, ``(gggg,eeee)`` as DCMTK prints it)."""
     group = element = 0xFFFF
     eq = key.find("=")
     value = ""
@@ -532,14 +586,17 @@ def _parse_move_key(key: str) -> "DataElement":
         raise CommandLineError(f"unknown tag: ({group:04x},{element:04x})")
     if entry.vr == "na":  # items and delimiters: DcmItem::newDicomElement gives NULL
         raise CommandLineError(f"cannot create element for tag: ({group:04x},{element:04x})")
-    elem = new_element(tag, entry.vr)
+    return tag, entry.vr, value, f"({group:04x},{element:04x})"
+
+
+def _move_element(tag: int, vr: str, value: str, label: str) -> "DataElement":
+    """The rest of ``addOverrideKey``: the element and its value."""
+    elem = new_element(tag, vr)
     if value:
         try:
             put_string(elem, value)
         except PutStringError:
-            raise CommandLineError(
-                f'cannot put tag value: ({group:04x},{element:04x})="{value}"'
-            ) from None
+            raise CommandLineError(f'cannot put tag value: {label}="{value}"') from None
     return elem
 
 
@@ -569,16 +626,44 @@ def apply_get_keys(ds: "Dataset", keys: list[str], logger: logging.Logger) -> No
             logger.error("Bad override key/path: %s: %s", key, exc.reason)
 
 
-def apply_path_with_value(ds: "Dataset", key: str) -> None:
-    """DcmPathProcessor::applyPathWithValue (create if necessary, no wildcards)."""
-    if key == "":
-        return
+def plain_get_keys(keys: list[str]) -> list[ident.Element] | None:
+    """getscu's keys as plain elements (``plain_element``; rightmost wins,
+    as ``apply_get_keys`` on an empty data set), or None when any key needs
+    the pydicom data set: a path into a sequence, a private tag, another VR,
+    a value put_string would change, a key ``apply_get_keys`` reports."""
+    elements: dict[int, ident.Element] = {}
+    no_item = cast("Dataset", {})  # only private tags look at the item
+    for key in keys:
+        if key == "":
+            continue
+        try:
+            path, value = _split_key(key)
+            tag, vr, rest = _parse_tag_from_path(path, no_item)
+        except PathError:
+            return None
+        plain = plain_element(tag, vr, value) if rest == "" else None
+        if plain is None:
+            return None
+        elements[tag] = plain
+    return list(elements.values())
+
+
+def _split_key(key: str) -> tuple[str, str]:
+    """(path, value) of a non-empty key; PathError for an empty path or a wildcard."""
     eq = key.find("=")
     path, value = (key[:eq], key[eq + 1 :]) if eq >= 0 else (key, "")
     if path == "":
         raise PathError(ILLEGAL_PARAMETER)
     if "*" in path:
         raise PathError("Item wildcard '*' found in path but wildcards disabled")
+    return path, value
+
+
+def apply_path_with_value(ds: "Dataset", key: str) -> None:
+    """DcmPathProcessor::applyPathWithValue (create if necessary, no wildcards)."""
+    if key == "":
+        return
+    path, value = _split_key(key)
     target, target_item = _find_or_create_item_path(ds, path)
     from pydicom.dataset import Dataset
 

@@ -4,8 +4,9 @@
 (``command_field``, ``message_id``, ``status`` ...), ``encode()``,
 ``Command.decode(bytes)``, ``has_dataset``; builders ``c_get_rq``,
 ``c_move_rq``, ``c_store_rsp``, ``c_echo_rsp``, ``c_cancel_rq``;
-``encode_identifier(ds, ts_uid, pad_deflated=False)``: a query data set ->
-bytes in the negotiated transfer syntax.
+``encode_identifier(ds, ts_uid, pad_deflated=False)``: a query identifier
+(``dicom.ident.Identifier`` or pydicom data set) -> bytes in the negotiated
+transfer syntax.
 
 Command sets use pynetdicom's command-set codec (a pydicom Dataset in
 Implicit VR LE through ``pynetdicom.dsutils.encode``/``decode``, group length
@@ -338,23 +339,31 @@ def c_echo_rsp(request: Command, status: int = 0) -> Command:
 
 
 def encode_identifier(ds: object, ts_uid: str, pad_deflated: bool = False) -> bytes:
-    """A query identifier (pydicom data set) encoded in the negotiated transfer
-    syntax, for C-GET-RQ / C-MOVE-RQ; one implementation for both tools.
+    """A query identifier (``dicom.ident.Identifier`` or pydicom data set)
+    encoded in the negotiated transfer syntax, for C-GET-RQ / C-MOVE-RQ; one
+    implementation for both tools.  Plain elements are encoded without
+    pydicom (``ident.encode``: the same bytes, see ``dicom.ident``).
 
     ``pad_deflated``: pad a deflated stream of odd length with one NUL byte
     (movescu does; getscu sends the stream as it is)."""
     import zlib
 
-    from pydicom.filebase import DicomBytesIO
-    from pydicom.filewriter import write_dataset
+    from ..dicom.ident import Identifier, encode
 
-    fp = DicomBytesIO()
-    fp.is_little_endian = ts_uid != EXPLICIT_BE
-    fp.is_implicit_VR = ts_uid == IMPLICIT_LE
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # e.g. an unknown SpecificCharacterSet: DCMTK writes the bytes as they are
-        write_dataset(fp, ds)  # type: ignore[arg-type]
-    data = fp.getvalue()
+    little, implicit = ts_uid != EXPLICIT_BE, ts_uid == IMPLICIT_LE
+    if isinstance(ds, Identifier) and ds.elements is not None:
+        data = encode(ds.elements, implicit, little)
+    else:
+        from pydicom.filebase import DicomBytesIO
+        from pydicom.filewriter import write_dataset
+
+        fp = DicomBytesIO()
+        fp.is_little_endian = little
+        fp.is_implicit_VR = implicit
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. an unknown SpecificCharacterSet: DCMTK writes the bytes as they are
+            write_dataset(fp, ds.dataset if isinstance(ds, Identifier) else ds)  # type: ignore[arg-type]
+        data = fp.getvalue()
     if ts_uid == DEFLATED_LE:
         comp = zlib.compressobj(6, zlib.DEFLATED, -15)
         data = comp.compress(data) + comp.flush()

@@ -44,6 +44,7 @@ from .summary import Recorder
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom import Dataset
 
+    from ..dicom.ident import Identifier
     from .progress import Progress
 
     from ..settings import Settings
@@ -152,7 +153,8 @@ class GetSCU:
         """One request of the loop of getscu.md §3.1 (all query files
         processed: deviation #1; ``batch`` runs the loop); the final status.
         The last query file of a round prints the round's final report."""
-        from ..dicom.keys import apply_get_keys
+        from ..dicom.ident import Identifier
+        from ..dicom.keys import apply_get_keys, plain_get_keys
 
         s = self.settings
         files: list[str | None] = list(s.query_files) or [None]
@@ -161,16 +163,22 @@ class GetSCU:
         self.failed_condition = None
         if self.display:
             self.display.begin_request()
-        ds = self.load_query(request.source)
-        apply_get_keys(ds, s.keys, self.app)
-        self.c_get(ds)
+        source = request.source
+
+        def build() -> "Dataset":
+            ds = self.load_query(source)
+            apply_get_keys(ds, s.keys, self.app)
+            return ds
+
+        # no query file and plain keys: no pydicom unless a dump or summary wants it
+        self.c_get(Identifier(build, plain_get_keys(s.keys) if source is None else None))
         last = self.last_response
         if request.index % len(files) == len(files) - 1 and last is not None:
             self.final_report(last)
         return None if last is None else last.status
 
-    def c_get(self, ds: "Dataset") -> None:
-        from ..dicom.keys import log_repairs, repair_uids, unconvertible_identifier
+    def c_get(self, ident: "Identifier") -> None:
+        from ..dicom.keys import log_repairs
 
         assoc, ctx = self.assoc, self.get_pc
         assert assoc is not None and ctx is not None
@@ -178,16 +186,16 @@ class GetSCU:
         cmd = c_get_rq(msg_id, ctx.abstract_syntax)
         # UIDs read with white space: corrected now, warned about where DCMTK
         # prints or writes them (after "Sending C-GET Request", keys.md)
-        repairs = repair_uids(ds)
-        self.record.identifier(ds, msg_id)
+        repairs = ident.repair_uids()
+        self.record.identifier(ident, msg_id)
         try:
-            data = encode_identifier(ds, ctx.transfer_syntax)
+            data = encode_identifier(ident, ctx.transfer_syntax)
         except Exception:  # noqa: BLE001 - a value pydicom cannot encode: DCMTK's "bad data"
             self.net.error("Failed sending C-GET request: %s", COND_BAD_DATA.dump())
             self.record.request_error(f"Failed sending C-GET request: {COND_BAD_DATA.dump()}")
             raise _session_failed() from None
         common.log_message(self.net, "Sending C-GET Request", f"MsgID {msg_id}", cmd, True, ctx.id,
-                           lambda: _dump_identifier(ds, ctx.transfer_syntax),
+                           lambda: _dump_identifier(ident.dataset, ctx.transfer_syntax),
                            after_text=lambda: log_repairs(repairs),
                            # a warning logged while the message is built stays in front of it
                            dump_prefix=repairs[-1][0] if repairs else "")
@@ -200,7 +208,7 @@ class GetSCU:
             self.record.request_error(f"Failed sending C-GET request: {problem}")
             raise _session_failed()
         try:
-            unconvertible = unconvertible_identifier(ds, ctx.transfer_syntax)
+            unconvertible = ident.unconvertible(ctx.transfer_syntax)
             if unconvertible is not None:  # DIMSE's check before sending (keys.md)
                 self.net.warning("DIMSE Warning: (%s,%s): sendMessage: %s", assoc.calling_ae, assoc.called_ae,
                                  unconvertible)

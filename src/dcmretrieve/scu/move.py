@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, cast
 
 from .. import oflog
 from ..dicom import sopclasses
+from ..dicom.ident import Identifier
 from ..dicom.uids import EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE
 from ..errors import FatalError
 from ..exitcodes import ExitCode
@@ -55,6 +56,8 @@ from .policy import acceptor_ts_list, movescu_contexts, write_options
 from .summary import Recorder
 
 if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
     from .progress import Progress
     from ..dicom.keys import MoveKeys
 
@@ -571,16 +574,31 @@ class MoveSCU:
             self.logger.error(f"bad DICOM file: {path}: {exc.reason}")
             raise MoveFailure(COND_BAD_DATA) from None
 
-    def move(self, path: str | None) -> int:
-        """One C-MOVE; the final status; raises MoveFailure (logged as DCMTK does)."""
-        from ..dicom import dump
-        from ..dicom.keys import log_repairs, repair_uids, unconvertible_identifier
+    def _identifier(self, path: str | None) -> tuple[Identifier, str]:
+        """The request's identifier and the transfer syntax its dump names.
+        Without a query file and with plain keys, no pydicom until a dump or
+        a summary wants the data set (``dicom.ident``)."""
+        if path is None and self.keys is not None:
+            plain = self.keys.plain_elements()
+            if plain is not None:
+                return Identifier(lambda: self._keyed_query(None)[0], plain), EXPLICIT_LE
+        ds, file_ts = self._keyed_query(path)
+        return Identifier(lambda: ds), file_ts
 
-        settings, logger = self.settings, self.logger
-        msg_id = self.assoc.next_message_id() if self.message_ids is None else self.message_ids()
+    def _keyed_query(self, path: str | None) -> tuple["Dataset", str]:
         ds, file_ts = self._load_query(path)
         if self.keys is not None:
             self.keys.apply(ds)
+        return ds, file_ts
+
+    def move(self, path: str | None) -> int:
+        """One C-MOVE; the final status; raises MoveFailure (logged as DCMTK does)."""
+        from ..dicom import dump
+        from ..dicom.keys import log_repairs
+
+        settings, logger = self.settings, self.logger
+        msg_id = self.assoc.next_message_id() if self.message_ids is None else self.message_ids()
+        ident, file_ts = self._identifier(path)
         move_uid = sopclasses.QR_MODELS[settings.model][1]
         ctx = self.assoc.accepted_context(move_uid)
         if ctx is None:
@@ -590,21 +608,21 @@ class MoveSCU:
         # UIDs read with white space are corrected (and warned about) while
         # DCMTK prints or writes them; a warning logged while the message is
         # built leaves only its own text and the rest of the dump (keys.md)
-        repairs = repair_uids(ds)
+        repairs = ident.repair_uids()
         log_repairs(repairs)
-        self.record.identifier(ds, msg_id)  # type: ignore[arg-type]
+        self.record.identifier(ident, msg_id)
         if logger.isEnabledFor(logging.INFO):
             if repairs:
                 text, elem = repairs[-1]
-                logger.info(text + dump.dump_dataset(ds, file_ts, start=elem) + "\n")
+                logger.info(text + dump.dump_dataset(ident.dataset, file_ts, start=elem) + "\n")
             else:
-                logger.info("Request Identifiers:\n\n" + _dump_identifiers(ds, file_ts) + "\n")
+                logger.info("Request Identifiers:\n\n" + _dump_identifiers(ident.dataset, file_ts) + "\n")
         try:
-            problem = unconvertible_identifier(ds, ctx.transfer_syntax)
+            problem = ident.unconvertible(ctx.transfer_syntax)
             if problem is not None:
                 self.net.warning(f"DIMSE Warning: ({self.assoc.calling_ae},{self.assoc.called_ae}): sendMessage: {problem}")
                 raise DimseError(COND_SEND_FAILED)
-            self.assoc.send_command(ctx.id, req, encode_identifier(ds, ctx.transfer_syntax, pad_deflated=True))
+            self.assoc.send_command(ctx.id, req, encode_identifier(ident, ctx.transfer_syntax, pad_deflated=True))
         except DimseError as exc:
             logger.error(f"Move Request Failed: {exc.condition.dump()}")
             raise MoveFailure(exc.condition) from None

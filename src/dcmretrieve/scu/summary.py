@@ -32,6 +32,7 @@ from ..store.pipeline import StoreOutcome
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom import Dataset
 
+    from ..dicom.ident import Identifier
     from ..settings import Settings
     from ..store.pipeline import StoreResult
 
@@ -309,8 +310,9 @@ class Recorder:
         if self.current is record:
             self.current = None
 
-    def identifier(self, ds: "Dataset", message_id: int) -> None:
-        """The identifier as sent (after -k and UID repairs), DICOM JSON model."""
+    def identifier(self, ident: "Identifier", message_id: int) -> None:
+        """The identifier as sent (after -k and UID repairs), DICOM JSON model
+        (its pydicom data set is made only then, ``dicom.ident``)."""
         record = self.current
         if record is None:
             return
@@ -318,7 +320,7 @@ class Recorder:
         with self.lock:
             self.by_message_id[message_id] = record
         if self.want_identifiers:
-            record.identifier = identifier_json(ds)
+            record.identifier = identifier_json(ident.dataset)
 
     def final_response(self, status: int, counter: Any, failed_uids: list[str] | None = None) -> None:
         """``counter(name)`` gives a sub-operation counter or None (``Command.counter``)."""
