@@ -365,3 +365,60 @@ def test_tls_options_from_the_environment_and_show_config(monkeypatch: pytest.Mo
     assert lines["tls_cert_files"] == '["z"]  (command line)'
     code, out, _err = run("movescu", ["--show-config"])
     assert '["a", "b"]  (env DCMRETRIEVE_ADD_CERT_FILE)' in out
+
+
+# ----------------------------------------------- the TLS PDU read path --
+
+
+def test_tls_pdu_reads_any_record_split(pki: certs.Pki) -> None:
+    """``Association._read_pdu`` over TLS (``_read_pdu_tls``): PDUs split
+    anywhere across records (inside the 6-byte header too), several PDUs in
+    one record, a PDU bigger than one allocation piece; every PDU comes back
+    whole as a read-only view that stays valid after later reads; poll(0)
+    with nothing there is a timeout, the peer's close is a close."""
+    import struct
+    import threading
+
+    from dcmretrieve.net import transport
+
+    server = tls.create_layer(config(pki, private_key=str(pki.server.key), certificate=str(pki.server.crt),
+                                     verification="ignore"))
+    client_layer = tls.create_layer(config(pki, role="requestor"))
+    client, accepted = _handshake_pair(client_layer, server)
+    assert not isinstance(client, tls.TLSError), client
+
+    def pdu(kind: int, body: bytes) -> bytes:
+        return struct.pack(">BBI", kind, 0, len(body)) + body
+
+    small = pdu(4, b"\x01" * 10)
+    big = pdu(4, os.urandom(transport._TLS_PIECE * 2 + 12345))
+    middle = pdu(5, b"\x00" * 4)
+    go_on = threading.Event()
+
+    def send() -> None:
+        for part in (small[:3], small[3:], middle + small):  # split header; two PDUs in one record
+            accepted.sendall(part)  # type: ignore[attr-defined]
+        for start in range(0, len(big), 70000):
+            accepted.sendall(big[start:start + 70000])  # type: ignore[attr-defined]
+        go_on.wait(30)
+        accepted.close()  # type: ignore[attr-defined]
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    assoc = transport.Association(client, "A", "B", 16384, None, None)  # type: ignore[arg-type]
+    try:
+        got = [assoc._read_pdu(30.0) for _ in range(4)]
+        assert [(kind, bytes(body)) for kind, body in got[:3]] == [
+            (4, small[6:]), (5, middle[6:]), (4, small[6:])]
+        assert got[3][0] == 4 and bytes(got[3][1]) == big[6:]
+        assert all(body.readonly for _kind, body in got)
+        with pytest.raises(transport._Timeout):
+            assoc._read_pdu(0)
+        go_on.set()
+        with pytest.raises(transport._Closed):
+            assoc._read_pdu(30.0)
+        assert bytes(got[0][1]) == small[6:]  # earlier views are untouched
+    finally:
+        go_on.set()
+        thread.join(30)
+        client.close()  # type: ignore[attr-defined]

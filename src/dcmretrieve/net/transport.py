@@ -350,6 +350,8 @@ class _Closed(Exception):
 #: peer sends (its -pdu is at most 131072)
 _RECV_CHUNK = 1 << 18
 _PDU_HEADER = struct.Struct(">BBI")
+#: TLS: the biggest PDU buffer allocated before its bytes arrive (see _read_pdu_tls)
+_TLS_PIECE = 1 << 20
 
 #: DCMTK's dcmSocketReceiveTimeout ("setting network receive timeout to 60
 #: seconds"): without -td a DIMSE read gives up after 60 s of silence and the
@@ -628,28 +630,75 @@ class Association:
                 raise _Closed() from None
             if not chunk:
                 raise _Closed()
-            if self._tls and len(chunk) < _RECV_CHUNK:
-                return self._more_records(chunk)
             return chunk
 
-    def _more_records(self, chunk: bytes) -> bytes:
-        """TLS: ``recv()`` returns one record at a time, and a DCMTK peer
-        sends every PDU as two or more records (header and data writes), so
-        also take the records that have already arrived: one chunk for many
-        records, as the kernel gives for plain TCP (the per-PDU cost stays
-        the same as without TLS)."""
-        parts, total = [chunk], len(chunk)
+    def _recv_into_tls(self, view: memoryview, timeout: float | None) -> int:
+        """TLS: one ``recv_into()`` (one SSL_read: at most one TLS record's
+        data) straight into ``view``; the timeouts and failures of ``_recv``."""
         sock = self.sock
-        try:
-            while total < _RECV_CHUNK and (sock.pending() or select.select([sock], [], [], 0)[0]):  # type: ignore[attr-defined]
-                more = sock.recv(_RECV_CHUNK - total)
-                if not more:
-                    break
-                parts.append(more)
-                total += len(more)
-        except (OSError, ValueError):
-            pass  # the next recv() reports it
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        if timeout is not None and timeout <= 0:
+            try:  # poll(0): decrypted bytes select() cannot see count too
+                if not sock.pending() and not select.select([sock], [], [], 0)[0]:  # type: ignore[attr-defined]
+                    raise _Timeout()
+            except (OSError, ValueError):
+                raise _Closed() from None
+        while True:
+            try:
+                count = sock.recv_into(view)
+            except (socket.timeout, BlockingIOError):  # Python's timeout / SO_RCVTIMEO
+                raise _Timeout() from None
+            except InterruptedError:  # pragma: no cover - PEP 475 retries
+                continue
+            except OSError as exc:
+                if type(exc).__name__ == "SSLWantReadError":  # TLS over SO_RCVTIMEO: the timeout
+                    raise _Timeout() from None
+                raise _Closed() from None
+            if not count:
+                raise _Closed()
+            return count
+
+    def _read_pdu_tls(self, timeout: float | None, kernel: bool) -> tuple[int, memoryview]:
+        """``_read_pdu`` over TLS: the PDU header, then the PDU decrypted
+        straight into a buffer of its size.
+
+        WHY: ``SSLSocket.recv()`` returns at most one TLS record (16 KiB) per
+        call and a DCMTK peer writes every PDU as two records (headers, then
+        data), so the chunk scheme of ``_read_pdu`` would see every PDU split
+        and join it (one more copy of every byte), or has to ask select()
+        after every record whether more have arrived (a system call per
+        record).  Here each SSL_read decrypts into the PDU's own buffer: no
+        copy beyond the cipher's, no select().  The buffer is new for every
+        PDU and never written again, so the read-only views handed out stay
+        valid like views of bytes.  A PDU length is never trusted for an
+        allocation: bodies over ``_TLS_PIECE`` grow piece by piece as data
+        arrives."""
+        self._set_timeout(timeout, kernel)
+        head = bytearray(6)
+        view = memoryview(head)
+        have = 0
+        while have < 6:
+            have += self._recv_into_tls(view[have:], timeout)
+        pdu_type, _r, length = _PDU_HEADER.unpack(head)
+        size = 6 + length
+        if size <= _TLS_PIECE:
+            buffer = bytearray(size)
+            buffer[:6] = head
+            view = memoryview(buffer)
+            while have < size:
+                have += self._recv_into_tls(view[have:], timeout)
+            raw = view.toreadonly()
+        else:
+            parts: list[bytes | bytearray] = [bytes(head)]
+            while have < size:
+                piece = bytearray(min(size - have, _TLS_PIECE))
+                view, got = memoryview(piece), 0
+                while got < len(piece):
+                    got += self._recv_into_tls(view[got:], timeout)
+                parts.append(piece)
+                have += got
+            raw = memoryview(b"".join(parts))
+        self._raw_pdu = raw
+        return pdu_type, raw[6:]
 
     def _read_pdu(self, timeout: float | None, kernel: bool = False) -> tuple[int, memoryview]:
         """The next PDU: (type, body), both parts of ``self._raw_pdu``.
@@ -661,7 +710,10 @@ class Association:
         read-only views of immutable bytes: they stay valid, callers may keep
         them without copying.  recv() asks for up to 256 KiB, and the
         kernel's answer is only as big as what had arrived, so a kept view
-        never pins more memory than the bytes received with it."""
+        never pins more memory than the bytes received with it.  TLS reads
+        take ``_read_pdu_tls``."""
+        if self._tls:
+            return self._read_pdu_tls(timeout, kernel)
         chunk, pos = self._chunk, self._chunk_pos
         while True:
             avail = len(chunk) - pos
