@@ -110,7 +110,7 @@ def _listener(tmp_path: Path, pki: certs.Pki, verify: str, lines: list[str]):  #
     from support.logcapture import Collect
 
     out = tmp_path / "od"
-    out.mkdir()
+    out.mkdir(parents=True)
     settings = Settings(tool="movescu", aetitle="MOVESCU", listen_port=free_port(), output_directory=str(out),
                         tls=(str(pki.server.key), str(pki.server.crt)), tls_cert_files=[str(pki.ca)],
                         tls_verify=verify)
@@ -275,3 +275,72 @@ def test_getscu_anonymous_tls(make_storescp, pki, tmp_path: Path) -> None:
     ours = GET.run("ours", [*anonymous, scp.host, str(scp.port), *PAT], tmp_path / "rc")
     assert ours.rc == 1
     assert ours.stderr.startswith("F: Could not negotiate association: "), ours.stderr
+
+
+# ------------------------------------------- -d: TLS connection details --
+
+BEGIN = "D: ================== BEGIN TLS CONNECTION DETAILS ================="
+END = "D: =================== END TLS CONNECTION DETAILS =================="
+
+
+def _details(text: str) -> tuple[list[str], str, str]:
+    """The first BEGIN..END block of a debug log, the line before and after it."""
+    lines = text.splitlines()
+    start, stop = lines.index(BEGIN), lines.index(END)
+    return lines[start:stop + 1], lines[start - 1], lines[stop + 1]
+
+
+def _storescu(args: list[str], host: str, port: int) -> subprocess.CompletedProcess:
+    return subprocess.run([STORESCU, *args, host, str(port), str(sampledata.sample_path(sampledata.CT.name))],
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.dcmtk("storescp")
+@pytest.mark.dcmtk("storescu")
+def test_debug_prints_the_tls_connection_details_as_dcmtk(make_storescp, pki, tmp_path: Path) -> None:
+    """-d: DCMTK's "BEGIN TLS CONNECTION DETAILS" block right after the
+    handshake, between the socket timeouts and the A-ASSOCIATE-RQ, byte for
+    byte as DCMTK 3.6.7's storescu prints it for the same server (the block's
+    code, dumpConnectionParameters / dumpX509Certificate, is the same in
+    3.6.7 and 3.7.0).  The server certificate makes X509_NAME_oneline and
+    ASN1_INTEGER_get work: EC key ("unknown", 256 bits), UTF-8, '/', a
+    two-attribute RDN, a serial over 64 bits (-1)."""
+    crt, key = certs.odd_certificate(tmp_path / "odd")
+    scp = make_storescp(extra_args=["-d", "+tls", str(key), str(crt), "+cf", str(pki.ca)])
+    client = ["+tls", str(pki.client.key), str(pki.client.crt), "+cf", str(crt)]
+    oracle = _storescu(["-d", *client], scp.host, scp.port)
+    assert oracle.returncode == 0, oracle.stderr
+    expected, before, after = _details(oracle.stderr)
+    assert "D:   Subject     : /C=DE/O=Acme\\/Sub, Inc./CN=M\\xC3\\xBCller+UID=u1" in expected
+    assert (before, after) == ("D: setting network receive timeout to 60 seconds", "D: Constructing Associate RQ PDU")
+    for harness_, name in ((GET, "get"), (MOVE, "move")):
+        ours = harness_.run("ours", ["-d", *client, scp.host, str(scp.port), *PAT], tmp_path / name)
+        assert ours.rc in (1, 66), ours.stderr  # no Q/R context at a storescp
+        assert _details(ours.stderr) == (expected, before, after), name
+    # without -d: no block
+    ours = GET.run("ours", ["-v", *client, scp.host, str(scp.port), *PAT], tmp_path / "verbose")
+    assert "TLS CONNECTION DETAILS" not in ours.stderr
+    # the acceptor side (movescu's +P): the client's certificate, as storescp printed it
+    scp_block, _before, _after = _details(scp.log_text())
+    for verify, args, peer in (
+            ("require", ["+tls", str(pki.client.key), str(pki.client.crt), "+cf", str(pki.ca)], scp_block[4:10]),
+            ("ignore", ["+tla", "+cf", str(pki.ca)],
+             ["D: Peer did not provide a certificate or certificate verification is disabled."])):
+        import logging
+
+        from support.logcapture import Collect
+
+        lines: list[str] = []
+        listener, _out = _listener(tmp_path / verify, pki, verify, [])
+        log = logging.getLogger("dcmtk.dcmtls")
+        handler, level = Collect(lines), log.level
+        log.addHandler(handler)
+        log.setLevel(logging.DEBUG)
+        try:
+            done = _storescu_into(listener, args)
+        finally:
+            log.removeHandler(handler)
+            log.setLevel(level)
+        assert done.returncode == 0, done.stderr
+        block = [f"D: {line}" for line in lines[0][3:].splitlines()]
+        assert block == [BEGIN, *scp_block[1:4], *peer, END], verify
