@@ -422,3 +422,68 @@ def test_tls_pdu_reads_any_record_split(pki: certs.Pki) -> None:
         go_on.set()
         thread.join(30)
         client.close()  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------ Python without ssl --
+
+
+def _without_ssl(tool: str, argv: list[str]) -> subprocess.CompletedProcess:
+    """The tool in a fresh interpreter in which ``import ssl`` fails (a
+    ``None`` in ``sys.modules`` before the entry point), as on a Python
+    built without OpenSSL."""
+    import sys
+
+    code = ("import sys; sys.modules['ssl'] = None\n"
+            f"from dcmretrieve.{tool} import main\n"
+            f"sys.argv = [{tool!r}, *{argv!r}]\n"
+            "sys.exit(main())\n")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("tool", ["getscu", "movescu"])
+def test_without_ssl_the_tls_group_is_absent_as_in_dcmtk_without_openssl(tool: str) -> None:
+    """No ``ssl``: --help is DCMTK 3.6.7's (whose getscu/movescu have no TLS
+    group) plus only what any command line shows (3.7.0's IP protocol
+    sub-group, the long-only extensions), without the TLS group; every TLS
+    option is an unknown option, as in a DCMTK built without OpenSSL;
+    --version names no OpenSSL; nothing imported ``ssl``."""
+    from dcmretrieve import __version__
+    from support import harness
+
+    ours = _without_ssl(tool, ["--help"])
+    assert (ours.returncode, ours.stderr) == (0, "")
+    assert harness.split_help_tls(ours.stdout)[1] == ""
+    assert harness.HELP_TLS_TITLE not in ours.stdout and "--enable-tls" not in ours.stdout
+    ours_banner = f"$dcmretrieve: {tool} v{__version__} (DCMTK 3.6.7 2022-04-22) $"
+    dcmtk_banner = f"$dcmtk: {tool} v3.6.7 2022-04-22 $"
+    help_367 = (Path(__file__).parent.parent / "data" / "help" / f"{tool}-help.txt").read_text()
+    assert harness.strip_help_extensions(ours.stdout).replace(ours_banner, dcmtk_banner) == help_367
+    # with ssl the same help has the group: the only difference
+    code, with_ssl, _err = run(tool, ["--help"])
+    assert code == 0 and harness.split_help_tls(with_ssl)[0] == ours.stdout
+    for option in (["+tls", "k", "c"], ["+cc"], ["+ph"], ["-tls"], ["--anonymous-tls"], ["+cf", "ca.crt"]):
+        ours = _without_ssl(tool, [*option, "-k", "0010,0020=1", "localhost", "104"])
+        assert ours.returncode == 1, option
+        assert ours.stderr.replace(ours_banner, dcmtk_banner) == (
+            f"{dcmtk_banner}\n\n{tool}: DICOM retrieve ({'C-GET' if tool == 'getscu' else 'C-MOVE'}) SCU\n"
+            f"error: Unknown option {option[0]}\n"), option
+    ours = _without_ssl(tool, ["--version"])
+    assert ours.returncode == 0 and "OpenSSL" not in ours.stdout
+    assert "- configargparse, Version" in ours.stdout.splitlines()[-1]
+
+
+@pytest.mark.dcmtk("getscu")
+@pytest.mark.dcmtk("movescu")
+@pytest.mark.parametrize("tool", ["getscu", "movescu"])
+def test_without_ssl_a_tls_option_fails_as_dcmtk_367_fails(tool: str) -> None:
+    """The oracle for the unknown option: DCMTK 3.6.7's binary (no TLS)."""
+    from dcmretrieve import __version__
+    from support import harness
+
+    for option in (["+tls", "k", "c"], ["+cc"]):
+        argv = [*option, "-k", "0010,0020=1", "localhost", "104"]
+        ours = _without_ssl(tool, argv)
+        dcmtk = subprocess.run([harness.dcmtk_path(tool), *argv], capture_output=True, text=True, timeout=60)
+        banner = (f"$dcmretrieve: {tool} v{__version__} (DCMTK 3.6.7 2022-04-22) $", f"$dcmtk: {tool} v3.6.7 2022-04-22 $")
+        assert (ours.returncode, ours.stdout, ours.stderr.replace(*banner)) == (
+            dcmtk.returncode, dcmtk.stdout, dcmtk.stderr)
