@@ -344,3 +344,115 @@ def test_debug_prints_the_tls_connection_details_as_dcmtk(make_storescp, pki, tm
         assert done.returncode == 0, done.stderr
         block = [f"D: {line}" for line in lines[0][3:].splitlines()]
         assert block == [BEGIN, *scp_block[1:4], *peer, END], verify
+
+
+# ----------------------------------------- private key password (+ps/+pw) --
+
+
+def _in_a_terminal(argv: list[str], typed: str | None, timeout: float = 60.0) -> tuple[int, str]:
+    """Run ``argv`` with a new pseudo-terminal as its controlling terminal
+    (OpenSSL's prompt reads /dev/tty); once the terminal's echo is off (the
+    prompt is reading) type ``typed`` and Enter.  Returns (exit code, all
+    the terminal showed)."""
+    import os
+    import pty
+    import select
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.execv(argv[0], argv)
+        finally:
+            os._exit(127)
+    shown, sent = b"", typed is None
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _w, _x = select.select([fd], [], [], 0.05)
+            if ready:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not data:
+                    break
+                shown += data
+            if not sent and b"pass phrase" in shown and not termios.tcgetattr(fd)[3] & termios.ECHO:
+                os.write(fd, typed.encode() + b"\n")  # type: ignore[union-attr]
+                sent = True
+        else:
+            os.kill(pid, 9)
+    finally:
+        _pid, status = os.waitpid(pid, 0)
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), shown.decode(errors="replace").replace("\r\n", "\n")
+
+
+@pytest.mark.dcmtk("storescp")
+@pytest.mark.dcmtk("storescu")
+def test_std_passwd_prompts_on_the_terminal_like_dcmtk(make_storescp, pki, tmp_path: Path) -> None:
+    """+ps (the default): an encrypted key's password is asked for on the
+    terminal by OpenSSL's own prompt, as DCMTK (setPrivateKeyPasswdFromConsole:
+    no password callback).  The right password: the key loads, the handshake
+    with storescp (which requires the client certificate) succeeds and the
+    association ends for lack of a Q/R context.  A wrong one: DCMTK's
+    ``E:``/``F:`` lines and exit code, the same prompt and lines as DCMTK
+    3.6.7's storescu (same dcmtls code) shows in a terminal."""
+    import sys
+
+    scp = make_storescp(extra_args=["+tls", str(pki.server.key), str(pki.server.crt), "+cf", str(pki.ca)])
+    key = ["+tls", str(pki.encrypted_key), str(pki.client.crt), "+cf", str(pki.ca)]
+    tool = [sys.executable, "-m", "dcmretrieve.getscu"]
+    code, shown = _in_a_terminal([*tool, *key, scp.host, str(scp.port), *PAT], certs.PASSWORD)
+    assert (code, shown) == (1, "Enter PEM pass phrase:\nF: No adequate Presentation Contexts for sending C-GET\n")
+    failed = ("Enter PEM pass phrase:\nE: OpenSSL error 1c800064: bad decrypt\n"
+              f"F: 000b:0004 Unable to load private TLS key from '{pki.encrypted_key}'\n")
+    code, shown = _in_a_terminal([*tool, *key, scp.host, str(scp.port), *PAT], "wrong")
+    assert (code, shown) == (1, failed)
+    code, shown = _in_a_terminal([sys.executable, "-m", "dcmretrieve.movescu", *key, scp.host, str(scp.port), *PAT],
+                                 "wrong")
+    assert (code, shown) == (70, failed)
+    sample = str(sampledata.sample_path(sampledata.CT.name))
+    code, shown = _in_a_terminal([STORESCU, *key, scp.host, str(scp.port), sample], "wrong")
+    assert (code, shown) == (1, failed)
+    code, shown = _in_a_terminal([STORESCU, *key, scp.host, str(scp.port), sample], certs.PASSWORD)
+    assert (code, shown) == (0, "Enter PEM pass phrase:\n")
+
+
+@pytest.mark.dcmtk("storescu")
+def test_private_key_failures_log_what_dcmtk_logs(pki, tmp_path: Path) -> None:
+    """setPrivateKeyFile failures: DCMTK's ``E: OpenSSL error`` line (the
+    first error of OpenSSL's queue) and ``F: 000b:0004``, as DCMTK 3.6.7's
+    storescu prints them (the same dcmtls code as 3.7.0's getscu/movescu);
+    a key that does not match the certificate has no E: line."""
+    not_a_key = tmp_path / "not-a-key.pem"
+    not_a_key.write_bytes(pki.client.crt.read_bytes())
+    sample = str(sampledata.sample_path(sampledata.CT.name))
+    port = str(free_port())  # nothing listens: the layer fails first
+    for run, (key, password) in enumerate((
+            (pki.encrypted_key, ["+pw", "wrong"]), (pki.encrypted_key, ["-pw"]), (tmp_path / "missing.key", []),
+            (not_a_key, ["-pw"]), (pki.server.key, []))):
+        args = ["+tls", str(key), str(pki.client.crt), *password, "+cf", str(pki.ca)]
+        dcmtk = subprocess.run([STORESCU, *args, "127.0.0.1", port, sample], capture_output=True, text=True,
+                               timeout=60)
+        assert dcmtk.returncode == 1 and "F: 000b:000" in dcmtk.stderr, dcmtk.stderr
+        ours = GET.run("ours", [*args, "127.0.0.1", port, *PAT], tmp_path / f"run{run}")
+        assert (ours.rc, ours.stderr) == (1, dcmtk.stderr), key
+
+
+@pytest.mark.dcmtk("storescu")
+def test_std_passwd_without_a_terminal(pki, tmp_path: Path) -> None:
+    """+ps with no controlling terminal and nothing on stdin: OpenSSL's
+    prompt falls back to stdin, asks twice and fails; DCMTK logs UI's
+    ``processing error`` -- the same lines as DCMTK 3.6.7's storescu."""
+    import sys
+
+    args = ["+tls", str(pki.encrypted_key), str(pki.client.crt), "+cf", str(pki.ca), "127.0.0.1", str(free_port())]
+    sample = str(sampledata.sample_path(sampledata.CT.name))
+    dcmtk = subprocess.run([STORESCU, *args, sample], capture_output=True, text=True, timeout=60,
+                           stdin=subprocess.DEVNULL, start_new_session=True)
+    ours = subprocess.run([sys.executable, "-m", "dcmretrieve.getscu", *args, *PAT], capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL, start_new_session=True, cwd=tmp_path)
+    assert "E: OpenSSL error 1400006b: processing error\n" in dcmtk.stderr
+    assert (ours.returncode, ours.stdout, ours.stderr) == (dcmtk.returncode, dcmtk.stdout, dcmtk.stderr)

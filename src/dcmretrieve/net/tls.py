@@ -742,6 +742,7 @@ def _own_certificate(config: TLSConfig, contexts: list, temps: _TempFiles, log: 
     key_name, cert_name = config.private_key or "", config.certificate or ""
     key_data = _read(key_name)
     if key_data is None or (not config.der and b"PRIVATE KEY-----" not in key_data):
+        _log_key_error(key_name, key_data, config.der, log)
         raise TLSError(key_failed(key_name))
     der_cert = _first_certificate(cert_name, config.der)
     try:
@@ -761,10 +762,50 @@ def _own_certificate(config: TLSConfig, contexts: list, temps: _TempFiles, log: 
         except ssl.SSLError as exc:
             if "KEY_VALUES_MISMATCH" in str(exc):
                 raise TLSError(mismatch(key_name, cert_name)) from None
+            _log_key_error(key_name, key_data, config.der, log)
             raise TLSError(key_failed(key_name)) from None  # wrong password, unreadable key
-        except OSError:
+        except OSError:  # +ps: OpenSSL's prompt read a wrong password, or could not read one
+            if config.password is None and not _terminal_usable():
+                log.error("OpenSSL error 1400006b: processing error")  # UI_process: no terminal
+            else:
+                _log_key_error(key_name, key_data, config.der, log)
             raise TLSError(key_failed(key_name)) from None
     return facts
+
+
+def _terminal_usable() -> bool:
+    """OpenSSL's password prompt can use the controlling terminal."""
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR))
+        return True
+    except OSError:
+        return False
+
+
+def _log_key_error(name: str, data: bytes | None, der: bool, log: logging.Logger) -> None:
+    """The ``E: OpenSSL error <code>: <reason>`` line convertOpenSSLError
+    logs for the first error of OpenSSL's queue when setPrivateKeyFile
+    fails.  Python's ``ssl`` clears that queue and reports only its last
+    error (``PEM lib``), so the first one is inferred for the cases whose
+    code DCMTK 3.6.7's storescu shows on OpenSSL 3.0 (docs/deviations.md):
+    a file that cannot be opened (ERR_LIB_SYS with errno), a PEM file
+    without a private key (DECODER ``unsupported``), an encrypted PEM key
+    with a wrong or empty password (PROV ``bad decrypt``); and, for +ps
+    without a terminal, UI ``processing error`` (see the caller)."""
+    if data is None:
+        try:
+            os.close(os.open(name, os.O_RDONLY))
+            return
+        except OSError as exc:
+            if exc.errno:
+                log.error(f"OpenSSL error {0x80000000 | exc.errno:08x}: OpenSSL error")
+            return
+    if der:
+        return
+    if b"PRIVATE KEY-----" not in data:
+        log.error("OpenSSL error 1e08010c: unsupported")
+    elif b"ENCRYPTED PRIVATE KEY-----" in data or b"Proc-Type: 4,ENCRYPTED" in data:
+        log.error("OpenSSL error 1c800064: bad decrypt")
 
 
 def _check_own_certificate(config: TLSConfig, facts: CertificateFacts, name: str, acceptor: bool,
