@@ -456,3 +456,56 @@ def test_std_passwd_without_a_terminal(pki, tmp_path: Path) -> None:
                           timeout=60, stdin=subprocess.DEVNULL, start_new_session=True, cwd=tmp_path)
     assert "E: OpenSSL error 1400006b: processing error\n" in dcmtk.stderr
     assert (ours.returncode, ours.stdout, ours.stderr) == (dcmtk.returncode, dcmtk.stdout, dcmtk.stderr)
+
+
+# --------------------------------------------- +cd: hashed certificate dir --
+
+
+@pytest.mark.dcmtk("storescp")
+@pytest.mark.dcmtk("storescu")
+def test_add_cert_dir_uses_openssl_hashed_directories(make_storescp, pki, tmp_path: Path) -> None:
+    """+cd d: OpenSSL's hashed-directory lookup (``<subject hash>.0`` links,
+    as ``openssl rehash`` makes them).  The CA found there verifies the
+    server (getscu, movescu) and a client (movescu's +P); the same CA in the
+    directory under its own name only is not found, and verification fails
+    -- as for DCMTK 3.6.7's storescu with the same directories."""
+    hashed = certs.hashed_directory(tmp_path / "hashed", pki.ca)
+    unhashed = tmp_path / "unhashed"
+    unhashed.mkdir()
+    (unhashed / "ca.crt").write_bytes(pki.ca.read_bytes())
+    scp = make_storescp(extra_args=["+tls", str(pki.server.key), str(pki.server.crt), "+cf", str(pki.ca)])
+    peer = [scp.host, str(scp.port), *PAT]
+    own = ["+tls", str(pki.client.key), str(pki.client.crt)]
+    for directory, ok in ((hashed, True), (unhashed, False)):
+        dcmtk = _storescu([*own, "+cd", str(directory)], scp.host, scp.port)
+        assert (dcmtk.returncode == 0) == ok, dcmtk.stderr
+        ours = GET.run("ours", [*own, "+cd", str(directory), *peer], tmp_path / f"get-{directory.name}")
+        moved = MOVE.run("ours", [*own, "+cd", str(directory), *peer], tmp_path / f"move-{directory.name}")
+        if ok:
+            assert (ours.rc, ours.stderr) == (1, "F: No adequate Presentation Contexts for sending C-GET\n")
+            assert (moved.rc, moved.stderr) == (66, "F: No Acceptable Presentation Contexts\n")
+        else:
+            assert (ours.rc, ours.stderr) == (
+                1, "F: Could not negotiate association: TLS error: certificate verify failed\n")
+            assert (moved.rc, moved.stderr) == (
+                61, "F: Association Request Failed:\nF: 000b:0886 TLS error: certificate verify failed\n")
+    # movescu's +P verifies storescu's client certificate through +cd as well
+    for directory, ok in ((hashed, True), (unhashed, False)):
+        lines: list[str] = []
+        listener, out = _listener(tmp_path / f"p-{directory.name}", pki, "require", lines)
+        listener.tls = _layer_with_cert_dir(pki, directory)
+        done = _storescu_into(listener, [*own, "+cf", str(pki.ca)])
+        assert (done.returncode == 0) == ok, (done.stderr, lines)
+        assert len(list(out.iterdir())) == (1 if ok else 0)
+        if not ok:
+            assert lines == ["E: 000b:0886 TLS error: certificate verify failed"]
+
+
+def _layer_with_cert_dir(pki: certs.Pki, directory: Path):  # type: ignore[no-untyped-def]
+    """movescu's TLS layer for ``+tls server.key server.crt +cd directory``."""
+    from dcmretrieve.scu import common
+    from dcmretrieve.settings import Settings
+
+    settings = Settings(tool="movescu", tls=(str(pki.server.key), str(pki.server.crt)),
+                        tls_cert_dirs=[str(directory)])
+    return common.tls_layer(settings, 70)
