@@ -99,9 +99,11 @@ def test_movescu_without_a_certificate_orthanc_refuses(make_orthanc, pki, tmp_pa
 # --------------------------------------- DCMTK storescu into movescu's +P --
 
 
-def _listener(tmp_path: Path, pki: certs.Pki, verify: str, lines: list[str]):  # type: ignore[no-untyped-def]
+def _listener(tmp_path: Path, pki: certs.Pki, verify: str, lines: list[str],  # type: ignore[no-untyped-def]
+              profile: str = "profile-8996"):
     """movescu's real +P listener (scu.move.Listener) with the TLS layer its
-    command line would create (+tls server.key server.crt +cf ca -rc/-vc/-ic)."""
+    command line would create (+tls server.key server.crt +cf ca -rc/-vc/-ic,
+    ``profile``: the long name of +pg/+pm/...)."""
     import logging
 
     from dcmretrieve.scu import common
@@ -113,7 +115,7 @@ def _listener(tmp_path: Path, pki: certs.Pki, verify: str, lines: list[str]):  #
     out.mkdir(parents=True)
     settings = Settings(tool="movescu", aetitle="MOVESCU", listen_port=free_port(), output_directory=str(out),
                         tls=(str(pki.server.key), str(pki.server.crt)), tls_cert_files=[str(pki.ca)],
-                        tls_verify=verify)
+                        tls_verify=verify, tls_profile=profile)
     logger = logging.getLogger("dcmtk.apps.movescu")
     logger.setLevel(logging.INFO)
     logger.addHandler(Collect(lines))
@@ -509,3 +511,91 @@ def _layer_with_cert_dir(pki: certs.Pki, directory: Path):  # type: ignore[no-un
     settings = Settings(tool="movescu", tls=(str(pki.server.key), str(pki.server.crt)),
                         tls_cert_dirs=[str(directory)])
     return common.tls_layer(settings, 70)
+
+
+# ------------------------------------------------- +pm against real peers --
+
+#: +pm's TLS 1.2 suites, OpenSSL names (DCMTK's table)
+PM_SUITES = {"ECDHE-ECDSA-AES128-CCM", "ECDHE-ECDSA-AES128-CCM8", "ECDHE-RSA-AES128-GCM-SHA256",
+             "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-CHACHA20-POLY1305", "ECDHE-ECDSA-CHACHA20-POLY1305",
+             "ECDHE-ECDSA-AES256-CCM", "ECDHE-ECDSA-AES256-CCM8", "ECDHE-RSA-AES256-GCM-SHA384",
+             "ECDHE-ECDSA-AES256-GCM-SHA384"}
+
+
+def _negotiated(block: list[str]) -> tuple[str, str]:
+    """(protocol, ciphersuite) of a TLS CONNECTION DETAILS block."""
+    protocol = block[2].split(": ", 2)[2]
+    suite = block[3].split(": ", 2)[2].split(",")[0]
+    return protocol, suite
+
+
+@pytest.mark.dcmtk("storescp")
+def test_modified_profile_against_storescp(make_storescp, pki, tmp_path: Path) -> None:
+    """+pm (Modified BCP 195 RFC 8996) and +pz against DCMTK 3.6.7's storescp
+    with its TLS 1.2-only Extended BCP 195 profile (3.6.7 has no +pm): the
+    handshake succeeds with a suite of our profile, the one storescp reports
+    in its own TLS CONNECTION DETAILS; against storescp's AES profile (only
+    TLS_RSA_WITH_AES_128_CBC_SHA) +pm finds no common suite."""
+    scp = make_storescp(extra_args=["-d", "+tls", str(pki.server.key), str(pki.server.crt), "+cf", str(pki.ca),
+                                    "+pz"])
+    for profile, allowed in (("+pm", PM_SUITES), ("+pz", None)):
+        ours = GET.run("ours", ["-d", *client_tls(pki), profile, scp.host, str(scp.port), *PAT],
+                       tmp_path / profile)
+        assert ours.rc == 1 and ours.stderr.endswith("F: No adequate Presentation Contexts for sending C-GET\n")
+        protocol, suite = _negotiated(_details(ours.stderr)[0])
+        assert protocol == "TLSv1.2"
+        assert allowed is None or suite in allowed, suite
+        server_blocks = [line for line in scp.log_text().splitlines() if line.startswith("D:   Ciphersuite : ")]
+        assert _details(ours.stderr)[0][3] == server_blocks[-1]  # the same suite and key bits
+    aes = make_storescp(extra_args=["+tls", str(pki.server.key), str(pki.server.crt), "+cf", str(pki.ca), "+pa"])
+    ours = GET.run("ours", [*client_tls(pki), "+pm", aes.host, str(aes.port), *PAT], tmp_path / "aes")
+    assert (ours.rc, ours.stderr) == (1, "F: Could not negotiate association: TLS error: sslv3 alert handshake failure\n")
+
+
+@pytest.mark.dcmtk("storescu")
+def test_modified_profile_on_movescu_port(pki, tmp_path: Path) -> None:
+    """movescu's +P with +pm receives from DCMTK 3.6.7's storescu +pz (TLS 1.2,
+    a suite both profiles have: what the two sides' -d blocks report); a
+    storescu +pa (AES128-SHA only) cannot connect and the sub-association's
+    handshake failure is logged."""
+    import logging
+
+    from support.logcapture import Collect
+
+    lines: list[str] = []
+    details: list[str] = []
+    listener, out = _listener(tmp_path / "pz", pki, "require", lines, profile="profile-8996-mod")
+    log = logging.getLogger("dcmtk.dcmtls")
+    handler, level = Collect(details), log.level
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+    try:
+        done = _storescu_into(listener, ["-d", *client_tls(pki), "+pz"])
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+    assert done.returncode == 0, done.stderr
+    assert len(list(out.iterdir())) == 1
+    ours = [f"D: {line}" for line in details[0][3:].splitlines()]
+    protocol, suite = _negotiated(ours)
+    assert (protocol, suite in PM_SUITES) == ("TLSv1.2", True), suite
+    assert _negotiated(_details(done.stderr)[0]) == (protocol, suite)
+    lines = []
+    listener, out = _listener(tmp_path / "pa", pki, "require", lines, profile="profile-8996-mod")
+    done = _storescu_into(listener, [*client_tls(pki), "+pa"])
+    assert done.returncode == 1
+    assert lines == ["E: 000b:08c1 TLS error: no shared cipher"]
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.dcmtk("storescu")
+def test_getscu_modified_profile_against_orthanc(make_orthanc, pki, tmp_path: Path) -> None:
+    """getscu +pm retrieves from Orthanc with DICOM TLS: TLS 1.3 (OpenSSL's
+    TLS 1.3 suites, docs/deviations.md), as the -d block shows."""
+    orthanc = tls_orthanc(make_orthanc, pki)
+    args = ["-d", *client_tls(pki), "+pm", "-aec", orthanc.aetitle, orthanc.host, str(orthanc.port),
+            "-S", "-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={_study_uid(orthanc, 'CT')}"]
+    ours = GET.run("ours", args, tmp_path)
+    assert ours.rc == 0, ours.stderr[-2000:]
+    assert list(ours.files()) == [sampledata.CT.dcmtk_filename]
+    assert _negotiated(_details(ours.stderr)[0]) == ("TLSv1.3", "TLS_AES_256_GCM_SHA384")
