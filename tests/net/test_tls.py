@@ -400,6 +400,8 @@ def test_tls_pdu_reads_any_record_split(pki: certs.Pki) -> None:
             accepted.sendall(part)  # type: ignore[attr-defined]
         for start in range(0, len(big), 70000):
             accepted.sendall(big[start:start + 70000])  # type: ignore[attr-defined]
+        for number in range(100):  # 1.6 MB in 16 KiB PDUs: arenas used up, replaced, reused
+            accepted.sendall(pdu(4, bytes([number]) * 16384))  # type: ignore[attr-defined]
         go_on.wait(30)
         accepted.close()  # type: ignore[attr-defined]
 
@@ -407,11 +409,21 @@ def test_tls_pdu_reads_any_record_split(pki: certs.Pki) -> None:
     thread.start()
     assoc = transport.Association(client, "A", "B", 16384, None, None)  # type: ignore[arg-type]
     try:
-        got = [assoc._read_pdu(30.0) for _ in range(4)]
+        got = [assoc._read_pdu(30.0) for _ in range(2)]
+        assert assoc.has_buffered_data()  # the third PDU came in the second's record
+        got += [assoc._read_pdu(30.0) for _ in range(2)]
         assert [(kind, bytes(body)) for kind, body in got[:3]] == [
             (4, small[6:]), (5, middle[6:]), (4, small[6:])]
         assert got[3][0] == 4 and bytes(got[3][1]) == big[6:]
         assert all(body.readonly for _kind, body in got)
+        kept = {}
+        for number in range(100):
+            kind, body = assoc._read_pdu(30.0)
+            assert bytes(body) == bytes([number]) * 16384
+            if number % 10 == 0:
+                kept[number] = body  # held views: their arena must not be reused
+        assert all(bytes(body) == bytes([number]) * 16384 for number, body in kept.items())
+        assert assoc._tls_spares  # used-up arenas are kept for reuse
         with pytest.raises(transport._Timeout):
             assoc._read_pdu(0)
         go_on.set()
