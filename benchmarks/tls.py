@@ -12,9 +12,13 @@ with DICOM TLS (``DicomTlsEnabled``, certificates from tests/support/certs.py)
 and one plain.  The same getscu command line runs against both, the TLS one
 with ``+tls client.key client.crt +cf ca.crt`` (default profile +pg, so
 TLS 1.3 with OpenSSL's default suite).  Reported: medians of wall and CPU
-time (``os.wait4`` of the tool's process) and their differences per object,
-which is what TLS costs on top of plain TCP: the handshake once, then the
-cipher on every byte.  Orthanc's own TLS work is not in the CPU figure.
+time (``os.wait4`` of the tool's process; plain and TLS runs interleaved so
+that slow drifts of the machine's load cancel out) and their differences
+per object (also the median of the per-round differences), which is what
+TLS costs on top of plain TCP: the handshake once, then the cipher on every
+byte.  Orthanc's own TLS work is not in the CPU figure.  ``SRC=<dir>`` runs
+another source tree's tools (``PYTHONPATH``), e.g. an older commit's
+``src``, for before/after figures.
 
 ``--transport`` measures the receive path alone, without Orthanc, pydicom
 or files: a sender process writes 100 objects of 0.53 MB as P-DATA PDUs of
@@ -189,10 +193,14 @@ def main(argv: list[str] | None = None) -> int:
         getscu = str(Path(sys.executable).parent / "getscu")
         keys = ["-S", "-aec", "ORTHANC", "-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={study_uid}"]
         tls_args = ["+tls", str(pki.client.key), str(pki.client.crt), "+cf", str(pki.ca)]
-        results: dict[str, list[Sample]] = {}
-        for name, server, extra in (("plain", plain, []), ("tls", secure, tls_args)):
-            samples = []
-            for i in range(runs + 1):  # the first run only warms up (byte code, Orthanc's cache)
+        if os.environ.get("SRC"):  # another source tree's tools (before/after figures)
+            env["PYTHONPATH"] = os.environ["SRC"]
+        results: dict[str, list[Sample]] = {"plain": [], "tls": []}
+        cases = {"plain": (plain, []), "tls": (secure, tls_args)}
+        for i in range(runs + 1):  # the first round only warms up (byte code, Orthanc's cache)
+            # interleaved (plain, tls, tls, plain, ...): slow drifts of the machine's load cancel out
+            for name in (("plain", "tls") if i % 2 else ("tls", "plain")):
+                server, extra = cases[name]
                 out = work / f"out-{name}-{i}"
                 out.mkdir()
                 sample, proc = timed([getscu, *extra, *keys, "-od", str(out), HOST, str(server.port)], env, work)
@@ -200,16 +208,18 @@ def main(argv: list[str] | None = None) -> int:
                 if proc.returncode != 0 or got != count:
                     raise SystemExit(f"{name}: exit {proc.returncode}, {got}/{count} files\n{proc.stderr}")
                 if i:
-                    samples.append(sample)
+                    results[name].append(sample)
                 shutil.rmtree(out)
-            results[name] = samples
-        report = {"objects": count, "object_bytes": files[0].stat().st_size, "runs": runs}
+        report = {"objects": count, "object_bytes": files[0].stat().st_size, "runs": runs,
+                  "src": os.environ.get("SRC") or str(ROOT / "src")}
         for name, samples in results.items():
             report[name] = {"wall_s": statistics.median(s.wall for s in samples),
                             "cpu_s": statistics.median(s.cpu for s in samples)}
         for key in ("wall_s", "cpu_s"):
             delta = report["tls"][key] - report["plain"][key]  # type: ignore[index]
             report[f"tls_extra_{key[:-2]}_ms_per_object"] = round(1000 * delta / count, 3)
+        paired = [t.cpu - p.cpu for p, t in zip(results["plain"], results["tls"])]
+        report["tls_extra_cpu_ms_per_object_paired_median"] = round(1000 * statistics.median(paired) / count, 3)
         print(json.dumps(report, indent=2))
     finally:
         for server in servers:

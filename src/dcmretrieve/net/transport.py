@@ -34,7 +34,8 @@ Association (a requestor or an acceptor; single-threaded, blocking):
       None discards.  Returns the byte count.  An odd fragment length fails
       (0006:020d "DIMSE: Odd Fragment Length: n") unless ``sink`` is None,
       as in DCMTK.  The views are read-only views
-      of immutable bytes: a sink may keep them without copying.
+      of immutable bytes (over TLS: of arena bytes never written again): a
+      sink may keep them without copying.
   ``.release()`` A-RELEASE-RQ, wait for RP (ACSE timeout); raises DimseError
       e.g. 0006:0316 when a P-DATA PDU arrives instead.
   ``.acknowledge_release()`` answer a peer's A-RELEASE-RQ (acceptor side).
