@@ -499,3 +499,25 @@ def test_without_ssl_a_tls_option_fails_as_dcmtk_367_fails(tool: str) -> None:
         banner = (f"$dcmretrieve: {tool} v{__version__} (DCMTK 3.6.7 2022-04-22) $", f"$dcmtk: {tool} v3.6.7 2022-04-22 $")
         assert (ours.returncode, ours.stdout, ours.stderr.replace(*banner)) == (
             dcmtk.returncode, dcmtk.stdout, dcmtk.stderr)
+
+
+def test_certificate_dump_reads_what_openssl_prints(pki: certs.Pki) -> None:
+    """dumpX509Certificate's fields against the openssl command line's view
+    of the same certificates (its -dates use ASN1_TIME_print too); a serial
+    over 64 bits is ASN1_INTEGER_get's -1; no certificate: DCMTK's text."""
+    for leaf, version in ((pki.server.crt, 1), (pki.ca, 3)):
+        shown = subprocess.run([OPENSSL, "x509", "-in", str(leaf), "-noout", "-serial", "-dates"],
+                               capture_output=True, text=True, check=True, timeout=60).stdout.splitlines()
+        fields = dict(line.split("=", 1) for line in shown)
+        serial = int(fields["serial"], 16)
+        der = ssl.PEM_cert_to_DER_cert(leaf.read_text())
+        name = "/CN=server" if leaf == pki.server.crt else "/CN=dcmretrieve test ca"
+        assert tls.certificate_dump(der).splitlines() == [
+            f"Peer X.509v{version} Certificate",
+            f"  Subject     : {name}",
+            "  Issued by   : /CN=dcmretrieve test ca",
+            f"  Serial no.  : {serial if serial < 1 << 63 else -1}",
+            f"  Validity    : not before {fields['notBefore']}, not after {fields['notAfter']}",
+            "  Public key  : RSA, 2048 bits"]
+    assert tls.certificate_dump(None) == \
+        "Peer did not provide a certificate or certificate verification is disabled."

@@ -363,7 +363,10 @@ _NAME_SHORT = {
     "2.5.4.72": "role", "2.5.4.97": "organizationIdentifier", "1.2.840.113549.1.9.1": "emailAddress",
     "0.9.2342.19200300.100.1.1": "UID", "0.9.2342.19200300.100.1.25": "DC",
     "1.3.6.1.4.1.311.60.2.1.1": "jurisdictionL", "1.3.6.1.4.1.311.60.2.1.2": "jurisdictionST",
-    "1.3.6.1.4.1.311.60.2.1.3": "jurisdictionC",
+    "1.3.6.1.4.1.311.60.2.1.3": "jurisdictionC", "2.5.4.16": "postalAddress", "2.5.4.18": "postOfficeBox",
+    "2.5.4.20": "telephoneNumber", "2.5.4.51": "houseIdentifier", "2.5.4.54": "dmdName",
+    "1.2.840.113549.1.9.2": "unstructuredName", "1.2.840.113549.1.9.8": "unstructuredAddress",
+    "0.9.2342.19200300.100.1.3": "mail",
 }
 #: EVP_PKEY_base_id names dumpX509Certificate knows (others: "unknown")
 _KEY_TYPE_NAMES = {_OID_RSA: "RSA", _OID_DSA: "DSA", "1.2.840.113549.1.3.1": "DH"}
