@@ -726,10 +726,10 @@ class Association:
         if need <= _TLS_ARENA:
             for index, spare in enumerate(spares):
                 try:
-                    spare.append(0)  # raises BufferError while a view exists
+                    del spare[-1]  # raises BufferError while a view exists
                 except BufferError:
                     continue
-                del spare[-1]
+                spare.append(0)  # back to its size, within its allocation
                 new = spares.pop(index)
                 break
         if new is None:
