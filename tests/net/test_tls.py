@@ -365,3 +365,161 @@ def test_tls_options_from_the_environment_and_show_config(monkeypatch: pytest.Mo
     assert lines["tls_cert_files"] == '["z"]  (command line)'
     code, out, _err = run("movescu", ["--show-config"])
     assert '["a", "b"]  (env DCMRETRIEVE_ADD_CERT_FILE)' in out
+
+
+# ----------------------------------------------- the TLS PDU read path --
+
+
+def test_tls_pdu_reads_any_record_split(pki: certs.Pki) -> None:
+    """``Association._read_pdu`` over TLS (``_read_pdu_tls``): PDUs split
+    anywhere across records (inside the 6-byte header too), several PDUs in
+    one record, a PDU bigger than one allocation piece; every PDU comes back
+    whole as a read-only view that stays valid after later reads; poll(0)
+    with nothing there is a timeout, the peer's close is a close."""
+    import struct
+    import threading
+
+    from dcmretrieve.net import transport
+
+    server = tls.create_layer(config(pki, private_key=str(pki.server.key), certificate=str(pki.server.crt),
+                                     verification="ignore"))
+    client_layer = tls.create_layer(config(pki, role="requestor"))
+    client, accepted = _handshake_pair(client_layer, server)
+    assert not isinstance(client, tls.TLSError), client
+
+    def pdu(kind: int, body: bytes) -> bytes:
+        return struct.pack(">BBI", kind, 0, len(body)) + body
+
+    small = pdu(4, b"\x01" * 10)
+    big = pdu(4, os.urandom(transport._TLS_PIECE * 2 + 12345))
+    middle = pdu(5, b"\x00" * 4)
+    go_on = threading.Event()
+
+    def send() -> None:
+        for part in (small[:3], small[3:], middle + small):  # split header; two PDUs in one record
+            accepted.sendall(part)  # type: ignore[attr-defined]
+        for start in range(0, len(big), 70000):
+            accepted.sendall(big[start:start + 70000])  # type: ignore[attr-defined]
+        for number in range(100):  # 1.6 MB in 16 KiB PDUs: arenas used up, replaced, reused
+            accepted.sendall(pdu(4, bytes([number]) * 16384))  # type: ignore[attr-defined]
+        go_on.wait(30)
+        accepted.close()  # type: ignore[attr-defined]
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    assoc = transport.Association(client, "A", "B", 16384, None, None)  # type: ignore[arg-type]
+    try:
+        got = [assoc._read_pdu(30.0) for _ in range(2)]
+        assert assoc.has_buffered_data()  # the third PDU came in the second's record
+        got += [assoc._read_pdu(30.0) for _ in range(2)]
+        assert [(kind, bytes(body)) for kind, body in got[:3]] == [
+            (4, small[6:]), (5, middle[6:]), (4, small[6:])]
+        assert got[3][0] == 4 and bytes(got[3][1]) == big[6:]
+        assert all(body.readonly for _kind, body in got)
+        kept, arenas = {}, set()
+        for number in range(100):
+            kind, body = assoc._read_pdu(30.0)
+            arenas.add(id(assoc._tls_buf))
+            assert bytes(body) == bytes([number]) * 16384
+            if number < 30 and number % 10 == 0:
+                kept[number] = body  # held views: their arena must not be reused
+        assert all(bytes(body) == bytes([number]) * 16384 for number, body in kept.items())
+        # 1.6 MB went through 256 KiB arenas: the ones without a held view were reused
+        assert 3 <= len(arenas) <= 5, len(arenas)
+        with pytest.raises(transport._Timeout):
+            assoc._read_pdu(0)
+        go_on.set()
+        with pytest.raises(transport._Closed):
+            assoc._read_pdu(30.0)
+        assert bytes(got[0][1]) == small[6:]  # earlier views are untouched
+    finally:
+        go_on.set()
+        thread.join(30)
+        client.close()  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------ Python without ssl --
+
+
+def _without_ssl(tool: str, argv: list[str]) -> subprocess.CompletedProcess:
+    """The tool in a fresh interpreter in which ``import ssl`` fails (a
+    ``None`` in ``sys.modules`` before the entry point), as on a Python
+    built without OpenSSL."""
+    import sys
+
+    code = ("import sys; sys.modules['ssl'] = None\n"
+            f"from dcmretrieve.{tool} import main\n"
+            f"sys.argv = [{tool!r}, *{argv!r}]\n"
+            "sys.exit(main())\n")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("tool", ["getscu", "movescu"])
+def test_without_ssl_the_tls_group_is_absent_as_in_dcmtk_without_openssl(tool: str) -> None:
+    """No ``ssl``: --help is DCMTK 3.6.7's (whose getscu/movescu have no TLS
+    group) plus only what any command line shows (3.7.0's IP protocol
+    sub-group, the long-only extensions), without the TLS group; every TLS
+    option is an unknown option, as in a DCMTK built without OpenSSL;
+    --version names no OpenSSL; nothing imported ``ssl``."""
+    from dcmretrieve import __version__
+    from support import harness
+
+    ours = _without_ssl(tool, ["--help"])
+    assert (ours.returncode, ours.stderr) == (0, "")
+    assert harness.split_help_tls(ours.stdout)[1] == ""
+    assert harness.HELP_TLS_TITLE not in ours.stdout and "--enable-tls" not in ours.stdout
+    ours_banner = f"$dcmretrieve: {tool} v{__version__} (DCMTK 3.6.7 2022-04-22) $"
+    dcmtk_banner = f"$dcmtk: {tool} v3.6.7 2022-04-22 $"
+    help_367 = (Path(__file__).parent.parent / "data" / "help" / f"{tool}-help.txt").read_text()
+    assert harness.strip_help_extensions(ours.stdout).replace(ours_banner, dcmtk_banner) == help_367
+    # with ssl the same help has the group: the only difference
+    code, with_ssl, _err = run(tool, ["--help"])
+    assert code == 0 and harness.split_help_tls(with_ssl)[0] == ours.stdout
+    for option in (["+tls", "k", "c"], ["+cc"], ["+ph"], ["-tls"], ["--anonymous-tls"], ["+cf", "ca.crt"]):
+        ours = _without_ssl(tool, [*option, "-k", "0010,0020=1", "localhost", "104"])
+        assert ours.returncode == 1, option
+        assert ours.stderr.replace(ours_banner, dcmtk_banner) == (
+            f"{dcmtk_banner}\n\n{tool}: DICOM retrieve ({'C-GET' if tool == 'getscu' else 'C-MOVE'}) SCU\n"
+            f"error: Unknown option {option[0]}\n"), option
+    ours = _without_ssl(tool, ["--version"])
+    assert ours.returncode == 0 and "OpenSSL" not in ours.stdout
+    assert "- configargparse, Version" in ours.stdout.splitlines()[-1]
+
+
+@pytest.mark.dcmtk("getscu")
+@pytest.mark.dcmtk("movescu")
+@pytest.mark.parametrize("tool", ["getscu", "movescu"])
+def test_without_ssl_a_tls_option_fails_as_dcmtk_367_fails(tool: str) -> None:
+    """The oracle for the unknown option: DCMTK 3.6.7's binary (no TLS)."""
+    from dcmretrieve import __version__
+    from support import harness
+
+    for option in (["+tls", "k", "c"], ["+cc"]):
+        argv = [*option, "-k", "0010,0020=1", "localhost", "104"]
+        ours = _without_ssl(tool, argv)
+        dcmtk = subprocess.run([harness.dcmtk_path(tool), *argv], capture_output=True, text=True, timeout=60)
+        banner = (f"$dcmretrieve: {tool} v{__version__} (DCMTK 3.6.7 2022-04-22) $", f"$dcmtk: {tool} v3.6.7 2022-04-22 $")
+        assert (ours.returncode, ours.stdout, ours.stderr.replace(*banner)) == (
+            dcmtk.returncode, dcmtk.stdout, dcmtk.stderr)
+
+
+def test_certificate_dump_reads_what_openssl_prints(pki: certs.Pki) -> None:
+    """dumpX509Certificate's fields against the openssl command line's view
+    of the same certificates (its -dates use ASN1_TIME_print too); a serial
+    over 64 bits is ASN1_INTEGER_get's -1; no certificate: DCMTK's text."""
+    for leaf, version in ((pki.server.crt, 1), (pki.ca, 3)):
+        shown = subprocess.run([OPENSSL, "x509", "-in", str(leaf), "-noout", "-serial", "-dates"],
+                               capture_output=True, text=True, check=True, timeout=60).stdout.splitlines()
+        fields = dict(line.split("=", 1) for line in shown)
+        serial = int(fields["serial"], 16)
+        der = ssl.PEM_cert_to_DER_cert(leaf.read_text())
+        name = "/CN=server" if leaf == pki.server.crt else "/CN=dcmretrieve test ca"
+        assert tls.certificate_dump(der).splitlines() == [
+            f"Peer X.509v{version} Certificate",
+            f"  Subject     : {name}",
+            "  Issued by   : /CN=dcmretrieve test ca",
+            f"  Serial no.  : {serial if serial < 1 << 63 else -1}",
+            f"  Validity    : not before {fields['notBefore']}, not after {fields['notAfter']}",
+            "  Public key  : RSA, 2048 bits"]
+    assert tls.certificate_dump(None) == \
+        "Peer did not provide a certificate or certificate verification is disabled."

@@ -99,9 +99,11 @@ def test_movescu_without_a_certificate_orthanc_refuses(make_orthanc, pki, tmp_pa
 # --------------------------------------- DCMTK storescu into movescu's +P --
 
 
-def _listener(tmp_path: Path, pki: certs.Pki, verify: str, lines: list[str]):  # type: ignore[no-untyped-def]
+def _listener(tmp_path: Path, pki: certs.Pki, verify: str, lines: list[str],  # type: ignore[no-untyped-def]
+              profile: str = "profile-8996"):
     """movescu's real +P listener (scu.move.Listener) with the TLS layer its
-    command line would create (+tls server.key server.crt +cf ca -rc/-vc/-ic)."""
+    command line would create (+tls server.key server.crt +cf ca -rc/-vc/-ic,
+    ``profile``: the long name of +pg/+pm/...)."""
     import logging
 
     from dcmretrieve.scu import common
@@ -110,10 +112,10 @@ def _listener(tmp_path: Path, pki: certs.Pki, verify: str, lines: list[str]):  #
     from support.logcapture import Collect
 
     out = tmp_path / "od"
-    out.mkdir()
+    out.mkdir(parents=True)
     settings = Settings(tool="movescu", aetitle="MOVESCU", listen_port=free_port(), output_directory=str(out),
                         tls=(str(pki.server.key), str(pki.server.crt)), tls_cert_files=[str(pki.ca)],
-                        tls_verify=verify)
+                        tls_verify=verify, tls_profile=profile)
     logger = logging.getLogger("dcmtk.apps.movescu")
     logger.setLevel(logging.INFO)
     logger.addHandler(Collect(lines))
@@ -275,3 +277,325 @@ def test_getscu_anonymous_tls(make_storescp, pki, tmp_path: Path) -> None:
     ours = GET.run("ours", [*anonymous, scp.host, str(scp.port), *PAT], tmp_path / "rc")
     assert ours.rc == 1
     assert ours.stderr.startswith("F: Could not negotiate association: "), ours.stderr
+
+
+# ------------------------------------------- -d: TLS connection details --
+
+BEGIN = "D: ================== BEGIN TLS CONNECTION DETAILS ================="
+END = "D: =================== END TLS CONNECTION DETAILS =================="
+
+
+def _details(text: str) -> tuple[list[str], str, str]:
+    """The first BEGIN..END block of a debug log, the line before and after it."""
+    lines = text.splitlines()
+    start, stop = lines.index(BEGIN), lines.index(END)
+    return lines[start:stop + 1], lines[start - 1], lines[stop + 1]
+
+
+def _storescu(args: list[str], host: str, port: int) -> subprocess.CompletedProcess:
+    return subprocess.run([STORESCU, *args, host, str(port), str(sampledata.sample_path(sampledata.CT.name))],
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.dcmtk("storescp")
+@pytest.mark.dcmtk("storescu")
+def test_debug_prints_the_tls_connection_details_as_dcmtk(make_storescp, pki, tmp_path: Path) -> None:
+    """-d: DCMTK's "BEGIN TLS CONNECTION DETAILS" block right after the
+    handshake, between the socket timeouts and the A-ASSOCIATE-RQ, byte for
+    byte as DCMTK 3.6.7's storescu prints it for the same server (the block's
+    code, dumpConnectionParameters / dumpX509Certificate, is the same in
+    3.6.7 and 3.7.0).  The server certificate makes X509_NAME_oneline and
+    ASN1_INTEGER_get work: EC key ("unknown", 256 bits), UTF-8, '/', a
+    two-attribute RDN, a serial over 64 bits (-1)."""
+    crt, key = certs.odd_certificate(tmp_path / "odd")
+    scp = make_storescp(extra_args=["-d", "+tls", str(key), str(crt), "+cf", str(pki.ca)])
+    client = ["+tls", str(pki.client.key), str(pki.client.crt), "+cf", str(crt)]
+    oracle = _storescu(["-d", *client], scp.host, scp.port)
+    assert oracle.returncode == 0, oracle.stderr
+    expected, before, after = _details(oracle.stderr)
+    assert "D:   Subject     : /C=DE/O=Acme\\/Sub, Inc./CN=M\\xC3\\xBCller+UID=u1" in expected
+    assert (before, after) == ("D: setting network receive timeout to 60 seconds", "D: Constructing Associate RQ PDU")
+    for harness_, name in ((GET, "get"), (MOVE, "move")):
+        ours = harness_.run("ours", ["-d", *client, scp.host, str(scp.port), *PAT], tmp_path / name)
+        assert ours.rc in (1, 66), ours.stderr  # no Q/R context at a storescp
+        assert _details(ours.stderr) == (expected, before, after), name
+    # without -d: no block
+    ours = GET.run("ours", ["-v", *client, scp.host, str(scp.port), *PAT], tmp_path / "verbose")
+    assert "TLS CONNECTION DETAILS" not in ours.stderr
+    # the acceptor side (movescu's +P): the client's certificate, as storescp printed it
+    scp_block, _before, _after = _details(scp.log_text())
+    for verify, args, peer in (
+            ("require", ["+tls", str(pki.client.key), str(pki.client.crt), "+cf", str(pki.ca)], scp_block[4:10]),
+            ("ignore", ["+tla", "+cf", str(pki.ca)],
+             ["D: Peer did not provide a certificate or certificate verification is disabled."])):
+        import logging
+
+        from support.logcapture import Collect
+
+        lines: list[str] = []
+        listener, _out = _listener(tmp_path / verify, pki, verify, [])
+        log = logging.getLogger("dcmtk.dcmtls")
+        handler, level = Collect(lines), log.level
+        log.addHandler(handler)
+        log.setLevel(logging.DEBUG)
+        try:
+            done = _storescu_into(listener, args)
+        finally:
+            log.removeHandler(handler)
+            log.setLevel(level)
+        assert done.returncode == 0, done.stderr
+        block = [f"D: {line}" for line in lines[0][3:].splitlines()]
+        assert block == [BEGIN, *scp_block[1:4], *peer, END], verify
+
+
+# ----------------------------------------- private key password (+ps/+pw) --
+
+
+def _in_a_terminal(argv: list[str], typed: str | None, timeout: float = 60.0) -> tuple[int, str]:
+    """Run ``argv`` with a new pseudo-terminal as its controlling terminal
+    (OpenSSL's prompt reads /dev/tty); once the terminal's echo is off (the
+    prompt is reading) type ``typed`` and Enter.  Returns (exit code, all
+    the terminal showed)."""
+    import os
+    import pty
+    import select
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.execv(argv[0], argv)
+        finally:
+            os._exit(127)
+    shown, sent = b"", typed is None
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _w, _x = select.select([fd], [], [], 0.05)
+            if ready:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not data:
+                    break
+                shown += data
+            if not sent and b"pass phrase" in shown and not termios.tcgetattr(fd)[3] & termios.ECHO:
+                os.write(fd, typed.encode() + b"\n")  # type: ignore[union-attr]
+                sent = True
+        else:
+            os.kill(pid, 9)
+    finally:
+        _pid, status = os.waitpid(pid, 0)
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), shown.decode(errors="replace").replace("\r\n", "\n")
+
+
+@pytest.mark.dcmtk("storescp")
+@pytest.mark.dcmtk("storescu")
+def test_std_passwd_prompts_on_the_terminal_like_dcmtk(make_storescp, pki, tmp_path: Path) -> None:
+    """+ps (the default): an encrypted key's password is asked for on the
+    terminal by OpenSSL's own prompt, as DCMTK (setPrivateKeyPasswdFromConsole:
+    no password callback).  The right password: the key loads, the handshake
+    with storescp (which requires the client certificate) succeeds and the
+    association ends for lack of a Q/R context.  A wrong one: DCMTK's
+    ``E:``/``F:`` lines and exit code, the same prompt and lines as DCMTK
+    3.6.7's storescu (same dcmtls code) shows in a terminal."""
+    import sys
+
+    scp = make_storescp(extra_args=["+tls", str(pki.server.key), str(pki.server.crt), "+cf", str(pki.ca)])
+    key = ["+tls", str(pki.encrypted_key), str(pki.client.crt), "+cf", str(pki.ca)]
+    tool = [sys.executable, "-m", "dcmretrieve.getscu"]
+    code, shown = _in_a_terminal([*tool, *key, scp.host, str(scp.port), *PAT], certs.PASSWORD)
+    assert (code, shown) == (1, "Enter PEM pass phrase:\nF: No adequate Presentation Contexts for sending C-GET\n")
+    failed = ("Enter PEM pass phrase:\nE: OpenSSL error 1c800064: bad decrypt\n"
+              f"F: 000b:0004 Unable to load private TLS key from '{pki.encrypted_key}'\n")
+    code, shown = _in_a_terminal([*tool, *key, scp.host, str(scp.port), *PAT], "wrong")
+    assert (code, shown) == (1, failed)
+    code, shown = _in_a_terminal([sys.executable, "-m", "dcmretrieve.movescu", *key, scp.host, str(scp.port), *PAT],
+                                 "wrong")
+    assert (code, shown) == (70, failed)
+    sample = str(sampledata.sample_path(sampledata.CT.name))
+    code, shown = _in_a_terminal([STORESCU, *key, scp.host, str(scp.port), sample], "wrong")
+    assert (code, shown) == (1, failed)
+    code, shown = _in_a_terminal([STORESCU, *key, scp.host, str(scp.port), sample], certs.PASSWORD)
+    assert (code, shown) == (0, "Enter PEM pass phrase:\n")
+
+
+@pytest.mark.dcmtk("storescu")
+def test_private_key_failures_log_what_dcmtk_logs(pki, tmp_path: Path) -> None:
+    """setPrivateKeyFile failures: DCMTK's ``E: OpenSSL error`` line (the
+    first error of OpenSSL's queue) and ``F: 000b:0004``, as DCMTK 3.6.7's
+    storescu prints them (the same dcmtls code as 3.7.0's getscu/movescu);
+    a key that does not match the certificate has no E: line."""
+    not_a_key = tmp_path / "not-a-key.pem"
+    not_a_key.write_bytes(pki.client.crt.read_bytes())
+    sample = str(sampledata.sample_path(sampledata.CT.name))
+    port = str(free_port())  # nothing listens: the layer fails first
+    for run, (key, password) in enumerate((
+            (pki.encrypted_key, ["+pw", "wrong"]), (pki.encrypted_key, ["-pw"]), (tmp_path / "missing.key", []),
+            (not_a_key, ["-pw"]), (pki.server.key, []))):
+        args = ["+tls", str(key), str(pki.client.crt), *password, "+cf", str(pki.ca)]
+        dcmtk = subprocess.run([STORESCU, *args, "127.0.0.1", port, sample], capture_output=True, text=True,
+                               timeout=60)
+        assert dcmtk.returncode == 1 and "F: 000b:000" in dcmtk.stderr, dcmtk.stderr
+        ours = GET.run("ours", [*args, "127.0.0.1", port, *PAT], tmp_path / f"run{run}")
+        assert (ours.rc, ours.stderr) == (1, dcmtk.stderr), key
+
+
+@pytest.mark.dcmtk("storescu")
+def test_std_passwd_without_a_terminal(pki, tmp_path: Path) -> None:
+    """+ps with no controlling terminal and nothing on stdin: OpenSSL's
+    prompt falls back to stdin, asks twice and fails; DCMTK logs UI's
+    ``processing error`` -- the same lines as DCMTK 3.6.7's storescu."""
+    import sys
+
+    args = ["+tls", str(pki.encrypted_key), str(pki.client.crt), "+cf", str(pki.ca), "127.0.0.1", str(free_port())]
+    sample = str(sampledata.sample_path(sampledata.CT.name))
+    dcmtk = subprocess.run([STORESCU, *args, sample], capture_output=True, text=True, timeout=60,
+                           stdin=subprocess.DEVNULL, start_new_session=True)
+    ours = subprocess.run([sys.executable, "-m", "dcmretrieve.getscu", *args, *PAT], capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL, start_new_session=True, cwd=tmp_path)
+    assert "E: OpenSSL error 1400006b: processing error\n" in dcmtk.stderr
+    assert (ours.returncode, ours.stdout, ours.stderr) == (dcmtk.returncode, dcmtk.stdout, dcmtk.stderr)
+
+
+# --------------------------------------------- +cd: hashed certificate dir --
+
+
+@pytest.mark.dcmtk("storescp")
+@pytest.mark.dcmtk("storescu")
+def test_add_cert_dir_uses_openssl_hashed_directories(make_storescp, pki, tmp_path: Path) -> None:
+    """+cd d: OpenSSL's hashed-directory lookup (``<subject hash>.0`` links,
+    as ``openssl rehash`` makes them).  The CA found there verifies the
+    server (getscu, movescu) and a client (movescu's +P); the same CA in the
+    directory under its own name only is not found, and verification fails
+    -- as for DCMTK 3.6.7's storescu with the same directories."""
+    hashed = certs.hashed_directory(tmp_path / "hashed", pki.ca)
+    unhashed = tmp_path / "unhashed"
+    unhashed.mkdir()
+    (unhashed / "ca.crt").write_bytes(pki.ca.read_bytes())
+    scp = make_storescp(extra_args=["+tls", str(pki.server.key), str(pki.server.crt), "+cf", str(pki.ca)])
+    peer = [scp.host, str(scp.port), *PAT]
+    own = ["+tls", str(pki.client.key), str(pki.client.crt)]
+    for directory, ok in ((hashed, True), (unhashed, False)):
+        dcmtk = _storescu([*own, "+cd", str(directory)], scp.host, scp.port)
+        assert (dcmtk.returncode == 0) == ok, dcmtk.stderr
+        ours = GET.run("ours", [*own, "+cd", str(directory), *peer], tmp_path / f"get-{directory.name}")
+        moved = MOVE.run("ours", [*own, "+cd", str(directory), *peer], tmp_path / f"move-{directory.name}")
+        if ok:
+            assert (ours.rc, ours.stderr) == (1, "F: No adequate Presentation Contexts for sending C-GET\n")
+            assert (moved.rc, moved.stderr) == (66, "F: No Acceptable Presentation Contexts\n")
+        else:
+            assert (ours.rc, ours.stderr) == (
+                1, "F: Could not negotiate association: TLS error: certificate verify failed\n")
+            assert (moved.rc, moved.stderr) == (
+                61, "F: Association Request Failed:\nF: 000b:0886 TLS error: certificate verify failed\n")
+    # movescu's +P verifies storescu's client certificate through +cd as well
+    for directory, ok in ((hashed, True), (unhashed, False)):
+        lines: list[str] = []
+        listener, out = _listener(tmp_path / f"p-{directory.name}", pki, "require", lines)
+        listener.tls = _layer_with_cert_dir(pki, directory)
+        done = _storescu_into(listener, [*own, "+cf", str(pki.ca)])
+        assert (done.returncode == 0) == ok, (done.stderr, lines)
+        assert len(list(out.iterdir())) == (1 if ok else 0)
+        if not ok:
+            assert lines == ["E: 000b:0886 TLS error: certificate verify failed"]
+
+
+def _layer_with_cert_dir(pki: certs.Pki, directory: Path):  # type: ignore[no-untyped-def]
+    """movescu's TLS layer for ``+tls server.key server.crt +cd directory``."""
+    from dcmretrieve.scu import common
+    from dcmretrieve.settings import Settings
+
+    settings = Settings(tool="movescu", tls=(str(pki.server.key), str(pki.server.crt)),
+                        tls_cert_dirs=[str(directory)])
+    return common.tls_layer(settings, 70)
+
+
+# ------------------------------------------------- +pm against real peers --
+
+#: +pm's TLS 1.2 suites, OpenSSL names (DCMTK's table)
+PM_SUITES = {"ECDHE-ECDSA-AES128-CCM", "ECDHE-ECDSA-AES128-CCM8", "ECDHE-RSA-AES128-GCM-SHA256",
+             "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-CHACHA20-POLY1305", "ECDHE-ECDSA-CHACHA20-POLY1305",
+             "ECDHE-ECDSA-AES256-CCM", "ECDHE-ECDSA-AES256-CCM8", "ECDHE-RSA-AES256-GCM-SHA384",
+             "ECDHE-ECDSA-AES256-GCM-SHA384"}
+
+
+def _negotiated(block: list[str]) -> tuple[str, str]:
+    """(protocol, ciphersuite) of a TLS CONNECTION DETAILS block."""
+    protocol = block[2].split(": ", 2)[2]
+    suite = block[3].split(": ", 2)[2].split(",")[0]
+    return protocol, suite
+
+
+@pytest.mark.dcmtk("storescp")
+def test_modified_profile_against_storescp(make_storescp, pki, tmp_path: Path) -> None:
+    """+pm (Modified BCP 195 RFC 8996) and +pz against DCMTK 3.6.7's storescp
+    with its TLS 1.2-only Extended BCP 195 profile (3.6.7 has no +pm): the
+    handshake succeeds with a suite of our profile, the one storescp reports
+    in its own TLS CONNECTION DETAILS; against storescp's AES profile (only
+    TLS_RSA_WITH_AES_128_CBC_SHA) +pm finds no common suite."""
+    scp = make_storescp(extra_args=["-d", "+tls", str(pki.server.key), str(pki.server.crt), "+cf", str(pki.ca),
+                                    "+pz"])
+    for profile, allowed in (("+pm", PM_SUITES), ("+pz", None)):
+        ours = GET.run("ours", ["-d", *client_tls(pki), profile, scp.host, str(scp.port), *PAT],
+                       tmp_path / profile)
+        assert ours.rc == 1 and ours.stderr.endswith("F: No adequate Presentation Contexts for sending C-GET\n")
+        protocol, suite = _negotiated(_details(ours.stderr)[0])
+        assert protocol == "TLSv1.2"
+        assert allowed is None or suite in allowed, suite
+        server_blocks = [line for line in scp.log_text().splitlines() if line.startswith("D:   Ciphersuite : ")]
+        assert _details(ours.stderr)[0][3] == server_blocks[-1]  # the same suite and key bits
+    aes = make_storescp(extra_args=["+tls", str(pki.server.key), str(pki.server.crt), "+cf", str(pki.ca), "+pa"])
+    ours = GET.run("ours", [*client_tls(pki), "+pm", aes.host, str(aes.port), *PAT], tmp_path / "aes")
+    assert (ours.rc, ours.stderr) == (1, "F: Could not negotiate association: TLS error: sslv3 alert handshake failure\n")
+
+
+@pytest.mark.dcmtk("storescu")
+def test_modified_profile_on_movescu_port(pki, tmp_path: Path) -> None:
+    """movescu's +P with +pm receives from DCMTK 3.6.7's storescu +pz (TLS 1.2,
+    a suite both profiles have: what the two sides' -d blocks report); a
+    storescu +pa (AES128-SHA only) cannot connect and the sub-association's
+    handshake failure is logged."""
+    import logging
+
+    from support.logcapture import Collect
+
+    lines: list[str] = []
+    details: list[str] = []
+    listener, out = _listener(tmp_path / "pz", pki, "require", lines, profile="profile-8996-mod")
+    log = logging.getLogger("dcmtk.dcmtls")
+    handler, level = Collect(details), log.level
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+    try:
+        done = _storescu_into(listener, ["-d", *client_tls(pki), "+pz"])
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+    assert done.returncode == 0, done.stderr
+    assert len(list(out.iterdir())) == 1
+    ours = [f"D: {line}" for line in details[0][3:].splitlines()]
+    protocol, suite = _negotiated(ours)
+    assert (protocol, suite in PM_SUITES) == ("TLSv1.2", True), suite
+    assert _negotiated(_details(done.stderr)[0]) == (protocol, suite)
+    lines = []
+    listener, out = _listener(tmp_path / "pa", pki, "require", lines, profile="profile-8996-mod")
+    done = _storescu_into(listener, [*client_tls(pki), "+pa"])
+    assert done.returncode == 1
+    assert lines == ["E: 000b:08c1 TLS error: no shared cipher"]
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.dcmtk("storescu")
+def test_getscu_modified_profile_against_orthanc(make_orthanc, pki, tmp_path: Path) -> None:
+    """getscu +pm retrieves from Orthanc with DICOM TLS: TLS 1.3 (OpenSSL's
+    TLS 1.3 suites, docs/deviations.md), as the -d block shows."""
+    orthanc = tls_orthanc(make_orthanc, pki)
+    args = ["-d", *client_tls(pki), "+pm", "-aec", orthanc.aetitle, orthanc.host, str(orthanc.port),
+            "-S", "-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={_study_uid(orthanc, 'CT')}"]
+    ours = GET.run("ours", args, tmp_path)
+    assert ours.rc == 0, ours.stderr[-2000:]
+    assert list(ours.files()) == [sampledata.CT.dcmtk_filename]
+    assert _negotiated(_details(ours.stderr)[0]) == ("TLSv1.3", "TLS_AES_256_GCM_SHA384")

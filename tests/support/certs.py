@@ -120,3 +120,33 @@ def make_pki(directory: Path) -> Pki:
     return Pki(directory, directory / "ca.crt", directory / "ca.key", directory / "other_ca.crt",
                directory / "ca.crl", server, client, short, expired, revoked, directory / "encrypted.key",
                directory / "dh1024.pem")
+
+
+def odd_certificate(directory: Path) -> tuple[Path, Path]:
+    """(certificate, key): a self-signed EC P-256 certificate whose name
+    makes X509_NAME_oneline work -- UTF-8, a '/', a two-attribute RDN -- and
+    whose 72-bit serial does not fit ASN1_INTEGER_get (DCMTK prints -1)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "odd.cnf").write_text("[req]\ndistinguished_name = dn\n[dn]\n")
+    _run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "odd.key", cwd=directory)
+    _run("req", "-new", "-x509", "-config", "odd.cnf", "-key", "odd.key", "-utf8", "-multivalue-rdn",
+         "-subj", "/C=DE/O=Acme\\/Sub, Inc./CN=M\u00fcller+UID=u1", "-set_serial", "0x0123456789ABCDEF01",
+         "-days", "30", "-out", "odd.crt", cwd=directory)
+    os.chmod(directory / "odd.key", 0o600)
+    return directory / "odd.crt", directory / "odd.key"
+
+
+def hashed_directory(directory: Path, *certificates: Path) -> Path:
+    """An OpenSSL hashed certificate directory as ``openssl rehash`` /
+    ``c_rehash`` make it: ``<subject hash>.<n>`` symbolic links to the
+    certificates (what ``+cd`` and X509_LOOKUP_hash_dir look up)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for certificate in certificates:
+        done = subprocess.run([OPENSSL, "x509", "-in", str(certificate), "-noout", "-subject_hash"],
+                              check=True, capture_output=True, text=True, timeout=60)
+        digest = done.stdout.strip()
+        index = 0
+        while (directory / f"{digest}.{index}").exists():
+            index += 1
+        (directory / f"{digest}.{index}").symlink_to(certificate.resolve())
+    return directory

@@ -767,13 +767,19 @@ _TLS_AVAILABLE: list[bool] = []
 
 def tls_available() -> bool:
     """Python has the ``ssl`` module (found without importing it: importing
-    ``ssl`` costs about 11 ms, ``importlib.util`` about 5 ms)."""
+    ``ssl`` costs about 11 ms, ``importlib.util`` about 5 ms).  A ``None``
+    in ``sys.modules`` (``ssl`` or ``_ssl`` blocked) counts as no ``ssl``."""
     if not _TLS_AVAILABLE:
         import sys
         from importlib.machinery import PathFinder
 
+        modules = sys.modules
         try:
-            found = "_ssl" in sys.builtin_module_names or PathFinder.find_spec("_ssl") is not None
+            if modules.get("ssl", True) is None or modules.get("_ssl", True) is None:
+                found = False  # an import of ssl would fail
+            else:
+                found = ("ssl" in modules or "_ssl" in sys.builtin_module_names
+                         or PathFinder.find_spec("_ssl") is not None)
         except (ImportError, ValueError):  # pragma: no cover
             found = False
         _TLS_AVAILABLE.append(found)

@@ -353,6 +353,144 @@ def certificate_facts(der: bytes) -> CertificateFacts:
         raise ValueError("not an X.509 certificate") from exc
 
 
+#: OBJ_nid2sn of the attribute types in certificate names (others: the dotted OID)
+_NAME_SHORT = {
+    "2.5.4.3": "CN", "2.5.4.4": "SN", "2.5.4.5": "serialNumber", "2.5.4.6": "C", "2.5.4.7": "L",
+    "2.5.4.8": "ST", "2.5.4.9": "street", "2.5.4.10": "O", "2.5.4.11": "OU", "2.5.4.12": "title",
+    "2.5.4.13": "description", "2.5.4.15": "businessCategory", "2.5.4.17": "postalCode",
+    "2.5.4.41": "name", "2.5.4.42": "GN", "2.5.4.43": "initials", "2.5.4.44": "generationQualifier",
+    "2.5.4.45": "x500UniqueIdentifier", "2.5.4.46": "dnQualifier", "2.5.4.65": "pseudonym",
+    "2.5.4.72": "role", "2.5.4.97": "organizationIdentifier", "1.2.840.113549.1.9.1": "emailAddress",
+    "0.9.2342.19200300.100.1.1": "UID", "0.9.2342.19200300.100.1.25": "DC",
+    "1.3.6.1.4.1.311.60.2.1.1": "jurisdictionL", "1.3.6.1.4.1.311.60.2.1.2": "jurisdictionST",
+    "1.3.6.1.4.1.311.60.2.1.3": "jurisdictionC", "2.5.4.16": "postalAddress", "2.5.4.18": "postOfficeBox",
+    "2.5.4.20": "telephoneNumber", "2.5.4.51": "houseIdentifier", "2.5.4.54": "dmdName",
+    "1.2.840.113549.1.9.2": "unstructuredName", "1.2.840.113549.1.9.8": "unstructuredAddress",
+    "0.9.2342.19200300.100.1.3": "mail",
+}
+#: EVP_PKEY_base_id names dumpX509Certificate knows (others: "unknown")
+_KEY_TYPE_NAMES = {_OID_RSA: "RSA", _OID_DSA: "DSA", "1.2.840.113549.1.3.1": "DH"}
+#: EVP_PKEY_bits of the curve-less key types
+_FIXED_KEY_BITS = {"1.3.101.110": 253, "1.3.101.111": 448, "1.3.101.112": 253, "1.3.101.113": 456}
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_V_ASN1_GENERALSTRING = 0x1B
+
+
+def _name_oneline(der: bytes, start: int, stop: int) -> str:
+    r"""X509_NAME_oneline into DCMTK's 1024-byte buffer: ``/CN=x/O=y``, a
+    ``+`` between the attributes of one RDN, bytes outside ' '..'~' as
+    ``\xHH``, '/' and '+' escaped; an entry that does not fit is left out
+    with all that follow."""
+    out = ""
+    for _set_tag, r0, r1 in _der_items(der, start, stop):
+        first = True
+        for _seq, a0, a1 in _der_items(der, r0, r1):
+            (_t, o0, o1), (vtag, v0, v1) = list(_der_items(der, a0, a1))[:2]
+            oid = _oid(der[o0:o1])
+            value = der[v0:v1]
+            keep = [True] * 4
+            if vtag == _V_ASN1_GENERALSTRING and len(value) % 4 == 0:
+                seen = [any(value[j] for j in range(k, len(value), 4)) for k in range(4)]
+                keep = [True] * 4 if seen[0] or seen[1] or seen[2] else [False, False, False, True]
+            text = []
+            for j, byte in enumerate(value):
+                if not keep[j & 3]:
+                    continue
+                if byte < 0x20 or byte > 0x7E:
+                    text.append(f"\\x{byte:02X}")
+                elif byte in (0x2F, 0x2B):
+                    text.append("\\" + chr(byte))
+                else:
+                    text.append(chr(byte))
+            entry = ("/" if first else "+") + _NAME_SHORT.get(oid, oid) + "=" + "".join(text)
+            if len(out) + len(entry) > 1023:
+                return out
+            out += entry
+            first = False
+    return out
+
+
+def _utctime_print(der: bytes, tag: int, start: int, stop: int) -> str:
+    """ASN1_UTCTIME_print: ``Dec  6 15:51:13 2026 GMT``; nothing for a
+    GeneralizedTime (OpenSSL 3 prints only UTCTime there)."""
+    if tag != 0x17:
+        return ""
+    text = der[start:stop].decode("ascii", "replace")
+    try:
+        year, month, day, hour, minute = (int(text[i:i + 2]) for i in range(0, 10, 2))
+        second = int(text[10:12]) if text[10:12].isdigit() else 0
+    except ValueError:
+        return "Bad time value"
+    if not 1 <= month <= 12:
+        return "Bad time value"
+    year += 1900 if year >= 50 else 2000
+    return f"{_MONTHS[month - 1]} {day:2d} {hour:02d}:{minute:02d}:{second:02d} {year}" + (
+        " GMT" if text.endswith("Z") else "")
+
+
+def certificate_dump(der: bytes | None) -> str:
+    """DcmTLSTransportLayer::dumpX509Certificate of a peer certificate (DER),
+    or its text for none."""
+    if not der:
+        return "Peer did not provide a certificate or certificate verification is disabled."
+    (_, c0, c1), = list(_der_items(der))[:1]
+    _tbs, t0, t1 = next(_der_items(der, c0, c1))
+    fields = list(_der_items(der, t0, t1))
+    version = 1
+    if fields[0][0] == 0xA0:  # [0] EXPLICIT version
+        _v, v0, v1 = next(_der_items(der, fields[0][1], fields[0][2]))
+        version = int.from_bytes(der[v0:v1], "big", signed=True) + 1
+        fields = fields[1:]
+    serial = int.from_bytes(der[fields[0][1]:fields[0][2]], "big", signed=True)
+    if not -(1 << 63) <= serial < (1 << 63):  # ASN1_INTEGER_get: -1 when it does not fit
+        serial = -1
+    (b_tag, b0, b1), (a_tag, a0, a1) = list(_der_items(der, fields[3][1], fields[3][2]))[:2]
+    key_type, bits = "unknown", 0
+    alg, key = list(_der_items(der, fields[5][1], fields[5][2]))[:2]
+    alg_items = list(_der_items(der, alg[1], alg[2]))
+    key_oid = _oid(der[alg_items[0][1]:alg_items[0][2]])
+    key_type = _KEY_TYPE_NAMES.get(key_oid, "unknown")
+    if key_oid in (_OID_RSA, _OID_DSA, _OID_EC):
+        bits = certificate_facts(der).bits
+    elif key_oid == "1.2.840.113549.1.1.10":  # RSA-PSS: the modulus
+        bitstring = der[key[1] + 1:key[2]]
+        (_, m0, m1), = list(_der_items(bitstring))[:1]
+        _, n0, n1 = next(_der_items(bitstring, m0, m1))
+        bits = int.from_bytes(bitstring[n0:n1], "big").bit_length()
+    elif key_oid == "1.2.840.113549.1.3.1" and len(alg_items) > 1:  # DH: the prime
+        _, p0, p1 = next(_der_items(der, alg_items[1][1], alg_items[1][2]))
+        bits = int.from_bytes(der[p0:p1], "big").bit_length()
+    else:
+        bits = _FIXED_KEY_BITS.get(key_oid, 0)
+    return (f"Peer X.509v{version} Certificate\n"
+            f"  Subject     : {_name_oneline(der, fields[4][1], fields[4][2])}\n"
+            f"  Issued by   : {_name_oneline(der, fields[2][1], fields[2][2])}\n"
+            f"  Serial no.  : {serial}\n"
+            f"  Validity    : not before {_utctime_print(der, b_tag, b0, b1)}, "
+            f"not after {_utctime_print(der, a_tag, a0, a1)}\n"
+            f"  Public key  : {key_type}, {bits} bits")
+
+
+def connection_details(tls: "ssl.SSLSocket") -> str:
+    """DcmTLSConnection::dumpConnectionParameters."""
+    name, _protocol, bits = tls.cipher() or ("", "", 0)
+    try:
+        peer = certificate_dump(tls.getpeercert(binary_form=True))
+    except (ValueError, IndexError, StopIteration, TypeError):
+        peer = "Peer X.509v? Certificate (unreadable)"
+    return ("Transport connection: TLS over TCP/IP\n"
+            f"  Protocol    : {tls.version()}\n"
+            f"  Ciphersuite : {name}, encryption: {bits} bits\n" + peer)
+
+
+def log_connection(tls: "ssl.SSLSocket") -> None:
+    """DcmTLSConnection::logTLSConnection: DEBUG after a successful handshake."""
+    log = _log()
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("================== BEGIN TLS CONNECTION DETAILS =================\n%s\n"
+                  "=================== END TLS CONNECTION DETAILS ==================", connection_details(tls))
+
+
 def _pem_blocks(text: bytes, label: str) -> list[bytes]:
     import base64
 
@@ -607,6 +745,7 @@ def _own_certificate(config: TLSConfig, contexts: list, temps: _TempFiles, log: 
     key_name, cert_name = config.private_key or "", config.certificate or ""
     key_data = _read(key_name)
     if key_data is None or (not config.der and b"PRIVATE KEY-----" not in key_data):
+        _log_key_error(key_name, key_data, config.der, log)
         raise TLSError(key_failed(key_name))
     der_cert = _first_certificate(cert_name, config.der)
     try:
@@ -626,10 +765,50 @@ def _own_certificate(config: TLSConfig, contexts: list, temps: _TempFiles, log: 
         except ssl.SSLError as exc:
             if "KEY_VALUES_MISMATCH" in str(exc):
                 raise TLSError(mismatch(key_name, cert_name)) from None
+            _log_key_error(key_name, key_data, config.der, log)
             raise TLSError(key_failed(key_name)) from None  # wrong password, unreadable key
-        except OSError:
+        except OSError:  # +ps: OpenSSL's prompt read a wrong password, or could not read one
+            if config.password is None and not _terminal_usable():
+                log.error("OpenSSL error 1400006b: processing error")  # UI_process: no terminal
+            else:
+                _log_key_error(key_name, key_data, config.der, log)
             raise TLSError(key_failed(key_name)) from None
     return facts
+
+
+def _terminal_usable() -> bool:
+    """OpenSSL's password prompt can use the controlling terminal."""
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR))
+        return True
+    except OSError:
+        return False
+
+
+def _log_key_error(name: str, data: bytes | None, der: bool, log: logging.Logger) -> None:
+    """The ``E: OpenSSL error <code>: <reason>`` line convertOpenSSLError
+    logs for the first error of OpenSSL's queue when setPrivateKeyFile
+    fails.  Python's ``ssl`` clears that queue and reports only its last
+    error (``PEM lib``), so the first one is inferred for the cases whose
+    code DCMTK 3.6.7's storescu shows on OpenSSL 3.0 (docs/deviations.md):
+    a file that cannot be opened (ERR_LIB_SYS with errno), a PEM file
+    without a private key (DECODER ``unsupported``), an encrypted PEM key
+    with a wrong or empty password (PROV ``bad decrypt``); and, for +ps
+    without a terminal, UI ``processing error`` (see the caller)."""
+    if data is None:
+        try:
+            os.close(os.open(name, os.O_RDONLY))
+            return
+        except OSError as exc:
+            if exc.errno:
+                log.error(f"OpenSSL error {0x80000000 | exc.errno:08x}: OpenSSL error")
+            return
+    if der:
+        return
+    if b"PRIVATE KEY-----" not in data:
+        log.error("OpenSSL error 1e08010c: unsupported")
+    elif b"ENCRYPTED PRIVATE KEY-----" in data or b"Proc-Type: 4,ENCRYPTED" in data:
+        log.error("OpenSSL error 1c800064: bad decrypt")
 
 
 def _check_own_certificate(config: TLSConfig, facts: CertificateFacts, name: str, acceptor: bool,
@@ -845,6 +1024,7 @@ def _handshake(tls: "ssl.SSLSocket", layer: TLSLayer, server: bool) -> "ssl.SSLS
     tls.settimeout(previous)
     if not server and layer.config.verification != "ignore":
         _check_peer(tls, layer)
+    log_connection(tls)  # after the checks DCMTK's verify callback makes during the handshake
     return tls
 
 

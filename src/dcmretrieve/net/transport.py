@@ -34,7 +34,8 @@ Association (a requestor or an acceptor; single-threaded, blocking):
       None discards.  Returns the byte count.  An odd fragment length fails
       (0006:020d "DIMSE: Odd Fragment Length: n") unless ``sink`` is None,
       as in DCMTK.  The views are read-only views
-      of immutable bytes: a sink may keep them without copying.
+      of immutable bytes (over TLS: of arena bytes never written again): a
+      sink may keep them without copying.
   ``.release()`` A-RELEASE-RQ, wait for RP (ACSE timeout); raises DimseError
       e.g. 0006:0316 when a P-DATA PDU arrives instead.
   ``.acknowledge_release()`` answer a peer's A-RELEASE-RQ (acceptor side).
@@ -387,6 +388,13 @@ def _keep_freed_memory() -> None:
         pass
 
 
+#: TLS: the biggest PDU buffer allocated before its bytes arrive (see _read_pdu_tls)
+_TLS_PIECE = 1 << 20
+#: TLS: the block records are decrypted into (as big as a plain recv() chunk)
+_TLS_ARENA = _RECV_CHUNK
+#: TLS: used-up arenas kept for reuse once no view of them is left
+_TLS_SPARES = 8
+
 #: DCMTK's dcmSocketReceiveTimeout ("setting network receive timeout to 60
 #: seconds"): without -td a DIMSE read gives up after 60 s of silence and the
 #: tool reports "0006:0317 Peer aborted Association (or never connected)"
@@ -421,6 +429,11 @@ class Association:
         self._kernel_timeout = 0.0  # SO_RCVTIMEO / SO_SNDTIMEO now set (0: none)
         self.closed = False
         self._tls = _is_tls(sock)  # an ssl.SSLSocket (DCMTK 3.7.0's TLS)
+        # TLS: the arena records are decrypted into; [_tls_pos:_tls_end] not handed out yet
+        self._tls_buf = bytearray()
+        self._tls_view = memoryview(self._tls_buf)
+        self._tls_pos = self._tls_end = 0
+        self._tls_spares: list[bytearray] = []
         #: ``dcmtk.dcmnet`` logger for DIMSE-level warnings (set by request/accept)
         self.chatter: logging.Logger | None = None
 
@@ -603,7 +616,9 @@ class Association:
         TLS socket holds (``select()`` cannot see those)."""
         if self._pdv_index < len(self._pdvs) or len(self._chunk) > self._chunk_pos:
             return True
-        return self._tls and not self.closed and self.sock.pending() > 0  # type: ignore[attr-defined]
+        if not self._tls or self.closed:
+            return False
+        return self._tls_end > self._tls_pos or self.sock.pending() > 0  # type: ignore[attr-defined]
 
     # ---- low-level I/O --------------------------------------------------------
     def _sendall(self, data: bytes | bytearray | memoryview) -> None:
@@ -664,28 +679,126 @@ class Association:
                 raise _Closed() from None
             if not chunk:
                 raise _Closed()
-            if self._tls and len(chunk) < _RECV_CHUNK:
-                return self._more_records(chunk)
             return chunk
 
-    def _more_records(self, chunk: bytes) -> bytes:
-        """TLS: ``recv()`` returns one record at a time, and a DCMTK peer
-        sends every PDU as two or more records (header and data writes), so
-        also take the records that have already arrived: one chunk for many
-        records, as the kernel gives for plain TCP (the per-PDU cost stays
-        the same as without TLS)."""
-        parts, total = [chunk], len(chunk)
+    def _recv_into_tls(self, view: memoryview, timeout: float | None) -> int:
+        """TLS: one ``recv_into()`` (one SSL_read: at most one TLS record's
+        data) straight into ``view``; the timeouts and failures of ``_recv``."""
         sock = self.sock
-        try:
-            while total < _RECV_CHUNK and (sock.pending() or select.select([sock], [], [], 0)[0]):  # type: ignore[attr-defined]
-                more = sock.recv(_RECV_CHUNK - total)
-                if not more:
-                    break
-                parts.append(more)
-                total += len(more)
-        except (OSError, ValueError):
-            pass  # the next recv() reports it
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        if timeout is not None and timeout <= 0:
+            try:  # poll(0): decrypted bytes select() cannot see count too
+                if not sock.pending() and not select.select([sock], [], [], 0)[0]:  # type: ignore[attr-defined]
+                    raise _Timeout()
+            except (OSError, ValueError):
+                raise _Closed() from None
+        while True:
+            try:
+                count = sock.recv_into(view)
+            except (socket.timeout, BlockingIOError):  # Python's timeout / SO_RCVTIMEO
+                raise _Timeout() from None
+            except InterruptedError:  # pragma: no cover - PEP 475 retries
+                continue
+            except OSError as exc:
+                if type(exc).__name__ == "SSLWantReadError":  # TLS over SO_RCVTIMEO: the timeout
+                    raise _Timeout() from None
+                raise _Closed() from None
+            if not count:
+                raise _Closed()
+            return count
+
+    def _read_pdu_tls(self, timeout: float | None, kernel: bool) -> tuple[int, memoryview]:
+        """``_read_pdu`` over TLS: records decrypted straight into an arena,
+        PDUs handed out as read-only views of it.
+
+        WHY: ``SSLSocket.recv()`` returns at most one TLS record (16 KiB) per
+        call and a DCMTK peer writes every PDU as two records (headers, then
+        data), so the chunk scheme of ``_read_pdu`` would see every PDU split
+        and join it (one more copy of every byte), or has to ask select()
+        after every record whether more have arrived (a system call per
+        record).  Here every SSL_read (``recv_into``) decrypts the next record
+        into the free end of a 256 KiB arena, and the PDUs in it are views:
+        no copy beyond the cipher's, no select(), and memory comes in the
+        same 256 KiB blocks as plain TCP's recv() chunks (a buffer per PDU
+        made the allocator return and re-fault pages for every object:
+        measured +0.5 ms per 0.5 MB object, docs/performance.md).  Bytes
+        handed out are never written again (reads only go past them; a full
+        arena is replaced, the PDU begun in it copied over), so the views
+        stay valid like views of bytes.  A PDU length is never trusted for an
+        allocation: a PDU over ``_TLS_PIECE`` is gathered piece by piece as
+        its data arrives."""
+        self._set_timeout(timeout, kernel)
+        buf, view, pos, end = self._tls_buf, self._tls_view, self._tls_pos, self._tls_end
+        while end - pos < 6:
+            if len(buf) - pos < 6 or end == len(buf):
+                buf, view, pos, end = self._tls_arena(buf, pos, end, 6)
+            end += self._recv_into_tls(view[end:], timeout)
+            self._tls_end = end
+        pdu_type, _r, length = _PDU_HEADER.unpack_from(buf, pos)
+        size = 6 + length
+        if size > _TLS_PIECE:
+            return self._read_big_pdu_tls(pdu_type, size, timeout)
+        if len(buf) - pos < size:
+            buf, view, pos, end = self._tls_arena(buf, pos, end, size)
+        while end - pos < size:
+            end += self._recv_into_tls(view[end:], timeout)
+            self._tls_end = end
+        raw = view[pos:pos + size].toreadonly()
+        self._tls_pos = pos + size
+        self._raw_pdu = raw
+        return pdu_type, raw[6:]
+
+    def _tls_arena(self, buf: bytearray, pos: int, end: int,
+                   need: int) -> tuple[bytearray, memoryview, int, int]:
+        """A new arena for ``need`` bytes from ``pos``: the bytes not handed
+        out yet (``buf[pos:end]``, part of one PDU) move to its start.
+
+        WHY the spares: a fresh 256 KiB block per arena costs page faults
+        (the allocator gives freed blocks back to the system and faults them
+        in again); an arena of which no view is left is reused instead.  A
+        bytearray refuses to change size while any view of it exists
+        (BufferError), which is the test -- no view handed out can ever see
+        its bytes change."""
+        spares = self._tls_spares
+        new = None
+        if need <= _TLS_ARENA:
+            for index, spare in enumerate(spares):
+                try:
+                    del spare[-1]  # raises BufferError while a view exists
+                except BufferError:
+                    continue
+                spare.append(0)  # back to its size, within its allocation
+                new = spares.pop(index)
+                break
+        if new is None:
+            new = bytearray(max(_TLS_ARENA, need))
+        kept = end - pos
+        if kept:
+            new[:kept] = buf[pos:end]
+        self._tls_view.release()  # our own view of the old arena (handed-out views keep theirs)
+        if len(buf) == _TLS_ARENA:
+            spares.append(buf)
+            if len(spares) > _TLS_SPARES:
+                del spares[0]
+        view = memoryview(new)
+        self._tls_buf, self._tls_view, self._tls_pos, self._tls_end = new, view, 0, kept
+        return new, view, 0, kept
+
+    def _read_big_pdu_tls(self, pdu_type: int, size: int, timeout: float | None) -> tuple[int, memoryview]:
+        """A PDU over ``_TLS_PIECE``: pieces as the data arrives, joined once."""
+        pos, end = self._tls_pos, self._tls_end
+        parts: list[bytes | bytearray] = [bytes(self._tls_buf[pos:end])]
+        have = end - pos
+        self._tls_pos = self._tls_end = len(self._tls_buf)  # the arena is used up
+        while have < size:
+            piece = bytearray(min(size - have, _TLS_PIECE))
+            view, got = memoryview(piece), 0
+            while got < len(piece):
+                got += self._recv_into_tls(view[got:], timeout)
+            parts.append(piece)
+            have += got
+        raw = memoryview(b"".join(parts))
+        self._raw_pdu = raw
+        return pdu_type, raw[6:]
 
     def _read_pdu(self, timeout: float | None, kernel: bool = False) -> tuple[int, memoryview]:
         """The next PDU: (type, body), both parts of ``self._raw_pdu``.
@@ -697,7 +810,10 @@ class Association:
         read-only views of immutable bytes: they stay valid, callers may keep
         them without copying.  recv() asks for up to 256 KiB, and the
         kernel's answer is only as big as what had arrived, so a kept view
-        never pins more memory than the bytes received with it."""
+        never pins more memory than the bytes received with it.  TLS reads
+        take ``_read_pdu_tls``."""
+        if self._tls:
+            return self._read_pdu_tls(timeout, kernel)
         chunk, pos = self._chunk, self._chunk_pos
         while True:
             avail = len(chunk) - pos
