@@ -657,18 +657,25 @@ class Association:
                 self.sock.setsockopt(socket.SOL_SOCKET, option, value)
             self._kernel_timeout = seconds
 
-    def _recv(self, timeout: float | None) -> bytes:
-        """One recv() (the timeout already set by ``_set_timeout``)."""
+    def _poll_now(self, timeout: float | None) -> None:
+        """A timeout of 0 (or less) reads only what has already arrived
+        (DCMTK's poll(0)); decrypted TLS bytes, which select() cannot see,
+        count too."""
         if timeout is not None and timeout <= 0:
-            # poll(0): only what has already arrived
-            try:  # TLS: decrypted bytes select() cannot see count too
-                if not (self._tls and self.sock.pending()) and not select.select([self.sock], [], [], 0)[0]:  # type: ignore[attr-defined]
+            sock = self.sock
+            try:
+                if not (self._tls and sock.pending()) and not select.select([sock], [], [], 0)[0]:  # type: ignore[attr-defined]
                     raise _Timeout()
             except (OSError, ValueError):
                 raise _Closed() from None
+
+    @staticmethod
+    def _read_socket(read: Callable[[object], object], arg: object) -> object:
+        """``read(arg)`` (``recv`` or ``recv_into``) with the socket's
+        failures as ``_Timeout``/``_Closed``; nothing read is ``_Closed``."""
         while True:
             try:
-                chunk = self.sock.recv(_RECV_CHUNK)
+                got = read(arg)
             except (socket.timeout, BlockingIOError):  # Python's timeout / SO_RCVTIMEO
                 raise _Timeout() from None
             except InterruptedError:  # pragma: no cover - PEP 475 retries
@@ -677,34 +684,20 @@ class Association:
                 if type(exc).__name__ == "SSLWantReadError":  # TLS over SO_RCVTIMEO: the timeout
                     raise _Timeout() from None
                 raise _Closed() from None
-            if not chunk:
+            if not got:
                 raise _Closed()
-            return chunk
+            return got
+
+    def _recv(self, timeout: float | None) -> bytes:
+        """One recv() (the timeout already set by ``_set_timeout``)."""
+        self._poll_now(timeout)
+        return self._read_socket(self.sock.recv, _RECV_CHUNK)  # type: ignore[arg-type,return-value]
 
     def _recv_into_tls(self, view: memoryview, timeout: float | None) -> int:
         """TLS: one ``recv_into()`` (one SSL_read: at most one TLS record's
         data) straight into ``view``; the timeouts and failures of ``_recv``."""
-        sock = self.sock
-        if timeout is not None and timeout <= 0:
-            try:  # poll(0): decrypted bytes select() cannot see count too
-                if not sock.pending() and not select.select([sock], [], [], 0)[0]:  # type: ignore[attr-defined]
-                    raise _Timeout()
-            except (OSError, ValueError):
-                raise _Closed() from None
-        while True:
-            try:
-                count = sock.recv_into(view)
-            except (socket.timeout, BlockingIOError):  # Python's timeout / SO_RCVTIMEO
-                raise _Timeout() from None
-            except InterruptedError:  # pragma: no cover - PEP 475 retries
-                continue
-            except OSError as exc:
-                if type(exc).__name__ == "SSLWantReadError":  # TLS over SO_RCVTIMEO: the timeout
-                    raise _Timeout() from None
-                raise _Closed() from None
-            if not count:
-                raise _Closed()
-            return count
+        self._poll_now(timeout)
+        return self._read_socket(self.sock.recv_into, view)  # type: ignore[arg-type,return-value]
 
     def _read_pdu_tls(self, timeout: float | None, kernel: bool) -> tuple[int, memoryview]:
         """``_read_pdu`` over TLS: records decrypted straight into an arena,
