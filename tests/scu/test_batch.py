@@ -41,13 +41,17 @@ PER_PATIENT = 3
 # units
 
 
+def _requests(settings: Settings) -> list[batch.Request]:
+    return list(batch.requests_of(settings))
+
+
 def test_request_order_follows_each_tool(tmp_path: Path) -> None:
     a, b = tmp_path / "a.dcm", tmp_path / "b.dcm"
     a.write_bytes(b"A")
     b.write_bytes(b"B")
-    get = batch.requests_of(Settings("getscu", query_files=[str(a), str(b)], repeat=2))
+    get = _requests(Settings("getscu", query_files=[str(a), str(b)], repeat=2))
     assert [(Path(r.source).name, r.round) for r in get] == [("a.dcm", 1), ("b.dcm", 1), ("a.dcm", 2), ("b.dcm", 2)]
-    move = batch.requests_of(Settings("movescu", query_files=[str(a), str(b)], repeat=2, summary_json="s.json"))
+    move = _requests(Settings("movescu", query_files=[str(a), str(b)], repeat=2, summary_json="s.json"))
     assert [(Path(r.source).name, r.round) for r in move] == [("a.dcm", 1), ("a.dcm", 2), ("b.dcm", 1), ("b.dcm", 2)]
     assert [r.index for r in move] == [0, 1, 2, 3]
     assert len({r.key for r in move}) == 4  # the round is part of the key
@@ -56,17 +60,26 @@ def test_request_order_follows_each_tool(tmp_path: Path) -> None:
     assert {r.key for r in get} == {""}
 
 
+def test_requests_are_made_as_they_are_consumed() -> None:
+    """--repeat takes any 64-bit number (DCMTK's getscu too): the batch must
+    not be built as a list before the first request fails (differential
+    fuzzing found ours hanging where DCMTK reported the refused connection)."""
+    huge = batch.requests_of(Settings("getscu", keys=["PatientID=X"], repeat=2**64 - 1))
+    first = [next(huge) for _ in range(3)]
+    assert [(r.index, r.round) for r in first] == [(0, 1), (1, 2), (2, 3)]
+
+
 def test_request_key_is_content_keys_and_round(tmp_path: Path) -> None:
     one, two = tmp_path / "1.dcm", tmp_path / "2.dcm"
     one.write_bytes(b"same")
     two.write_bytes(b"same")
     r = str(tmp_path / "resume.json")
-    k1 = batch.requests_of(Settings("getscu", query_files=[str(one)], keys=["PatientID=X"], resume=r))[0].key
-    k2 = batch.requests_of(Settings("getscu", query_files=[str(two)], keys=["PatientID=X"], resume=r))[0].key
+    k1 = _requests(Settings("getscu", query_files=[str(one)], keys=["PatientID=X"], resume=r))[0].key
+    k2 = _requests(Settings("getscu", query_files=[str(two)], keys=["PatientID=X"], resume=r))[0].key
     assert k1 == k2 and k1.startswith("sha256:") and len(k1) == 7 + 64  # content, not the path
-    k3 = batch.requests_of(Settings("getscu", query_files=[str(one)], keys=["PatientID=Y"], resume=r))[0].key
+    k3 = _requests(Settings("getscu", query_files=[str(one)], keys=["PatientID=Y"], resume=r))[0].key
     assert k3 != k1
-    none = batch.requests_of(Settings("getscu", keys=["PatientID=X"], resume=r))
+    none = _requests(Settings("getscu", keys=["PatientID=X"], resume=r))
     assert [r.source for r in none] == [None] and none[0].key != k1
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -39,8 +39,6 @@ from ..errors import FatalError
 from .summary import READABLE_SCHEMAS, Recorder
 
 if TYPE_CHECKING:  # pragma: no cover
-    import queue
-
     from ..settings import Settings
 
 #: A-ASSOCIATE-RJ result "rejected-transient"
@@ -70,18 +68,20 @@ def request_key(content: bytes | None, keys: Sequence[str], round_: int) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def requests_of(settings: "Settings") -> list[Request]:
-    """The batch in the tool's order (getscu: rounds outside, movescu: files outside)."""
+def requests_of(settings: "Settings") -> Iterator[Request]:
+    """The batch in the tool's order (getscu: rounds outside, movescu: files
+    outside), made as it is consumed: ``--repeat`` takes any 64-bit number,
+    as DCMTK's does, and a run that fails at its first request must not
+    first build a list of them."""
     files: list[str | None] = list(settings.query_files) or [None]
-    rounds = range(1, max(1, settings.repeat) + 1)
+    repeat = max(1, settings.repeat)
     if settings.tool == "getscu":
-        order = [(source, round_) for round_ in rounds for source in files]
+        order = ((source, round_) for round_ in range(1, repeat + 1) for source in files)
     else:
-        order = [(source, round_) for source in files for round_ in rounds]
-    if not (settings.resume or settings.summary_json):  # nothing reads the keys
-        return [Request(i, source, round_, "") for i, (source, round_) in enumerate(order)]
+        order = ((source, round_) for source in files for round_ in range(1, repeat + 1))
+    keyed = bool(settings.resume or settings.summary_json)  # else nothing reads the keys
     contents: dict[str | None, bytes | None] = {}
-    for source in files:
+    for source in files if keyed else ():
         if source in contents:
             continue
         content: bytes | None = None
@@ -92,8 +92,8 @@ def requests_of(settings: "Settings") -> list[Request]:
             except OSError:
                 content = b"\0unreadable:" + source.encode("utf-8", "surrogateescape")
         contents[source] = content
-    return [Request(i, source, round_, request_key(contents[source], settings.keys, round_))
-            for i, (source, round_) in enumerate(order)]
+    for i, (source, round_) in enumerate(order):
+        yield Request(i, source, round_, request_key(contents[source], settings.keys, round_) if keyed else "")
 
 
 def resume_keys(settings: "Settings", exit_code: int) -> set[str]:
@@ -211,7 +211,7 @@ class Runner:
     """Runs a batch with workers made by ``make_worker`` (module docstring)."""
 
     def __init__(self, settings: "Settings", record: Recorder, make_worker: Callable[[], Worker],
-                 logger: logging.Logger, requests: list[Request] | None = None,
+                 logger: logging.Logger, requests: Iterable[Request] | None = None,
                  done: set[str] | None = None) -> None:
         self.settings = settings
         self.record = record
@@ -224,17 +224,16 @@ class Runner:
         self.stop = threading.Event()
         self.lock = threading.Lock()
 
-    def pending(self) -> list[Request]:
-        """The requests to send; the ones --resume skips are recorded here."""
-        todo = []
+    def pending(self) -> Iterator[Request]:
+        """The requests to send, as they are needed; the ones --resume skips
+        are recorded (and logged) when they come up."""
         for request in self.requests:
             if request.key in self.done:
                 self.record.skipped(request.source, request.round, request.index, request.key)
                 self.logger.info("skipping request %d (%s, round %d): Success in %s", request.index + 1,
                                  request.source or "-k keys", request.round, self.settings.resume)
             else:
-                todo.append(request)
-        return todo
+                yield request
 
     # ---- one request, with retries ------------------------------------------------
     def attempt(self, worker: Worker | None, request: Request) -> Worker | None:
@@ -306,15 +305,15 @@ class Runner:
         return worker
 
     def run_parallel(self, count: int) -> None:
-        """--parallel N: N threads; returns when all are done.  Failures are in
-        ``self.failures`` (request index, exception), first one first."""
-        import queue
-
-        todo: queue.Queue[Request] = queue.Queue()
-        for request in self.pending():
-            todo.put(request)
-        threads = [threading.Thread(target=self._thread, args=(todo,), name=f"batch-{n + 1}", daemon=True)
-                   for n in range(min(count, max(1, todo.qsize())))]
+        """--parallel N: N threads taking the next request from one shared
+        iterator; returns when all are done.  Failures are in
+        ``self.failures`` (request index, exception), first one first.  A
+        thread that finds nothing left ends without opening an association."""
+        todo = self.pending()
+        total = max(1, self.settings.repeat) * max(1, len(self.settings.query_files))
+        take = threading.Lock()
+        threads = [threading.Thread(target=self._thread, args=(todo, take), name=f"batch-{n + 1}", daemon=True)
+                   for n in range(min(count, total))]
         install_tags()
         for thread in threads:
             thread.start()
@@ -327,15 +326,13 @@ class Runner:
             raise
         self.failures.sort(key=lambda item: item[0])
 
-    def _thread(self, todo: "queue.Queue[Request]") -> None:
-        import queue
-
+    def _thread(self, todo: Iterator[Request], take: threading.Lock) -> None:
         worker: Worker | None = None
         try:
             while not self.stop.is_set():
-                try:
-                    request = todo.get_nowait()
-                except queue.Empty:
+                with take:
+                    request = next(todo, None)
+                if request is None:
                     break
                 _TAGS.text = _tag_text(request)
                 try:
