@@ -9,7 +9,8 @@ carries them out with a tool's ``Worker`` (one association each):
   one request after the other -- exactly the DCMTK loop; a failure that is
   not retried ends the batch the tool's own way (``Worker.fail``).
 * ``--parallel N``: N threads, each with its own worker and association,
-  each taking the next request from a shared queue.  A failure that is not
+  each taking the next request from one shared iterator (the requests are
+  made as they are consumed: `--repeat` may be any 64-bit number).  A failure that is not
   retried stops the batch as with one association: no further request is
   started, those in flight finish, then the first failure is reported.
   Log lines written on behalf of a request start with ``[n] `` (its
