@@ -421,3 +421,26 @@ def test_progress_only_at_info(tmp_path, qr, query_files, level):
     results = pair(tmp_path, args)
     assert_same(results)
     assert results.ours.stdout == ("RECV: ...\nRECV: .\nRECV: .\n" if "info" in level else "")
+
+
+@pytest.mark.parametrize("nodelay", [None, "1"])
+def test_move_to_self_debug_transcript(tmp_path, qr, query_files, nodelay):
+    """``-d``, C-MOVE to self: the whole debug transcript as DCMTK 3.6.7's,
+    the sub-associations included (DUL's TCP_NODELAY line, the socket
+    timeouts, the A-ASSOCIATE-RQ hex dump, "Parsing an A-ASSOCIATE PDU",
+    "Constructing Associate AC PDU", an empty Responding Application Name, no
+    C-STORE-RSP dump, C-MOVE-RSP dumps without a presentation context);
+    only DCMTK's dcmdata-internal lines and the banner are left out."""
+    server, port = qr
+    args = ["-d", "-aec", "COMMON", "--port", str(port), "127.0.0.1", str(server.port),
+            str(query_files["pat_all"])]
+    env = {"TCP_NODELAY": nodelay} if nodelay else None
+    results = pair(tmp_path, args, env=env)
+
+    def norm(text: str) -> str:
+        return harness.normalise(text, drop_prefixes=harness.DCMDATA_DEBUG_PREFIXES).replace("out/", "<OD>/")
+
+    dcmtk_text = results[0].stdout + results[0].stderr
+    assert "Constructing Associate AC PDU" in dcmtk_text and "Association Received" in dcmtk_text
+    assert ("DUL: disabling Nagle algorithm" in dcmtk_text) == bool(nodelay)
+    harness.assert_same(*results, files="out", recursive=False, normalise_stderr=norm, normalise_stdout=norm)

@@ -39,8 +39,9 @@ def dump_command(cmd: Command, outgoing: bool, pc_id: int, dataset_dump: str | N
         "===================== OUTGOING DIMSE MESSAGE ====================" if outgoing
         else "===================== INCOMING DIMSE MESSAGE ====================",
         line("Message Type", MESSAGE_TYPE_NAMES.get(field_, f"0x{field_:04x}")),
-        line("Presentation Context ID", pc_id),
     ]
+    if pc_id > 0:  # DIMSE_dumpMessage: movescu dumps its C-MOVE-RSPs without one
+        lines.append(line("Presentation Context ID", pc_id))
     if is_rsp or field_ == C_CANCEL_RQ:
         lines.append(line("Message ID Being Responded To", cmd.get("message_id_being_responded_to", 0)))
     else:
@@ -103,7 +104,10 @@ _PC_RESULT_TEXT = {
 
 def _dump_parameters(kind: str, calling: str, called: str, our_max: int, their_max: int,
                      their_impl: str, their_version: str,
-                     contexts: Iterable[tuple[ProposedContext, NegotiatedContext | None]]) -> str:
+                     contexts: Iterable[tuple[ProposedContext, NegotiatedContext | None]],
+                     responding: str | None = None) -> str:
+    """``responding``: the Responding Application Name (default: ``called``;
+    an acceptor's is empty: DCMTK fills it from the A-ASSOCIATE-AC it reads)."""
     lines = [
         f"====================== BEGIN A-ASSOCIATE-{kind} =====================",
         f"Our Implementation Class UID:      {IMPLEMENTATION_CLASS_UID}",
@@ -113,7 +117,7 @@ def _dump_parameters(kind: str, calling: str, called: str, our_max: int, their_m
         f"Application Context Name:    {APPLICATION_CONTEXT}",
         f"Calling Application Name:    {calling}",
         f"Called Application Name:     {called}",
-        f"Responding Application Name: {called}",
+        f"Responding Application Name: {called if responding is None else responding}",
         f"Our Max PDU Receive Size:    {our_max}",
         f"Their Max PDU Receive Size:  {their_max}",
         "Presentation Contexts:",
@@ -156,7 +160,7 @@ def dump_associate_rq(params: "AssociationParams | Association") -> str:
                                 ((ctx, None) for ctx in params.contexts))
     return _dump_parameters("RQ", params.calling_ae, params.called_ae, params.max_pdu, params.peer_max_pdu,
                             params.peer_impl_class_uid, params.peer_impl_version,
-                            ((ctx, None) for ctx in params.proposed))
+                            ((ctx, None) for ctx in params.proposed), responding="")
 
 
 def dump_associate_ac(assoc: "Association") -> str:
@@ -165,7 +169,8 @@ def dump_associate_ac(assoc: "Association") -> str:
     for ctx in assoc.proposed:
         pairs.append((ctx, assoc.contexts.get(ctx.id) or NegotiatedContext(ctx.id, ctx.abstract_syntax, 2)))
     return _dump_parameters("AC", assoc.calling_ae, assoc.called_ae, assoc.max_pdu, assoc.peer_max_pdu,
-                            assoc.peer_impl_class_uid, assoc.peer_impl_version, pairs)
+                            assoc.peer_impl_class_uid, assoc.peer_impl_version, pairs,
+                            responding="" if assoc.acceptor else None)
 
 
 

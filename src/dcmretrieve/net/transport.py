@@ -318,19 +318,27 @@ def _socket_options(sock: socket.socket, tcp_nodelay: bool, chatter: logging.Log
         chatter.log(oflog.TRACE, "  environment variable TCP_BUFFER_LENGTH not set, using the system defaults")  # type: ignore[union-attr]
     if trace:
         chatter.log(oflog.TRACE, "checking whether environment variable TCP_NODELAY is set")  # type: ignore[union-attr]
-    nodelay = os.environ.get("TCP_NODELAY")
-    if nodelay is None:
+    if os.environ.get("TCP_NODELAY") is None:
         if trace:
             chatter.log(oflog.TRACE, "  environment variable TCP_NODELAY not set, using the default value (0)")  # type: ignore[union-attr]
     else:
-        value = _scan_int(os.fsencode(nodelay))
-        if value is None:
-            if chatter is not None:
-                chatter.warning("DULFSM: cannot parse environment variable TCP_NODELAY=%s", nodelay)
-        elif value and chatter is not None:
-            chatter.debug("DULFSM: disabling Nagle algorithm as requested at runtime (TCP_NODELAY=%s)", nodelay)
+        nodelay_messages(chatter, "DULFSM")
     if tcp_nodelay:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def nodelay_messages(chatter: logging.Logger | None, prefix: str) -> None:
+    """DCMTK's messages about the TCP_NODELAY variable when it is set: the
+    requestor's (``DULFSM``) after connecting, movescu's listener (``DUL``)
+    for each accepted connection, before "Association Received"."""
+    nodelay = os.environ.get("TCP_NODELAY")
+    if nodelay is None or chatter is None:
+        return
+    value = _scan_int(os.fsencode(nodelay))
+    if value is None:
+        chatter.warning("%s: cannot parse environment variable TCP_NODELAY=%s", prefix, nodelay)
+    elif value:
+        chatter.debug("%s: disabling Nagle algorithm as requested at runtime (TCP_NODELAY=%s)", prefix, nodelay)
 
 
 def _is_tls(sock: object) -> bool:
@@ -418,6 +426,7 @@ class Association:
         self.peer_max_pdu = 0
         self.peer_impl_class_uid = ""
         self.peer_impl_version = ""
+        self.acceptor = False  # made by ``accept`` (movescu's sub-associations)
         self._message_id = 0
         # the bytes of the last recv(); _chunk[_chunk_pos:] are not consumed yet (see _read_pdu)
         self._chunk = b""
@@ -554,21 +563,32 @@ class Association:
     @classmethod
     def accept(cls, sock: socket.socket, ae_title: str, max_pdu: int, acse_timeout: float | None,
                dimse_timeout: float | None, negotiate: Callable[[ProposedContext], tuple[int, str]],
-               tcp_nodelay: bool | None = None, chatter: logging.Logger | None = None) -> "Association":
+               tcp_nodelay: bool | None = None, chatter: logging.Logger | None = None,
+               received: Callable[["Association"], None] | None = None) -> "Association":
         """Read an A-ASSOCIATE-RQ from an accepted socket and answer it (acceptor side).
 
         Every called/calling AE title is accepted (movescu does no AE check);
         role selection is answered as Default (no role items in the AC).
+        ``chatter``: the ``dcmtk.dcmnet`` logger for DCMTK's DEBUG lines (the
+        RQ's hex dump, "Parsing an A-ASSOCIATE PDU", "Constructing Associate
+        AC PDU"); ``received(assoc)``: called once the RQ is parsed and
+        negotiated, before the AC is made (movescu logs the RQ there).
         """
         if tcp_nodelay if tcp_nodelay is not None else tcp_nodelay_default():
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         assoc = cls(sock, "", ae_title, max_pdu, dimse_timeout, acse_timeout)
+        assoc.acceptor = True
         assoc.chatter = chatter
+        debug = chatter is not None and chatter.isEnabledFor(logging.DEBUG)
         with assoc._acse_read_errors():
             pdu_type, body = assoc._read_pdu(assoc._acse_wait())
+        if debug and pdu_type == 0x01:
+            chatter.debug("%s", pdu_dump(pdu_type, body))  # type: ignore[union-attr]
         if pdu_type != 0x01:
             assoc.abort()
             raise AssociationError(AssociationFailure.PROTOCOL, COND_UNEXPECTED_PDU)
+        if debug:
+            chatter.debug("Parsing an A-ASSOCIATE PDU")  # type: ignore[union-attr]
         info = assoc._parse_associate_or_abort(pdu_type, body)
         assoc.calling_ae = info.calling_ae
         assoc.called_ae = info.called_ae
@@ -585,6 +605,10 @@ class Association:
             assoc.contexts[ctx_id] = NegotiatedContext(ctx_id, proposed.abstract_syntax, result, ts,
                                                        None, None, proposed)
             answers.append((ctx_id, result, ts if result == 0 else (proposed.transfer_syntaxes or [""])[0]))
+        if received is not None:
+            received(assoc)
+        if debug:
+            chatter.debug("Constructing Associate AC PDU")  # type: ignore[union-attr]
         try:
             assoc._sendall(encode_associate_ac(info.called_ae, info.calling_ae, max_pdu, answers))
         except OSError:

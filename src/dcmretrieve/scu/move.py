@@ -47,7 +47,9 @@ from ..net.dimse import encode_identifier
 from ..net.dumps import dump_associate_ac, dump_associate_rq, dump_command
 from ..net.params import NegotiatedContext, ProposedContext, preference_negotiator
 from ..net.status import dimse_status_text
-from ..net.transport import SOCKET_RECEIVE_TIMEOUT, Association, dimse_wait, receive_pdu_size, select_wait
+from ..net.transport import (
+    SOCKET_RECEIVE_TIMEOUT, Association, dimse_wait, nodelay_messages, receive_pdu_size, select_wait,
+)
 from ..settings import Settings
 from ..store import encoding, pipeline
 from ..store.pipeline import StoreOutcome
@@ -297,10 +299,8 @@ def handle_store(ctx: StoreContext, sub: Association, pc_id: int, req: Command) 
         raise StoreWriteFailed(COND_WRITE_TO_FILE)
     status = store_status(ctx, result)
     ctx.recorded(result, status, req)
-    rsp = c_store_rsp(req, status)
-    if logger.isEnabledFor(logging.DEBUG):
-        logger.debug(dump_command(rsp, True, pc_id))
-    sub.send_command(pc_id, rsp)
+    # DIMSE_storeProvider sends the response without a dump (DCMTK 3.6.7)
+    sub.send_command(pc_id, c_store_rsp(req, status))
 
 
 # ------------------------------------------------------- the listening SCP --
@@ -372,6 +372,7 @@ class Listener:
         except OSError:
             return
         ip = peer[0]  # getnameinfo(NI_NUMERICHOST): "127.0.0.1", "::1", "::ffff:127.0.0.1"
+        nodelay_messages(net, "DUL")
         name: str | None = None
         if settings.access_control or net.isEnabledFor(logging.DEBUG):
             # DUL_ReceiveAssociationRQ: the name from getnameinfo() (the
@@ -381,6 +382,9 @@ class Listener:
             name = dns_name or "unknown"
             if net.isEnabledFor(logging.DEBUG):
                 net.debug(f"Association Received: {_first_label(dns_name) if dns_name else ip}")
+                # the transport connection's socket timeouts (DcmTCPConnection)
+                net.debug("setting network send timeout to 60 seconds")
+                net.debug("setting network receive timeout to 60 seconds")
         if settings.access_control and not hostsaccess.allowed("movescu", name or "unknown", ip):
             logger.error(COND_TCP_WRAPPER.format(name=name or "unknown", ip=ip))
             conn.close()
@@ -401,6 +405,8 @@ class Listener:
                 settings.acse_timeout,
                 settings.dimse_timeout,
                 self.negotiate,  # type: ignore[arg-type]
+                chatter=net,
+                received=self._received,
             )
         except AssociationError as exc:
             logger.error(exc.condition.dump())
@@ -410,15 +416,19 @@ class Listener:
             logger.error(COND_PEER_ABORTED.dump())
             conn.close()
             return
-        logger.info("Sub-Association Received")
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("Parameters:\n" + dump_associate_rq(sub))
         logger.info(f"Sub-Association Acknowledged (Max Send PDV: {sub.max_send_pdv})")
         if not any(c.accepted for c in sub.contexts.values()):
             logger.info("    (but no valid presentation contexts)")
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(dump_associate_ac(sub))
         self.sub = sub
+
+    def _received(self, sub: Association) -> None:
+        """The sub-association's A-ASSOCIATE-RQ is in, the AC not yet made."""
+        logger = self.store.logger
+        logger.info("Sub-Association Received")
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("Parameters:\n" + dump_associate_rq(sub))
 
     def _handle_message(self) -> None:
         sub = self.sub
@@ -641,7 +651,7 @@ class MoveSCU:
         elif effect is FinalStatusEffect.ERROR:
             self.exit_code = ExitCode.CMOVE_ERROR
             logger.warning(f"Move response with error status ({status_text(status)})")
-        common.log_message(logger, "Received Final Move Response", status_text(status), final, False, ctx.id)
+        common.log_message(logger, "Received Final Move Response", status_text(status), final, False, 0)
         return status
 
     def _wait_main(self) -> None:
@@ -710,7 +720,8 @@ class MoveSCU:
             if rsp.values.get(0x00000902) is not None or rsp.values.get(0x00000901) is not None:
                 net.warning(f"DIMSE Warning: ({self.assoc.calling_ae},{self.assoc.called_ae}): "
                             "moveUser: Pending with statusDetail, ignoring detail")
-            common.log_message(logger, f"Received Move Response {count}", status_text(status), rsp, False, pc_id)
+            # (moveCallback dumps the response without its presentation context)
+            common.log_message(logger, f"Received Move Response {count}", status_text(status), rsp, False, 0)
             if settings.cancel == count:
                 logger.info(f"Sending Cancel Request (MsgID {msg_id}, PresID {ctx.id})")
                 try:
