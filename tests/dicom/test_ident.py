@@ -20,7 +20,7 @@ from pydicom.dataset import Dataset
 from support.logcapture import collected
 
 from dcmretrieve.dicom import dicts
-from dcmretrieve.dicom.dump import dump_dataset
+from dcmretrieve.dicom.dump import dump_dataset, dump_plain
 from dcmretrieve.dicom.ident import Element, Identifier, encode
 from dcmretrieve.dicom.keys import STRING_VRS, MoveKeys, apply_get_keys, plain_element, plain_get_keys
 from dcmretrieve.dicom.uids import DEFLATED_LE, EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE
@@ -57,6 +57,13 @@ def move_dataset(keys: list[str]) -> Dataset:
     ds = Dataset()
     MoveKeys.parse(keys).apply(ds)
     return ds
+
+
+def assert_same_dump(plain: list[Element], ds: Dataset) -> None:
+    """movescu -v / getscu -d: the plain dump equals pydicom's data set's,
+    whatever transfer syntax the request goes on (a data set built in memory)."""
+    for ts in TRANSFER_SYNTAXES:
+        assert dump_plain(plain) == dump_dataset(ds, ts)
 
 
 def assert_same_bytes(plain: list[Element], ds: Dataset) -> None:
@@ -145,6 +152,7 @@ def test_getscu_plain_equals_pydicom(keys: list[str], messages: list[str]) -> No
     plain = plain_get_keys(keys)
     assert plain is not None
     assert_same_bytes(plain, get_dataset(keys))
+    assert_same_dump(plain, get_dataset(keys))
     assert messages == []
 
 
@@ -154,6 +162,7 @@ def test_movescu_plain_equals_pydicom(keys: list[str], messages: list[str]) -> N
     plain = MoveKeys.parse(keys).plain_elements()
     assert plain is not None
     assert_same_bytes(plain, move_dataset(keys))
+    assert_same_dump(plain, move_dataset(keys))
     assert messages == []
 
 

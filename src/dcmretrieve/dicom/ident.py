@@ -14,9 +14,10 @@ the two in every transfer syntax).
 Everything else keeps today's pydicom ``Dataset`` (query files, sequence
 paths, private tags, other VRs, values ``putString`` would change or warn
 about): ``Identifier`` builds it at once then.  For plain keys it builds it
-only when something needs it -- the ``-d``/``-v`` dumps, ``--summary-json`` --
-through the same code (``keys.apply_get_keys``/``MoveKeys.apply``), so that
-their text does not change.
+only when something needs it -- the ``--summary-json`` identifiers -- through
+the same code (``keys.apply_get_keys``/``MoveKeys.apply``); the ``-d``/``-v``
+dumps of plain keys are made from the elements (``dump.dump_plain``, tested
+to give the data set's text).
 """
 
 from __future__ import annotations

@@ -195,7 +195,7 @@ class GetSCU:
             self.record.request_error(f"Failed sending C-GET request: {COND_BAD_DATA.dump()}")
             raise _session_failed() from None
         common.log_message(self.net, "Sending C-GET Request", f"MsgID {msg_id}", cmd, True, ctx.id,
-                           lambda: _dump_identifier(ident.dataset, ctx.transfer_syntax),
+                           lambda: _dump_identifier(ident, ctx.transfer_syntax),
                            after_text=lambda: log_repairs(repairs),
                            # a warning logged while the message is built stays in front of it
                            dump_prefix=repairs[-1][0] if repairs else "")
@@ -363,10 +363,12 @@ class GetSCU:
             self.assoc.close()
 
 
-def _dump_identifier(ds: "Dataset", ts_uid: str) -> str:
-    from ..dicom.dump import dump_dataset  # only at debug level
+def _dump_identifier(ident: "Identifier", ts_uid: str) -> str:
+    from ..dicom import dump  # only at debug level
 
-    return dump_dataset(ds, ts_uid)
+    if ident.elements is not None:  # plain -k keys: no pydicom for the dump either
+        return dump.dump_plain(ident.elements)
+    return dump.dump_dataset(ident.dataset, ts_uid)
 
 
 def _condition_dump(exc: Exception) -> str:

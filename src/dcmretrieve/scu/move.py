@@ -626,7 +626,9 @@ class MoveSCU:
                 text, elem = repairs[-1]
                 logger.info(text + dump.dump_dataset(ident.dataset, file_ts, start=elem) + "\n")
             else:
-                logger.info("Request Identifiers:\n\n" + _dump_identifiers(ident.dataset, file_ts) + "\n")
+                shown = (dump.dump_plain(ident.elements) if ident.elements is not None  # no pydicom for -v
+                         else _dump_identifiers(ident.dataset, file_ts))
+                logger.info("Request Identifiers:\n\n" + shown + "\n")
         try:
             problem = ident.unconvertible(ctx.transfer_syntax)
             if problem is not None:
