@@ -43,9 +43,7 @@ import argparse
 import datetime as dt
 import io
 import os
-import platform
 import pstats
-import re
 import shutil
 import statistics
 import subprocess
@@ -61,6 +59,8 @@ from pydicom import Dataset  # noqa: E402
 
 from support import sampledata  # noqa: E402
 from support.servers import HOST, DcmQRSCP, FakeQR, free_port  # noqa: E402
+
+from retrieve import machine, revision, update_section  # noqa: E402  (benchmarks/retrieve.py)
 
 STUDIES = 8
 PARALLEL = (1, 2, 4, 8)
@@ -176,7 +176,6 @@ def cpu_seconds(pid: int) -> float:
 def profile(server: FakeQR, work: Path, queries: list[str], expected: int, parallel: int, top: int) -> str:
     """Our getscu --parallel n against the latency SCP: CPU per object (unprofiled
     runs: ours and DCMTK's, the SCP's), then a cProfile of every thread."""
-    venv_bin = Path(sys.executable).parent
     out = work / "out-profile"
     lines = []
     scp_pid = int(server.ready_file.read_text())
@@ -231,28 +230,6 @@ def load() -> str:
     try:
         return f"{os.getloadavg()[0]:.1f}"
     except OSError:
-        return "?"
-
-
-def update_doc(doc: Path, body: str) -> None:
-    """Replace (or append) the "## Batch retrieval" section's measurement (up
-    to its first ### sub-heading, which holds the hand-written reading of the
-    figures); leave the rest alone."""
-    text = doc.read_text() if doc.exists() else "# Performance\n"
-    section = f"## Batch retrieval\n\n{body.rstrip()}\n"
-    match = re.search(r"^## Batch retrieval\s*$.*?(?=^##+ |\Z)", text, flags=re.M | re.S)
-    if match:
-        text = text[: match.start()] + section + ("\n" if text[match.end():] else "") + text[match.end():]
-    else:
-        text = text.rstrip() + "\n\n" + section
-    doc.write_text(text)
-
-
-def revision() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, timeout=10).stdout.strip() or "?"
-    except (OSError, subprocess.SubprocessError):
         return "?"
 
 
@@ -315,8 +292,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 p.error(f"unknown archive {archive}")
     body = (
-        f"Measured {started} with `benchmarks/batch.py` (commit {revision()}) on {os.cpu_count()} cores, "
-        f"{platform.machine()}; Python {platform.python_version()} (1-min load average {load_start} at start, "
+        f"Measured {started} with `benchmarks/batch.py` ({revision()}) on {machine()} (1-min load average "
+        f"{load_start} at start, "
         f"{load()} at end).\n"
         f"Batch: {STUDIES} query files (PATIENT level), one study of {per_study} tiny objects each "
         f"({expected} objects). `latency`: tests/support/fakeqr.py waiting {args.delay * 1000:.0f} ms before "
@@ -330,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(body)
     if args.update_doc:
-        update_doc(args.update_doc, body)
+        # up to the first ### sub-heading, which holds the hand-written reading
+        update_section(args.update_doc, "Batch retrieval", body, stop=r"^##+ ")
     return 0
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -39,7 +38,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from support.servers import FakeQR, free_port  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from retrieve import machine, revision  # noqa: E402  (one description of the machine and code measured)
+from retrieve import machine, revision, update_section  # noqa: E402  (one description of the machine and code measured)
 
 GIB = 1 << 30
 RUN_TIMEOUT = 1800.0
@@ -141,17 +140,6 @@ def header(size: int, started: dt.datetime, load: tuple[float, float]) -> str:
             f"movescu by C-MOVE to its own `--port`; one run each; peak RSS of the tool from `/usr/bin/time`.")
 
 
-def update_doc(path: Path, text: str) -> None:
-    doc = path.read_text()
-    section = "## Memory\n\n" + text + "\n"
-    pattern = re.compile(r"## Memory\n.*?(?=\n## |\Z)", re.S)
-    if pattern.search(doc):
-        doc = pattern.sub(lambda _m: section.rstrip("\n") + "\n", doc)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + section
-    path.write_text(doc)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", type=int, default=int(1.5 * GIB), help="pixel data bytes (default 1.5 GiB)")
@@ -181,7 +169,7 @@ def main() -> int:
     print(text)
     if args.update_doc:
         notes = args.notes.read_text().strip() if args.notes else ""
-        update_doc(args.update_doc, text + ("\n\n" + notes if notes else ""))
+        update_section(args.update_doc, "Memory", text + ("\n\n" + notes if notes else ""))
     return 0 if all(r.rc == 0 for r in rows) else 1
 
 

@@ -290,11 +290,13 @@ def table(results: dict[tuple[str, str], Result], scenarios: list[str], tools: l
     return "\n".join(rows)
 
 
-def update_doc(doc: Path, body: str) -> None:
-    """Replace (or append) the "## Retrieval" section; leave the rest alone."""
+def update_section(doc: Path, heading: str, body: str, stop: str = r"^## ") -> None:
+    """Replace (or append) the ``## heading`` section of ``doc`` with ``body``,
+    up to the next line matching ``stop`` (default: the next ``## `` section);
+    leave the rest alone.  The one section writer of the benchmarks."""
     text = doc.read_text() if doc.exists() else "# Performance\n"
-    section = f"## Retrieval\n\n{body.rstrip()}\n"
-    match = re.search(r"^## Retrieval\s*$.*?(?=^## |\Z)", text, flags=re.M | re.S)
+    section = f"## {heading}\n\n{body.rstrip()}\n"
+    match = re.search(rf"^## {re.escape(heading)}\s*$.*?(?={stop}|\Z)", text, flags=re.M | re.S)
     if match:
         text = text[: match.start()] + section + ("\n" if text[match.end():] else "") + text[match.end():]
     else:
@@ -388,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("\n" + body)
     if args.update_doc:
-        update_doc(args.update_doc, body)
+        update_section(args.update_doc, "Retrieval", body)
         print(f"updated {args.update_doc}")
     failed = any(r.error for r in results.values())
     return 1 if failed else 0
