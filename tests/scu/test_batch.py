@@ -213,6 +213,21 @@ def queries(data: dict[str, object], *names: str) -> list[str]:
 # the same batch over 1 and 8 associations
 
 
+def assert_parallel_same(harness_: harness.Harness, base: list[str], tmp_path: Path, count: int,
+                         extra: tuple[str, ...] = ()) -> tuple[harness.Result, harness.Result, dict]:
+    """The same batch with ``--parallel 1`` and ``--parallel count`` (plus
+    ``extra``): both succeed, store every object, write the same files and
+    the same summary (but for what may differ); returns both results and the
+    second summary."""
+    one, doc1 = run_ours(harness_, ["--parallel", "1", *base], tmp_path / "p1")
+    many, doc_many = run_ours(harness_, ["--parallel", str(count), *extra, *base], tmp_path / f"p{count}")
+    assert one.rc == many.rc == 0, (one.stderr, many.stderr)
+    assert doc1["totals"]["objects_stored"] == len(PATIENTS) * PER_PATIENT
+    assert comparable(doc1) == comparable(doc_many)
+    assert one.files("out") == many.files("out")
+    return one, many, doc_many
+
+
 @pytest.mark.network
 @pytest.mark.parametrize("tool", ["getscu", "movescu"])
 def test_parallel_gives_the_same_files_and_summary_fakeqr(make_fakeqr, batch_data, tmp_path: Path,
@@ -222,12 +237,7 @@ def test_parallel_gives_the_same_files_and_summary_fakeqr(make_fakeqr, batch_dat
     harness_ = GET if tool == "getscu" else MOVE
     listen = ["--port", str(port)] if tool == "movescu" else []
     base = ["--strict-exit", *listen, server.host, str(server.port), *queries(batch_data)]
-    one, doc1 = run_ours(harness_, ["--parallel", "1", *base], tmp_path / "p1")
-    eight, doc8 = run_ours(harness_, ["--parallel", "8", "-v", *base], tmp_path / "p8")
-    assert one.rc == eight.rc == 0, (one.stderr, eight.stderr)
-    assert doc1["totals"]["objects_stored"] == len(PATIENTS) * PER_PATIENT
-    assert comparable(doc1) == comparable(doc8)
-    assert one.files("out") == eight.files("out")
+    one, eight, doc8 = assert_parallel_same(harness_, base, tmp_path, 8, ("-v",))
     assert doc8["parallel"] == 8 and doc8["unattributed_objects"] == []
     # the log lines of each request carry its number; the default run's carry none
     sent = "Sending C-GET Request" if tool == "getscu" else "Sending Move Request"
@@ -271,12 +281,7 @@ def test_parallel_dcmqrscp(make_qrscp, batch_data, tmp_path: Path, tool: str) ->
     harness_ = GET if tool == "getscu" else MOVE
     listen = ["-aet", "MOVESCU", "--port", str(port)] if tool == "movescu" else []
     base = ["--strict-exit", "-aec", "COMMON", *listen, server.host, str(server.port), *queries(batch_data)]
-    one, doc1 = run_ours(harness_, ["--parallel", "1", *base], tmp_path / "p1")
-    four, doc4 = run_ours(harness_, ["--parallel", "4", *base], tmp_path / "p4")
-    assert one.rc == four.rc == 0, (one.stderr, four.stderr)
-    assert doc1["totals"]["objects_stored"] == len(PATIENTS) * PER_PATIENT
-    assert comparable(doc1) == comparable(doc4)
-    assert one.files("out") == four.files("out")
+    assert_parallel_same(harness_, base, tmp_path, 4)
 
 
 @pytest.mark.network
@@ -288,12 +293,7 @@ def test_parallel_orthanc(make_orthanc, batch_data, tmp_path: Path, tool: str) -
     listen = ["-aet", "MOVESCU", "--port", str(port)] if tool == "movescu" else []
     base = ["--strict-exit", "-aec", orthanc.aetitle, *listen, orthanc.host, str(orthanc.port),
             *queries(batch_data)]
-    one, doc1 = run_ours(harness_, ["--parallel", "1", *base], tmp_path / "p1")
-    three, doc3 = run_ours(harness_, ["--parallel", "3", *base], tmp_path / "p3")
-    assert one.rc == three.rc == 0, (one.stderr, three.stderr)
-    assert doc1["totals"]["objects_stored"] == len(PATIENTS) * PER_PATIENT
-    assert comparable(doc1) == comparable(doc3)
-    assert one.files("out") == three.files("out")
+    assert_parallel_same(harness_, base, tmp_path, 3)
 
 
 # ---------------------------------------------------------------------------

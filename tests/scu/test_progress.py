@@ -156,24 +156,32 @@ def test_getscu_progress_in_a_terminal(tmp_path: Path, qrscp) -> None:  # type: 
     assert _files(tmp_path / "tty" / "od") == _files(tmp_path / "plain" / "od")
 
 
+def _two_movescu_requests_in_pty(tmp_path: Path, qrscp, query_files,  # type: ignore[no-untyped-def]
+                                 extra: tuple[str, ...] = ()) -> tuple[list[str], bytes]:
+    """movescu -v with two query files (CT and MR, ``extra`` options), once
+    plain and once with --progress, both in a pseudo-terminal (stdout and
+    stderr interleave as a person sees them): the rendered plain screen and
+    the raw --progress output; both succeed and write the same files."""
+    mr = tmp_path / "pat_mr.dcm"
+    _query_file(mr, "4MR1")
+    args = ["-v", *extra, "-aec", "COMMON", "--port", str(qrscp.host_table["MOVESCU"]), qrscp.host,
+            str(qrscp.port), str(query_files["pat_ct"]), str(mr), "-od", "od"]
+    (tmp_path / "plain" / "od").mkdir(parents=True)
+    (tmp_path / "tty" / "od").mkdir(parents=True)
+    rc_plain, raw_plain = run_in_pty([*MOVE.argv("ours"), *args], tmp_path / "plain", MOVE.env())
+    rc, raw = run_in_pty([*MOVE.argv("ours"), "--progress", *args], tmp_path / "tty", MOVE.env())
+    assert rc == rc_plain == 0
+    assert _files(tmp_path / "tty" / "od") == _files(tmp_path / "plain" / "od")
+    return render(raw_plain), raw
+
+
 @pytest.mark.network
 def test_movescu_progress_two_requests_with_recv_lines(tmp_path: Path, qrscp, query_files) -> None:  # type: ignore[no-untyped-def]
     """movescu -v prints ``RECV: ...`` on stdout (the same terminal): each
     goes out as one whole line above the display; two requests (two query files)."""
-    mr = tmp_path / "pat_mr.dcm"
-    _query_file(mr, "4MR1")
-    args = ["-v", "-aec", "COMMON", "--port", str(qrscp.host_table["MOVESCU"]), qrscp.host,
-            str(qrscp.port), str(query_files["pat_ct"]), str(mr), "-od", "od"]
-    (tmp_path / "plain" / "od").mkdir(parents=True)
-    (tmp_path / "tty" / "od").mkdir(parents=True)
-    # the plain run on a terminal too: stdout and stderr interleave as a person sees them
-    rc_plain, raw_plain = run_in_pty([*MOVE.argv("ours"), *args], tmp_path / "plain", MOVE.env())
-    rc, raw = run_in_pty([*MOVE.argv("ours"), "--progress", *args], tmp_path / "tty", MOVE.env())
-    assert rc == rc_plain == 0
-    plain = render(raw_plain)
+    plain, raw = _two_movescu_requests_in_pty(tmp_path, qrscp, query_files)
     assert plain.count("RECV: ...") == 1 and plain.count("RECV: .") == 1
     _check_screen(render(raw), plain, 2, 2)
-    assert _files(tmp_path / "tty" / "od") == _files(tmp_path / "plain" / "od")
 
 
 @pytest.mark.network
@@ -181,16 +189,8 @@ def test_movescu_progress_with_parallel_requests(tmp_path: Path, qrscp, query_fi
     """--parallel 2: two requests at once share one display; every log and
     RECV line still reaches the terminal whole (their order between the two
     requests is free), and the display ends at 2/2 requests, 2/2 objects."""
-    mr = tmp_path / "pat_mr.dcm"
-    _query_file(mr, "4MR1")
-    args = ["-v", "--parallel", "2", "-aec", "COMMON", "--port", str(qrscp.host_table["MOVESCU"]), qrscp.host,
-            str(qrscp.port), str(query_files["pat_ct"]), str(mr), "-od", "od"]
-    (tmp_path / "plain" / "od").mkdir(parents=True)
-    (tmp_path / "tty" / "od").mkdir(parents=True)
-    rc_plain, raw_plain = run_in_pty([*MOVE.argv("ours"), *args], tmp_path / "plain", MOVE.env())
-    rc, raw = run_in_pty([*MOVE.argv("ours"), "--progress", *args], tmp_path / "tty", MOVE.env())
-    assert rc == rc_plain == 0
-    plain, screen = render(raw_plain), render(raw)
+    plain, raw = _two_movescu_requests_in_pty(tmp_path, qrscp, query_files, ("--parallel", "2"))
+    screen = render(raw)
 
     def lines(rendered: list[str]) -> list[str]:  # which request gets which message ID is free too
         return sorted(re.sub(r"MsgID \d+", "MsgID n", line) for line in rendered)
@@ -199,7 +199,6 @@ def test_movescu_progress_with_parallel_requests(tmp_path: Path, qrscp, query_fi
     m = BAR.match(screen[-1])
     assert m, screen[-1]
     assert m.groups()[:4] == ("2", "2", "2", "2")
-    assert _files(tmp_path / "tty" / "od") == _files(tmp_path / "plain" / "od")
 
 
 @pytest.mark.network
