@@ -37,6 +37,13 @@ def test_free_port_is_bindable() -> None:
     assert not port_is_open(port)
 
 
+def test_free_port_never_hands_out_a_port_twice() -> None:
+    """A test that picks a listening port and then starts a server that picks
+    its own must get two numbers (the kernel gave one twice in a CI run)."""
+    ports = [free_port() for _ in range(300)]
+    assert len(set(ports)) == len(ports)
+
+
 @pytest.mark.dcmtk("dump2dcm")
 def test_query_files_match_dump2dcm(query_files: dict[str, Path], tmp_path: Path) -> None:
     """Our dump parser must build the same data sets as DCMTK's dump2dcm."""
